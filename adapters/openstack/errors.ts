@@ -1,0 +1,44 @@
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+
+/** Body of an OpenStack error: Keystone `{error:{code,message,title}}`, Neutron `{NeutronError:{type,message}}`. */
+function vendorMessage(body: unknown): string {
+  if (body && typeof body === 'object') {
+    const b = body as Record<string, unknown>;
+    const inner = (b.error ?? b.NeutronError ?? b.badRequest ?? b.itemNotFound ?? b.conflictingRequest) as Record<string, unknown> | undefined;
+    if (inner && typeof inner.message === 'string') return inner.message;
+  }
+  return typeof body === 'string' && body.length > 0 ? body.slice(0, 200) : 'no detail';
+}
+
+/** Maps a vendor HTTP error to a neutral code; the vendor's own message stays in the text, credentials never do. */
+export function fromVendorResponse(service: string, status: number, body: unknown, context: Record<string, unknown>): InfrafedError {
+  const detail = vendorMessage(body);
+  const extensions = { ...context, vendorStatus: status };
+  switch (true) {
+    case status === 404:
+      return new InfrafedError(ErrorCode.NOT_FOUND, `${service}: ${detail}`, extensions);
+    case status === 409:
+      return new InfrafedError(ErrorCode.CONFLICT, `${service}: ${detail}`, extensions);
+    case status === 400:
+      return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${service} refused the request: ${detail}`, extensions);
+    case status === 401 || status === 403:
+      // the adapter's own service account was refused: an operator problem, not the caller's
+      return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${service} refused the adapter's credentials (${status})`, extensions);
+    case status === 503:
+      return new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `${service} is unavailable: ${detail}`, extensions);
+    default:
+      return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${service} failed with HTTP ${status}: ${detail}`, extensions);
+  }
+}
+
+/** Maps a transport failure (refused, reset, timed out) of a vendor call. */
+export function fromVendorFailure(service: string, error: unknown, timeoutMs: number, context: Record<string, unknown>): InfrafedError {
+  const name = (error as { name?: string } | undefined)?.name;
+  if (name === 'TimeoutError') {
+    return new InfrafedError(ErrorCode.REGION_TIMEOUT, `${service} did not answer within ${timeoutMs} ms`, context, { cause: error });
+  }
+  if (name === 'AbortError') {
+    return new InfrafedError(ErrorCode.REGION_TIMEOUT, `${service} call was cancelled (deadline passed)`, context, { cause: error });
+  }
+  return new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `${service} is unreachable`, context, { cause: error });
+}

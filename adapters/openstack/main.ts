@@ -1,0 +1,38 @@
+import { loadSystemConfig, resolveSecret, ConfigError } from '../../runtime/config.ts';
+import { runMain } from '../../runtime/lifecycle.ts';
+import { createLogger } from '../../runtime/log.ts';
+import { connectNats } from '../../runtime/nats/connect.ts';
+import { VERSION } from '../../runtime/version.ts';
+import { createKeystoneClient } from './client/keystoneClient.ts';
+import { createOpenstackAdapter } from './createOpenstackAdapter.ts';
+
+const region = process.env.INFRAFED_REGION ?? '';
+const log = createLogger(`adapter-openstack-${region || 'unknown'}`);
+
+await runMain(log, async () => {
+  const config = loadSystemConfig();
+  const regionConfig = config.regions.find((r) => r.name === region);
+  if (!regionConfig) {
+    throw new ConfigError('the environment', [`INFRAFED_REGION: must be one of ${config.regions.map((r) => r.name).join(', ')} (got ${JSON.stringify(region)})`]);
+  }
+  const platform = regionConfig.platforms.find((p) => p.platform === 'openstack');
+  if (!platform) throw new ConfigError('the configuration', [`regions.${region}: has no openstack platform`]);
+  const nc = await connectNats({ servers: config.nats.servers, name: `adapter-openstack-${region}` });
+  const keystone = createKeystoneClient({
+    url: platform.keystoneUrl,
+    username: platform.username,
+    password: resolveSecret(platform.password),
+    projectName: platform.projectName,
+    userDomainId: platform.userDomainId,
+    projectDomainId: platform.projectDomainId,
+    timeoutMs: config.timeouts.vendorMs,
+    service: `Keystone ${region}`,
+    context: { region, platform: 'openstack' },
+  });
+  const adapter = await createOpenstackAdapter({ nc, region, keystone, log, version: VERSION });
+  log.info({ region, keystone: platform.keystoneUrl }, 'openstack adapter ready');
+  return async () => {
+    await adapter.stop();
+    await nc.drain();
+  };
+});

@@ -1,0 +1,78 @@
+import type { ProjectPlacement, Member } from '../../schema/contracts/identity.ts';
+import { ProjectRole } from '../../schema/model.ts';
+import type { KeystoneProject, KeystoneRoleAssignment } from './client/keystoneClient.ts';
+
+/** Every Keystone project infrafed made carries this tag, plus the two below. */
+export const INFRAFED_TAG = 'infrafed';
+const PROJECT_TAG = 'ifd-project=';
+const ORG_TAG = 'ifd-org=';
+const DOMAIN_PREFIX = 'ifd-';
+
+/** Each organisation's users and projects live in a Keystone domain of its own. */
+export function toDomainName(organization: string): string {
+  return `${DOMAIN_PREFIX}${organization}`;
+}
+export function fromDomainName(domainName: string | undefined): string | null {
+  return domainName?.startsWith(DOMAIN_PREFIX) ? domainName.slice(DOMAIN_PREFIX.length) : null;
+}
+
+export function projectTag(projectId: string): string {
+  return `${PROJECT_TAG}${projectId}`;
+}
+export function orgTag(organization: string): string {
+  return `${ORG_TAG}${organization}`;
+}
+export function toProjectTags(projectId: string, organization: string): string[] {
+  return [INFRAFED_TAG, projectTag(projectId), orgTag(organization)];
+}
+
+/** The neutral placement a Keystone project stands for, or null when it is not one of infrafed's. */
+export function fromKeystoneProject(project: KeystoneProject, region: string): ProjectPlacement | null {
+  const tags = project.tags ?? [];
+  const projectId = tags.find((t) => t.startsWith(PROJECT_TAG))?.slice(PROJECT_TAG.length);
+  const organization = tags.find((t) => t.startsWith(ORG_TAG))?.slice(ORG_TAG.length);
+  if (!tags.includes(INFRAFED_TAG) || !projectId || !organization) return null;
+  return {
+    projectId,
+    organization,
+    name: project.name,
+    description: project.description ?? '',
+    region,
+    platform: 'openstack',
+    nativeId: project.id,
+    enabled: project.enabled,
+  };
+}
+
+const roleStrength: Record<ProjectRole, number> = { reader: 1, member: 2, admin: 3 };
+export const infrafedRoles = Object.values(ProjectRole);
+
+export function isProjectRole(name: string | undefined): name is ProjectRole {
+  return name !== undefined && (infrafedRoles as string[]).includes(name);
+}
+
+export function strongest(roles: readonly ProjectRole[]): ProjectRole | null {
+  let best: ProjectRole | null = null;
+  for (const r of roles) if (best === null || roleStrength[r] > roleStrength[best]) best = r;
+  return best;
+}
+
+/**
+ * Members from a project's role assignments: one per user of an infrafed organisation domain, with the
+ * strongest infrafed role it holds (Keystone's own admin and service users are not members).
+ */
+export function toMembers(projectId: string, assignments: readonly KeystoneRoleAssignment[]): Member[] {
+  const byUser = new Map<string, { user: string; organization: string; roles: ProjectRole[] }>();
+  for (const a of assignments) {
+    const organization = fromDomainName(a.user?.domain?.name);
+    const roleName = a.role.name;
+    if (!a.user?.name || !organization || !isProjectRole(roleName)) continue;
+    const key = `${organization}/${a.user.name}`;
+    const entry = byUser.get(key) ?? { user: a.user.name, organization, roles: [] };
+    entry.roles.push(roleName);
+    byUser.set(key, entry);
+  }
+  return [...byUser.values()]
+    .map((e) => ({ projectId, user: e.user, organization: e.organization, role: strongest(e.roles) as ProjectRole }))
+    .sort((a, b) => a.organization.localeCompare(b.organization) || a.user.localeCompare(b.user));
+}

@@ -1,0 +1,266 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Service } from '@nats-io/services';
+import type { Logger } from 'pino';
+import { ulid } from 'ulid';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import type { Placement } from '../schema/model.ts';
+import {
+  getOperationReply,
+  getOperationRequest,
+  placementProblems,
+  submitOperationReply,
+  submitOperationRequest,
+  terminalStatuses,
+  type Operation,
+  type OperationRequest,
+  type OperationStep,
+} from '../schema/operations.ts';
+import { CONTROLLER_QUEUE, CONTROLLER_SERVICE_NAME, controllerSubject } from '../schema/subjects.ts';
+import type { Principal, TokenVerifier } from '../runtime/auth.ts';
+import { endpoint, startService } from '../runtime/nats/service.ts';
+import { badUserInput } from '../runtime/problems.ts';
+import { createSagaRunner, isUndoPending, notFound } from './saga.ts';
+import { sha256, type ControllerStore } from './store.ts';
+
+export interface ControllerDeps {
+  nc: NatsConnection;
+  store: ControllerStore;
+  verifyToken: TokenVerifier;
+  /** The configured placements (region + platform). */
+  placements: readonly Placement[];
+  log: Logger;
+  version: string;
+  replicaId: string;
+  adapterTimeoutMs: number;
+  /** Default 30 000. */
+  leaseMs?: number;
+  /** How often abandoned operations are looked for, milliseconds; 0 turns the sweeper off. Default 10 000. */
+  sweepIntervalMs?: number;
+}
+
+export interface Controller {
+  service: Service;
+  /** One pass of the sweeper (resume abandoned operations, retry unfinished undos); for tests and the timer. */
+  sweep(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const newId = (prefix: string) => `${prefix}_${ulid().toLowerCase()}`;
+
+/**
+ * The controller: every write passes through it. It authorises (organisation scope), checks placements,
+ * records the operation in JetStream KV before any work starts, runs it as a saga and answers with the
+ * outcome, or with the operation still running when `waitMs` passes.
+ */
+export async function createController(deps: ControllerDeps): Promise<Controller> {
+  const { store, log } = deps;
+  const leaseMs = deps.leaseMs ?? 30_000;
+  const saga = createSagaRunner({ nc: deps.nc, store, log, replicaId: deps.replicaId, adapterTimeoutMs: deps.adapterTimeoutMs, leaseMs });
+  const running = new Map<string, Promise<Operation>>();
+
+  function start(op: Operation, work: (op: Operation) => Promise<Operation>): Promise<Operation> {
+    const p = work(op).finally(() => running.delete(op.id));
+    running.set(op.id, p);
+    return p;
+  }
+
+  async function plan(principal: Principal, request: OperationRequest): Promise<{ projectId: string; placements: Placement[] }> {
+    switch (request.kind) {
+      case 'CREATE_PROJECT': {
+        const problems = placementProblems(request.input.placements, deps.placements);
+        if (problems.length > 0) throw badUserInput(problems);
+        return { projectId: newId('prj'), placements: request.input.placements };
+      }
+      case 'DELETE_PROJECT':
+      case 'ADD_MEMBER':
+      case 'REMOVE_MEMBER': {
+        const record = await store.getProject(request.input.projectId);
+        // another organisation's project is indistinguishable from a missing one
+        if (!record || record.organization !== principal.organization) throw notFound(`project ${request.input.projectId}`);
+        if (record.state === 'CREATING') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is still being created`);
+        if (record.state === 'DELETING' && request.kind !== 'DELETE_PROJECT') {
+          throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
+        }
+        return { projectId: record.projectId, placements: record.placements };
+      }
+    }
+  }
+
+  const actionOf: Record<OperationRequest['kind'], string> = {
+    CREATE_PROJECT: 'project.create',
+    DELETE_PROJECT: 'project.delete',
+    ADD_MEMBER: 'member.add',
+    REMOVE_MEMBER: 'member.remove',
+  };
+
+  async function waitFor(op: Operation, waitMs: number): Promise<Operation> {
+    const work = running.get(op.id);
+    if (!work) return op;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Operation>((resolve) => {
+      timer = setTimeout(() => resolve(structuredClone(op)), waitMs);
+    });
+    try {
+      return await Promise.race([work, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async function submit(principal: Principal, request: OperationRequest, idempotencyKey: string | null, waitMs: number) {
+    const requestHash = sha256(JSON.stringify(request));
+    const id = newId('op');
+    const { projectId, placements } = await plan(principal, request);
+    if (idempotencyKey) {
+      const existingId = await store.claimIdempotencyKey(principal.organization, idempotencyKey, id);
+      if (existingId) {
+        const existing = await store.getOperation(existingId);
+        if (!existing) throw new InfrafedError(ErrorCode.CONFLICT, 'a request with this Idempotency-Key is still being recorded; retry shortly');
+        if (existing.operation.requestHash !== requestHash) {
+          throw new InfrafedError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used with another request', { operationId: existingId });
+        }
+        return { operation: await waitFor(existing.operation, waitMs), replayed: true };
+      }
+    }
+    try {
+      return await record(principal, request, { id, requestHash, idempotencyKey, projectId, placements }, waitMs);
+    } catch (error) {
+      // nothing was recorded under the key: a retry with it must not find a dangling claim
+      if (idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, id);
+      throw error;
+    }
+  }
+
+  async function record(
+    principal: Principal,
+    request: OperationRequest,
+    ids: { id: string; requestHash: string; idempotencyKey: string | null; projectId: string; placements: Placement[] },
+    waitMs: number,
+  ) {
+    const { id, requestHash, idempotencyKey, projectId, placements } = ids;
+    const at = new Date().toISOString();
+    const steps: OperationStep[] = placements.map((p) => ({
+      region: p.region,
+      platform: p.platform,
+      action: actionOf[request.kind],
+      status: 'PENDING',
+      nativeId: null,
+      error: null,
+      undo: null,
+      startedAt: null,
+      finishedAt: null,
+    }));
+    const op: Operation = {
+      id,
+      kind: request.kind,
+      status: 'PENDING',
+      organization: principal.organization,
+      principal: principal.subject,
+      projectId,
+      request,
+      requestHash,
+      idempotencyKey,
+      steps,
+      error: null,
+      createdAt: at,
+      updatedAt: at,
+      owner: deps.replicaId,
+      leaseUntil: Date.now() + leaseMs,
+    };
+    if (request.kind === 'CREATE_PROJECT') {
+      if (!(await store.claimName(principal.organization, request.input.name, projectId))) {
+        throw new InfrafedError(ErrorCode.CONFLICT, `a project named "${request.input.name}" already exists`, { name: request.input.name });
+      }
+      await store.putProject({ projectId, organization: principal.organization, name: request.input.name, placements, state: 'CREATING', operationId: id });
+    } else if (request.kind === 'DELETE_PROJECT') {
+      const record = await store.getProject(projectId);
+      if (record) await store.putProject({ ...record, state: 'DELETING', operationId: id });
+    }
+    // recorded before any work starts: a crash from here on is resumed by another replica's sweeper
+    await store.createOperation(op);
+    log.info({ operationId: id, kind: request.kind, organization: principal.organization, principal: principal.subject, projectId }, 'operation accepted');
+    void start(op, saga.run);
+    return { operation: await waitFor(op, waitMs), replayed: false };
+  }
+
+  async function principalOf(authorization: string | undefined): Promise<Principal> {
+    return deps.verifyToken(authorization);
+  }
+
+  const service = await startService(
+    deps.nc,
+    { name: CONTROLLER_SERVICE_NAME, version: deps.version, description: 'infrafed controller: operations, quota and access', queue: CONTROLLER_QUEUE, log, defaultTimeoutMs: 35_000 },
+    [
+      endpoint({
+        name: 'operation-submit',
+        subject: controllerSubject('submit'),
+        request: submitOperationRequest,
+        reply: submitOperationReply,
+        async handle(req, { headers, deadline }) {
+          const principal = await principalOf(headers?.get('Authorization'));
+          const key = headers?.get('Idempotency-Key') || null;
+          // answer before the caller's deadline, whatever waitMs says
+          const waitMs = Math.max(0, Math.min(req.waitMs, deadline - Date.now() - 250));
+          return submit(principal, req.request, key, waitMs);
+        },
+      }),
+      endpoint({
+        name: 'operation-get',
+        subject: controllerSubject('get'),
+        request: getOperationRequest,
+        reply: getOperationReply,
+        async handle(req, { headers }) {
+          const principal = await principalOf(headers?.get('Authorization'));
+          const found = await store.getOperation(req.id);
+          const visible = found && found.operation.organization === principal.organization ? found.operation : null;
+          return { operation: visible };
+        },
+      }),
+    ],
+  );
+
+  async function sweep(): Promise<number> {
+    let taken = 0;
+    for (const id of await store.listOperationIds()) {
+      if (running.has(id)) continue;
+      const found = await store.getOperation(id);
+      if (!found) continue;
+      const { operation: op, revision } = found;
+      const abandoned = !terminalStatuses.includes(op.status) && (op.leaseUntil ?? 0) < Date.now();
+      if (!abandoned && !isUndoPending(op)) continue;
+      // claim it with compare-and-set: of several sweeping replicas, one wins
+      const claimed = { ...op, owner: deps.replicaId, leaseUntil: Date.now() + leaseMs };
+      if ((await store.updateOperation(claimed, revision)) === null) continue;
+      taken++;
+      log.warn({ operationId: id, status: op.status, previousOwner: op.owner }, abandoned ? 'resuming abandoned operation' : 'retrying unfinished undo');
+      void start(claimed, abandoned ? saga.resume : saga.retryCompensation);
+    }
+    return taken;
+  }
+
+  const sweepIntervalMs = deps.sweepIntervalMs ?? 10_000;
+  let sweeping = false;
+  const timer =
+    sweepIntervalMs > 0
+      ? setInterval(() => {
+          if (sweeping) return;
+          sweeping = true;
+          sweep()
+            .catch((error: unknown) => log.error({ err: error }, 'sweep failed'))
+            .finally(() => {
+              sweeping = false;
+            });
+        }, sweepIntervalMs)
+      : undefined;
+
+  return {
+    service,
+    sweep,
+    async stop() {
+      clearInterval(timer);
+      await service.stop();
+      // let operations in flight finish (bounded by their adapter timeouts)
+      await Promise.allSettled([...running.values()]);
+    },
+  };
+}

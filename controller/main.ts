@@ -1,0 +1,35 @@
+import { hostname } from 'node:os';
+import { createTokenVerifier } from '../runtime/auth.ts';
+import { loadSystemConfig, placementsOf } from '../runtime/config.ts';
+import { runMain } from '../runtime/lifecycle.ts';
+import { createLogger } from '../runtime/log.ts';
+import { connectNats } from '../runtime/nats/connect.ts';
+import { VERSION } from '../runtime/version.ts';
+import { createController } from './createController.ts';
+import { openControllerStore } from './store.ts';
+
+const log = createLogger('controller');
+
+await runMain(log, async () => {
+  const config = loadSystemConfig();
+  const replicaId = `${hostname()}-${process.pid}`;
+  const nc = await connectNats({ servers: config.nats.servers, name: `controller-${replicaId}` });
+  const store = await openControllerStore(nc);
+  const controller = await createController({
+    nc,
+    store,
+    verifyToken: createTokenVerifier(config.auth),
+    placements: placementsOf(config),
+    log,
+    version: VERSION,
+    replicaId,
+    adapterTimeoutMs: config.timeouts.adapterMs,
+  });
+  // operations a stopped replica left behind are taken over at once, not at the first tick
+  await controller.sweep();
+  log.info({ replicaId }, 'controller ready');
+  return async () => {
+    await controller.stop();
+    await nc.drain();
+  };
+});

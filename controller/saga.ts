@@ -1,0 +1,286 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import {
+  memberAddReply,
+  memberRemoveReply,
+  projectCreateReply,
+  projectDeleteReply,
+} from '../schema/contracts/identity.ts';
+import { ambiguousOutcomeCodes, ErrorCode, InfrafedError } from '../schema/errors.ts';
+import type { Platform } from '../schema/model.ts';
+import type { Operation, OperationStep } from '../schema/operations.ts';
+import { adapterSubject, type AdapterResource, type AdapterVerb } from '../schema/subjects.ts';
+import { requestJson } from '../runtime/nats/request.ts';
+import { toWireError } from '../runtime/nats/wire.ts';
+import type { ControllerStore } from './store.ts';
+
+export interface SagaDeps {
+  nc: NatsConnection;
+  store: ControllerStore;
+  log: Logger;
+  /** This replica's name, written into the operations it owns. */
+  replicaId: string;
+  /** Controller to adapter, per call, milliseconds. */
+  adapterTimeoutMs: number;
+  /** How long an owner's claim on an operation lasts without renewal, milliseconds. */
+  leaseMs: number;
+}
+
+interface StepResult {
+  nativeId?: string | null;
+  undo?: Record<string, unknown> | null;
+}
+
+/** What each kind of operation does per placement, how it is undone, and what it changes in the index. */
+interface Plan {
+  forward(op: Operation, step: OperationStep): Promise<StepResult>;
+  /** Absent: the kind cannot be undone and a failure leaves the steps as they are (re-submitting finishes the work). */
+  undo?(op: Operation, step: OperationStep): Promise<void>;
+  onSucceeded(op: Operation): Promise<void>;
+  /** After the undo; `clean` is true when every undo succeeded. */
+  onFailed(op: Operation, clean: boolean): Promise<void>;
+}
+
+const now = () => new Date().toISOString();
+
+/**
+ * Runs operations as sagas across their placements: each step is recorded before and after it runs; when
+ * a step fails, the steps that succeeded (or whose outcome is unknown) are undone, so a failed operation
+ * leaves nothing behind. Every change is written to KV, so another replica can finish an interrupted one.
+ */
+export function createSagaRunner(deps: SagaDeps) {
+  const { nc, store, log } = deps;
+
+  function call<S extends z.ZodType>(step: OperationStep, resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S): Promise<z.infer<S>> {
+    return requestJson(nc, adapterSubject(step.region, step.platform as Platform, resource, verb), body, reply, {
+      timeoutMs: deps.adapterTimeoutMs,
+      target: { kind: 'region', region: step.region, platform: step.platform },
+    });
+  }
+
+  function planFor(op: Operation): Plan {
+    const { request } = op;
+    switch (request.kind) {
+      case 'CREATE_PROJECT': {
+        const projectId = op.projectId as string;
+        return {
+          async forward(_op, step) {
+            const res = await call(step, 'project', 'create', { projectId, organization: op.organization, name: request.input.name, description: request.input.description }, projectCreateReply);
+            return { nativeId: res.placement.nativeId };
+          },
+          async undo(_op, step) {
+            await call(step, 'project', 'delete', { projectId }, projectDeleteReply);
+          },
+          async onSucceeded() {
+            const record = await store.getProject(projectId);
+            if (record) await store.putProject({ ...record, state: 'ACTIVE' });
+          },
+          async onFailed(_op, clean) {
+            if (!clean) return; // the index keeps the project until every placement is gone
+            await store.deleteProject(projectId);
+            await store.releaseName(op.organization, request.input.name, projectId);
+          },
+        };
+      }
+      case 'DELETE_PROJECT': {
+        const projectId = request.input.projectId;
+        return {
+          async forward(_op, step) {
+            await call(step, 'project', 'delete', { projectId }, projectDeleteReply);
+            return {};
+          },
+          async onSucceeded() {
+            const record = await store.getProject(projectId);
+            await store.deleteProject(projectId);
+            if (record) await store.releaseName(record.organization, record.name, projectId);
+          },
+          async onFailed() {
+            // the record stays DELETING: deleting again finishes the job (every step is idempotent)
+          },
+        };
+      }
+      case 'ADD_MEMBER': {
+        const { projectId, user, role } = request.input;
+        return {
+          async forward(_op, step) {
+            const res = await call(step, 'member', 'add', { projectId, user, organization: op.organization, role }, memberAddReply);
+            return { undo: { previousRole: res.previousRole } };
+          },
+          async undo(_op, step) {
+            const previousRole = (step.undo?.previousRole as string | null | undefined) ?? null;
+            if (previousRole) await call(step, 'member', 'add', { projectId, user, organization: op.organization, role: previousRole }, memberAddReply);
+            else await call(step, 'member', 'remove', { projectId, user, organization: op.organization }, memberRemoveReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+      case 'REMOVE_MEMBER': {
+        const { projectId, user } = request.input;
+        return {
+          async forward(_op, step) {
+            const res = await call(step, 'member', 'remove', { projectId, user, organization: op.organization }, memberRemoveReply);
+            return { undo: { previousRole: res.previousRole } };
+          },
+          async undo(_op, step) {
+            const previousRole = (step.undo?.previousRole as string | null | undefined) ?? null;
+            if (previousRole) await call(step, 'member', 'add', { projectId, user, organization: op.organization, role: previousRole }, memberAddReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+    }
+  }
+
+  /** Serialises the writes of one operation (steps run in parallel) and renews the owner's lease. */
+  function writer(op: Operation) {
+    let chain: Promise<unknown> = Promise.resolve();
+    return () => {
+      op.updatedAt = now();
+      op.owner = deps.replicaId;
+      op.leaseUntil = Date.now() + deps.leaseMs;
+      const snapshot = structuredClone(op);
+      chain = chain.then(() => store.putOperation(snapshot));
+      return chain;
+    };
+  }
+
+  async function runForward(op: Operation, plan: Plan, save: () => Promise<unknown>): Promise<void> {
+    await Promise.all(
+      op.steps.map(async (step) => {
+        if (step.status === 'SUCCEEDED') return;
+        step.status = 'RUNNING';
+        step.startedAt = now();
+        await save();
+        try {
+          const result = await plan.forward(op, step);
+          step.status = 'SUCCEEDED';
+          step.nativeId = result.nativeId ?? step.nativeId;
+          step.undo = result.undo ?? null;
+          step.error = null;
+        } catch (error) {
+          step.status = 'FAILED';
+          step.error = toWireError(error);
+          if (step.error.code === ErrorCode.INTERNAL) log.error({ err: error, operationId: op.id }, 'step failed');
+        }
+        step.finishedAt = now();
+        await save();
+      }),
+    );
+  }
+
+  /** Undoes the steps that succeeded, and those whose outcome is unknown (a timeout may have done the work). */
+  async function compensate(op: Operation, plan: Plan, save: () => Promise<unknown>): Promise<boolean> {
+    const undo = plan.undo;
+    if (!undo) return false;
+    op.status = 'COMPENSATING';
+    await save();
+    const needsUndo = (s: OperationStep) =>
+      s.status === 'SUCCEEDED' || s.status === 'COMPENSATION_FAILED' || (s.status === 'FAILED' && s.error !== null && ambiguousOutcomeCodes.includes(s.error.code as ErrorCode));
+    const results = await Promise.all(
+      op.steps.filter(needsUndo).map(async (step) => {
+        const failedForward = step.status === 'FAILED';
+        try {
+          await undo(op, step);
+          if (!failedForward) step.status = 'COMPENSATED';
+          return true;
+        } catch (error) {
+          step.status = 'COMPENSATION_FAILED';
+          step.error = toWireError(error);
+          log.warn({ operationId: op.id, region: step.region, code: step.error.code }, 'undo failed; will retry');
+          return false;
+        } finally {
+          step.finishedAt = now();
+          await save();
+        }
+      }),
+    );
+    return results.every(Boolean);
+  }
+
+  function firstError(op: Operation) {
+    const failed = op.steps.find((s) => s.status === 'FAILED' && s.error) ?? op.steps.find((s) => s.error);
+    return failed?.error ?? { code: ErrorCode.INTERNAL, message: 'the operation failed' };
+  }
+
+  /** Writes the terminal record (every earlier save was awaited, so nothing is queued behind it); it carries no lease. */
+  async function finish(op: Operation): Promise<void> {
+    op.owner = null;
+    op.leaseUntil = null;
+    op.updatedAt = now();
+    await store.putOperation(op);
+  }
+
+  /** Runs (or resumes) an operation to its end. Never rejects: failures end up in the operation. */
+  async function run(op: Operation): Promise<Operation> {
+    const plan = planFor(op);
+    const save = writer(op);
+    try {
+      if (op.status === 'PENDING' || op.status === 'RUNNING') {
+        op.status = 'RUNNING';
+        await save();
+        await runForward(op, plan, save);
+      }
+      if (op.steps.every((s) => s.status === 'SUCCEEDED')) {
+        await plan.onSucceeded(op);
+        op.status = 'SUCCEEDED';
+        op.error = null;
+      } else {
+        op.error = firstError(op);
+        const clean = plan.undo ? await compensate(op, plan, save) : false;
+        await plan.onFailed(op, clean);
+        op.status = 'FAILED';
+      }
+      await finish(op);
+    } catch (error) {
+      // KV unreachable: the lease runs out and another replica (or this one, later) resumes it
+      log.error({ err: error, operationId: op.id }, 'operation interrupted');
+    }
+    return op;
+  }
+
+  /** Retries the undo of a failed operation whose undo did not finish. */
+  async function retryCompensation(op: Operation): Promise<Operation> {
+    const plan = planFor(op);
+    const save = writer(op);
+    const clean = await compensate(op, plan, save);
+    await plan.onFailed(op, clean);
+    op.status = 'FAILED';
+    await finish(op);
+    return op;
+  }
+
+  /**
+   * Takes over an operation whose owner stopped renewing its lease: a create or a membership change is
+   * rolled back (its caller was told it is running, and the steps in flight are of unknown outcome);
+   * a delete is driven forward.
+   */
+  async function resume(op: Operation): Promise<Operation> {
+    if (op.kind === 'DELETE_PROJECT') {
+      op.status = 'RUNNING';
+      return run(op);
+    }
+    for (const step of op.steps) {
+      if (step.status === 'RUNNING' || step.status === 'PENDING') {
+        step.status = step.status === 'RUNNING' ? 'FAILED' : 'SKIPPED';
+        step.error = { code: step.status === 'FAILED' ? ErrorCode.REGION_TIMEOUT : ErrorCode.INTERNAL, message: 'interrupted: the controller replica running it stopped' };
+      }
+    }
+    op.status = 'COMPENSATING';
+    return run(op);
+  }
+
+  return { run, resume, retryCompensation };
+}
+
+export type SagaRunner = ReturnType<typeof createSagaRunner>;
+
+export function isUndoPending(op: Operation): boolean {
+  return op.status === 'FAILED' && op.steps.some((s) => s.status === 'COMPENSATION_FAILED');
+}
+
+export function notFound(what: string): InfrafedError {
+  return new InfrafedError(ErrorCode.NOT_FOUND, `${what} not found`);
+}

@@ -1,0 +1,18 @@
+
+
+// TypeScript runs as-is on Node 24 (type stripping); jest needs a transform of its own, so swc strips
+// the types and keeps ES modules (jest runs with --experimental-vm-modules).
+const transform = {
+  '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2024' }, module: { type: 'es6' } }],
+};
+const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'node' };
+
+/** @type {import('jest').Config} */
+const config = {
+  projects: [
+    { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway', '<rootDir>/rest-bridge'], testMatch: ['**/*.test.ts'] },
+    { ...common, displayName: 'integration', roots: ['<rootDir>/test/integration'], testMatch: ['**/*.test.ts'] },
+    { ...common, displayName: 'e2e', roots: ['<rootDir>/test/e2e'], testMatch: ['**/*.test.ts'] },
+  ],
+};
+export default config;

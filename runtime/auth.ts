@@ -1,0 +1,80 @@
+import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { z } from 'zod';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import { organizationIdSchema } from '../schema/model.ts';
+
+/** Organisation roles, weakest first. */
+export const orgRoleSchema = z.enum(['reader', 'member', 'admin', 'owner']);
+export type OrgRole = z.infer<typeof orgRoleSchema>;
+
+/** Who is asking: from a verified bearer token, never from anything the caller could forge. */
+export interface Principal {
+  /** The token's `sub`. */
+  subject: string;
+  /** The `org` claim: every read and write is scoped to it. */
+  organization: string;
+  /** The `org_role` claim. */
+  orgRole: OrgRole;
+}
+
+export const authConfigSchema = z
+  .object({
+    issuer: z.string().min(1),
+    audience: z.string().min(1),
+    /** Local stack: a shared HS256 key (at least 32 characters). */
+    hs256Secret: z.string().min(32, 'the HS256 secret must be at least 32 characters').optional(),
+    /** Production: the OIDC provider's JWKS URL. */
+    jwksUrl: z.url().optional(),
+  })
+  .refine((c) => Boolean(c.hs256Secret) !== Boolean(c.jwksUrl), { message: 'set exactly one of hs256Secret and jwksUrl' });
+export type AuthConfig = z.infer<typeof authConfigSchema>;
+
+const claimsSchema = z.object({ sub: z.string().min(1), org: organizationIdSchema, org_role: orgRoleSchema });
+
+export type TokenVerifier = (authorization: string | null | undefined) => Promise<Principal>;
+
+/** Verifies `Authorization: Bearer <jwt>` (signature, issuer, audience, expiry) into a {@link Principal}. */
+export function createTokenVerifier(config: AuthConfig): TokenVerifier {
+  const key = config.hs256Secret
+    ? new TextEncoder().encode(config.hs256Secret)
+    : createRemoteJWKSet(new URL(config.jwksUrl as string));
+  return async (authorization) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+    if (!match) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'a bearer token is required (Authorization: Bearer <token>)');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(match[1] as string, key as Uint8Array, {
+        issuer: config.issuer,
+        audience: config.audience,
+        algorithms: config.hs256Secret ? ['HS256'] : ['RS256', 'ES256', 'PS256', 'EdDSA'],
+      }));
+    } catch (error) {
+      const reason = error instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid';
+      throw new InfrafedError(ErrorCode.UNAUTHENTICATED, reason);
+    }
+    const claims = claimsSchema.safeParse(payload);
+    if (!claims.success) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'the token lacks the sub, org or org_role claim');
+    return { subject: claims.data.sub, organization: claims.data.org, orgRole: claims.data.org_role };
+  };
+}
+
+export interface LocalTokenOptions {
+  subject: string;
+  organization: string;
+  orgRole: OrgRole;
+  /** Lifetime in seconds; default 12 hours. */
+  ttlSeconds?: number;
+}
+
+/** Signs a token with the local stack's HS256 key (local stack and tests only). */
+export async function signLocalToken(config: AuthConfig, options: LocalTokenOptions): Promise<string> {
+  if (!config.hs256Secret) throw new Error('local tokens need auth.hs256Secret');
+  return new SignJWT({ org: options.organization, org_role: options.orgRole })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(options.subject)
+    .setIssuer(config.issuer)
+    .setAudience(config.audience)
+    .setIssuedAt()
+    .setExpirationTime(`${options.ttlSeconds ?? 43_200}s`)
+    .sign(new TextEncoder().encode(config.hs256Secret));
+}

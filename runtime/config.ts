@@ -1,0 +1,101 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { platformSchema, regionNameSchema } from '../schema/model.ts';
+import { authConfigSchema } from './auth.ts';
+import { toProblems } from './problems.ts';
+
+/** A secret: `{ "env": "NAME" }` (read from the environment where it is used) or, locally, a literal. */
+export const secretSchema = z.union([z.string().min(1), z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) })]);
+export type Secret = z.infer<typeof secretSchema>;
+
+export function resolveSecret(secret: Secret, env: NodeJS.ProcessEnv = process.env): string {
+  if (typeof secret === 'string') return secret;
+  const value = env[secret.env];
+  if (!value) throw new Error(`environment variable ${secret.env} is not set`);
+  return value;
+}
+
+export const openstackPlatformConfigSchema = z.object({
+  platform: z.literal('openstack'),
+  /** Keystone v3 base URL, e.g. http://127.0.0.1:5000/v3 */
+  keystoneUrl: z.url(),
+  username: z.string().min(1),
+  password: secretSchema,
+  /** Project the service account scopes its token to (it needs the admin role there). */
+  projectName: z.string().min(1).default('admin'),
+  userDomainId: z.string().min(1).default('default'),
+  projectDomainId: z.string().min(1).default('default'),
+});
+export type OpenstackPlatformConfig = z.infer<typeof openstackPlatformConfigSchema>;
+
+export const platformConfigSchema = z.discriminatedUnion('platform', [openstackPlatformConfigSchema]);
+export type PlatformConfig = z.infer<typeof platformConfigSchema>;
+
+export const regionConfigSchema = z.object({
+  name: regionNameSchema,
+  displayName: z.string().min(1),
+  platforms: z
+    .array(platformConfigSchema)
+    .min(1)
+    .refine((ps) => new Set(ps.map((p) => p.platform)).size === ps.length, 'a platform is listed twice'),
+});
+export type RegionConfig = z.infer<typeof regionConfigSchema>;
+
+export const timeoutsSchema = z.object({
+  /** Whole GraphQL request at the gateway. */
+  gatewayMs: z.number().int().positive().default(10_000),
+  /** Subgraph or controller to an adapter. */
+  adapterMs: z.number().int().positive().default(5_000),
+  /** Adapter to its vendor API, per call. */
+  vendorMs: z.number().int().positive().default(4_000),
+  /** How long a mutation waits for its operation before returning it still running. */
+  operationWaitMs: z.number().int().min(0).max(30_000).default(8_000),
+});
+
+export const systemConfigSchema = z.object({
+  nats: z.object({ servers: z.array(z.string().min(1)).min(1) }),
+  auth: authConfigSchema,
+  regions: z
+    .array(regionConfigSchema)
+    .min(1)
+    .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'a region is listed twice'),
+  timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
+  gateway: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4000) }).default({ host: '127.0.0.1', port: 4000 }),
+});
+export type SystemConfig = z.infer<typeof systemConfigSchema>;
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(source: string, problems: string[]) {
+    super(`invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses a configuration object; every problem is listed, with allowed values where zod knows them. */
+export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, source: string): Readonly<z.infer<S>> {
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(source, toProblems(result.error, raw).map((p) => `${p.path || '(root)'}: ${p.message}`));
+  }
+  return Object.freeze(result.data);
+}
+
+/** Reads the system configuration named by INFRAFED_CONFIG (a JSON file). */
+export function loadSystemConfig(env: NodeJS.ProcessEnv = process.env): Readonly<SystemConfig> {
+  const path = env.INFRAFED_CONFIG;
+  if (!path) throw new ConfigError('the environment', ['INFRAFED_CONFIG: set it to the path of the system configuration (JSON)']);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ConfigError(path, [`cannot read it as JSON: ${(error as Error).message}`]);
+  }
+  return parseConfig(systemConfigSchema, raw, path);
+}
+
+/** The regions and platforms as everyone but the adapters needs them (no endpoints, no secrets). */
+export function placementsOf(config: Pick<SystemConfig, 'regions'>): { region: string; platform: z.infer<typeof platformSchema> }[] {
+  return config.regions.flatMap((r) => r.platforms.map((p) => ({ region: r.name, platform: p.platform })));
+}

@@ -1,0 +1,111 @@
+import type { MsgHdrs, NatsConnection } from '@nats-io/nats-core';
+import { Svcm, type Service, type ServiceMsg } from '@nats-io/services';
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { Header } from '../../schema/subjects.ts';
+import { toProblems } from '../problems.ts';
+import { encodeJson, errorHeaders, errorStatus, toWireError } from './wire.ts';
+
+/** What a handler gets besides the parsed request. */
+export interface HandlerContext {
+  headers: MsgHdrs | undefined;
+  /** Absolute deadline (epoch ms) the caller set; handlers shrink their own calls to it. */
+  deadline: number;
+  /** Aborts when the deadline passes. */
+  signal: AbortSignal;
+  log: Logger;
+}
+
+/** One endpoint of a NATS service: subject, contracts on both sides, and the handler. */
+export interface EndpointSpec<Req extends z.ZodType = z.ZodType, Rep extends z.ZodType = z.ZodType> {
+  /** Endpoint name in `$SRV.INFO` (no dots). */
+  name: string;
+  subject: string;
+  request: Req;
+  reply: Rep;
+  handle(request: z.infer<Req>, context: HandlerContext): Promise<z.infer<Rep>>;
+}
+
+/** Identity helper so that each endpoint's handler is checked against its own schemas. */
+export function endpoint<Req extends z.ZodType, Rep extends z.ZodType>(spec: EndpointSpec<Req, Rep>): EndpointSpec<Req, Rep> {
+  return spec;
+}
+
+export interface ServiceOptions {
+  /** `$SRV` name; no dots. */
+  name: string;
+  version: string;
+  description: string;
+  /** Queue group of every endpoint (replicas share the load). */
+  queue: string;
+  metadata?: Record<string, string>;
+  /** Deadline for requests that carry none, milliseconds. Default 10 000. */
+  defaultTimeoutMs?: number;
+  log: Logger;
+}
+
+/**
+ * Serves endpoints on the NATS services API (discoverable with `$SRV.PING/INFO/STATS`): requests and
+ * replies are parsed by their zod contracts (bad request: BAD_REQUEST; a handler's reply that breaks the
+ * contract: INTERNAL, logged), errors travel in the services error headers with a JSON body.
+ */
+export async function startService(nc: NatsConnection, options: ServiceOptions, endpoints: readonly EndpointSpec[]): Promise<Service> {
+  const service = await new Svcm(nc).add({
+    name: options.name,
+    version: options.version,
+    description: options.description,
+    queue: options.queue,
+    metadata: options.metadata ?? {},
+  });
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
+  for (const spec of endpoints) {
+    service.addEndpoint(spec.name, {
+      subject: spec.subject,
+      queue: options.queue,
+      handler: (err, msg) => {
+        if (err) {
+          options.log.error({ err, endpoint: spec.name }, 'endpoint subscription failed');
+          return;
+        }
+        void handleOne(spec, msg, options.log, defaultTimeoutMs);
+      },
+    });
+  }
+  return service;
+}
+
+async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defaultTimeoutMs: number): Promise<void> {
+  const headerDeadline = Number(msg.headers?.get(Header.deadline) ?? '');
+  const deadline = Number.isFinite(headerDeadline) && headerDeadline > 0 ? headerDeadline : Date.now() + defaultTimeoutMs;
+  const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+  const reqLog = log.child({ endpoint: spec.name, traceparent: msg.headers?.get(Header.traceparent) || undefined });
+  try {
+    let body: unknown;
+    try {
+      body = msg.json();
+    } catch {
+      throw new InfrafedError(ErrorCode.BAD_REQUEST, 'the request body is not JSON');
+    }
+    const parsed = spec.request.safeParse(body);
+    if (!parsed.success) {
+      throw new InfrafedError(ErrorCode.BAD_REQUEST, `the request breaks the ${spec.name} contract`, { problems: toProblems(parsed.error, body) });
+    }
+    const reply = await spec.handle(parsed.data, { headers: msg.headers, deadline, signal, log: reqLog });
+    const checked = spec.reply.safeParse(reply);
+    if (!checked.success) {
+      reqLog.error({ problems: toProblems(checked.error, reply) }, 'handler reply breaks its contract');
+      throw new InfrafedError(ErrorCode.INTERNAL, 'internal error');
+    }
+    msg.respond(encodeJson(checked.data));
+  } catch (error) {
+    const wire = toWireError(error);
+    if (wire.code === ErrorCode.INTERNAL) reqLog.error({ err: error }, 'request failed');
+    else reqLog.debug({ code: wire.code, message: wire.message }, 'request refused');
+    respondError(msg, wire);
+  }
+}
+
+function respondError(msg: ServiceMsg, wire: ReturnType<typeof toWireError>): void {
+  msg.respondError(errorStatus(wire), wire.message, encodeJson(wire), { headers: errorHeaders(wire) });
+}

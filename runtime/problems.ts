@@ -1,0 +1,43 @@
+import type { z } from 'zod';
+import { InfrafedError, type Problem } from '../schema/errors.ts';
+
+/** Dotted path as the caller wrote it: `placements[0].region`. */
+export function toPath(path: readonly PropertyKey[], prefix = ''): string {
+  let out = prefix;
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const part of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Every problem zod found, with the offending value (never a secret: inputs here carry none). */
+export function toProblems(error: z.ZodError, input: unknown, prefix = ''): Problem[] {
+  return error.issues.map((issue) => {
+    const value = valueAt(input, issue.path);
+    const problem: Problem = { path: toPath(issue.path, prefix), message: issue.message };
+    if (value !== undefined && (typeof value !== 'object' || value === null)) problem.value = value;
+    return problem;
+  });
+}
+
+/** Parses caller input; on failure throws BAD_USER_INPUT listing every problem at once. */
+export function parseUserInput<S extends z.ZodType>(schema: S, input: unknown, prefix = ''): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  throw badUserInput(toProblems(result.error, input, prefix));
+}
+
+export function badUserInput(problems: Problem[]): InfrafedError {
+  const summary = problems.map((p) => `${p.path || '(input)'}: ${p.message}`).join('; ');
+  return new InfrafedError('BAD_USER_INPUT', `invalid input: ${summary}`, { problems });
+}

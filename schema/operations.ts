@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { errorCodes } from './errors.ts';
+import {
+  descriptionSchema,
+  operationIdSchema,
+  organizationIdSchema,
+  placementSchema,
+  platformSchema,
+  projectIdSchema,
+  projectNameSchema,
+  projectRoleSchema,
+  regionNameSchema,
+  userNameSchema,
+} from './model.ts';
+
+export const OperationKind = {
+  CREATE_PROJECT: 'CREATE_PROJECT',
+  DELETE_PROJECT: 'DELETE_PROJECT',
+  ADD_MEMBER: 'ADD_MEMBER',
+  REMOVE_MEMBER: 'REMOVE_MEMBER',
+} as const;
+export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind];
+
+export const OperationStatus = {
+  /** Recorded, no step started yet. */
+  PENDING: 'PENDING',
+  RUNNING: 'RUNNING',
+  /** A step failed; undoing the steps that succeeded. */
+  COMPENSATING: 'COMPENSATING',
+  SUCCEEDED: 'SUCCEEDED',
+  /** Failed; every step that had succeeded was undone (see the steps). */
+  FAILED: 'FAILED',
+} as const;
+export type OperationStatus = (typeof OperationStatus)[keyof typeof OperationStatus];
+export const operationStatusSchema = z.enum(['PENDING', 'RUNNING', 'COMPENSATING', 'SUCCEEDED', 'FAILED']);
+export const terminalStatuses: readonly OperationStatus[] = ['SUCCEEDED', 'FAILED'];
+
+export const StepStatus = {
+  PENDING: 'PENDING',
+  RUNNING: 'RUNNING',
+  SUCCEEDED: 'SUCCEEDED',
+  FAILED: 'FAILED',
+  /** Succeeded, then undone because another step failed. */
+  COMPENSATED: 'COMPENSATED',
+  /** The undo itself failed: the controller retries it; the native object may still exist. */
+  COMPENSATION_FAILED: 'COMPENSATION_FAILED',
+  /** Not run (the operation failed before it was reached). */
+  SKIPPED: 'SKIPPED',
+} as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+export const stepStatusSchema = z.enum(['PENDING', 'RUNNING', 'SUCCEEDED', 'FAILED', 'COMPENSATED', 'COMPENSATION_FAILED', 'SKIPPED']);
+
+export const wireErrorSchema = z.object({
+  code: z.enum(errorCodes as [string, ...string[]]),
+  message: z.string(),
+  extensions: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const operationStepSchema = z.object({
+  region: regionNameSchema,
+  platform: platformSchema,
+  /** What the step does there, e.g. `project.create`. */
+  action: z.string(),
+  status: stepStatusSchema,
+  nativeId: z.string().nullable(),
+  error: wireErrorSchema.nullable(),
+  /** Data the undo needs (e.g. the member's previous role). */
+  undo: z.record(z.string(), z.unknown()).nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type OperationStep = z.infer<typeof operationStepSchema>;
+
+export const createProjectInput = z.object({
+  name: projectNameSchema,
+  description: descriptionSchema.default(''),
+  placements: z.array(placementSchema).min(1, 'at least one placement is needed').max(16, 'at most 16 placements'),
+});
+export const deleteProjectInput = z.object({ projectId: projectIdSchema });
+export const addMemberInput = z.object({ projectId: projectIdSchema, user: userNameSchema, role: projectRoleSchema });
+export const removeMemberInput = z.object({ projectId: projectIdSchema, user: userNameSchema });
+
+/** What a caller asks the controller to do; validated again by the controller. */
+export const operationRequestSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('CREATE_PROJECT'), input: createProjectInput }),
+  z.object({ kind: z.literal('DELETE_PROJECT'), input: deleteProjectInput }),
+  z.object({ kind: z.literal('ADD_MEMBER'), input: addMemberInput }),
+  z.object({ kind: z.literal('REMOVE_MEMBER'), input: removeMemberInput }),
+]);
+export type OperationRequest = z.infer<typeof operationRequestSchema>;
+
+export const operationSchema = z.object({
+  id: operationIdSchema,
+  kind: z.enum(['CREATE_PROJECT', 'DELETE_PROJECT', 'ADD_MEMBER', 'REMOVE_MEMBER']),
+  status: operationStatusSchema,
+  organization: organizationIdSchema,
+  /** Who asked (the token's subject). */
+  principal: z.string(),
+  projectId: projectIdSchema.nullable(),
+  request: operationRequestSchema,
+  /** sha-256 of the canonical request: the same Idempotency-Key with another body is refused. */
+  requestHash: z.string(),
+  idempotencyKey: z.string().nullable(),
+  steps: z.array(operationStepSchema),
+  error: wireErrorSchema.nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  /** The controller replica running it, and until when its claim holds (epoch ms). */
+  owner: z.string().nullable(),
+  leaseUntil: z.number().nullable(),
+});
+export type Operation = z.infer<typeof operationSchema>;
+
+export const submitOperationRequest = z.object({
+  request: operationRequestSchema,
+  /** How long the controller may wait for the outcome before answering with the running operation. */
+  waitMs: z.number().int().min(0).max(30_000).default(8_000),
+});
+export type SubmitOperationRequest = z.infer<typeof submitOperationRequest>;
+export const submitOperationReply = z.object({ operation: operationSchema, replayed: z.boolean() });
+export const getOperationRequest = z.object({ id: operationIdSchema });
+export const getOperationReply = z.object({ operation: operationSchema.nullable() });
+
+/** The controller's index of a project: which placements it has, so writes need no fan-out to find them. */
+export const projectRecordSchema = z.object({
+  projectId: projectIdSchema,
+  organization: organizationIdSchema,
+  name: z.string(),
+  placements: z.array(placementSchema),
+  state: z.enum(['CREATING', 'ACTIVE', 'DELETING']),
+  operationId: operationIdSchema,
+});
+export type ProjectRecord = z.infer<typeof projectRecordSchema>;
+
+/**
+ * Problems with placements that the schema alone cannot see: a region or platform that is not configured,
+ * and the same placement twice. `known` is the configured set of placements.
+ */
+export function placementProblems(
+  placements: readonly { region: string; platform: string }[],
+  known: readonly { region: string; platform: string }[],
+  pathPrefix = 'placements',
+): { path: string; message: string; value?: unknown }[] {
+  const problems: { path: string; message: string; value?: unknown }[] = [];
+  const regions = [...new Set(known.map((k) => k.region))];
+  const seen = new Set<string>();
+  placements.forEach((p, i) => {
+    const at = `${pathPrefix}[${i}]`;
+    if (!regions.includes(p.region)) {
+      problems.push({ path: `${at}.region`, message: `unknown region; known regions: ${regions.join(', ')}`, value: p.region });
+    } else if (!known.some((k) => k.region === p.region && k.platform === p.platform)) {
+      const here = known.filter((k) => k.region === p.region).map((k) => k.platform);
+      problems.push({ path: `${at}.platform`, message: `region ${p.region} does not run ${p.platform}; it runs ${here.join(', ')}`, value: p.platform });
+    }
+    const key = `${p.region}/${p.platform}`;
+    if (seen.has(key)) problems.push({ path: at, message: `duplicate placement ${key}`, value: key });
+    seen.add(key);
+  });
+  return problems;
+}

@@ -1,0 +1,82 @@
+import type { Platform } from './model.ts';
+
+/**
+ * Every NATS subject and queue name infrafed uses is built here, and only here.
+ * Targeted:  infra.v1.<region>.<platform>.<resource>.<verb>
+ * Broadcast: infra.v1.all.<resource>.<verb>  (every adapter, one copy per adapter queue group)
+ */
+export const SUBJECT_ROOT = 'infra.v1';
+
+/** Resources and verbs an adapter serves. */
+export const AdapterResource = { project: 'project', member: 'member', health: 'health' } as const;
+export type AdapterResource = (typeof AdapterResource)[keyof typeof AdapterResource];
+
+export const AdapterVerb = { create: 'create', get: 'get', list: 'list', delete: 'delete', add: 'add', remove: 'remove', check: 'check' } as const;
+export type AdapterVerb = (typeof AdapterVerb)[keyof typeof AdapterVerb];
+
+const tokenPattern = /^[a-z][a-z0-9-]*$/;
+function token(value: string, what: string): string {
+  if (!tokenPattern.test(value)) throw new Error(`invalid ${what} for a NATS subject: ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function adapterSubject(region: string, platform: Platform, resource: AdapterResource, verb: AdapterVerb): string {
+  return `${SUBJECT_ROOT}.${token(region, 'region')}.${platform}.${resource}.${verb}`;
+}
+
+/** Wildcard that matches all of one region/platform's subjects (permissions, adapter subscriptions). */
+export function adapterWildcard(region: string, platform: Platform): string {
+  return `${SUBJECT_ROOT}.${token(region, 'region')}.${platform}.>`;
+}
+
+export function broadcastSubject(resource: AdapterResource, verb: AdapterVerb): string {
+  return `${SUBJECT_ROOT}.all.${resource}.${verb}`;
+}
+
+/** Queue group of one region's adapter replicas: each adapter gets one copy of a broadcast. */
+export function adapterQueue(region: string, platform: Platform): string {
+  return `${platform}-${token(region, 'region')}`;
+}
+
+/** NATS services API name of an adapter (`$SRV.INFO.<name>`): names may not contain dots. */
+export function adapterServiceName(platform: Platform): string {
+  return `infrafed-adapter-${platform}`;
+}
+
+export const SubgraphName = { identity: 'identity', catalog: 'catalog' } as const;
+export type SubgraphName = (typeof SubgraphName)[keyof typeof SubgraphName];
+
+/** Subject a subgraph's replicas serve GraphQL requests on (queue group {@link subgraphQueue}). */
+export function subgraphSubject(name: SubgraphName): string {
+  return `${SUBJECT_ROOT}.subgraph.${token(name, 'subgraph')}.graphql`;
+}
+export function subgraphQueue(name: SubgraphName): string {
+  return `subgraph-${name}`;
+}
+export function subgraphServiceName(name: SubgraphName): string {
+  return `infrafed-subgraph-${name}`;
+}
+
+export const ControllerVerb = { submit: 'submit', get: 'get' } as const;
+export type ControllerVerb = (typeof ControllerVerb)[keyof typeof ControllerVerb];
+
+/** The controller's operation API: `infra.v1.controller.operation.<verb>`. */
+export function controllerSubject(verb: ControllerVerb): string {
+  return `${SUBJECT_ROOT}.controller.operation.${verb}`;
+}
+export const CONTROLLER_QUEUE = 'controller';
+export const CONTROLLER_SERVICE_NAME = 'infrafed-controller';
+
+/** NATS headers infrafed sets on requests. */
+export const Header = {
+  traceparent: 'traceparent',
+  principal: 'Infrafed-Principal',
+  idempotencyKey: 'Idempotency-Key',
+  /** Absolute deadline of the request, epoch milliseconds: callees shrink their own timeouts to it. */
+  deadline: 'Infrafed-Deadline',
+  /** Our error code beside the services API's numeric `Nats-Service-Error-Code`. */
+  errorCode: 'Infrafed-Error-Code',
+} as const;
+
+/** JetStream KV buckets of the controller. */
+export const Bucket = { operations: 'infrafed_operations', projects: 'infrafed_projects', idempotency: 'infrafed_idempotency' } as const;
