@@ -15,7 +15,7 @@ import {
   type OperationRequest,
   type OperationStep,
 } from '../schema/operations.ts';
-import { CONTROLLER_QUEUE, CONTROLLER_SERVICE_NAME, controllerSubject } from '../schema/subjects.ts';
+import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerSubject } from '../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../runtime/auth.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import { badUserInput } from '../runtime/problems.ts';
@@ -197,8 +197,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         request: submitOperationRequest,
         reply: submitOperationReply,
         async handle(req, { headers, deadline }) {
-          const principal = await principalOf(headers?.get('Authorization'));
-          const key = headers?.get('Idempotency-Key') || null;
+          const principal = await principalOf(headers?.get(Header.authorization));
+          const key = headers?.get(Header.idempotencyKey) || null;
           // answer before the caller's deadline, whatever waitMs says
           const waitMs = Math.max(0, Math.min(req.waitMs, deadline - Date.now() - 250));
           return submit(principal, req.request, key, waitMs);
@@ -210,7 +210,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         request: getOperationRequest,
         reply: getOperationReply,
         async handle(req, { headers }) {
-          const principal = await principalOf(headers?.get('Authorization'));
+          const principal = await principalOf(headers?.get(Header.authorization));
           const found = await store.getOperation(req.id);
           const visible = found && found.operation.organization === principal.organization ? found.operation : null;
           return { operation: visible };

@@ -8,10 +8,9 @@ import {
   projectDeleteReply,
 } from '../schema/contracts/identity.ts';
 import { ambiguousOutcomeCodes, ErrorCode, InfrafedError } from '../schema/errors.ts';
-import type { Platform } from '../schema/model.ts';
 import type { Operation, OperationStep } from '../schema/operations.ts';
-import { adapterSubject, type AdapterResource, type AdapterVerb } from '../schema/subjects.ts';
-import { requestJson } from '../runtime/nats/request.ts';
+import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
+import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { toWireError } from '../runtime/nats/wire.ts';
 import type { ControllerStore } from './store.ts';
 
@@ -53,10 +52,7 @@ export function createSagaRunner(deps: SagaDeps) {
   const { nc, store, log } = deps;
 
   function call<S extends z.ZodType>(step: OperationStep, resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S): Promise<z.infer<S>> {
-    return requestJson(nc, adapterSubject(step.region, step.platform as Platform, resource, verb), body, reply, {
-      timeoutMs: deps.adapterTimeoutMs,
-      target: { kind: 'region', region: step.region, platform: step.platform },
-    });
+    return requestAdapter(nc, { region: step.region, platform: step.platform }, resource, verb, body, reply, { timeoutMs: deps.adapterTimeoutMs });
   }
 
   function planFor(op: Operation): Plan {

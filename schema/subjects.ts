@@ -69,6 +69,8 @@ export const CONTROLLER_SERVICE_NAME = 'infrafed-controller';
 
 /** NATS headers infrafed sets on requests. */
 export const Header = {
+  /** The caller's bearer token, passed on so every component verifies the caller itself. */
+  authorization: 'Authorization',
   traceparent: 'traceparent',
   principal: 'Infrafed-Principal',
   idempotencyKey: 'Idempotency-Key',

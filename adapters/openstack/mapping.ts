@@ -1,5 +1,5 @@
 import type { ProjectPlacement, Member } from '../../schema/contracts/identity.ts';
-import { ProjectRole } from '../../schema/model.ts';
+import { organizationIdSchema, ProjectRole, projectIdSchema } from '../../schema/model.ts';
 import type { KeystoneProject, KeystoneRoleAssignment } from './client/keystoneClient.ts';
 
 /** Every Keystone project infrafed made carries this tag, plus the two below. */
@@ -31,10 +31,11 @@ export function fromKeystoneProject(project: KeystoneProject, region: string): P
   const tags = project.tags ?? [];
   const projectId = tags.find((t) => t.startsWith(PROJECT_TAG))?.slice(PROJECT_TAG.length);
   const organization = tags.find((t) => t.startsWith(ORG_TAG))?.slice(ORG_TAG.length);
-  if (!tags.includes(INFRAFED_TAG) || !projectId || !organization) return null;
+  // a tag edited by hand must not break the whole listing: such a project is not one of ours
+  if (!tags.includes(INFRAFED_TAG) || !projectIdSchema.safeParse(projectId).success || !organizationIdSchema.safeParse(organization).success) return null;
   return {
-    projectId,
-    organization,
+    projectId: projectId as string,
+    organization: organization as string,
     name: project.name,
     description: project.description ?? '',
     region,

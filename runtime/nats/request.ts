@@ -30,7 +30,7 @@ function targetExtensions(target: RequestTarget): Record<string, unknown> {
 }
 
 /** Adds region/platform to an error that lacks them, without overwriting what the callee said. */
-function withTarget(error: InfrafedError, target: RequestTarget): InfrafedError {
+function withTarget(error: InfrafedError, target: RequestTarget & { kind: 'region' }): InfrafedError {
   const extra = targetExtensions(target);
   const missing = Object.entries(extra).filter(([k]) => !(k in error.extensions));
   if (missing.length === 0) return error;
@@ -70,7 +70,7 @@ export async function requestJson<S extends z.ZodType>(
     const msg = await Promise.race([request, aborted]);
     return decodeReply(msg, replySchema, describe(target));
   } catch (error) {
-    if (error instanceof InfrafedError) throw withTarget(error, target);
+    if (error instanceof InfrafedError) throw target.kind === 'region' ? withTarget(error, target) : error;
     if (error instanceof RequestError && error.isNoResponders()) throw unavailableError(target);
     if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
       throw timeoutError(target);

@@ -1,0 +1,83 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { ExecutionRequest, ExecutionResult } from '@graphql-tools/utils';
+import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import { Header } from '../schema/subjects.ts';
+import { graphqlReplySchema } from '../runtime/graphql/serveSubgraph.ts';
+import { requestJson } from '../runtime/nats/request.ts';
+
+/** Client headers the gateway passes on to subgraphs (the subgraphs verify the token themselves). */
+const passOn = [
+  ['authorization', Header.authorization],
+  ['idempotency-key', Header.idempotencyKey],
+  ['traceparent', Header.traceparent],
+] as const;
+
+export interface NatsTransportOptions {
+  nc: NatsConnection;
+  /** Whole request budget at the gateway, milliseconds: subgraphs get the remaining deadline. */
+  timeoutMs: number;
+}
+
+/** What the gateway adds to each request's context (see createGateway). */
+export interface InfrafedGatewayContext {
+  /** Set when the HTTP request arrives (epoch ms). */
+  infrafedDeadline?: number;
+  /**
+   * Errors of regions that did not answer, next to data that is there. The query planner keeps a
+   * subgraph's errors only for fields that came back null, so the transport sets these aside and the
+   * gateway adds them to the response.
+   */
+  infrafedPartialErrors?: GraphQLError[];
+}
+
+interface GatewayContextLike extends InfrafedGatewayContext {
+  request?: Request;
+}
+
+function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike): ExecutionResult {
+  if (!result.errors?.length || !ctx.infrafedPartialErrors) return result;
+  const kept = [];
+  for (const error of result.errors as unknown as GraphQLFormattedError[]) {
+    if (error.extensions?.partial === true) {
+      const { partial: _drop, ...extensions } = error.extensions;
+      ctx.infrafedPartialErrors.push(new GraphQLError(error.message, { path: error.path, extensions }));
+    } else kept.push(error);
+  }
+  return { ...result, errors: kept.length > 0 ? (kept as never) : undefined };
+}
+
+/**
+ * A Hive gateway transport that reaches subgraphs over NATS: the subject comes from the supergraph's
+ * `join__graph(url: "nats://<subject>")`; NATS's queue groups find and balance the replicas.
+ */
+export function createNatsTransport(options: NatsTransportOptions) {
+  return {
+    getSubgraphExecutor({ subgraphName, transportEntry }: { subgraphName: string; transportEntry: { location?: string } }) {
+      const location = transportEntry.location ?? '';
+      if (!location.startsWith('nats://')) throw new Error(`subgraph ${subgraphName} has no nats:// location (got ${location})`);
+      const subject = location.slice('nats://'.length);
+      return async function execute(request: ExecutionRequest): Promise<ExecutionResult> {
+        const ctx = (request.context ?? {}) as GatewayContextLike;
+        const headers: Record<string, string> = {};
+        for (const [from, to] of passOn) {
+          const v = ctx.request?.headers.get(from);
+          if (v) headers[to] = v;
+        }
+        try {
+          const reply = await requestJson(
+            options.nc,
+            subject,
+            { query: print(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null },
+            graphqlReplySchema,
+            { timeoutMs: options.timeoutMs, deadline: ctx.infrafedDeadline, signal: request.signal, headers, target: { kind: 'service', name: `subgraph ${subgraphName}` } },
+          );
+          return setAsidePartialErrors(reply.body as ExecutionResult, ctx);
+        } catch (error) {
+          const e = error instanceof InfrafedError ? error : new InfrafedError(ErrorCode.INTERNAL, 'internal error');
+          return { errors: [{ message: e.message, extensions: { ...e.extensions, code: e.code, subgraph: subgraphName } }] as never };
+        }
+      };
+    },
+  };
+}

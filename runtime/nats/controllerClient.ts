@@ -1,0 +1,35 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { getOperationReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
+import { controllerSubject } from '../../schema/subjects.ts';
+import { requestJson } from './request.ts';
+
+export interface ControllerCallOptions {
+  /** Headers forwarded to the controller: Authorization (it verifies the caller itself), Idempotency-Key, traceparent. */
+  headers: Record<string, string>;
+  deadline?: number;
+}
+
+/** The controller's operation API as its callers (subgraphs) use it. */
+export function createControllerClient(nc: NatsConnection, options: { waitMs: number }) {
+  const target = { kind: 'service', name: 'the controller' } as const;
+  return {
+    async submit(request: OperationRequest, call: ControllerCallOptions): Promise<{ operation: Operation; replayed: boolean }> {
+      return requestJson(nc, controllerSubject('submit'), { request, waitMs: options.waitMs }, submitOperationReply, {
+        timeoutMs: options.waitMs + 2_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
+    },
+    async get(id: string, call: ControllerCallOptions): Promise<Operation | null> {
+      const reply = await requestJson(nc, controllerSubject('get'), { id }, getOperationReply, {
+        timeoutMs: 2_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
+      return reply.operation;
+    },
+  };
+}
+export type ControllerClient = ReturnType<typeof createControllerClient>;
