@@ -1,0 +1,204 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
+import type { SystemConfig } from '../runtime/config.ts';
+import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const OPENSTACK_SCRIPTS = join(ROOT, 'platforms', 'openstack');
+/** Debian's python and OpenStack tools first (a pyenv python3 may be first on PATH). */
+const OS_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+
+export interface LocalRegion {
+  name: string;
+  displayName: string;
+}
+
+export interface LocalSystemOptions {
+  /** Where configs, databases and logs go (created). */
+  stateDir: string;
+  regions?: readonly LocalRegion[];
+  /** Use this NATS (JetStream on) when it answers; otherwise a nats-server is spawned. */
+  natsUrl?: string;
+  /** Gateway HTTP port; 0 picks a free one. */
+  gatewayPort?: number;
+  /** Restore each Keystone to its pristine snapshot (a fresh cloud) instead of keeping its data. */
+  freshOpenstack?: boolean;
+  /** Progress messages (what is starting, how long it took). */
+  onProgress?: (message: string) => void;
+  /** Every line a component prints, prefixed with its name. */
+  onLine?: (name: string, line: string) => void;
+  timeouts?: Partial<SystemConfig['timeouts']>;
+}
+
+export interface LocalSystem {
+  config: SystemConfig;
+  configPath: string;
+  gatewayUrl: string;
+  natsUrl: string;
+  keystoneUrl(region: string): string;
+  /** A token of the local signing key. */
+  token(organization: string, orgRole?: OrgRole, subject?: string): Promise<string>;
+  stopAdapter(region: string): Promise<void>;
+  startAdapter(region: string): Promise<void>;
+  /** Output of a component so far (e.g. `gateway`, `adapter-sto`). */
+  output(name: string): string;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_REGIONS: readonly LocalRegion[] = [
+  { name: 'sto', displayName: 'Stockholm' },
+  { name: 'osl', displayName: 'Oslo' },
+];
+
+const ADMIN_PASSWORD = 'admin-secret';
+
+async function natsHasJetStream(url: string): Promise<boolean> {
+  try {
+    const nc = await connect({ servers: url, timeout: 1_000, reconnect: false });
+    try {
+      await (await jetstreamManager(nc)).getAccountInfo();
+      return true;
+    } finally {
+      await nc.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The whole system on one machine: NATS (reused or spawned), one real Keystone per region (Debian's
+ * packages, see platforms/openstack), one OpenStack adapter per region, the controller, the subgraphs and
+ * the gateway, each its own process. Used by `npm start` and by the end-to-end tests.
+ */
+export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
+  const progress = options.onProgress ?? (() => {});
+  const regions = options.regions ?? DEFAULT_REGIONS;
+  const stateDir = options.stateDir;
+  mkdirSync(stateDir, { recursive: true });
+  const processes: ManagedProcess[] = [];
+  const keystoneDirs: string[] = [];
+  const stopAll = async () => {
+    for (const p of [...processes].reverse()) await p.stop();
+    await Promise.all(keystoneDirs.map((dir) => run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir }).catch(() => '')));
+  };
+
+  try {
+    if (!existsSync('/usr/bin/keystone-manage') || !existsSync('/usr/bin/uwsgi')) {
+      throw new Error('Keystone is not installed: run `sudo bash platforms/openstack/install.sh` (or `npm run setup:openstack` as root) first');
+    }
+
+    // NATS
+    let natsUrl = options.natsUrl;
+    if (natsUrl && (await natsHasJetStream(natsUrl))) {
+      progress(`NATS: using ${natsUrl}`);
+    } else {
+      const port = await freePort();
+      natsUrl = `nats://127.0.0.1:${port}`;
+      const jsDir = join(stateDir, 'nats');
+      mkdirSync(jsDir, { recursive: true });
+      const t0 = Date.now();
+      processes.push(
+        await spawnManaged({
+          name: 'nats-server',
+          command: 'nats-server',
+          args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', jsDir],
+          readyWhen: /Server is ready/,
+          onLine: (l) => options.onLine?.('nats-server', l),
+        }),
+      );
+      progress(`NATS: started nats-server on ${natsUrl} (${Date.now() - t0} ms)`);
+    }
+
+    // Keystone per region, in parallel
+    const keystonePorts = new Map<string, number>();
+    for (const r of regions) keystonePorts.set(r.name, await freePort());
+    const t0 = Date.now();
+    progress(`OpenStack: starting Keystone for ${regions.map((r) => r.name).join(', ')} (first run bootstraps: ~15-40 s)`);
+    await Promise.all(
+      regions.map(async (r) => {
+        const dir = join(stateDir, 'openstack', r.name);
+        const env = { ...process.env, PATH: OS_PATH, STATE_DIR: dir, KS_PORT: String(keystonePorts.get(r.name)), OS_REGION: r.name, ADMIN_PASSWORD };
+        // processes a crashed earlier run left behind
+        await run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], env).catch(() => '');
+        keystoneDirs.push(dir);
+        await run('bash', [join(OPENSTACK_SCRIPTS, 'start.sh')], { ...env, RESET: options.freshOpenstack ? '1' : '0' }, (l) => options.onLine?.(`keystone-${r.name}`, l));
+      }),
+    );
+    progress(`OpenStack: Keystone answering in every region (${Date.now() - t0} ms)`);
+
+    const gatewayPort = options.gatewayPort === 0 || options.gatewayPort === undefined ? await freePort() : options.gatewayPort;
+    const config: SystemConfig = {
+      nats: { servers: [natsUrl] },
+      auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex') },
+      regions: regions.map((r) => ({
+        name: r.name,
+        displayName: r.displayName,
+        platforms: [
+          {
+            platform: 'openstack' as const,
+            keystoneUrl: `http://127.0.0.1:${keystonePorts.get(r.name)}/v3`,
+            username: 'admin',
+            password: { env: 'INFRAFED_OPENSTACK_PASSWORD' },
+            projectName: 'admin',
+            userDomainId: 'default',
+            projectDomainId: 'default',
+          },
+        ],
+      })),
+      timeouts: { gatewayMs: 10_000, adapterMs: 5_000, vendorMs: 4_000, operationWaitMs: 8_000, ...options.timeouts },
+      gateway: { host: '127.0.0.1', port: gatewayPort },
+    };
+    const configPath = join(stateDir, 'config.json');
+    writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+    const env = { ...process.env, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD };
+
+    const node = (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+      spawnManaged({
+        name,
+        command: process.execPath,
+        args: [join(ROOT, file)],
+        env: { ...env, ...extraEnv },
+        readyWhen: /"msg":"[^"]* ready"/,
+        onLine: (l) => options.onLine?.(name, l),
+      });
+    const adapters = new Map<string, ManagedProcess>();
+    const startAdapter = async (region: string) => {
+      const p = await node(`adapter-${region}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: region });
+      adapters.set(region, p);
+      processes.push(p);
+    };
+    const t1 = Date.now();
+    await Promise.all(regions.map((r) => startAdapter(r.name)));
+    processes.push(...(await Promise.all([node('controller', 'controller/main.ts'), node('identity', 'subgraphs/identity/main.ts'), node('catalog', 'subgraphs/catalog/main.ts')])));
+    processes.push(await node('gateway', 'gateway/main.ts'));
+    progress(`infrafed: adapters, controller, subgraphs and gateway ready (${Date.now() - t1} ms)`);
+
+    return {
+      config,
+      configPath,
+      natsUrl,
+      gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
+      keystoneUrl: (region) => `http://127.0.0.1:${keystonePorts.get(region)}/v3`,
+      token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`) => signLocalToken(config.auth, { organization, orgRole, subject }),
+      async stopAdapter(region) {
+        const p = adapters.get(region);
+        if (!p) return;
+        await p.stop();
+        processes.splice(processes.indexOf(p), 1);
+        adapters.delete(region);
+      },
+      startAdapter,
+      output: (name) => processes.find((p) => p.name === name)?.output() ?? '',
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+
+/** A free TCP port on 127.0.0.1 (the kernel picks it). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface ManagedProcess {
+  name: string;
+  child: ChildProcess;
+  /** The last lines it printed (stdout and stderr), for error messages. */
+  tail(): string;
+  /** All it printed since start. */
+  output(): string;
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Resolves once a line matches; the process failing or the timeout first rejects. */
+  readyWhen?: RegExp;
+  readyTimeoutMs?: number;
+  /** Copy each line here (e.g. a prefixed console writer). */
+  onLine?: (line: string) => void;
+}
+
+/** Spawns a process, keeps its output, and waits until it says it is ready. */
+export async function spawnManaged(options: SpawnOptions): Promise<ManagedProcess> {
+  const child = spawn(options.command, options.args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let all = '';
+  const lines: string[] = [];
+  let ready: (() => void) | undefined;
+  let partial = '';
+  const onData = (chunk: Buffer) => {
+    const text = partial + chunk.toString('utf8');
+    all += chunk.toString('utf8');
+    const parts = text.split('\n');
+    partial = parts.pop() ?? '';
+    for (const line of parts) {
+      lines.push(line);
+      if (lines.length > 40) lines.shift();
+      options.onLine?.(line);
+      if (options.readyWhen?.test(line)) ready?.();
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const managed: ManagedProcess = {
+    name: options.name,
+    child,
+    tail: () => [...lines, partial].join('\n'),
+    output: () => all,
+    async stop(signal = 'SIGTERM', timeoutMs = 10_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const exited = once(child, 'exit');
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      try {
+        const [code] = (await exited) as [number | null];
+        return code;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+  if (!options.readyWhen) return managed;
+  const timeoutMs = options.readyTimeoutMs ?? 30_000;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${options.name} was not ready within ${timeoutMs} ms:\n${managed.tail()}`)), timeoutMs);
+    ready = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${options.name} exited with ${code} before it was ready:\n${managed.tail()}`));
+    });
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+  return managed;
+}
+
+/** Runs a command to its end; rejects with its output when it fails. */
+export async function run(command: string, args: string[], env?: NodeJS.ProcessEnv, onLine?: (line: string) => void): Promise<string> {
+  const p = await spawnManaged({ name: command, command, args, env, onLine });
+  const [code] = (await once(p.child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`${command} ${args.join(' ')} failed (${code}):\n${p.tail()}`);
+  return p.output();
+}

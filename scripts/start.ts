@@ -1,0 +1,61 @@
+// `npm start`: the whole system on this machine, on its local defaults. Ctrl-C stops everything.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startLocalSystem } from '../platforms/localSystem.ts';
+import { run } from '../platforms/processes.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const started = Date.now();
+const say = (message: string) => process.stdout.write(`[infrafed ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
+
+if (!existsSync('/usr/bin/keystone-manage')) {
+  if (process.getuid?.() !== 0) {
+    say('Keystone is not installed and installing it needs root: run `sudo bash platforms/openstack/install.sh`, then `npm start` again.');
+    process.exit(1);
+  }
+  say('installing Keystone from Debian packages (once; about a minute)…');
+  await run('bash', [join(root, 'platforms/openstack/install.sh')], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` });
+}
+
+const system = await startLocalSystem({
+  stateDir: join(root, '.local', 'system'),
+  natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  gatewayPort: Number(process.env.GATEWAY_PORT ?? 4000),
+  onProgress: say,
+  onLine: process.env.INFRAFED_VERBOSE ? (name, line) => process.stdout.write(`${name} | ${line}\n`) : undefined,
+}).catch((error: unknown) => {
+  say(`failed to start: ${(error as Error).message}`);
+  process.exit(1);
+});
+
+const token = await system.token('demo', 'owner', 'demo-owner');
+say('ready');
+process.stdout.write(`
+  GraphQL:  ${system.gatewayUrl}
+  NATS:     ${system.natsUrl}
+  Regions:  ${system.config.regions.map((r) => `${r.name} (Keystone ${system.keystoneUrl(r.name)})`).join(', ')}
+  Config:   ${system.configPath}
+
+  Bearer token for organisation "demo" (role owner, valid 12 h):
+  ${token}
+
+  Try:
+  curl -s ${system.gatewayUrl} -H "authorization: Bearer ${token}" -H 'content-type: application/json' \\
+    -d '{"query":"{ regions { name platforms { platform status } } }"}'
+  (more tokens: INFRAFED_CONFIG=${system.configPath} node scripts/token.ts <org> <role>)
+
+  Ctrl-C stops everything.
+`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  say('stopping…');
+  await system.stop();
+  say('stopped');
+  process.exit(0);
+};
+process.on('SIGINT', () => void stop());
+process.on('SIGTERM', () => void stop());
