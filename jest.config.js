@@ -10,7 +10,7 @@ const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'n
 /** @type {import('jest').Config} */
 const config = {
   projects: [
-    { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway', '<rootDir>/rest-bridge'], testMatch: ['**/*.test.ts'] },
+    { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'integration', roots: ['<rootDir>/test/integration'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'e2e', roots: ['<rootDir>/test/e2e'], testMatch: ['**/*.test.ts'] },
   ],
