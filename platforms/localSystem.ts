@@ -156,7 +156,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     };
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
-    const env = { ...process.env, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD };
+    // readiness is read from each component's info-level "ready" line, whatever the caller's LOG_LEVEL
+    const env = { ...process.env, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'info' };
 
     const node = (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) =>
       spawnManaged({

@@ -56,14 +56,21 @@ describe('NATS request and fan-out helpers against a real nats-server', () => {
         subject: 'test.sto.slow',
         request: z.object({}),
         reply: echoReply,
-        handle: () => new Promise((resolve) => setTimeout(() => resolve({ echo: 'late' }), 1_500)),
+        // honours its deadline like real handlers do, so nothing is left running after the test
+        handle: (_req, { signal }) =>
+          new Promise((resolve) => {
+            const timer = setTimeout(() => resolve({ echo: 'late' }), 1_500);
+            signal.addEventListener('abort', () => clearTimeout(timer));
+          }),
       }),
     ]);
-    stopService = () => service.stop();
+    stopService = async () => {
+      await service.stop();
+    };
   });
 
   afterAll(async () => {
-    await stopService();
+    await stopService?.();
     await nc.close();
     await server.stop();
   });

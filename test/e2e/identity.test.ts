@@ -1,0 +1,230 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SignJWT } from 'jose';
+import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { keystoneAdmin } from '../harness/keystone.ts';
+
+interface GraphQLResponse<T = Record<string, unknown>> {
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
+}
+
+describe('identity end to end: gateway → subgraphs → controller → adapters → Keystone (two regions)', () => {
+  let system: LocalSystem;
+  let acme: string;
+  let globex: string;
+  let sto: ReturnType<typeof keystoneAdmin>;
+  let osl: ReturnType<typeof keystoneAdmin>;
+
+  async function gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, token: string | null = acme): Promise<GraphQLResponse<T> & { status: number }> {
+    const res = await fetch(system.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, ...((await res.json()) as GraphQLResponse<T>) };
+  }
+
+  const CREATE = `mutation($input: CreateProjectInput!) { createProject(input: $input) { id status projectId error { code message region } steps { region platform status nativeId error { code } } } }`;
+  const both = [
+    { region: 'sto', platform: 'openstack' },
+    { region: 'osl', platform: 'openstack' },
+  ];
+
+  beforeAll(async () => {
+    system = await startLocalSystem({ stateDir: mkdtempSync(join(tmpdir(), 'infrafed-e2e-')), freshOpenstack: true });
+    acme = await system.token('acme', 'owner', 'alice');
+    globex = await system.token('globex', 'owner', 'mallory');
+    sto = keystoneAdmin(system.keystoneUrl('sto'));
+    osl = keystoneAdmin(system.keystoneUrl('osl'));
+  }, 120_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  }, 60_000);
+
+  it('lists the configured regions with live health from service discovery', async () => {
+    const res = await gql<{ regions: { name: string; platforms: { platform: string; status: string; adapters: number; vendorVersion: string }[] }[] }>(
+      '{ regions { name platforms { platform status adapters vendorVersion } } }',
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data?.regions).toEqual([
+      { name: 'sto', platforms: [{ platform: 'openstack', status: 'UP', adapters: 1, vendorVersion: 'keystone v3.14' }] },
+      { name: 'osl', platforms: [{ platform: 'openstack', status: 'UP', adapters: 1, vendorVersion: 'keystone v3.14' }] },
+    ]);
+  });
+
+  let projectId: string;
+
+  it('creates a project in both regions, tagged with its global id and organisation', async () => {
+    const res = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; status: string; nativeId: string }[] } }>(CREATE, {
+      input: { organization: 'acme', name: 'research-cluster', description: 'genomics', placements: both },
+    });
+    expect(res.errors).toBeUndefined();
+    const op = res.data?.createProject;
+    expect(op?.status).toBe('SUCCEEDED');
+    expect(op?.steps.map((s) => [s.region, s.status])).toEqual([
+      ['sto', 'SUCCEEDED'],
+      ['osl', 'SUCCEEDED'],
+    ]);
+    projectId = op?.projectId as string;
+    for (const [admin, step] of [
+      [sto, op?.steps[0]],
+      [osl, op?.steps[1]],
+    ] as const) {
+      const found = await admin.projectsTagged(`ifd-project=${projectId}`);
+      expect(found.map((p) => [p.id, p.name])).toEqual([[step?.nativeId, 'research-cluster']]);
+      expect(found[0]?.tags).toContain('ifd-org=acme');
+    }
+  });
+
+  it('lists the organisation’s projects across regions, merged by global id, and gets one by id', async () => {
+    const list = await gql<{ projects: { id: string; name: string; placements: { region: string }[] }[] }>('{ projects { id name placements { region platform nativeId } } }');
+    expect(list.errors).toBeUndefined();
+    expect(list.data?.projects.map((p) => [p.id, p.name, p.placements.map((x) => x.region)])).toEqual([[projectId, 'research-cluster', ['osl', 'sto']]]);
+    const one = await gql<{ project: { id: string; description: string } }>('query($id: ID!) { project(id: $id) { id description } }', { id: projectId });
+    expect(one.data?.project).toEqual({ id: projectId, description: 'genomics' });
+  });
+
+  it('adds a member in every placement, shows it, changes its role and removes it', async () => {
+    const add = await gql<{ addMember: { status: string } }>('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme.example", role: "member") { status } }', { p: projectId });
+    expect(add.data?.addMember.status).toBe('SUCCEEDED');
+    const [nativeSto] = await sto.projectsTagged(`ifd-project=${projectId}`);
+    const [nativeOsl] = await osl.projectsTagged(`ifd-project=${projectId}`);
+    expect(await sto.roleAssignments(nativeSto?.id as string)).toContainEqual({ user: 'bob@acme.example', domain: 'ifd-acme', role: 'member' });
+    expect(await osl.roleAssignments(nativeOsl?.id as string)).toContainEqual({ user: 'bob@acme.example', domain: 'ifd-acme', role: 'member' });
+
+    await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme.example", role: "admin") { status } }', { p: projectId });
+    const members = await gql<{ project: { members: { user: string; role: string; region: string }[] } }>(
+      'query($id: ID!) { project(id: $id) { members { user organization role region platform } } }',
+      { id: projectId },
+    );
+    expect(members.data?.project.members.map((m) => [m.user, m.role, m.region])).toEqual([
+      ['bob@acme.example', 'admin', 'osl'],
+      ['bob@acme.example', 'admin', 'sto'],
+    ]);
+
+    const removed = await gql<{ removeMember: { status: string } }>('mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme.example") { status } }', { p: projectId });
+    expect(removed.data?.removeMember.status).toBe('SUCCEEDED');
+    expect((await sto.roleAssignments(nativeSto?.id as string)).filter((a) => a.user === 'bob@acme.example')).toEqual([]);
+    expect((await osl.roleAssignments(nativeOsl?.id as string)).filter((a) => a.user === 'bob@acme.example')).toEqual([]);
+  });
+
+  it('shows an operation with its per-placement steps', async () => {
+    const created = await gql<{ createProject: { id: string } }>(CREATE, { input: { name: 'ops-check', placements: [both[0]] } });
+    const id = created.data?.createProject.id;
+    const op = await gql<{ operation: { id: string; kind: string; status: string; steps: { region: string; action: string; status: string }[] } }>(
+      'query($id: ID!) { operation(id: $id) { id kind status steps { region action status } } }',
+      { id },
+    );
+    expect(op.data?.operation).toEqual({ id, kind: 'CREATE_PROJECT', status: 'SUCCEEDED', steps: [{ region: 'sto', action: 'project.create', status: 'SUCCEEDED' }] });
+  });
+
+  it('refuses bad input with BAD_USER_INPUT listing every problem, and creates nothing', async () => {
+    const before = (await sto.allInfrafedProjects()).length + (await osl.allInfrafedProjects()).length;
+    const res = await gql(CREATE, {
+      input: {
+        name: 'x'.repeat(65),
+        placements: [
+          { region: 'mars', platform: 'openstack' },
+          { region: 'sto', platform: 'vmware' },
+          { region: 'osl', platform: 'openstack' },
+          { region: 'osl', platform: 'openstack' },
+        ],
+      },
+    });
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    const problems = res.errors?.[0]?.extensions?.problems as { path: string }[];
+    expect(problems.map((p) => p.path).sort()).toEqual(['input.name', 'input.placements[0].region', 'input.placements[1].platform', 'input.placements[3]']);
+    const empty = await gql(CREATE, { input: { name: '', placements: [both[0]] } });
+    expect((empty.errors?.[0]?.extensions?.problems as { path: string; message: string }[]).map((p) => p.message)).toEqual(['the name must not be empty']);
+    const role = await gql('mutation($p: ID!) { addMember(projectId: $p, user: "carol", role: "superuser") { status } }', { p: projectId });
+    expect(role.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [expect.objectContaining({ path: 'role', value: 'superuser' })] });
+    expect((await sto.allInfrafedProjects()).length + (await osl.allInfrafedProjects()).length).toBe(before);
+  });
+
+  it('keeps organisations apart: another organisation neither sees nor changes the project', async () => {
+    const list = await gql<{ projects: unknown[] }>('{ projects { id } }', {}, globex);
+    expect(list.data?.projects).toEqual([]);
+    const one = await gql<{ project: unknown }>('query($id: ID!) { project(id: $id) { id } }', { id: projectId }, globex);
+    expect(one.data?.project).toBeNull();
+    for (const mutation of [
+      'mutation($p: ID!) { deleteProject(id: $p) { status } }',
+      'mutation($p: ID!) { addMember(projectId: $p, user: "mallory", role: "admin") { status } }',
+      'mutation($p: ID!) { removeMember(projectId: $p, user: "alice") { status } }',
+    ]) {
+      const res = await gql(mutation, { p: projectId }, globex);
+      expect(res.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    }
+    const forOther = await gql(CREATE, { input: { organization: 'acme', name: 'intrusion', placements: [both[0]] } }, globex);
+    expect(forOther.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(await sto.projectsTagged(`ifd-project=${projectId}`)).toHaveLength(1);
+    const [native] = await sto.projectsTagged(`ifd-project=${projectId}`);
+    expect((await sto.roleAssignments(native?.id as string)).filter((a) => a.user === 'mallory')).toEqual([]);
+  });
+
+  it('answers UNAUTHENTICATED to no token, a forged token and an expired token', async () => {
+    const forged = await new SignJWT({ org: 'acme', org_role: 'owner' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('eve')
+      .setIssuer('infrafed-local')
+      .setAudience('infrafed')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('not-the-key-not-the-key-not-the-key-00'));
+    const expired = await new SignJWT({ org: 'acme', org_role: 'owner' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('alice')
+      .setIssuer('infrafed-local')
+      .setAudience('infrafed')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(new TextEncoder().encode(system.config.auth.hs256Secret as string));
+    for (const token of [null, forged, expired]) {
+      const res = await gql('{ projects { id } }', {}, token);
+      expect(res.status).toBe(401);
+      expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+      expect(res.data ?? null).toBeNull();
+    }
+  });
+
+  it('with one region’s adapter stopped: reads return the other region plus REGION_UNAVAILABLE, and a create there leaves nothing behind', async () => {
+    await system.stopAdapter('osl');
+    try {
+      const list = await gql<{ projects: { id: string; placements: { region: string }[] }[] }>('{ projects { id placements { region } } }');
+      const mine = list.data?.projects.find((p) => p.id === projectId);
+      expect(mine?.placements.map((p) => p.region)).toEqual(['sto']);
+      expect(list.errors).toEqual([expect.objectContaining({ path: ['projects'], extensions: expect.objectContaining({ code: 'REGION_UNAVAILABLE', region: 'osl' }) })]);
+
+      const create = await gql<{ createProject: { status: string; projectId: string; error: { code: string; region: string }; steps: { region: string; status: string }[] } }>(CREATE, {
+        input: { name: 'half-done', placements: both },
+      });
+      const op = create.data?.createProject;
+      expect(op?.status).toBe('FAILED');
+      expect(op?.error).toMatchObject({ code: 'REGION_UNAVAILABLE', region: 'osl' });
+      expect(op?.steps).toEqual([
+        { region: 'sto', platform: 'openstack', status: 'COMPENSATED', nativeId: expect.any(String), error: null },
+        { region: 'osl', platform: 'openstack', status: 'FAILED', nativeId: null, error: { code: 'REGION_UNAVAILABLE' } },
+      ]);
+      expect(await sto.projectsTagged(`ifd-project=${op?.projectId}`)).toEqual([]);
+
+      const regions = await gql<{ regions: { name: string; platforms: { status: string; adapters: number }[] }[] }>('{ regions { name platforms { status adapters } } }');
+      expect(regions.data?.regions.find((r) => r.name === 'osl')?.platforms).toEqual([{ status: 'DOWN', adapters: 0 }]);
+    } finally {
+      await system.startAdapter('osl');
+    }
+    // the name of the failed project is free again
+    const retry = await gql<{ createProject: { status: string } }>(CREATE, { input: { name: 'half-done', placements: both } });
+    expect(retry.data?.createProject.status).toBe('SUCCEEDED');
+  });
+
+  it('deletes the project in every placement', async () => {
+    const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
+    expect(res.data?.deleteProject.status).toBe('SUCCEEDED');
+    expect(await sto.projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
+    expect(await osl.projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
+    const gone = await gql<{ project: unknown }>('query($id: ID!) { project(id: $id) { id } }', { id: projectId });
+    expect(gone.data?.project).toBeNull();
+  });
+});

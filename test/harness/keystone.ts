@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort, run } from '../../platforms/processes.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const OS_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const KEYSTONE_ADMIN_PASSWORD = 'admin-secret';
+
+export interface TestKeystone {
+  url: string;
+  region: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real Keystone (Debian's package, uwsgi on a free port) restored to its pristine state. The state
+ * lives in .local/test/<name>: the first run bootstraps it (~10 s), later runs restore a snapshot (~2 s).
+ */
+export async function startKeystone(name: string, region = name): Promise<TestKeystone> {
+  const port = await freePort();
+  const env = { ...process.env, PATH: OS_PATH, STATE_DIR: join(ROOT, '.local', 'test', name), KS_PORT: String(port), OS_REGION: region, ADMIN_PASSWORD: KEYSTONE_ADMIN_PASSWORD };
+  await run('bash', [join(ROOT, 'platforms/openstack/stop.sh')], env).catch(() => '');
+  await run('bash', [join(ROOT, 'platforms/openstack/start.sh')], { ...env, RESET: '1' });
+  return {
+    url: `http://127.0.0.1:${port}/v3`,
+    region,
+    async stop() {
+      await run('bash', [join(ROOT, 'platforms/openstack/stop.sh')], env);
+    },
+  };
+}
+
+/** Independent look at what Keystone holds (plain HTTP, not the adapter's client): what the tests check against. */
+export function keystoneAdmin(url: string) {
+  let token: string | undefined;
+  async function auth(): Promise<string> {
+    if (token) return token;
+    const res = await fetch(`${url}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: KEYSTONE_ADMIN_PASSWORD } } },
+          scope: { project: { name: 'admin', domain: { id: 'default' } } },
+        },
+      }),
+    });
+    token = res.headers.get('x-subject-token') ?? undefined;
+    if (!token) throw new Error(`Keystone at ${url} gave no token (${res.status})`);
+    return token;
+  }
+  async function get<T>(path: string): Promise<T> {
+    const res = await fetch(`${url}${path}`, { headers: { 'x-auth-token': await auth() } });
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
+    return (await res.json()) as T;
+  }
+  return {
+    async projectsTagged(tag: string) {
+      return (await get<{ projects: { id: string; name: string; tags: string[]; domain_id: string }[] }>(`/projects?tags=${encodeURIComponent(tag)}`)).projects;
+    },
+    async allInfrafedProjects() {
+      return (await get<{ projects: { id: string; name: string; tags: string[] }[] }>('/projects?tags=infrafed')).projects;
+    },
+    async roleAssignments(projectId: string) {
+      return (
+        await get<{ role_assignments: { user?: { name: string; domain: { name: string } }; role: { name: string } }[] }>(
+          `/role_assignments?scope.project.id=${projectId}&include_names=true`,
+        )
+      ).role_assignments.map((a) => ({ user: a.user?.name, domain: a.user?.domain.name, role: a.role.name }));
+    },
+  };
+}

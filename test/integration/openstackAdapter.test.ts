@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { pino } from 'pino';
+import {
+  memberAddReply,
+  memberListReply,
+  memberRemoveReply,
+  projectCreateReply,
+  projectDeleteReply,
+  projectGetReply,
+  projectListReply,
+  healthCheckReply,
+} from '../../schema/contracts/identity.ts';
+import { InfrafedError } from '../../schema/errors.ts';
+import type { AdapterResource, AdapterVerb } from '../../schema/subjects.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
+import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { keystoneAdmin, KEYSTONE_ADMIN_PASSWORD, startKeystone, type TestKeystone } from '../harness/keystone.ts';
+import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+
+const P1 = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';
+const P2 = 'prj_01bbbbbbbbbbbbbbbbbbbbbbbb';
+
+describe('OpenStack adapter against real Keystone over real NATS', () => {
+  let nats: TestNatsServer;
+  let keystone: TestKeystone;
+  let nc: NatsConnection;
+  let adapter: OpenstackAdapter;
+  let admin: ReturnType<typeof keystoneAdmin>;
+
+  const call = <S extends Parameters<typeof requestAdapter>[5]>(resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S) =>
+    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, reply, { timeoutMs: 5_000 });
+
+  beforeAll(async () => {
+    [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto')]);
+    nc = await connect({ servers: nats.url });
+    const client = createKeystoneClient({
+      url: keystone.url,
+      username: 'admin',
+      password: KEYSTONE_ADMIN_PASSWORD,
+      projectName: 'admin',
+      userDomainId: 'default',
+      projectDomainId: 'default',
+      timeoutMs: 4_000,
+      service: 'Keystone sto',
+      context: { region: 'sto', platform: 'openstack' },
+    });
+    adapter = await createOpenstackAdapter({ nc, region: 'sto', keystone: client, log: pino({ level: 'silent' }), version: '0.0.0' });
+    admin = keystoneAdmin(keystone.url);
+  }, 60_000);
+
+  afterAll(async () => {
+    await adapter?.stop();
+    await nc?.close();
+    await Promise.all([nats?.stop(), keystone?.stop()]);
+  });
+
+  it('creates a tagged Keystone project in the organisation’s domain, and finds it instead of creating it twice', async () => {
+    const first = await call('project', 'create', { projectId: P1, organization: 'acme', name: 'web shop', description: 'shop' }, projectCreateReply);
+    const again = await call('project', 'create', { projectId: P1, organization: 'acme', name: 'web shop', description: 'shop' }, projectCreateReply);
+    expect(first.created).toBe(true);
+    expect(again.created).toBe(false);
+    expect(again.placement.nativeId).toBe(first.placement.nativeId);
+    const inKeystone = await admin.projectsTagged(`ifd-project=${P1}`);
+    expect(inKeystone).toHaveLength(1);
+    expect(inKeystone[0]?.tags.sort()).toEqual(['ifd-org=acme', `ifd-project=${P1}`, 'infrafed']);
+    expect(inKeystone[0]?.name).toBe('web shop');
+  });
+
+  it('refuses a second project with the same name in the same organisation as CONFLICT', async () => {
+    await expect(call('project', 'create', { projectId: P2, organization: 'acme', name: 'web shop', description: '' }, projectCreateReply)).rejects.toMatchObject({
+      code: 'CONFLICT',
+      extensions: expect.objectContaining({ region: 'sto' }),
+    });
+    // another organisation has its own domain, so the name is free there
+    const other = await call('project', 'create', { projectId: P2, organization: 'globex', name: 'web shop', description: '' }, projectCreateReply);
+    expect(other.created).toBe(true);
+  });
+
+  it('lists only the asking organisation’s projects and gets one by global id', async () => {
+    const acme = await call('project', 'list', { organization: 'acme' }, projectListReply);
+    expect(acme.placements.map((p) => p.projectId)).toEqual([P1]);
+    const globex = await call('project', 'list', { organization: 'globex', projectIds: [P1, P2] }, projectListReply);
+    expect(globex.placements.map((p) => p.projectId)).toEqual([P2]);
+    const none = await call('project', 'list', { organization: 'initech' }, projectListReply);
+    expect(none.placements).toEqual([]);
+    const got = await call('project', 'get', { projectId: P1 }, projectGetReply);
+    expect(got.placement?.organization).toBe('acme');
+  });
+
+  it('adds a member with a role, changes the role, lists and removes it, reporting the previous role each time', async () => {
+    const added = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'reader' }, memberAddReply);
+    expect(added.previousRole).toBeNull();
+    const changed = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' }, memberAddReply);
+    expect(changed.previousRole).toBe('reader');
+    const [native] = await admin.projectsTagged(`ifd-project=${P1}`);
+    const roles = (await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example');
+    expect(roles).toEqual([{ user: 'alice@acme.example', domain: 'ifd-acme', role: 'admin' }]);
+    const listed = await call('member', 'list', { projectIds: [P1, P2] }, memberListReply);
+    expect(listed.members).toEqual([{ projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
+    const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' }, memberRemoveReply);
+    expect(removed).toEqual({ removed: true, previousRole: 'admin' });
+    expect((await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example')).toEqual([]);
+    const again = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' }, memberRemoveReply);
+    expect(again).toEqual({ removed: false, previousRole: null });
+  });
+
+  it('answers NOT_FOUND for members of a project that has no placement here', async () => {
+    const e = await call('member', 'add', { projectId: 'prj_01cccccccccccccccccccccccc', user: 'bob', organization: 'acme', role: 'member' }, memberAddReply).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(InfrafedError);
+    expect((e as InfrafedError).code).toBe('NOT_FOUND');
+  });
+
+  it('deletes idempotently and leaves nothing in Keystone', async () => {
+    await expect(call('project', 'delete', { projectId: P1 }, projectDeleteReply)).resolves.toEqual({ deleted: true });
+    await expect(call('project', 'delete', { projectId: P1 }, projectDeleteReply)).resolves.toEqual({ deleted: false });
+    await call('project', 'delete', { projectId: P2 }, projectDeleteReply);
+    expect(await admin.allInfrafedProjects()).toEqual([]);
+  });
+
+  it('reports its health with the Keystone version and round trip', async () => {
+    const health = await call('health', 'check', {}, healthCheckReply);
+    expect(health).toMatchObject({ region: 'sto', platform: 'openstack', vendorVersion: 'keystone v3.14' });
+  });
+
+  it('maps Keystone being down to REGION_UNAVAILABLE', async () => {
+    const client = createKeystoneClient({
+      url: 'http://127.0.0.1:9/v3',
+      username: 'admin',
+      password: 'x',
+      projectName: 'admin',
+      userDomainId: 'default',
+      projectDomainId: 'default',
+      timeoutMs: 1_000,
+      service: 'Keystone nowhere',
+      context: { region: 'nowhere' },
+    });
+    await expect(client.version()).rejects.toMatchObject({ code: 'REGION_UNAVAILABLE', message: 'Keystone nowhere is unreachable' });
+  });
+});
