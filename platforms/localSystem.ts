@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
 import type { SystemConfig } from '../runtime/config.ts';
+import { natsServerBinary } from './ensureInstalled.ts';
 import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -90,7 +91,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
   try {
     if (!existsSync('/usr/bin/keystone-manage') || !existsSync('/usr/bin/uwsgi')) {
-      throw new Error('Keystone is not installed: run `sudo bash platforms/openstack/install.sh` (or `npm run setup:openstack` as root) first');
+      throw new Error('Keystone is not installed: run `sudo bash platforms/install.sh` first');
     }
 
     // NATS
@@ -106,7 +107,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       processes.push(
         await spawnManaged({
           name: 'nats-server',
-          command: 'nats-server',
+          command: natsServerBinary(),
           args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', jsDir],
           readyWhen: /Server is ready/,
           onLine: (l) => options.onLine?.('nats-server', l),

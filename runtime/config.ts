@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { platformSchema, regionNameSchema } from '../schema/model.ts';
+import type { platformSchema} from '../schema/model.ts';
+import { regionNameSchema } from '../schema/model.ts';
 import { authConfigSchema } from './auth.ts';
 import { toProblems } from './problems.ts';
 

@@ -1,21 +1,18 @@
 // `npm start`: the whole system on this machine, on its local defaults. Ctrl-C stops everything.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalSystem } from '../platforms/localSystem.ts';
-import { run } from '../platforms/processes.ts';
+import { ensureInstalled } from '../platforms/ensureInstalled.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
 const say = (message: string) => process.stdout.write(`[infrafed ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}\n`);
 
-if (!existsSync('/usr/bin/keystone-manage')) {
-  if (process.getuid?.() !== 0) {
-    say('Keystone is not installed and installing it needs root: run `sudo bash platforms/openstack/install.sh`, then `npm start` again.');
-    process.exit(1);
-  }
-  say('installing Keystone from Debian packages (once; about a minute)…');
-  await run('bash', [join(root, 'platforms/openstack/install.sh')], { ...process.env, PATH: `/usr/sbin:/usr/bin:/sbin:/bin:${process.env.PATH ?? ''}` });
+try {
+  await ensureInstalled(say);
+} catch (error) {
+  say((error as Error).message);
+  process.exit(1);
 }
 
 const system = await startLocalSystem({

@@ -2,6 +2,15 @@
 // the local Keystones serialise requests anyway). Extra arguments go to jest.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ensureInstalled } from '../platforms/ensureInstalled.ts';
+
+const say = (message: string) => process.stdout.write(`[infrafed test] ${message}\n`);
+try {
+  await ensureInstalled(say);
+} catch (error) {
+  say((error as Error).message);
+  process.exit(1);
+}
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const jest = fileURLToPath(new URL('../node_modules/jest/bin/jest.js', import.meta.url));

@@ -1,4 +1,5 @@
-import { ApolloServer, HeaderMap } from '@apollo/server';
+import type { HeaderMap } from '@apollo/server';
+import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { NatsConnection } from '@nats-io/nats-core';

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { natsServerBinary } from '../../platforms/ensureInstalled.ts';
 import { freePort, spawnManaged, type ManagedProcess } from '../../platforms/processes.ts';
 
 export interface TestNatsServer {
@@ -15,7 +16,7 @@ export async function startNatsServer(extraArgs: string[] = []): Promise<TestNat
   const port = await freePort();
   const process = await spawnManaged({
     name: 'nats-server',
-    command: 'nats-server',
+    command: natsServerBinary(),
     args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...extraArgs],
     readyWhen: /Server is ready/,
   });
