@@ -214,9 +214,9 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       async handle(req, { signal }) {
         const options = { signal };
         const perProject = await Promise.all(
-          req.projectIds.map(async (projectId) => {
-            const project = await findProject(projectId, options);
-            return project ? toMembers(projectId, await keystone.listProjectAssignments(project.id, options)) : [];
+          req.projects.map(async ({ projectId, nativeId }) => {
+            const id = nativeId ?? (await findProject(projectId, options))?.id;
+            return id ? toMembers(projectId, await keystone.listProjectAssignments(id, options)) : [];
           }),
         );
         return { members: perProject.flat() };

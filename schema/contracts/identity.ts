@@ -73,7 +73,12 @@ export type MemberRemoveRequest = z.infer<typeof memberRemoveRequest>;
 export const memberRemoveReply = z.object({ removed: z.boolean(), previousRole: projectRoleSchema.nullable() });
 export type MemberRemoveReply = z.infer<typeof memberRemoveReply>;
 
-export const memberListRequest = z.object({ projectIds: z.array(projectIdSchema).min(1).max(500) });
+export const memberListRequest = z.object({
+  projects: z
+    .array(z.object({ projectId: projectIdSchema, /** When the caller knows it (from a listing): saves a look-up per project. */ nativeId: z.string().min(1).optional() }))
+    .min(1)
+    .max(500),
+});
 export const memberListReply = z.object({ members: z.array(memberSchema) });
 
 export const healthCheckRequest = z.object({});

@@ -164,7 +164,7 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
         return gathered.value.length > 0 ? toProjectView(gathered.value) : null;
       },
       async members(project: ProjectView, _: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load(`${p.region}/${p.platform}|${project.id}`)));
+        const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load(`${p.region}/${p.platform}|${project.id}|${p.nativeId}`)));
         return perPlacement.flatMap((gathered, i) => {
           const placement = project.placements[i] as ProjectPlacement;
           return reportMissing(ctx, info, gathered).map((m: Member) => ({ ...m, region: placement.region, platform: placement.platform }));

@@ -38,18 +38,18 @@ export function createLoaders(deps: LoaderDeps) {
     return projectIds.map((id) => ({ value: all.filter((p) => p.projectId === id), missing }));
   });
 
-  /** Key: `<region>/<platform>|<projectId>`; one member.list per placement per batch. */
+  /** Key: `<region>/<platform>|<projectId>|<nativeId>`; one member.list per placement per batch. */
   const membersByPlacement = new DataLoader<string, Gathered<Member[]>>(async (keys) => {
-    const byPlacement = new Map<string, { placement: Placement; projectIds: string[] }>();
+    const byPlacement = new Map<string, { placement: Placement; projects: { projectId: string; nativeId: string }[] }>();
     for (const key of keys) {
-      const [where, projectId] = key.split('|') as [string, string];
+      const [where, projectId, nativeId] = key.split('|') as [string, string, string];
       const [region, platform] = where.split('/') as [string, Placement['platform']];
-      const entry = byPlacement.get(where) ?? { placement: { region, platform }, projectIds: [] };
-      entry.projectIds.push(projectId);
+      const entry = byPlacement.get(where) ?? { placement: { region, platform }, projects: [] };
+      entry.projects.push({ projectId, nativeId });
       byPlacement.set(where, entry);
     }
     const groups = [...byPlacement.values()];
-    const res = await fanOut(groups, (g) => requestAdapter(deps.nc, g.placement, 'member', 'list', { projectIds: g.projectIds }, memberListReply, deps.call));
+    const res = await fanOut(groups, (g) => requestAdapter(deps.nc, g.placement, 'member', 'list', { projects: g.projects }, memberListReply, deps.call));
     return keys.map((key) => {
       const [where, projectId] = key.split('|') as [string, string];
       const ok = res.ok.find((r) => placementKey(r.target.placement) === where);

@@ -97,7 +97,9 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     const [native] = await admin.projectsTagged(`ifd-project=${P1}`);
     const roles = (await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example');
     expect(roles).toEqual([{ user: 'alice@acme.example', domain: 'ifd-acme', role: 'admin' }]);
-    const listed = await call('member', 'list', { projectIds: [P1, P2] }, memberListReply);
+    const listed = await call('member', 'list', { projects: [{ projectId: P1 }, { projectId: P2, nativeId: undefined }] }, memberListReply);
+    const byNativeId = await call('member', 'list', { projects: [{ projectId: P1, nativeId: native?.id }] }, memberListReply);
+    expect(byNativeId.members).toEqual(listed.members);
     expect(listed.members).toEqual([{ projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
     const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' }, memberRemoveReply);
     expect(removed).toEqual({ removed: true, previousRole: 'admin' });

@@ -1,0 +1,86 @@
+// `npm run bench`: latency of `projects` across two regions through the whole stack, next to its peers
+// measured in the same process: the same fan-out straight to the adapters over NATS (no GraphQL), and
+// one Keystone list call over HTTP (no NATS). Prints figures and ratios; asserts nothing.
+import { connect } from '@nats-io/transport-node';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectListReply } from '../schema/contracts/identity.ts';
+import { requestAdapter } from '../runtime/nats/adapterClient.ts';
+import { fanOut } from '../runtime/nats/request.ts';
+import { ensureInstalled } from '../platforms/ensureInstalled.ts';
+import { startLocalSystem } from '../platforms/localSystem.ts';
+
+const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
+const PROJECTS = 5;
+const say = (m: string) => process.stdout.write(`${m}\n`);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function measure(name: string, fn: () => Promise<void>): Promise<{ name: string; p50: number; p95: number; p99: number; rps: number }> {
+  for (let i = 0; i < 10; i++) await fn(); // warm-up
+  const times: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < ITERATIONS; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  const total = performance.now() - started;
+  times.sort((a, b) => a - b);
+  return { name, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99), rps: (ITERATIONS / total) * 1000 };
+}
+
+await ensureInstalled(say);
+say('starting the local system (own nats-server, two Keystones)…');
+const system = await startLocalSystem({ stateDir: mkdtempSync(join(tmpdir(), 'infrafed-bench-')), freshOpenstack: true });
+try {
+  const token = await system.token('bench', 'owner');
+  const gql = async (query: string) => {
+    const res = await fetch(system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+    const body = (await res.json()) as { errors?: unknown[] };
+    if (body.errors) throw new Error(JSON.stringify(body.errors));
+    return body;
+  };
+  for (let i = 0; i < PROJECTS; i++) {
+    await gql(`mutation { createProject(input: {name: "bench-${i}", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status } }`);
+  }
+  const nc = await connect({ servers: system.natsUrl });
+  const placements = system.config.regions.map((r) => ({ region: r.name, platform: 'openstack' as const }));
+  const keystoneToken = await (async () => {
+    const res = await fetch(`${system.keystoneUrl('sto')}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin-secret' } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }),
+    });
+    return res.headers.get('x-subject-token') as string;
+  })();
+
+  say(`measuring ${ITERATIONS} sequential requests each (${PROJECTS} projects in 2 regions)…`);
+  const results = [
+    await measure('gateway: projects { id name placements }', async () => {
+      await gql('{ projects { id name placements { region nativeId } } }');
+    }),
+    await measure('gateway: projects with members', async () => {
+      await gql('{ projects { id placements { region } members { user role region } } }');
+    }),
+    await measure('peer: fan-out to both adapters over NATS', async () => {
+      const r = await fanOut(placements, (p) => requestAdapter(nc, p, 'project', 'list', { organization: 'bench' }, projectListReply, { timeoutMs: 5_000 }));
+      if (r.failed.length > 0) throw r.failed[0]?.error;
+    }),
+    await measure('peer: one Keystone GET /v3/projects over HTTP', async () => {
+      const res = await fetch(`${system.keystoneUrl('sto')}/projects?tags=infrafed`, { headers: { 'x-auth-token': keystoneToken } });
+      await res.arrayBuffer();
+    }),
+  ];
+  await nc.close();
+  const base = results[2] as (typeof results)[number];
+  say('');
+  say('| what | p50 ms | p95 ms | p99 ms | req/s | p50 vs NATS fan-out |');
+  say('|---|---|---|---|---|---|');
+  for (const r of results) say(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rps.toFixed(0)} | ${(r.p50 / base.p50).toFixed(2)}x |`);
+} finally {
+  await system.stop();
+}
