@@ -1,0 +1,145 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders } from '@nats-io/nats-core';
+import { pino } from 'pino';
+import { projectCreateReply } from '../../schema/contracts/identity.ts';
+import { submitOperationReply, type Operation } from '../../schema/operations.ts';
+import { controllerSubject } from '../../schema/subjects.ts';
+import { createTokenVerifier, signLocalToken, type AuthConfig } from '../../runtime/auth.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { decodeReply } from '../../runtime/nats/wire.ts';
+import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
+import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { createController, type Controller } from '../../controller/createController.ts';
+import { openControllerStore, type ControllerStore } from '../../controller/store.ts';
+import { keystoneAdmin, KEYSTONE_ADMIN_PASSWORD, startKeystone, type TestKeystone } from '../harness/keystone.ts';
+import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+
+const auth: AuthConfig = { issuer: 'infrafed-test', audience: 'infrafed', hs256Secret: 'c'.repeat(40) };
+const silent = pino({ level: 'silent' });
+
+describe('controller: operations in JetStream KV, idempotency and take-over of abandoned operations', () => {
+  let nats: TestNatsServer;
+  let keystone: TestKeystone;
+  let nc: NatsConnection;
+  let adapter: OpenstackAdapter;
+  let store: ControllerStore;
+  let controller: Controller;
+  let token: string;
+
+  async function submit(request: unknown, idempotencyKey?: string) {
+    const h = natsHeaders();
+    h.set('Authorization', `Bearer ${token}`);
+    if (idempotencyKey) h.set('Idempotency-Key', idempotencyKey);
+    const msg = await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs: 8_000 }), { timeout: 10_000, headers: h });
+    return decodeReply(msg, submitOperationReply, 'controller');
+  }
+
+  beforeAll(async () => {
+    [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('controller-it', 'sto')]);
+    nc = await connect({ servers: nats.url });
+    const keystoneClient = createKeystoneClient({
+      url: keystone.url,
+      username: 'admin',
+      password: KEYSTONE_ADMIN_PASSWORD,
+      projectName: 'admin',
+      userDomainId: 'default',
+      projectDomainId: 'default',
+      timeoutMs: 4_000,
+      service: 'Keystone sto',
+      context: { region: 'sto', platform: 'openstack' },
+    });
+    adapter = await createOpenstackAdapter({ nc, region: 'sto', keystone: keystoneClient, log: silent, version: '0.0.0' });
+    store = await openControllerStore(nc);
+    controller = await createController({
+      nc,
+      store,
+      verifyToken: createTokenVerifier(auth),
+      placements: [
+        { region: 'sto', platform: 'openstack' },
+        { region: 'osl', platform: 'openstack' },
+      ],
+      log: silent,
+      version: '0.0.0',
+      replicaId: 'replica-b',
+      adapterTimeoutMs: 2_000,
+      sweepIntervalMs: 0,
+    });
+    token = await signLocalToken(auth, { subject: 'alice', organization: 'acme', orgRole: 'owner' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await controller?.stop();
+    await adapter?.stop();
+    await nc?.close();
+    await Promise.all([nats?.stop(), keystone?.stop()]);
+  });
+
+  it('returns the same operation for a replayed Idempotency-Key and refuses the key with another body', async () => {
+    const request = { kind: 'CREATE_PROJECT', input: { name: 'replayed', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } };
+    const first = await submit(request, 'key-1');
+    const again = await submit(request, 'key-1');
+    expect(first.replayed).toBe(false);
+    expect(again.replayed).toBe(true);
+    expect(again.operation.id).toBe(first.operation.id);
+    expect(again.operation.status).toBe('SUCCEEDED');
+    await expect(submit({ ...request, input: { ...request.input, name: 'other' } }, 'key-1')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${first.operation.projectId}`)).toHaveLength(1);
+  });
+
+  it('does not keep a key for a refused request: the corrected retry with the same key runs', async () => {
+    const bad = { kind: 'CREATE_PROJECT', input: { name: 'later', description: '', placements: [{ region: 'mars', platform: 'openstack' }] } };
+    await expect(submit(bad, 'key-2')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    const good = await submit({ ...bad, input: { ...bad.input, placements: [{ region: 'sto', platform: 'openstack' }] } }, 'key-2');
+    expect(good.operation.status).toBe('SUCCEEDED');
+  });
+
+  it('takes over a create whose replica died mid-way and undoes the placement it had made', async () => {
+    // replica A recorded the operation, created the sto placement, was creating osl, and died
+    const projectId = 'prj_01dddddddddddddddddddddddd';
+    const made = await requestAdapter(nc, { region: 'sto', platform: 'openstack' }, 'project', 'create', { projectId, organization: 'acme', name: 'orphan-risk', description: '' }, projectCreateReply, {
+      timeoutMs: 5_000,
+    });
+    const at = new Date(Date.now() - 60_000).toISOString();
+    const step = { action: 'project.create', error: null, undo: null, startedAt: at, finishedAt: null };
+    const op: Operation = {
+      id: 'op_01dddddddddddddddddddddddd',
+      kind: 'CREATE_PROJECT',
+      status: 'RUNNING',
+      organization: 'acme',
+      principal: 'alice',
+      projectId,
+      request: { kind: 'CREATE_PROJECT', input: { name: 'orphan-risk', description: '', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] } },
+      requestHash: 'x',
+      idempotencyKey: null,
+      steps: [
+        { ...step, region: 'sto', platform: 'openstack', status: 'SUCCEEDED', nativeId: made.placement.nativeId, finishedAt: at },
+        { ...step, region: 'osl', platform: 'openstack', status: 'RUNNING', nativeId: null },
+      ],
+      error: null,
+      createdAt: at,
+      updatedAt: at,
+      owner: 'replica-a',
+      leaseUntil: Date.now() - 1_000,
+    };
+    await store.claimName('acme', 'orphan-risk', projectId);
+    await store.putProject({ projectId, organization: 'acme', name: 'orphan-risk', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }], state: 'CREATING', operationId: op.id });
+    await store.createOperation(op);
+
+    expect(await controller.sweep()).toBe(1);
+    let final: Operation | undefined;
+    for (let i = 0; i < 100 && final?.status !== 'FAILED'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      final = (await store.getOperation(op.id))?.operation;
+    }
+    expect(final?.status).toBe('FAILED');
+    expect(final?.steps.map((s) => [s.region, s.status])).toEqual([
+      ['sto', 'COMPENSATED'],
+      // osl has no adapter here: its undo cannot run yet, so the controller keeps retrying it
+      ['osl', 'COMPENSATION_FAILED'],
+    ]);
+    expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
+    // the index keeps the project (and its name) until every placement is known to be gone
+    expect((await store.getProject(projectId))?.state).toBe('CREATING');
+  });
+});
