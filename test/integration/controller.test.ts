@@ -8,11 +8,11 @@ import { controllerSubject } from '../../schema/subjects.ts';
 import { createTokenVerifier, signLocalToken, type AuthConfig } from '../../runtime/auth.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { decodeReply } from '../../runtime/nats/wire.ts';
-import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
-import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { createController, type Controller } from '../../controller/createController.ts';
 import { openControllerStore, type ControllerStore } from '../../controller/store.ts';
-import { keystoneAdmin, KEYSTONE_ADMIN_PASSWORD, startKeystone, type TestKeystone } from '../harness/keystone.ts';
+import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
 
 const auth: AuthConfig = { issuer: 'infrafed-test', audience: 'infrafed', hs256Secret: 'c'.repeat(40) };
@@ -38,18 +38,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
   beforeAll(async () => {
     [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('controller-it', 'sto')]);
     nc = await connect({ servers: nats.url });
-    const keystoneClient = createKeystoneClient({
-      url: keystone.url,
-      username: 'admin',
-      password: KEYSTONE_ADMIN_PASSWORD,
-      projectName: 'admin',
-      userDomainId: 'default',
-      projectDomainId: 'default',
-      timeoutMs: 4_000,
-      service: 'Keystone sto',
-      context: { region: 'sto', platform: 'openstack' },
-    });
-    adapter = await createOpenstackAdapter({ nc, region: 'sto', keystone: keystoneClient, log: silent, version: '0.0.0' });
+    adapter = await startOpenstackAdapter(nc, keystone);
     store = await openControllerStore(nc);
     controller = await createController({
       nc,

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { pino } from 'pino';
 import {
   memberAddReply,
   memberListReply,
@@ -15,8 +14,9 @@ import { InfrafedError } from '../../schema/errors.ts';
 import type { AdapterResource, AdapterVerb } from '../../schema/subjects.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
-import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
-import { keystoneAdmin, KEYSTONE_ADMIN_PASSWORD, startKeystone, type TestKeystone } from '../harness/keystone.ts';
+import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { startOpenstackAdapter } from '../harness/adapter.ts';
+import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
 
 const P1 = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';
@@ -35,18 +35,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   beforeAll(async () => {
     [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto')]);
     nc = await connect({ servers: nats.url });
-    const client = createKeystoneClient({
-      url: keystone.url,
-      username: 'admin',
-      password: KEYSTONE_ADMIN_PASSWORD,
-      projectName: 'admin',
-      userDomainId: 'default',
-      projectDomainId: 'default',
-      timeoutMs: 4_000,
-      service: 'Keystone sto',
-      context: { region: 'sto', platform: 'openstack' },
-    });
-    adapter = await createOpenstackAdapter({ nc, region: 'sto', keystone: client, log: pino({ level: 'silent' }), version: '0.0.0' });
+    adapter = await startOpenstackAdapter(nc, keystone);
     admin = keystoneAdmin(keystone.url);
   }, 60_000);
 

@@ -1,0 +1,21 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { pino } from 'pino';
+import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
+import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
+
+/** The OpenStack adapter of the test Keystone's region, in this process, logging nothing. */
+export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone): Promise<OpenstackAdapter> {
+  const client = createKeystoneClient({
+    url: keystone.url,
+    username: 'admin',
+    password: KEYSTONE_ADMIN_PASSWORD,
+    projectName: 'admin',
+    userDomainId: 'default',
+    projectDomainId: 'default',
+    timeoutMs: 4_000,
+    service: `Keystone ${keystone.region}`,
+    context: { region: keystone.region, platform: 'openstack' },
+  });
+  return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, log: pino({ level: 'silent' }), version: '0.0.0' });
+}
