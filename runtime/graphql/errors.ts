@@ -3,11 +3,6 @@ import { GraphQLError } from 'graphql';
 import { ErrorCode, InfrafedError, isErrorCode } from '../../schema/errors.ts';
 import type { Logger } from '../log.ts';
 
-/** An {@link InfrafedError} as GraphQL reports it: code and extensions kept, nothing else. */
-export function toGraphQLError(error: InfrafedError, path?: readonly (string | number)[]): GraphQLError {
-  return new GraphQLError(error.message, { path, extensions: { ...error.extensions, code: error.code } });
-}
-
 /** Codes that GraphQL servers produce themselves and that pass through unchanged. */
 const graphqlCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
 

@@ -11,13 +11,13 @@ import type { Placement } from '../../schema/model.ts';
 import { addMemberInput, createProjectInput, placementProblems, removeMemberInput, type Operation, type OperationRequest } from '../../schema/operations.ts';
 import { Header } from '../../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
-import { createFormatError, toGraphQLError } from '../../runtime/graphql/errors.ts';
+import { createFormatError } from '../../runtime/graphql/errors.ts';
 import { addPartialError, partialErrorsPlugin, type PartialErrors } from '../../runtime/graphql/serveSubgraph.ts';
 import { readSubgraphSdl } from '../../runtime/graphql/sdl.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
 import type { ControllerClient } from '../../runtime/nats/controllerClient.ts';
-import { badUserInput, toProblems } from '../../runtime/problems.ts';
+import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Gathered, type Loaders } from './loaders.ts';
 
 export interface IdentitySubgraphDeps {
@@ -81,22 +81,13 @@ function toOperationView(op: Operation) {
   };
 }
 
-function rethrow(error: unknown): never {
-  if (error instanceof InfrafedError) throw toGraphQLError(error);
-  throw error;
-}
-
 /** The identity subgraph: projects, placements, members, operations. Reads fan out to the adapters; writes go to the controller. */
 export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
 
   async function submit(ctx: IdentityContext, request: OperationRequest) {
-    try {
-      const { operation } = await deps.controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
-      return toOperationView(operation);
-    } catch (error) {
-      rethrow(error);
-    }
+    const { operation } = await deps.controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
+    return toOperationView(operation);
   }
 
   const resolvers = {
@@ -108,9 +99,8 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
         return [...byId.values()].map(toProjectView).sort((a, b) => a.name.localeCompare(b.name));
       },
       async project(_: unknown, args: { id: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        const parsed = idInput.safeParse(args);
-        if (!parsed.success) throw toGraphQLError(badUserInput(toProblems(parsed.error, args)));
-        const placements = reportMissing(ctx, info, await ctx.loaders.placementsByProject.load(parsed.data.id));
+        const { id } = parseUserInput(idInput, args);
+        const placements = reportMissing(ctx, info, await ctx.loaders.placementsByProject.load(id));
         return placements.length > 0 ? toProjectView(placements) : null;
       },
       async operation(_: unknown, args: { id: string }, ctx: IdentityContext) {
@@ -119,9 +109,9 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
           return op ? toOperationView(op) : null;
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.BAD_REQUEST) {
-            throw toGraphQLError(badUserInput([{ path: 'id', message: 'an operation id looks like op_ followed by 26 letters or digits', value: args.id }]));
+            throw badUserInput([{ path: 'id', message: 'an operation id looks like op_ followed by 26 letters or digits', value: args.id }]);
           }
-          rethrow(error);
+          throw error;
         }
       },
     },
@@ -138,23 +128,17 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
         for (const p of placementProblems(args.input.placements ?? [], deps.placements, 'input.placements')) {
           if (!problems.some((q) => q.path === p.path)) problems.push(p);
         }
-        if (problems.length > 0 || !parsed.success) throw toGraphQLError(badUserInput(problems));
+        if (problems.length > 0 || !parsed.success) throw badUserInput(problems);
         return submit(ctx, { kind: 'CREATE_PROJECT', input: parsed.data });
       },
       async deleteProject(_: unknown, args: { id: string }, ctx: IdentityContext) {
-        const parsed = idInput.safeParse(args);
-        if (!parsed.success) throw toGraphQLError(badUserInput(toProblems(parsed.error, args)));
-        return submit(ctx, { kind: 'DELETE_PROJECT', input: { projectId: parsed.data.id } });
+        return submit(ctx, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
       },
       async addMember(_: unknown, args: { projectId: string; user: string; role: string }, ctx: IdentityContext) {
-        const parsed = addMemberInput.safeParse(args);
-        if (!parsed.success) throw toGraphQLError(badUserInput(toProblems(parsed.error, args)));
-        return submit(ctx, { kind: 'ADD_MEMBER', input: parsed.data });
+        return submit(ctx, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
       },
       async removeMember(_: unknown, args: { projectId: string; user: string }, ctx: IdentityContext) {
-        const parsed = removeMemberInput.safeParse(args);
-        if (!parsed.success) throw toGraphQLError(badUserInput(toProblems(parsed.error, args)));
-        return submit(ctx, { kind: 'REMOVE_MEMBER', input: parsed.data });
+        return submit(ctx, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
       },
     },
     Project: {
