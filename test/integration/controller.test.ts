@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { projectCreateReply } from '../../schema/contracts/identity.ts';
-import { submitOperationReply, type Operation } from '../../schema/operations.ts';
+import { getOperationReply, submitOperationReply, type Operation } from '../../schema/operations.ts';
 import { controllerSubject } from '../../schema/subjects.ts';
 import { createTokenVerifier, signLocalToken, type AuthConfig } from '../../runtime/auth.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
@@ -27,11 +27,15 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
   let controller: Controller;
   let token: string;
 
-  async function submit(request: unknown, idempotencyKey?: string) {
+  function authHeaders(idempotencyKey?: string) {
     const h = natsHeaders();
     h.set('Authorization', `Bearer ${token}`);
     if (idempotencyKey) h.set('Idempotency-Key', idempotencyKey);
-    const msg = await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs: 8_000 }), { timeout: 10_000, headers: h });
+    return h;
+  }
+
+  async function submit(request: unknown, idempotencyKey?: string, waitMs = 8_000) {
+    const msg = await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs }), { timeout: 10_000, headers: authHeaders(idempotencyKey) });
     return decodeReply(msg, submitOperationReply, 'controller');
   }
 
@@ -74,6 +78,18 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
     expect(again.operation.status).toBe('SUCCEEDED');
     await expect(submit({ ...request, input: { ...request.input, name: 'other' } }, 'key-1')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${first.operation.projectId}`)).toHaveLength(1);
+  });
+
+  it('answers with the operation still running when the wait bound passes, and records its outcome', async () => {
+    const started = await submit({ kind: 'CREATE_PROJECT', input: { name: 'no-wait', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } }, undefined, 0);
+    expect(['PENDING', 'RUNNING']).toContain(started.operation.status);
+    let status: string = started.operation.status;
+    for (let i = 0; i < 100 && status !== 'SUCCEEDED'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const msg = await nc.request(controllerSubject('get'), JSON.stringify({ id: started.operation.id }), { timeout: 2_000, headers: authHeaders() });
+      status = decodeReply(msg, getOperationReply, 'controller').operation?.status ?? 'missing';
+    }
+    expect(status).toBe('SUCCEEDED');
   });
 
   it('does not keep a key for a refused request: the corrected retry with the same key runs', async () => {
