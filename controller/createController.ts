@@ -36,6 +36,8 @@ export interface ControllerDeps {
   leaseMs?: number;
   /** How often abandoned operations are looked for, milliseconds; 0 turns the sweeper off. Default 10 000. */
   sweepIntervalMs?: number;
+  /** A failed undo is tried again when the operation was last written this long ago, milliseconds. Default 60 000. */
+  undoRetryMs?: number;
 }
 
 export interface Controller {
@@ -227,7 +229,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       if (!found) continue;
       const { operation: op, revision } = found;
       const abandoned = !terminalStatuses.includes(op.status) && (op.leaseUntil ?? 0) < Date.now();
-      if (!abandoned && !isUndoPending(op)) continue;
+      const undoDue = isUndoPending(op) && Date.now() - Date.parse(op.updatedAt) >= (deps.undoRetryMs ?? 60_000);
+      if (!abandoned && !undoDue) continue;
       // claim it with compare-and-set: of several sweeping replicas, one wins
       const claimed = { ...op, owner: deps.replicaId, leaseUntil: Date.now() + leaseMs };
       if ((await store.updateOperation(claimed, revision)) === null) continue;
