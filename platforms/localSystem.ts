@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
@@ -27,7 +27,7 @@ export interface LocalSystemOptions {
   natsUrl?: string;
   /** Gateway HTTP port; 0 picks a free one. */
   gatewayPort?: number;
-  /** Restore each Keystone to its pristine snapshot (a fresh cloud) instead of keeping its data. */
+  /** Restore each region to its pristine snapshot (a fresh cloud), and a spawned NATS to no JetStream state. */
   freshOpenstack?: boolean;
   /** Progress messages (what is starting, how long it took). */
   onProgress?: (message: string) => void;
@@ -42,6 +42,7 @@ export interface LocalSystem {
   gatewayUrl: string;
   natsUrl: string;
   keystoneUrl(region: string): string;
+  neutronUrl(region: string): string;
   /** A token of the local signing key. */
   token(organization: string, orgRole?: OrgRole, subject?: string): Promise<string>;
   stopAdapter(region: string): Promise<void>;
@@ -73,8 +74,8 @@ async function natsHasJetStream(url: string): Promise<boolean> {
 }
 
 /**
- * The whole system on one machine: NATS (reused or spawned), one real Keystone per region (Debian's
- * packages, see platforms/openstack), one OpenStack adapter per region, the controller, the subgraphs and
+ * The whole system on one machine: NATS (reused or spawned), per region a real Keystone, Neutron API and
+ * nova-api (Debian's packages, see platforms/openstack), one OpenStack adapter per region, the controller, the subgraphs and
  * the gateway, each its own process. Used by `npm start` and by the end-to-end tests.
  */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
@@ -102,6 +103,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       const port = await freePort();
       natsUrl = `nats://127.0.0.1:${port}`;
       const jsDir = join(stateDir, 'nats');
+      // a fresh cloud needs a fresh controller state too (operations, name claims)
+      if (options.freshOpenstack) rmSync(jsDir, { recursive: true, force: true });
       mkdirSync(jsDir, { recursive: true });
       const t0 = Date.now();
       processes.push(
@@ -117,21 +120,34 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     }
 
     // Keystone per region, in parallel
-    const keystonePorts = new Map<string, number>();
-    for (const r of regions) keystonePorts.set(r.name, await freePort());
+    const ports = new Map<string, { keystone: number; neutron: number; nova: number }>();
+    for (const r of regions) ports.set(r.name, { keystone: await freePort(), neutron: await freePort(), nova: await freePort() });
+    const portsOf = (region: string) => ports.get(region) as { keystone: number; neutron: number; nova: number };
     const t0 = Date.now();
-    progress(`OpenStack: starting Keystone for ${regions.map((r) => r.name).join(', ')} (first run bootstraps: ~15-40 s)`);
+    progress(`OpenStack: starting Keystone, Neutron and nova-api for ${regions.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`);
     await Promise.all(
       regions.map(async (r) => {
         const dir = join(stateDir, 'openstack', r.name);
-        const env = { ...process.env, PATH: OS_PATH, STATE_DIR: dir, KS_PORT: String(keystonePorts.get(r.name)), OS_REGION: r.name, ADMIN_PASSWORD };
+        const p = portsOf(r.name);
+        const env = {
+          ...process.env,
+          PATH: OS_PATH,
+          STATE_DIR: dir,
+          KS_PORT: String(p.keystone),
+          NEUTRON_PORT: String(p.neutron),
+          NOVA_PORT: String(p.nova),
+          WITH_NEUTRON: '1',
+          WITH_NOVA: '1',
+          OS_REGION: r.name,
+          ADMIN_PASSWORD,
+        };
         // processes a crashed earlier run left behind
         await run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], env).catch(() => '');
         keystoneDirs.push(dir);
         await run('bash', [join(OPENSTACK_SCRIPTS, 'start.sh')], { ...env, RESET: options.freshOpenstack ? '1' : '0' }, (l) => options.onLine?.(`keystone-${r.name}`, l));
       }),
     );
-    progress(`OpenStack: Keystone answering in every region (${Date.now() - t0} ms)`);
+    progress(`OpenStack: Keystone, Neutron and nova-api answering in every region (${Date.now() - t0} ms)`);
 
     const gatewayPort = options.gatewayPort === 0 || options.gatewayPort === undefined ? await freePort() : options.gatewayPort;
     const config: SystemConfig = {
@@ -143,7 +159,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         platforms: [
           {
             platform: 'openstack' as const,
-            keystoneUrl: `http://127.0.0.1:${keystonePorts.get(r.name)}/v3`,
+            keystoneUrl: `http://127.0.0.1:${portsOf(r.name).keystone}/v3`,
+            neutronUrl: `http://127.0.0.1:${portsOf(r.name).neutron}`,
+            novaUrl: `http://127.0.0.1:${portsOf(r.name).nova}/v2.1`,
             username: 'admin',
             password: { env: 'INFRAFED_OPENSTACK_PASSWORD' },
             projectName: 'admin',
@@ -186,7 +204,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       configPath,
       natsUrl,
       gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
-      keystoneUrl: (region) => `http://127.0.0.1:${keystonePorts.get(region)}/v3`,
+      keystoneUrl: (region) => `http://127.0.0.1:${portsOf(region).keystone}/v3`,
+      neutronUrl: (region) => `http://127.0.0.1:${portsOf(region).neutron}`,
       token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`) => signLocalToken(config.auth, { organization, orgRole, subject }),
       async stopAdapter(region) {
         const p = adapters.get(region);

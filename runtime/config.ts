@@ -26,6 +26,10 @@ export const openstackPlatformConfigSchema = z.object({
   projectName: z.string().min(1).default('admin'),
   userDomainId: z.string().min(1).default('default'),
   projectDomainId: z.string().min(1).default('default'),
+  /** Neutron base URL (e.g. http://127.0.0.1:9696); when set, deleting a project first removes its Neutron resources. */
+  neutronUrl: z.url().optional(),
+  /** Nova base URL with version (e.g. http://127.0.0.1:8774/v2.1). */
+  novaUrl: z.url().optional(),
 });
 export type OpenstackPlatformConfig = z.infer<typeof openstackPlatformConfigSchema>;
 

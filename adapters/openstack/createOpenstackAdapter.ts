@@ -26,12 +26,15 @@ import { adapterQueue, adapterServiceName, adapterSubject } from '../../schema/s
 import { endpoint, startService, type EndpointSpec } from '../../runtime/nats/service.ts';
 import type { CallOptions } from './client/http.ts';
 import type { KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
+import type { NeutronClient } from './client/neutronClient.ts';
 import { fromKeystoneProject, infrafedRoles, isProjectRole, projectTag, strongest, toDomainName, toMembers, toProjectTags } from './mapping.ts';
 
 export interface OpenstackAdapterDeps {
   nc: NatsConnection;
   region: string;
   keystone: KeystoneClient;
+  /** When the region runs Neutron: a project's Neutron resources are removed before the project. */
+  neutron?: NeutronClient;
   log: Logger;
   version: string;
 }
@@ -151,9 +154,14 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       subject: adapterSubject(region, 'openstack', 'project', 'delete'),
       request: projectDeleteRequest,
       reply: projectDeleteReply,
-      async handle(req, { signal }) {
+      async handle(req, { signal, log }) {
         const project = await findProject(req.projectId, { signal });
         if (!project) return { deleted: false };
+        // Keystone does not cascade to Neutron: whatever the project owns there would be orphaned
+        if (deps.neutron) {
+          const removed = await deps.neutron.purgeProject(project.id, { signal });
+          log.info({ projectId: req.projectId, nativeId: project.id, removed }, 'neutron resources removed');
+        }
         return { deleted: await keystone.deleteProject(project.id, { signal }) };
       },
     }),

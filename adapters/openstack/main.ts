@@ -4,6 +4,7 @@ import { createLogger } from '../../runtime/log.ts';
 import { connectNats } from '../../runtime/nats/connect.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createKeystoneClient } from './client/keystoneClient.ts';
+import { createNeutronClient } from './client/neutronClient.ts';
 import { createOpenstackAdapter } from './createOpenstackAdapter.ts';
 
 const region = process.env.INFRAFED_REGION ?? '';
@@ -29,8 +30,11 @@ await runMain(log, async () => {
     service: `Keystone ${region}`,
     context: { region, platform: 'openstack' },
   });
-  const adapter = await createOpenstackAdapter({ nc, region, keystone, log, version: VERSION });
-  log.info({ region, keystone: platform.keystoneUrl }, 'openstack adapter ready');
+  const neutron = platform.neutronUrl
+    ? createNeutronClient({ url: platform.neutronUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Neutron ${region}`, context: { region, platform: 'openstack' } })
+    : undefined;
+  const adapter = await createOpenstackAdapter({ nc, region, keystone, neutron, log, version: VERSION });
+  log.info({ region, keystone: platform.keystoneUrl, neutron: platform.neutronUrl ?? null }, 'openstack adapter ready');
   return async () => {
     await adapter.stop();
     await nc.drain();

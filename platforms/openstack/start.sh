@@ -92,8 +92,18 @@ ensure_service() { # name type url
     kpost endpoints '{"endpoint":{"service_id":"'"$sv"'","interface":"'$i'","url":"'"$3"'","region_id":"'"$OS_REGION"'"}}'
   done
 }
-if [ "$WITH_NEUTRON" = 1 ]; then ensure_service_user neutron "$NEUTRON_PASSWORD"; ensure_service neutron network "$NEUTRON_URL"; fi
-if [ "$WITH_NOVA" = 1 ]; then ensure_service_user nova "$NOVA_PASSWORD"; ensure_service nova compute "$NOVA_URL"; fi
+# Ports can change between runs (tests pick free ones): services find each other through the catalog
+# (keystonemiddleware validates tokens at the catalog's identity URL), so keep its URLs current.
+ensure_endpoint_urls() { # type url
+  local sv; sv=$(kget "services?type=$1" | jq -r '.services[0].id // empty')
+  [ -n "$sv" ] || return 0
+  for ep in $(kget "endpoints?service_id=$sv" | jq -r --arg u "$2" '.endpoints[] | select(.url != $u) | .id'); do
+    curl -sS -f --max-time 30 "${H[@]}" -X PATCH -d '{"endpoint":{"url":"'"$2"'"}}' "$KS_URL/endpoints/$ep" >/dev/null; CHANGED=1
+  done
+}
+ensure_endpoint_urls identity "$KS_URL"
+if [ "$WITH_NEUTRON" = 1 ]; then ensure_service_user neutron "$NEUTRON_PASSWORD"; ensure_service neutron network "$NEUTRON_URL"; ensure_endpoint_urls network "$NEUTRON_URL"; fi
+if [ "$WITH_NOVA" = 1 ]; then ensure_service_user nova "$NOVA_PASSWORD"; ensure_service nova compute "$NOVA_URL"; ensure_endpoint_urls compute "$NOVA_URL"; fi
 if [ "$CHANGED" = 1 ] || [ ! -f "$KDB.pristine" ]; then sqlite3 "$KDB" ".backup '$KDB.pristine'"; fi
 log "keystone catalog registration (changed=$CHANGED): $(( $(ms) - t0 )) ms"
 

@@ -1,7 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
@@ -34,7 +32,8 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   ];
 
   beforeAll(async () => {
-    system = await startLocalSystem({ stateDir: mkdtempSync(join(tmpdir(), 'infrafed-e2e-')), freshOpenstack: true });
+    // a stable state dir: the first run bootstraps the regions, later runs restore their snapshots
+    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
     acme = await system.token('acme', 'owner', 'alice');
     globex = await system.token('globex', 'owner', 'mallory');
     sto = keystoneAdmin(system.keystoneUrl('sto'));
@@ -219,11 +218,16 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
     expect(retry.data?.createProject.status).toBe('SUCCEEDED');
   });
 
-  it('deletes the project in every placement', async () => {
+  it('deletes the project in every placement, with what it owned in Neutron', async () => {
+    const [native] = await sto.projectsTagged(`ifd-project=${projectId}`);
+    const neutron = sto.neutron(system.neutronUrl('sto'));
+    const { network } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'left-behind?', project_id: native?.id } });
+    expect((await neutron.list('networks', native?.id as string)).map((n) => n.id)).toEqual([network.id]);
     const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
     expect(res.data?.deleteProject.status).toBe('SUCCEEDED');
     expect(await sto.projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
     expect(await osl.projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
+    expect(await neutron.list('networks', native?.id as string)).toEqual([]);
     const gone = await gql<{ project: unknown }>('query($id: ID!) { project(id: $id) { id } }', { id: projectId });
     expect(gone.data?.project).toBeNull();
   });

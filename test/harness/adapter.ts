@@ -1,10 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
+import { createNeutronClient } from '../../adapters/openstack/client/neutronClient.ts';
 import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
 
-/** The OpenStack adapter of the test Keystone's region, in this process, logging nothing. */
+/** The OpenStack adapter of the test Keystone's region (with its Neutron, if started), in this process, logging nothing. */
 export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone): Promise<OpenstackAdapter> {
   const client = createKeystoneClient({
     url: keystone.url,
@@ -17,5 +18,8 @@ export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone
     service: `Keystone ${keystone.region}`,
     context: { region: keystone.region, platform: 'openstack' },
   });
-  return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, log: pino({ level: 'silent' }), version: '0.0.0' });
+  const neutron = keystone.neutronUrl
+    ? createNeutronClient({ url: keystone.neutronUrl, token: client.token, timeoutMs: 4_000, service: `Neutron ${keystone.region}`, context: { region: keystone.region } })
+    : undefined;
+  return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, neutron, log: pino({ level: 'silent' }), version: '0.0.0' });
 }

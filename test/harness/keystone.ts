@@ -9,6 +9,8 @@ export const KEYSTONE_ADMIN_PASSWORD = 'admin-secret';
 export interface TestKeystone {
   url: string;
   region: string;
+  /** Set when started with Neutron. */
+  neutronUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -16,14 +18,25 @@ export interface TestKeystone {
  * A real Keystone (Debian's package, uwsgi on a free port) restored to its pristine state. The state
  * lives in .local/test/<name>: the first run bootstraps it (~10 s), later runs restore a snapshot (~2 s).
  */
-export async function startKeystone(name: string, region = name): Promise<TestKeystone> {
+export async function startKeystone(name: string, region = name, options: { withNeutron?: boolean } = {}): Promise<TestKeystone> {
   const port = await freePort();
-  const env = { ...process.env, PATH: OS_PATH, STATE_DIR: join(ROOT, '.local', 'test', name), KS_PORT: String(port), OS_REGION: region, ADMIN_PASSWORD: KEYSTONE_ADMIN_PASSWORD };
+  const neutronPort = await freePort();
+  const env = {
+    ...process.env,
+    PATH: OS_PATH,
+    STATE_DIR: join(ROOT, '.local', 'test', name),
+    KS_PORT: String(port),
+    NEUTRON_PORT: String(neutronPort),
+    WITH_NEUTRON: options.withNeutron ? '1' : '0',
+    OS_REGION: region,
+    ADMIN_PASSWORD: KEYSTONE_ADMIN_PASSWORD,
+  };
   await run('bash', [join(ROOT, 'platforms/openstack/stop.sh')], env).catch(() => '');
   await run('bash', [join(ROOT, 'platforms/openstack/start.sh')], { ...env, RESET: '1' });
   return {
     url: `http://127.0.0.1:${port}/v3`,
     region,
+    neutronUrl: options.withNeutron ? `http://127.0.0.1:${neutronPort}` : undefined,
     async stop() {
       await run('bash', [join(ROOT, 'platforms/openstack/stop.sh')], env);
     },
@@ -49,12 +62,29 @@ export function keystoneAdmin(url: string) {
     if (!token) throw new Error(`Keystone at ${url} gave no token (${res.status})`);
     return token;
   }
-  async function get<T>(path: string): Promise<T> {
-    const res = await fetch(`${url}${path}`, { headers: { 'x-auth-token': await auth() } });
+  async function get<T>(path: string, base = url): Promise<T> {
+    const res = await fetch(`${base}${path}`, { headers: { 'x-auth-token': await auth() } });
     if (!res.ok) throw new Error(`GET ${path}: ${res.status}`);
     return (await res.json()) as T;
   }
+  async function post<T>(base: string, path: string, body: unknown, method = 'POST'): Promise<T> {
+    const res = await fetch(`${base}${path}`, { method, headers: { 'x-auth-token': await auth(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
   return {
+    /** Neutron as an operator sees it: create or list anything in any project. */
+    neutron(neutronUrl: string) {
+      const base = `${neutronUrl}/v2.0`;
+      return {
+        create: <T>(path: string, body: unknown) => post<T>(base, path, body),
+        put: <T>(path: string, body: unknown) => post<T>(base, path, body, 'PUT'),
+        // unfiltered, then filtered here: a project_id filter on security-groups makes Neutron create that
+        // project's `default` group, so the check would find what it just made
+        list: async (collection: string, projectId: string) =>
+          ((await get<Record<string, { id: string; project_id: string }[]>>(`/${collection}`, base))[collection.replace(/-/g, '_')] ?? []).filter((x) => x.project_id === projectId),
+      };
+    },
     async projectsTagged(tag: string) {
       return (await get<{ projects: { id: string; name: string; tags: string[]; domain_id: string }[] }>(`/projects?tags=${encodeURIComponent(tag)}`)).projects;
     },

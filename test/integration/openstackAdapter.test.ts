@@ -33,7 +33,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, reply, { timeoutMs: 5_000 });
 
   beforeAll(async () => {
-    [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto')]);
+    [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto', { withNeutron: true })]);
     nc = await connect({ servers: nats.url });
     adapter = await startOpenstackAdapter(nc, keystone);
     admin = keystoneAdmin(keystone.url);
@@ -108,6 +108,26 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     await expect(call('project', 'delete', { projectId: P1 }, projectDeleteReply)).resolves.toEqual({ deleted: false });
     await call('project', 'delete', { projectId: P2 }, projectDeleteReply);
     expect(await admin.allInfrafedProjects()).toEqual([]);
+  });
+
+  it('deleting a project first removes what it owns in Neutron (router with interface, subnet, network, security groups)', async () => {
+    const P3 = 'prj_01eeeeeeeeeeeeeeeeeeeeeeee';
+    const created = await call('project', 'create', { projectId: P3, organization: 'acme', name: 'with-network', description: '' }, projectCreateReply);
+    const project_id = created.placement.nativeId;
+    const neutron = admin.neutron(keystone.neutronUrl as string);
+    const { network } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'net', project_id } });
+    const { subnet } = await neutron.create<{ subnet: { id: string } }>('/subnets', { subnet: { network_id: network.id, cidr: '10.20.0.0/24', ip_version: 4, project_id } });
+    const { router } = await neutron.create<{ router: { id: string } }>('/routers', { router: { name: 'rtr', project_id } });
+    await neutron.put(`/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id });
+    await neutron.create('/security-groups', { security_group: { name: 'web', project_id } });
+    expect((await neutron.list('security-groups', project_id)).length).toBeGreaterThanOrEqual(1);
+    expect(await neutron.list('ports', project_id)).toHaveLength(1);
+
+    await expect(call('project', 'delete', { projectId: P3 }, projectDeleteReply)).resolves.toEqual({ deleted: true });
+    for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'floatingips']) {
+      expect([collection, await neutron.list(collection, project_id)]).toEqual([collection, []]);
+    }
+    expect(await admin.projectsTagged(`ifd-project=${P3}`)).toEqual([]);
   });
 
   it('reports its health with the Keystone version and round trip', async () => {
