@@ -63,21 +63,18 @@ export function createNeutronClient(options: NeutronClientOptions) {
         await remove('routers', router.id, callOptions);
         done.routers++;
       }
-      for (const port of await list<NeutronPort>('ports', projectId, callOptions)) {
-        await remove('ports', port.id, callOptions);
-        done.ports++;
-      }
-      for (const subnet of await list<Named>('subnets', projectId, callOptions)) {
-        await remove('subnets', subnet.id, callOptions);
-        done.subnets++;
-      }
-      for (const network of await list<Named>('networks', projectId, callOptions)) {
-        await remove('networks', network.id, callOptions);
-        done.networks++;
-      }
-      for (const group of await list<Named>('security-groups', projectId, callOptions)) {
-        await remove('security-groups', group.id, callOptions);
-        done.securityGroups++;
+      // what is left, in dependency order (ports before subnets before networks)
+      const rest: [string, keyof NeutronCleanup][] = [
+        ['ports', 'ports'],
+        ['subnets', 'subnets'],
+        ['networks', 'networks'],
+        ['security-groups', 'securityGroups'],
+      ];
+      for (const [collection, counter] of rest) {
+        for (const item of await list<Named>(collection, projectId, callOptions)) {
+          await remove(collection, item.id, callOptions);
+          done[counter]++;
+        }
       }
       return done;
     },
