@@ -19,7 +19,7 @@ import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerSubject } 
 import type { Principal, TokenVerifier } from '../runtime/auth.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import { badUserInput } from '../runtime/problems.ts';
-import { createSagaRunner, isUndoPending, notFound } from './saga.ts';
+import { createSagaRunner, isUndoPending } from './saga.ts';
 import { sha256, type ControllerStore } from './store.ts';
 
 export interface ControllerDeps {
@@ -78,7 +78,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       case 'REMOVE_MEMBER': {
         const record = await store.getProject(request.input.projectId);
         // another organisation's project is indistinguishable from a missing one
-        if (!record || record.organization !== principal.organization) throw notFound(`project ${request.input.projectId}`);
+        if (!record || record.organization !== principal.organization) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${request.input.projectId} not found`);
         if (record.state === 'CREATING') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is still being created`);
         if (record.state === 'DELETING' && request.kind !== 'DELETE_PROJECT') {
           throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
@@ -185,10 +185,6 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     return { operation: await waitFor(op, waitMs), replayed: false };
   }
 
-  async function principalOf(authorization: string | undefined): Promise<Principal> {
-    return deps.verifyToken(authorization);
-  }
-
   const service = await startService(
     deps.nc,
     { name: CONTROLLER_SERVICE_NAME, version: deps.version, description: 'infrafed controller: operations, quota and access', queue: CONTROLLER_QUEUE, log, defaultTimeoutMs: 35_000 },
@@ -199,7 +195,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         request: submitOperationRequest,
         reply: submitOperationReply,
         async handle(req, { headers, deadline }) {
-          const principal = await principalOf(headers?.get(Header.authorization));
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
           const key = headers?.get(Header.idempotencyKey) || null;
           // answer before the caller's deadline, whatever waitMs says
           const waitMs = Math.max(0, Math.min(req.waitMs, deadline - Date.now() - 250));
@@ -212,7 +208,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         request: getOperationRequest,
         reply: getOperationReply,
         async handle(req, { headers }) {
-          const principal = await principalOf(headers?.get(Header.authorization));
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
           const found = await store.getOperation(req.id);
           const visible = found && found.operation.organization === principal.organization ? found.operation : null;
           return { operation: visible };

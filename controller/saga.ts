@@ -7,7 +7,7 @@ import {
   projectCreateReply,
   projectDeleteReply,
 } from '../schema/contracts/identity.ts';
-import { ambiguousOutcomeCodes, ErrorCode, InfrafedError } from '../schema/errors.ts';
+import { ambiguousOutcomeCodes, ErrorCode } from '../schema/errors.ts';
 import type { Operation, OperationStep } from '../schema/operations.ts';
 import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
@@ -275,8 +275,4 @@ export type SagaRunner = ReturnType<typeof createSagaRunner>;
 
 export function isUndoPending(op: Operation): boolean {
   return op.status === 'FAILED' && op.steps.some((s) => s.status === 'COMPENSATION_FAILED');
-}
-
-export function notFound(what: string): InfrafedError {
-  return new InfrafedError(ErrorCode.NOT_FOUND, `${what} not found`);
 }

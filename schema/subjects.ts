@@ -72,7 +72,6 @@ export const Header = {
   /** The caller's bearer token, passed on so every component verifies the caller itself. */
   authorization: 'Authorization',
   traceparent: 'traceparent',
-  principal: 'Infrafed-Principal',
   idempotencyKey: 'Idempotency-Key',
   /** Absolute deadline of the request, epoch milliseconds: callees shrink their own timeouts to it. */
   deadline: 'Infrafed-Deadline',
