@@ -3,7 +3,9 @@ import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import type { Placement } from '../schema/model.ts';
+import { networkGetReply } from '../schema/contracts/network.ts';
+import { placementKey, type Placement } from '../schema/model.ts';
+import { fromAccessRuleInput } from '../schema/network.ts';
 import {
   getOperationReply,
   getOperationRequest,
@@ -14,9 +16,12 @@ import {
   type Operation,
   type OperationRequest,
   type OperationStep,
+  type ProjectRecord,
 } from '../schema/operations.ts';
 import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerSubject } from '../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../runtime/auth.ts';
+import { requestAdapter } from '../runtime/nats/adapterClient.ts';
+import { fanOut } from '../runtime/nats/request.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import { badUserInput } from '../runtime/problems.ts';
 import { createSagaRunner, isUndoPending } from './saga.ts';
@@ -66,24 +71,82 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     return p;
   }
 
-  async function plan(principal: Principal, request: OperationRequest): Promise<{ projectId: string; placements: Placement[] }> {
+  /** The caller's project, ready for changes (another organisation's project is indistinguishable from a missing one). */
+  async function activeProject(principal: Principal, projectId: string, kind: OperationRequest['kind']): Promise<ProjectRecord> {
+    const record = await store.getProject(projectId);
+    if (!record || record.organization !== principal.organization) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
+    if (record.state === 'CREATING') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is still being created`);
+    if (record.state === 'DELETING' && kind !== 'DELETE_PROJECT') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
+    return record;
+  }
+
+  /** The project's placements in one region; none is the caller's mistake. */
+  function placementsIn(record: ProjectRecord, region: string): Placement[] {
+    const here = record.placements.filter((p) => p.region === region);
+    if (here.length === 0) {
+      throw badUserInput([
+        { path: 'region', message: `project ${record.projectId} has no placement in ${region}; it has: ${record.placements.map(placementKey).join(', ')}`, value: region },
+      ]);
+    }
+    return here;
+  }
+
+  function openstackIn(record: ProjectRecord, region: string): Placement {
+    const here = placementsIn(record, region);
+    const openstack = here.find((p) => p.platform === 'openstack');
+    if (!openstack) {
+      throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `networks are an OpenStack (Neutron) feature; project ${record.projectId} is on ${here.map((p) => p.platform).join(', ')} in ${region}`, {
+        region,
+      });
+    }
+    return openstack;
+  }
+
+  /** Which of the project's OpenStack placements holds the network (asks them in parallel). */
+  async function placementOfNetwork(record: ProjectRecord, networkId: string): Promise<Placement> {
+    const candidates = record.placements.filter((p) => p.platform === 'openstack');
+    const asked = await fanOut(candidates, (p) =>
+      requestAdapter(deps.nc, p, 'network', 'get', { projectId: record.projectId, networkId }, networkGetReply, { timeoutMs: deps.adapterTimeoutMs }),
+    );
+    const found = asked.ok.find((r) => r.value.network !== null);
+    if (found) return found.target;
+    // a region that did not answer may hold it: say so rather than "not found"
+    if (asked.failed[0]) throw asked.failed[0].error;
+    throw new InfrafedError(ErrorCode.NOT_FOUND, `network ${networkId} not found in project ${record.projectId}`);
+  }
+
+  async function plan(principal: Principal, request: OperationRequest): Promise<{ projectId: string; placements: Placement[]; resourceId: string | null }> {
     switch (request.kind) {
       case 'CREATE_PROJECT': {
         const problems = placementProblems(request.input.placements, deps.placements);
         if (problems.length > 0) throw badUserInput(problems);
-        return { projectId: newId('prj'), placements: request.input.placements };
+        return { projectId: newId('prj'), placements: request.input.placements, resourceId: null };
       }
       case 'DELETE_PROJECT':
       case 'ADD_MEMBER':
       case 'REMOVE_MEMBER': {
-        const record = await store.getProject(request.input.projectId);
-        // another organisation's project is indistinguishable from a missing one
-        if (!record || record.organization !== principal.organization) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${request.input.projectId} not found`);
-        if (record.state === 'CREATING') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is still being created`);
-        if (record.state === 'DELETING' && request.kind !== 'DELETE_PROJECT') {
-          throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
-        }
-        return { projectId: record.projectId, placements: record.placements };
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        return { projectId: record.projectId, placements: record.placements, resourceId: null };
+      }
+      case 'CREATE_NETWORK': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        return { projectId: record.projectId, placements: [openstackIn(record, request.input.region)], resourceId: newId('net') };
+      }
+      case 'DELETE_NETWORK': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        return { projectId: record.projectId, placements: [await placementOfNetwork(record, request.input.networkId)], resourceId: request.input.networkId };
+      }
+      case 'APPLY_ACCESS_RULE': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        return { projectId: record.projectId, placements: record.placements, resourceId: fromAccessRuleInput(request.input.rule).id };
+      }
+      case 'REMOVE_ACCESS_RULE': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        return { projectId: record.projectId, placements: record.placements, resourceId: request.input.ruleId };
+      }
+      case 'SET_QUOTA': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        return { projectId: record.projectId, placements: placementsIn(record, request.input.region), resourceId: null };
       }
     }
   }
@@ -93,6 +156,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     DELETE_PROJECT: 'project.delete',
     ADD_MEMBER: 'member.add',
     REMOVE_MEMBER: 'member.remove',
+    CREATE_NETWORK: 'network.create',
+    DELETE_NETWORK: 'network.delete',
+    APPLY_ACCESS_RULE: 'rule.apply',
+    REMOVE_ACCESS_RULE: 'rule.remove',
+    SET_QUOTA: 'quota.set',
   };
 
   async function waitFor(op: Operation, waitMs: number): Promise<Operation> {
@@ -112,7 +180,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   async function submit(principal: Principal, request: OperationRequest, idempotencyKey: string | null, waitMs: number) {
     const requestHash = sha256(JSON.stringify(request));
     const id = newId('op');
-    const { projectId, placements } = await plan(principal, request);
+    const { projectId, placements, resourceId } = await plan(principal, request);
     if (idempotencyKey) {
       const existingId = await store.claimIdempotencyKey(principal.organization, idempotencyKey, id);
       if (existingId) {
@@ -125,7 +193,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       }
     }
     try {
-      return await record(principal, request, { id, requestHash, idempotencyKey, projectId, placements }, waitMs);
+      return await record(principal, request, { id, requestHash, idempotencyKey, projectId, placements, resourceId }, waitMs);
     } catch (error) {
       // nothing was recorded under the key: a retry with it must not find a dangling claim
       if (idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, id);
@@ -136,10 +204,10 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   async function record(
     principal: Principal,
     request: OperationRequest,
-    ids: { id: string; requestHash: string; idempotencyKey: string | null; projectId: string; placements: Placement[] },
+    ids: { id: string; requestHash: string; idempotencyKey: string | null; projectId: string; placements: Placement[]; resourceId: string | null },
     waitMs: number,
   ) {
-    const { id, requestHash, idempotencyKey, projectId, placements } = ids;
+    const { id, requestHash, idempotencyKey, projectId, placements, resourceId } = ids;
     const at = new Date().toISOString();
     const steps: OperationStep[] = placements.map((p) => ({
       region: p.region,
@@ -147,6 +215,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       action: actionOf[request.kind],
       status: 'PENDING',
       nativeId: null,
+      changed: null,
       error: null,
       undo: null,
       startedAt: null,
@@ -159,6 +228,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       organization: principal.organization,
       principal: principal.subject,
       projectId,
+      resourceId,
       request,
       requestHash,
       idempotencyKey,

@@ -7,7 +7,11 @@ import {
   projectCreateReply,
   projectDeleteReply,
 } from '../schema/contracts/identity.ts';
+import { networkCreateReply, networkDeleteReply, ruleApplyReply, ruleListReply, ruleRemoveReply } from '../schema/contracts/network.ts';
+import { quotaGetReply, quotaSetReply } from '../schema/contracts/quota.ts';
 import { ambiguousOutcomeCodes, ErrorCode } from '../schema/errors.ts';
+import { fromAccessRuleInput, type AccessRule } from '../schema/network.ts';
+import type { QuotaLimits } from '../schema/quota.ts';
 import type { Operation, OperationStep } from '../schema/operations.ts';
 import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
@@ -29,11 +33,16 @@ export interface SagaDeps {
 interface StepResult {
   nativeId?: string | null;
   undo?: Record<string, unknown> | null;
+  /** False when the placement already was as asked. */
+  changed?: boolean;
 }
+
+/** Records what the undo needs before the step's call (so an unknown outcome can still be undone exactly). */
+type Checkpoint = (undo: Record<string, unknown>) => Promise<void>;
 
 /** What each kind of operation does per placement, how it is undone, and what it changes in the index. */
 interface Plan {
-  forward(op: Operation, step: OperationStep): Promise<StepResult>;
+  forward(op: Operation, step: OperationStep, checkpoint: Checkpoint): Promise<StepResult>;
   /** Absent: the kind cannot be undone and a failure leaves the steps as they are (re-submitting finishes the work). */
   undo?(op: Operation, step: OperationStep): Promise<void>;
   onSucceeded(op: Operation): Promise<void>;
@@ -63,7 +72,7 @@ export function createSagaRunner(deps: SagaDeps) {
         return {
           async forward(_op, step) {
             const res = await call(step, 'project', 'create', { projectId, organization: op.organization, name: request.input.name, description: request.input.description }, projectCreateReply);
-            return { nativeId: res.placement.nativeId };
+            return { nativeId: res.placement.nativeId, changed: res.created };
           },
           async undo(_op, step) {
             await call(step, 'project', 'delete', { projectId }, projectDeleteReply);
@@ -127,6 +136,94 @@ export function createSagaRunner(deps: SagaDeps) {
           onFailed: async () => {},
         };
       }
+      case 'CREATE_NETWORK': {
+        const { projectId, name, cidr, gatewayIp, dnsNameservers, router } = request.input;
+        const networkId = op.resourceId as string;
+        return {
+          async forward(_op, step) {
+            const body = { id: networkId, projectId, name, cidr, gatewayIp: gatewayIp ?? null, dnsNameservers, router: router ? { external: router.external } : null };
+            const res = await call(step, 'network', 'create', body, networkCreateReply);
+            return { nativeId: res.network.nativeId, changed: res.created };
+          },
+          async undo(_op, step) {
+            await call(step, 'network', 'delete', { projectId, networkId }, networkDeleteReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+      case 'DELETE_NETWORK': {
+        const { projectId, networkId } = request.input;
+        return {
+          async forward(_op, step) {
+            const res = await call(step, 'network', 'delete', { projectId, networkId }, networkDeleteReply);
+            return { changed: res.deleted };
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+      case 'APPLY_ACCESS_RULE': {
+        const { projectId } = request.input;
+        const rule = fromAccessRuleInput(request.input.rule);
+        return {
+          async forward(_op, step, checkpoint) {
+            // whether the rule was there before decides whether an undo may remove it
+            const before = await call(step, 'rule', 'list', { projects: [{ projectId }] }, ruleListReply);
+            await checkpoint({ existedBefore: before.rules.some((r) => r.id === rule.id) });
+            const res = await call(step, 'rule', 'apply', { projectId, rule }, ruleApplyReply);
+            return { nativeId: res.rule.nativeId, changed: res.created, undo: { existedBefore: !res.created } };
+          },
+          async undo(_op, step) {
+            // never remove a rule that was there before this operation (unknown: the step never recorded it, so it never ran)
+            if (step.undo?.existedBefore !== false) return;
+            await call(step, 'rule', 'remove', { projectId, ruleId: rule.id }, ruleRemoveReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+      case 'REMOVE_ACCESS_RULE': {
+        const { projectId, ruleId } = request.input;
+        return {
+          async forward(_op, step, checkpoint) {
+            const before = await call(step, 'rule', 'list', { projects: [{ projectId }] }, ruleListReply);
+            const found = before.rules.find((r) => r.id === ruleId);
+            if (!found) return { changed: false, undo: { rule: null } };
+            const { projectId: _p, region: _r, platform: _pl, nativeId: _n, status: _s, ...removed } = found;
+            await checkpoint({ rule: removed });
+            const res = await call(step, 'rule', 'remove', { projectId, ruleId }, ruleRemoveReply);
+            return { nativeId: found.nativeId, changed: res.removed, undo: { rule: res.rule ?? removed } };
+          },
+          async undo(_op, step) {
+            const removed = (step.undo?.rule as AccessRule | null | undefined) ?? null;
+            if (removed) await call(step, 'rule', 'apply', { projectId, rule: removed }, ruleApplyReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+      case 'SET_QUOTA': {
+        const { projectId, limits } = request.input;
+        return {
+          async forward(_op, step, checkpoint) {
+            const before = await call(step, 'quota', 'get', { projects: [{ projectId }] }, quotaGetReply);
+            const current = before.quotas[0]?.limits ?? {};
+            const previous: QuotaLimits = {};
+            for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;
+            await checkpoint({ previous });
+            const res = await call(step, 'quota', 'set', { projectId, limits }, quotaSetReply);
+            const changed = Object.entries(res.previous).some(([r, v]) => v !== limits[r as keyof QuotaLimits]);
+            return { changed, undo: { previous: res.previous } };
+          },
+          async undo(_op, step) {
+            const previous = step.undo?.previous as QuotaLimits | undefined;
+            if (previous && Object.keys(previous).length > 0) await call(step, 'quota', 'set', { projectId, limits: previous }, quotaSetReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
     }
   }
 
@@ -150,10 +247,15 @@ export function createSagaRunner(deps: SagaDeps) {
         step.status = 'RUNNING';
         step.startedAt = now();
         await save();
+        const checkpoint: Checkpoint = async (undo) => {
+          step.undo = undo;
+          await save();
+        };
         try {
-          const result = await plan.forward(op, step);
+          const result = await plan.forward(op, step, checkpoint);
           step.status = 'SUCCEEDED';
           step.nativeId = result.nativeId ?? step.nativeId;
+          step.changed = result.changed ?? null;
           step.undo = result.undo ?? null;
           step.error = null;
         } catch (error) {
@@ -251,10 +353,10 @@ export function createSagaRunner(deps: SagaDeps) {
   /**
    * Takes over an operation whose owner stopped renewing its lease: a create or a membership change is
    * rolled back (its caller was told it is running, and the steps in flight are of unknown outcome);
-   * a delete is driven forward.
+   * a delete (project, network) is driven forward.
    */
   async function resume(op: Operation): Promise<Operation> {
-    if (op.kind === 'DELETE_PROJECT') {
+    if (op.kind === 'DELETE_PROJECT' || op.kind === 'DELETE_NETWORK') {
       op.status = 'RUNNING';
       return run(op);
     }

@@ -28,8 +28,10 @@ export const openstackPlatformConfigSchema = z.object({
   projectDomainId: z.string().min(1).default('default'),
   /** Neutron base URL (e.g. http://127.0.0.1:9696); when set, deleting a project first removes its Neutron resources. */
   neutronUrl: z.url().optional(),
-  /** Nova base URL with version (e.g. http://127.0.0.1:8774/v2.1). */
+  /** Nova base URL with version (e.g. http://127.0.0.1:8774/v2.1); when set, compute quotas are managed. */
   novaUrl: z.url().optional(),
+  /** Name or id of the external network routers get their gateway on; default: the only `router:external` network. */
+  externalNetwork: z.string().min(1).optional(),
 });
 export type OpenstackPlatformConfig = z.infer<typeof openstackPlatformConfigSchema>;
 

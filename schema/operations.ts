@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { errorCodes } from './errors.ts';
+import { applyAccessRuleInput, createNetworkInput, deleteNetworkInput, removeAccessRuleInput } from './network.ts';
+import { setQuotaInput } from './quota.ts';
 import {
   descriptionSchema,
   operationIdSchema,
@@ -18,6 +20,11 @@ export const OperationKind = {
   DELETE_PROJECT: 'DELETE_PROJECT',
   ADD_MEMBER: 'ADD_MEMBER',
   REMOVE_MEMBER: 'REMOVE_MEMBER',
+  CREATE_NETWORK: 'CREATE_NETWORK',
+  DELETE_NETWORK: 'DELETE_NETWORK',
+  APPLY_ACCESS_RULE: 'APPLY_ACCESS_RULE',
+  REMOVE_ACCESS_RULE: 'REMOVE_ACCESS_RULE',
+  SET_QUOTA: 'SET_QUOTA',
 } as const;
 export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind];
 
@@ -63,6 +70,8 @@ export const operationStepSchema = z.object({
   action: z.string(),
   status: stepStatusSchema,
   nativeId: z.string().nullable(),
+  /** False when the placement already was as asked (e.g. the rule existed): nothing was changed there. */
+  changed: z.boolean().nullable().default(null),
   error: wireErrorSchema.nullable(),
   /** Data the undo needs (e.g. the member's previous role). */
   undo: z.record(z.string(), z.unknown()).nullable(),
@@ -86,17 +95,24 @@ export const operationRequestSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('DELETE_PROJECT'), input: deleteProjectInput }),
   z.object({ kind: z.literal('ADD_MEMBER'), input: addMemberInput }),
   z.object({ kind: z.literal('REMOVE_MEMBER'), input: removeMemberInput }),
+  z.object({ kind: z.literal('CREATE_NETWORK'), input: createNetworkInput }),
+  z.object({ kind: z.literal('DELETE_NETWORK'), input: deleteNetworkInput }),
+  z.object({ kind: z.literal('APPLY_ACCESS_RULE'), input: applyAccessRuleInput }),
+  z.object({ kind: z.literal('REMOVE_ACCESS_RULE'), input: removeAccessRuleInput }),
+  z.object({ kind: z.literal('SET_QUOTA'), input: setQuotaInput }),
 ]);
 export type OperationRequest = z.infer<typeof operationRequestSchema>;
 
 export const operationSchema = z.object({
   id: operationIdSchema,
-  kind: z.enum(['CREATE_PROJECT', 'DELETE_PROJECT', 'ADD_MEMBER', 'REMOVE_MEMBER']),
+  kind: z.enum(Object.values(OperationKind) as [OperationKind, ...OperationKind[]]),
   status: operationStatusSchema,
   organization: organizationIdSchema,
   /** Who asked (the token's subject). */
   principal: z.string(),
   projectId: projectIdSchema.nullable(),
+  /** The network or access rule the operation is about, when it is about one. */
+  resourceId: z.string().nullable().default(null),
   request: operationRequestSchema,
   /** sha-256 of the canonical request: the same Idempotency-Key with another body is refused. */
   requestHash: z.string(),

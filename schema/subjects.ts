@@ -8,10 +8,20 @@ import type { Platform } from './model.ts';
 export const SUBJECT_ROOT = 'infra.v1';
 
 /** Resources and verbs an adapter serves. */
-export const AdapterResource = { project: 'project', member: 'member', health: 'health' } as const;
+export const AdapterResource = { project: 'project', member: 'member', network: 'network', rule: 'rule', quota: 'quota', health: 'health' } as const;
 export type AdapterResource = (typeof AdapterResource)[keyof typeof AdapterResource];
 
-export const AdapterVerb = { create: 'create', get: 'get', list: 'list', delete: 'delete', add: 'add', remove: 'remove', check: 'check' } as const;
+export const AdapterVerb = {
+  create: 'create',
+  get: 'get',
+  list: 'list',
+  delete: 'delete',
+  add: 'add',
+  remove: 'remove',
+  apply: 'apply',
+  set: 'set',
+  check: 'check',
+} as const;
 export type AdapterVerb = (typeof AdapterVerb)[keyof typeof AdapterVerb];
 
 const tokenPattern = /^[a-z][a-z0-9-]*$/;

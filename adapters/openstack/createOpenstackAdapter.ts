@@ -20,6 +20,23 @@ import {
   projectListRequest,
   type ProjectPlacement,
 } from '../../schema/contracts/identity.ts';
+import {
+  networkCreateReply,
+  networkCreateRequest,
+  networkDeleteReply,
+  networkDeleteRequest,
+  networkGetReply,
+  networkGetRequest,
+  networkListReply,
+  networkListRequest,
+  ruleApplyReply,
+  ruleApplyRequest,
+  ruleListReply,
+  ruleListRequest,
+  ruleRemoveReply,
+  ruleRemoveRequest,
+} from '../../schema/contracts/network.ts';
+import { quotaGetReply, quotaGetRequest, quotaSetReply, quotaSetRequest } from '../../schema/contracts/quota.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { ProjectRole } from '../../schema/model.ts';
 import { adapterQueue, adapterServiceName, adapterSubject } from '../../schema/subjects.ts';
@@ -27,6 +44,10 @@ import { endpoint, startService, type EndpointSpec } from '../../runtime/nats/se
 import type { CallOptions } from './client/http.ts';
 import type { KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
+import type { NovaClient } from './client/novaClient.ts';
+import { createAccessRuleOps } from './accessRules.ts';
+import { createNetworkOps } from './networks.ts';
+import { createQuotaOps } from './quotas.ts';
 import { fromKeystoneProject, infrafedRoles, isProjectRole, projectTag, strongest, toDomainName, toMembers, toProjectTags } from './mapping.ts';
 
 export interface OpenstackAdapterDeps {
@@ -35,6 +56,12 @@ export interface OpenstackAdapterDeps {
   keystone: KeystoneClient;
   /** When the region runs Neutron: a project's Neutron resources are removed before the project. */
   neutron?: NeutronClient;
+  /** When the region runs nova-api: compute quotas (cores, RAM, instances). */
+  nova?: NovaClient;
+  /** Name or id of the external network routers get their gateway on; default: the only one there is. */
+  externalNetwork?: string;
+  /** Adapter to vendor, per call, milliseconds (default 4000). */
+  vendorTimeoutMs?: number;
   log: Logger;
   version: string;
 }
@@ -46,8 +73,9 @@ export interface OpenstackAdapter {
 
 /**
  * The OpenStack adapter of one region: a NATS service on `infra.v1.<region>.openstack.>` (queue group
- * `openstack-<region>`) that maps the neutral contract to Keystone. Creates are idempotent: the project
- * is found by its `ifd-project=` tag before anything is created.
+ * `openstack-<region>`) that maps the neutral contract to Keystone (projects, members), Neutron (networks,
+ * access rules, network quotas) and Nova (compute quotas). Creates are idempotent: the project is found by
+ * its `ifd-project=` tag, a network by its description marker, a rule by its content, before anything is created.
  */
 export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promise<OpenstackAdapter> {
   const { keystone, region } = deps;
@@ -92,6 +120,34 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
   async function currentRoles(projectNativeId: string, userId: string, options: CallOptions): Promise<ProjectRole[]> {
     const assignments = await keystone.listProjectAssignments(projectNativeId, options);
     return assignments.filter((a) => a.user?.id === userId).map((a) => a.role.name).filter(isProjectRole);
+  }
+
+  const quotas = createQuotaOps({ region, neutron: deps.neutron, nova: deps.nova });
+  const vendorTimeoutMs = deps.vendorTimeoutMs ?? 4_000;
+  const networks = deps.neutron
+    ? createNetworkOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors, externalNetwork: deps.externalNetwork, vendorTimeoutMs })
+    : null;
+  const rules = deps.neutron ? createAccessRuleOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors }) : null;
+
+  function needNeutron<T>(ops: T | null): T {
+    if (!ops) throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `region ${region} runs no Neutron: networks and access rules are not available there`, { region, platform: 'openstack' });
+    return ops;
+  }
+
+  /** The Keystone project id: given by a caller that listed it, else looked up by tag. */
+  async function nativeIdOf(ref: { projectId: string; nativeId?: string }, options: CallOptions): Promise<string | null> {
+    return ref.nativeId ?? (await findProject(ref.projectId, options))?.id ?? null;
+  }
+
+  /** Runs `work` for every project of a batch that exists here, in parallel. */
+  async function perProject<T>(refs: { projectId: string; nativeId?: string }[], options: CallOptions, work: (projectId: string, nativeId: string) => Promise<T[]>): Promise<T[]> {
+    const lists = await Promise.all(
+      refs.map(async (ref) => {
+        const nativeId = await nativeIdOf(ref, options);
+        return nativeId ? work(ref.projectId, nativeId) : [];
+      }),
+    );
+    return lists.flat();
   }
 
   const endpoints: EndpointSpec[] = [
@@ -228,6 +284,100 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
           }),
         );
         return { members: perProject.flat() };
+      },
+    }),
+    endpoint({
+      name: 'network-create',
+      subject: adapterSubject(region, 'openstack', 'network', 'create'),
+      request: networkCreateRequest,
+      reply: networkCreateReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(networks);
+        const project = await requireProject(req.projectId, { signal });
+        return ops.create(req, project.id, { signal });
+      },
+    }),
+    endpoint({
+      name: 'network-get',
+      subject: adapterSubject(region, 'openstack', 'network', 'get'),
+      request: networkGetRequest,
+      reply: networkGetReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(networks);
+        const project = await findProject(req.projectId, { signal });
+        return { network: project ? await ops.get(req.projectId, project.id, req.networkId, { signal }) : null };
+      },
+    }),
+    endpoint({
+      name: 'network-delete',
+      subject: adapterSubject(region, 'openstack', 'network', 'delete'),
+      request: networkDeleteRequest,
+      reply: networkDeleteReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(networks);
+        const project = await findProject(req.projectId, { signal });
+        return { deleted: project ? await ops.delete(project.id, req.networkId, { signal }) : false };
+      },
+    }),
+    endpoint({
+      name: 'network-list',
+      subject: adapterSubject(region, 'openstack', 'network', 'list'),
+      request: networkListRequest,
+      reply: networkListReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(networks);
+        return { networks: await perProject(req.projects, { signal }, (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
+      },
+    }),
+    endpoint({
+      name: 'rule-apply',
+      subject: adapterSubject(region, 'openstack', 'rule', 'apply'),
+      request: ruleApplyRequest,
+      reply: ruleApplyReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(rules);
+        const project = await requireProject(req.projectId, { signal });
+        return ops.apply(req.projectId, project.id, req.rule, { signal });
+      },
+    }),
+    endpoint({
+      name: 'rule-remove',
+      subject: adapterSubject(region, 'openstack', 'rule', 'remove'),
+      request: ruleRemoveRequest,
+      reply: ruleRemoveReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(rules);
+        const project = await findProject(req.projectId, { signal });
+        return project ? ops.remove(project.id, req.ruleId, { signal }) : { removed: false, rule: null };
+      },
+    }),
+    endpoint({
+      name: 'rule-list',
+      subject: adapterSubject(region, 'openstack', 'rule', 'list'),
+      request: ruleListRequest,
+      reply: ruleListReply,
+      async handle(req, { signal }) {
+        const ops = needNeutron(rules);
+        return { rules: await perProject(req.projects, { signal }, (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
+      },
+    }),
+    endpoint({
+      name: 'quota-get',
+      subject: adapterSubject(region, 'openstack', 'quota', 'get'),
+      request: quotaGetRequest,
+      reply: quotaGetReply,
+      async handle(req, { signal }) {
+        return { quotas: await perProject(req.projects, { signal }, async (projectId, nativeId) => [await quotas.get(projectId, nativeId, { signal })]) };
+      },
+    }),
+    endpoint({
+      name: 'quota-set',
+      subject: adapterSubject(region, 'openstack', 'quota', 'set'),
+      request: quotaSetRequest,
+      reply: quotaSetReply,
+      async handle(req, { signal }) {
+        const project = await requireProject(req.projectId, { signal });
+        return quotas.set(project.id, req.limits, { signal });
       },
     }),
     endpoint({

@@ -5,6 +5,7 @@ import { connectNats } from '../../runtime/nats/connect.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createKeystoneClient } from './client/keystoneClient.ts';
 import { createNeutronClient } from './client/neutronClient.ts';
+import { createNovaClient } from './client/novaClient.ts';
 import { createOpenstackAdapter } from './createOpenstackAdapter.ts';
 
 const region = process.env.INFRAFED_REGION ?? '';
@@ -33,8 +34,21 @@ await runMain(log, async () => {
   const neutron = platform.neutronUrl
     ? createNeutronClient({ url: platform.neutronUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Neutron ${region}`, context: { region, platform: 'openstack' } })
     : undefined;
-  const adapter = await createOpenstackAdapter({ nc, region, keystone, neutron, log, version: VERSION });
-  log.info({ region, keystone: platform.keystoneUrl, neutron: platform.neutronUrl ?? null }, 'openstack adapter ready');
+  const nova = platform.novaUrl
+    ? createNovaClient({ url: platform.novaUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Nova ${region}`, context: { region, platform: 'openstack' } })
+    : undefined;
+  const adapter = await createOpenstackAdapter({
+    nc,
+    region,
+    keystone,
+    neutron,
+    nova,
+    externalNetwork: platform.externalNetwork,
+    vendorTimeoutMs: config.timeouts.vendorMs,
+    log,
+    version: VERSION,
+  });
+  log.info({ region, keystone: platform.keystoneUrl, neutron: platform.neutronUrl ?? null, nova: platform.novaUrl ?? null }, 'openstack adapter ready');
   return async () => {
     await adapter.stop();
     await nc.drain();

@@ -1,5 +1,6 @@
 import type { ProjectPlacement, Member } from '../../schema/contracts/identity.ts';
 import { organizationIdSchema, ProjectRole, projectIdSchema } from '../../schema/model.ts';
+import type { QuotaResource } from '../../schema/quota.ts';
 import type { KeystoneProject, KeystoneRoleAssignment } from './client/keystoneClient.ts';
 
 /** Every Keystone project infrafed made carries this tag, plus the two below. */
@@ -76,4 +77,39 @@ export function toMembers(projectId: string, assignments: readonly KeystoneRoleA
   return [...byUser.values()]
     .map((e) => ({ projectId, user: e.user, organization: e.organization, role: strongest(e.roles) as ProjectRole }))
     .sort((a, b) => a.organization.localeCompare(b.organization) || a.user.localeCompare(b.user));
+}
+
+/**
+ * The Neutron objects (network, subnet, router) of one infrafed network carry its id in their description,
+ * `infrafed net_…`: Neutron refuses tags in a POST (they take a second call, which a crash could skip), but
+ * a description is written with the object and can be filtered on, so a retried create finds them.
+ */
+export function networkMarker(networkId: string): string {
+  return `${INFRAFED_TAG} ${networkId}`;
+}
+export function networkIdFromMarker(description: string | undefined): string | null {
+  const m = /^infrafed (net_[0-9a-z]{26})$/.exec(description ?? '');
+  return m ? (m[1] as string) : null;
+}
+
+/** The security group infrafed owns in each project: every access rule lands in it. */
+export const ACCESS_RULES_GROUP = 'infrafed';
+
+/** Neutral quota resources and where they live in OpenStack. */
+export const novaQuotaNames: Partial<Record<QuotaResource, string>> = { cores: 'cores', ramMiB: 'ram', instances: 'instances' };
+export const neutronQuotaNames: Partial<Record<QuotaResource, string>> = {
+  networks: 'network',
+  subnets: 'subnet',
+  ports: 'port',
+  routers: 'router',
+  floatingIps: 'floatingip',
+  securityGroups: 'security_group',
+  securityGroupRules: 'security_group_rule',
+};
+export function fromVendorQuotaName(name: string): QuotaResource | null {
+  for (const table of [novaQuotaNames, neutronQuotaNames]) {
+    const found = Object.entries(table).find(([, vendor]) => vendor === name);
+    if (found) return found[0] as QuotaResource;
+  }
+  return null;
 }

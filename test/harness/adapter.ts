@@ -2,10 +2,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
 import { createNeutronClient } from '../../adapters/openstack/client/neutronClient.ts';
+import { createNovaClient } from '../../adapters/openstack/client/novaClient.ts';
 import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
 
-/** The OpenStack adapter of the test Keystone's region (with its Neutron, if started), in this process, logging nothing. */
+/** The OpenStack adapter of the test Keystone's region (with its Neutron and Nova, if started), in this process, logging nothing. */
 export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone): Promise<OpenstackAdapter> {
   const client = createKeystoneClient({
     url: keystone.url,
@@ -21,5 +22,8 @@ export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone
   const neutron = keystone.neutronUrl
     ? createNeutronClient({ url: keystone.neutronUrl, token: client.token, timeoutMs: 4_000, service: `Neutron ${keystone.region}`, context: { region: keystone.region } })
     : undefined;
-  return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, neutron, log: pino({ level: 'silent' }), version: '0.0.0' });
+  const nova = keystone.novaUrl
+    ? createNovaClient({ url: keystone.novaUrl, token: client.token, timeoutMs: 4_000, service: `Nova ${keystone.region}`, context: { region: keystone.region } })
+    : undefined;
+  return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, neutron, nova, log: pino({ level: 'silent' }), version: '0.0.0' });
 }

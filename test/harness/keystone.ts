@@ -11,6 +11,8 @@ export interface TestKeystone {
   region: string;
   /** Set when started with Neutron. */
   neutronUrl?: string;
+  /** Set when started with nova-api (with its version, e.g. …/v2.1). */
+  novaUrl?: string;
   stop(): Promise<void>;
 }
 
@@ -18,9 +20,10 @@ export interface TestKeystone {
  * A real Keystone (Debian's package, uwsgi on a free port) restored to its pristine state. The state
  * lives in .local/test/<name>: the first run bootstraps it (~10 s), later runs restore a snapshot (~2 s).
  */
-export async function startKeystone(name: string, region = name, options: { withNeutron?: boolean } = {}): Promise<TestKeystone> {
+export async function startKeystone(name: string, region = name, options: { withNeutron?: boolean; withNova?: boolean } = {}): Promise<TestKeystone> {
   const port = await freePort();
   const neutronPort = await freePort();
+  const novaPort = await freePort();
   const env = {
     ...process.env,
     PATH: OS_PATH,
@@ -28,6 +31,8 @@ export async function startKeystone(name: string, region = name, options: { with
     KS_PORT: String(port),
     NEUTRON_PORT: String(neutronPort),
     WITH_NEUTRON: options.withNeutron ? '1' : '0',
+    NOVA_PORT: String(novaPort),
+    WITH_NOVA: options.withNova ? '1' : '0',
     OS_REGION: region,
     ADMIN_PASSWORD: KEYSTONE_ADMIN_PASSWORD,
   };
@@ -37,6 +42,7 @@ export async function startKeystone(name: string, region = name, options: { with
     url: `http://127.0.0.1:${port}/v3`,
     region,
     neutronUrl: options.withNeutron ? `http://127.0.0.1:${neutronPort}` : undefined,
+    novaUrl: options.withNova ? `http://127.0.0.1:${novaPort}/v2.1` : undefined,
     async stop() {
       await run('bash', [join(ROOT, 'platforms/openstack/stop.sh')], env);
     },
@@ -79,11 +85,18 @@ export function keystoneAdmin(url: string) {
       return {
         create: <T>(path: string, body: unknown) => post<T>(base, path, body),
         put: <T>(path: string, body: unknown) => post<T>(base, path, body, 'PUT'),
+        get: <T>(path: string) => get<T>(path, base),
         // unfiltered, then filtered here: a project_id filter on security-groups makes Neutron create that
         // project's `default` group, so the check would find what it just made
         list: async (collection: string, projectId: string) =>
           ((await get<Record<string, { id: string; project_id: string }[]>>(`/${collection}`, base))[collection.replace(/-/g, '_')] ?? []).filter((x) => x.project_id === projectId),
       };
+    },
+    /** Nova's quota-set of a project, as an operator reads it. */
+    async novaQuota(novaUrl: string, projectId: string) {
+      const res = await fetch(`${novaUrl}/os-quota-sets/${projectId}`, { headers: { 'x-auth-token': await auth(), 'OpenStack-API-Version': 'compute 2.79' } });
+      if (!res.ok) throw new Error(`GET os-quota-sets: ${res.status}`);
+      return ((await res.json()) as { quota_set: Record<string, number> }).quota_set;
     },
     async projectsTagged(tag: string) {
       return (await get<{ projects: { id: string; name: string; tags: string[]; domain_id: string }[] }>(`/projects?tags=${encodeURIComponent(tag)}`)).projects;

@@ -106,7 +106,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       timeoutMs: 5_000,
     });
     const at = new Date(Date.now() - 60_000).toISOString();
-    const step = { action: 'project.create', error: null, undo: null, startedAt: at, finishedAt: null };
+    const step = { action: 'project.create', changed: null, error: null, undo: null, startedAt: at, finishedAt: null };
     const op: Operation = {
       id: 'op_01dddddddddddddddddddddddd',
       kind: 'CREATE_PROJECT',
@@ -114,6 +114,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       organization: 'acme',
       principal: 'alice',
       projectId,
+      resourceId: null,
       request: { kind: 'CREATE_PROJECT', input: { name: 'orphan-risk', description: '', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] } },
       requestHash: 'x',
       idempotencyKey: null,

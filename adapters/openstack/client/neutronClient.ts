@@ -18,6 +18,12 @@ export interface NeutronPort extends Named {
   device_id: string;
 }
 
+export interface NeutronQuotaDetail {
+  limit: number;
+  used: number;
+  reserved: number;
+}
+
 /** What was removed from a project, per kind (for logs and operation steps). */
 export interface NeutronCleanup {
   routers: number;
@@ -32,9 +38,18 @@ export interface NeutronCleanup {
 export function createNeutronClient(options: NeutronClientOptions) {
   const call = createOpenstackHttp({ service: options.service, baseUrl: `${options.url.replace(/\/+$/, '')}/v2.0`, timeoutMs: options.timeoutMs, token: options.token, context: options.context });
 
-  async function list<T>(collection: string, projectId: string, callOptions: CallOptions): Promise<T[]> {
-    const res = await call<Record<string, T[]>>('GET', `/${collection}`, { ...callOptions, query: { project_id: projectId } });
+  /** A collection filtered by `query` (Neutron matches every given field; `tags` must all be present). */
+  async function listWhere<T>(collection: string, query: Record<string, string | undefined>, callOptions: CallOptions = {}): Promise<T[]> {
+    const res = await call<Record<string, T[]>>('GET', `/${collection}`, { ...callOptions, query });
     return res.body[collection.replace(/-/g, '_')] ?? [];
+  }
+  function list<T>(collection: string, projectId: string, callOptions: CallOptions): Promise<T[]> {
+    return listWhere<T>(collection, { project_id: projectId }, callOptions);
+  }
+  /** POST to a collection; the body's single key is the resource (`network`, `subnet`, …). */
+  async function create<T>(collection: string, resource: string, body: Record<string, unknown>, callOptions: CallOptions = {}): Promise<T> {
+    const res = await call<Record<string, T>>('POST', `/${collection}`, { ...callOptions, body: { [resource]: body } });
+    return res.body[resource] as T;
   }
   async function remove(collection: string, id: string, callOptions: CallOptions): Promise<void> {
     await call('DELETE', `/${collection}/${encodeURIComponent(id)}`, { ...callOptions, accept: [204, 404] });
@@ -43,6 +58,18 @@ export function createNeutronClient(options: NeutronClientOptions) {
   return {
     call,
     list,
+    listWhere,
+    create,
+    remove,
+    /** Limit, use and reservations per Neutron resource of a project. */
+    async quotaDetails(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, NeutronQuotaDetail>> {
+      const res = await call<{ quota: Record<string, NeutronQuotaDetail> }>('GET', `/quotas/${encodeURIComponent(projectId)}/details`, callOptions);
+      return res.body.quota;
+    },
+    async setQuota(projectId: string, quota: Record<string, number | boolean>, callOptions: CallOptions = {}): Promise<Record<string, number>> {
+      const res = await call<{ quota: Record<string, number> }>('PUT', `/quotas/${encodeURIComponent(projectId)}`, { ...callOptions, body: { quota } });
+      return res.body.quota;
+    },
     /**
      * Removes everything a project owns in Neutron, in dependency order: floating IPs, router interfaces
      * and gateways, routers, ports, subnets, networks, security groups (the auto-created `default` too).

@@ -1,0 +1,135 @@
+import type { PlacementQuota } from '../../schema/contracts/quota.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { type QuotaLimits, type QuotaResource, type QuotaUsage } from '../../schema/quota.ts';
+import type { CallOptions } from './client/http.ts';
+import type { NeutronClient } from './client/neutronClient.ts';
+import type { NovaClient } from './client/novaClient.ts';
+import { fromVendorQuotaName, neutronQuotaNames, novaQuotaNames } from './mapping.ts';
+
+export interface QuotaOpsDeps {
+  region: string;
+  neutron?: NeutronClient;
+  nova?: NovaClient;
+}
+
+/** OpenStack writes "unlimited" as -1. */
+const fromVendorLimit = (limit: number): number | null => (limit < 0 ? null : limit);
+const toVendorLimit = (limit: number | null): number => (limit === null ? -1 : limit);
+
+/**
+ * Quotas of a project on Nova (cores, ram, instances) and Neutron (networks … security group rules), and
+ * the translation of the vendors' over-quota and below-use refusals into errors with the figures.
+ */
+export function createQuotaOps(deps: QuotaOpsDeps) {
+  const { region, neutron, nova } = deps;
+
+  async function read(nativeProjectId: string, options: CallOptions): Promise<{ limits: QuotaLimits; usage: QuotaUsage }> {
+    const [novaDetail, neutronDetail] = await Promise.all([
+      nova ? nova.quotaDetails(nativeProjectId, options) : Promise.resolve({}),
+      neutron ? neutron.quotaDetails(nativeProjectId, options) : Promise.resolve({}),
+    ]);
+    const limits: QuotaLimits = {};
+    const usage: QuotaUsage = {};
+    for (const [resource, vendor] of Object.entries(novaQuotaNames) as [QuotaResource, string][]) {
+      const d = (novaDetail as Record<string, { limit: number; in_use: number } | undefined>)[vendor];
+      if (d) [limits[resource], usage[resource]] = [fromVendorLimit(d.limit), d.in_use];
+    }
+    for (const [resource, vendor] of Object.entries(neutronQuotaNames) as [QuotaResource, string][]) {
+      const d = (neutronDetail as Record<string, { limit: number; used: number } | undefined>)[vendor];
+      if (d) [limits[resource], usage[resource]] = [fromVendorLimit(d.limit), d.used];
+    }
+    return { limits, usage };
+  }
+
+  function unsupported(resources: QuotaResource[]): InfrafedError {
+    return new InfrafedError(ErrorCode.NOT_SUPPORTED, `region ${region} does not run the service for: ${resources.join(', ')}`, { region, platform: 'openstack', resources });
+  }
+
+  /** A vendor's refusal with neutral resource names and figures (reading them from the quota details when the vendor gives none). */
+  async function translate(error: unknown, nativeProjectId: string, requested: number): Promise<unknown> {
+    if (!(error instanceof InfrafedError) || (error.code !== ErrorCode.QUOTA_EXCEEDED && error.code !== ErrorCode.CONFLICT)) return error;
+    const vendorResources = error.extensions?.vendorResources as string[] | undefined;
+    const resource = vendorResources?.map(fromVendorQuotaName).find((r): r is QuotaResource => r !== null);
+    if (!resource) return error;
+    const figures = error.extensions?.figures as { limit: number; used: number; requested?: number } | undefined;
+    if (error.code === ErrorCode.CONFLICT) {
+      // a limit below what is in use
+      const used = figures?.used ?? 0;
+      return new InfrafedError(ErrorCode.CONFLICT, `the ${resource} quota in ${region} cannot be set to ${figures?.limit} while ${used} are in use`, {
+        region,
+        platform: 'openstack',
+        resource,
+        limit: figures?.limit ?? null,
+        used,
+      });
+    }
+    let limit = figures?.limit;
+    let used = figures?.used;
+    if (limit === undefined || used === undefined) {
+      const now = await read(nativeProjectId, { signal: AbortSignal.timeout(4_000) }).catch(() => null);
+      limit = now?.limits[resource] ?? -1;
+      used = now?.usage[resource] ?? -1;
+    }
+    const asked = figures?.requested ?? requested;
+    return new InfrafedError(ErrorCode.QUOTA_EXCEEDED, `${resource} quota exceeded in ${region}: limit ${limit}, in use ${used}, requested ${asked}`, {
+      region,
+      platform: 'openstack',
+      resource,
+      limit,
+      used,
+      requested: asked,
+    });
+  }
+
+  const quotaErrors = {
+    /** Runs a vendor call that consumes `requested` of some quota; an over-quota refusal comes back with the figures. */
+    async enrich<T>(nativeProjectId: string, work: () => Promise<T>, requested = 1): Promise<T> {
+      try {
+        return await work();
+      } catch (error) {
+        throw await translate(error, nativeProjectId, requested);
+      }
+    },
+  };
+
+  return {
+    quotaErrors,
+    async get(projectId: string, nativeProjectId: string, options: CallOptions): Promise<PlacementQuota> {
+      return { projectId, ...(await read(nativeProjectId, options)) };
+    },
+
+    /**
+     * Writes the given limits (the others stay as they are) and answers with the limits after and the
+     * earlier value of each given one. A limit below what is in use is refused (CONFLICT), by Nova itself
+     * and by Neutron's `check_limit`. When Neutron refuses after Nova accepted, Nova is put back.
+     */
+    async set(nativeProjectId: string, limits: QuotaLimits, options: CallOptions): Promise<{ limits: QuotaLimits; previous: QuotaLimits }> {
+      const given = (Object.keys(limits) as QuotaResource[]).filter((r) => limits[r] !== undefined);
+      const missing = given.filter((r) => (r in novaQuotaNames && !nova) || (r in neutronQuotaNames && !neutron));
+      if (missing.length > 0) throw unsupported(missing);
+      const before = await read(nativeProjectId, options);
+      const previous: QuotaLimits = {};
+      for (const r of given) previous[r] = before.limits[r] ?? null;
+      const body = (table: Partial<Record<QuotaResource, string>>) =>
+        Object.fromEntries(given.filter((r) => table[r]).map((r) => [table[r] as string, toVendorLimit(limits[r] ?? null)]));
+      const novaBody = body(novaQuotaNames);
+      const neutronBody = body(neutronQuotaNames);
+      const novaChanged = nova && Object.keys(novaBody).length > 0;
+      try {
+        if (novaChanged) await nova.setQuota(nativeProjectId, novaBody, options);
+        if (neutron && Object.keys(neutronBody).length > 0) await neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options);
+      } catch (error) {
+        if (novaChanged) {
+          const restore = Object.fromEntries(Object.keys(novaBody).map((v) => [v, toVendorLimit(previous[fromVendorQuotaName(v) as QuotaResource] ?? null)]));
+          await nova.setQuota(nativeProjectId, restore, { signal: AbortSignal.timeout(4_000) }).catch(() => undefined);
+        }
+        throw await translate(error, nativeProjectId, 0);
+      }
+      const after = await read(nativeProjectId, options);
+      return { limits: after.limits, previous };
+    },
+  };
+}
+export type QuotaOps = ReturnType<typeof createQuotaOps>;
+export type QuotaErrors = QuotaOps['quotaErrors'];
+

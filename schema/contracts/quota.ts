@@ -1,0 +1,19 @@
+import { z } from 'zod';
+import { projectIdSchema } from '../model.ts';
+import { quotaLimitsSchema, quotaUsageSchema } from '../quota.ts';
+import { projectRefSchema } from './network.ts';
+
+export const placementQuotaSchema = z.object({
+  projectId: projectIdSchema,
+  limits: quotaLimitsSchema,
+  usage: quotaUsageSchema,
+});
+export type PlacementQuota = z.infer<typeof placementQuotaSchema>;
+
+export const quotaGetRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(100) });
+export const quotaGetReply = z.object({ quotas: z.array(placementQuotaSchema) });
+
+/** Limits to write; null sets "unlimited" (only undo does that: callers give whole numbers, see quotaLimitsInput). */
+export const quotaSetRequest = z.object({ projectId: projectIdSchema, limits: quotaLimitsSchema });
+/** `previous` holds the earlier value of every limit that was given (so the change can be undone). */
+export const quotaSetReply = z.object({ limits: quotaLimitsSchema, previous: quotaLimitsSchema });

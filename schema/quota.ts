@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { projectIdSchema, regionNameSchema } from './model.ts';
+
+/**
+ * The neutral quota resources. OpenStack: Nova quota-set (cores, ram, instances) and Neutron quotas; OKD
+ * (issue 4) maps what it has. `ramMiB` is mebibytes, as Nova counts.
+ */
+export const quotaResources = [
+  'cores',
+  'ramMiB',
+  'instances',
+  'networks',
+  'subnets',
+  'ports',
+  'routers',
+  'floatingIps',
+  'securityGroups',
+  'securityGroupRules',
+] as const;
+export type QuotaResource = (typeof quotaResources)[number];
+
+const limitSchema = z
+  .number()
+  .int('a quota is a whole number')
+  .min(0, 'a quota cannot be negative')
+  .max(2_147_483_647, 'a quota is at most 2147483647');
+
+/** Limits to set: fields left out stay as they are. */
+export const quotaLimitsInput = z
+  .object(Object.fromEntries(quotaResources.map((r) => [r, limitSchema.optional()])) as Record<QuotaResource, z.ZodOptional<typeof limitSchema>>)
+  .strict()
+  .refine((limits) => Object.values(limits).some((v) => v !== undefined), 'give at least one limit');
+export type QuotaLimitsInput = z.infer<typeof quotaLimitsInput>;
+
+/** Limits as read back: every resource the platform has; null means unlimited. */
+export const quotaLimitsSchema = z.partialRecord(z.enum(quotaResources), z.number().int().nullable());
+export type QuotaLimits = Partial<Record<QuotaResource, number | null>>;
+
+/** What is in use, per resource. */
+export const quotaUsageSchema = z.partialRecord(z.enum(quotaResources), z.number().int());
+export type QuotaUsage = Partial<Record<QuotaResource, number>>;
+
+export const setQuotaInput = z.object({ projectId: projectIdSchema, region: regionNameSchema, limits: quotaLimitsInput });
+export type SetQuotaInput = z.infer<typeof setQuotaInput>;
+
+/** The figures a QUOTA_EXCEEDED error carries in its extensions. */
+export interface QuotaExceededDetails {
+  resource: QuotaResource;
+  limit: number;
+  used: number;
+  requested: number;
+  region?: string;
+}

@@ -1,0 +1,180 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { projectCreateReply, projectDeleteReply } from '../../schema/contracts/identity.ts';
+import {
+  networkCreateReply,
+  networkDeleteReply,
+  networkGetReply,
+  networkListReply,
+  ruleApplyReply,
+  ruleListReply,
+  ruleRemoveReply,
+} from '../../schema/contracts/network.ts';
+import { quotaGetReply, quotaSetReply } from '../../schema/contracts/quota.ts';
+import { fromAccessRuleInput, accessRuleInput } from '../../schema/network.ts';
+import type { AdapterResource, AdapterVerb } from '../../schema/subjects.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { startOpenstackAdapter } from '../harness/adapter.ts';
+import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
+import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+
+const P = 'prj_01nnnnnnnnnnnnnnnnnnnnnnnn';
+const NET_A = 'net_01aaaaaaaaaaaaaaaaaaaaaaaa';
+const NET_B = 'net_01bbbbbbbbbbbbbbbbbbbbbbbb';
+const NET_C = 'net_01cccccccccccccccccccccccc';
+
+describe('OpenStack adapter: networks, access rules and quotas on real Neutron and nova-api', () => {
+  let nats: TestNatsServer;
+  let keystone: TestKeystone;
+  let nc: NatsConnection;
+  let adapter: OpenstackAdapter;
+  let admin: ReturnType<typeof keystoneAdmin>;
+  let neutron: ReturnType<ReturnType<typeof keystoneAdmin>['neutron']>;
+  let nativeId: string;
+
+  const call = <S extends Parameters<typeof requestAdapter>[5]>(resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S) =>
+    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, reply, { timeoutMs: 8_000 });
+  const rule = (input: unknown) => fromAccessRuleInput(accessRuleInput.parse(input));
+
+  beforeAll(async () => {
+    [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('network-it', 'sto', { withNeutron: true, withNova: true })]);
+    nc = await connect({ servers: nats.url });
+    adapter = await startOpenstackAdapter(nc, keystone);
+    admin = keystoneAdmin(keystone.url);
+    neutron = admin.neutron(keystone.neutronUrl as string);
+    nativeId = (await call('project', 'create', { projectId: P, organization: 'acme', name: 'net-lab', description: '' }, projectCreateReply)).placement.nativeId;
+  }, 120_000);
+
+  afterAll(async () => {
+    await adapter?.stop();
+    await nc?.close();
+    await Promise.all([nats?.stop(), keystone?.stop()]);
+  });
+
+  it('creates a network with its subnet, finds it instead of creating it twice, gets and lists it', async () => {
+    const body = { id: NET_A, projectId: P, name: 'backend', cidr: '10.10.0.0/24', gatewayIp: '10.10.0.254', dnsNameservers: ['192.0.2.53'], router: null };
+    const first = await call('network', 'create', body, networkCreateReply);
+    const again = await call('network', 'create', body, networkCreateReply);
+    expect(first.created).toBe(true);
+    expect(again).toEqual({ network: first.network, created: false });
+    expect(first.network).toMatchObject({ id: NET_A, projectId: P, name: 'backend', region: 'sto', platform: 'openstack', status: 'ACTIVE', cidr: '10.10.0.0/24', gatewayIp: '10.10.0.254', dnsNameservers: ['192.0.2.53'], router: null });
+    // what Neutron itself holds, in the customer's project
+    const nets = await neutron.list('networks', nativeId);
+    expect(nets.map((n) => n.id)).toEqual([first.network.nativeId]);
+    const subnets = (await neutron.list('subnets', nativeId)) as unknown as { cidr: string; gateway_ip: string; network_id: string }[];
+    expect(subnets.map((s) => [s.cidr, s.gateway_ip, s.network_id])).toEqual([['10.10.0.0/24', '10.10.0.254', first.network.nativeId]]);
+
+    expect((await call('network', 'get', { projectId: P, networkId: NET_A }, networkGetReply)).network).toEqual(first.network);
+    expect((await call('network', 'get', { projectId: P, networkId: NET_B }, networkGetReply)).network).toBeNull();
+    const listed = await call('network', 'list', { projects: [{ projectId: P }, { projectId: 'prj_01zzzzzzzzzzzzzzzzzzzzzzzz' }] }, networkListReply);
+    expect(listed.networks).toEqual([first.network]);
+  });
+
+  it('creates a router with an interface on the subnet and a gateway on the external network', async () => {
+    // the operator's external network (provider side), as a region would have one
+    const { network: ext } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'public', 'router:external': true } });
+    await neutron.create('/subnets', { subnet: { network_id: ext.id, cidr: '203.0.113.0/24', ip_version: 4 } });
+    const res = await call('network', 'create', { id: NET_B, projectId: P, name: 'dmz', cidr: '10.11.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: true } }, networkCreateReply);
+    expect(res.network).toMatchObject({ cidr: '10.11.0.0/24', gatewayIp: '10.11.0.1', router: { external: true, status: 'ACTIVE' } });
+    expect(res.network.router?.externalIp).toMatch(/^203\.0\.113\./);
+    const ports = (await neutron.list('ports', nativeId)) as unknown as { device_owner: string; device_id: string }[];
+    expect(ports.filter((p) => p.device_owner === 'network:router_interface').map((p) => p.device_id)).toEqual([res.network.router?.nativeId]);
+  });
+
+  it('deletes a network with its router and interface, idempotently', async () => {
+    await expect(call('network', 'delete', { projectId: P, networkId: NET_B }, networkDeleteReply)).resolves.toEqual({ deleted: true });
+    await expect(call('network', 'delete', { projectId: P, networkId: NET_B }, networkDeleteReply)).resolves.toEqual({ deleted: false });
+    expect(await neutron.list('routers', nativeId)).toEqual([]);
+    expect(await neutron.list('ports', nativeId)).toEqual([]);
+    expect((await neutron.list('networks', nativeId)).length).toBe(1);
+  });
+
+  it('applies a rule in the infrafed security group; applying it again reports the existing rule (never a 409)', async () => {
+    const ssh = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' });
+    const first = await call('rule', 'apply', { projectId: P, rule: ssh }, ruleApplyReply);
+    const again = await call('rule', 'apply', { projectId: P, rule: { ...ssh, description: 'ssh again' } }, ruleApplyReply);
+    expect(first.created).toBe(true);
+    expect(again.created).toBe(false);
+    expect(again.rule).toEqual(first.rule);
+    expect(first.rule).toMatchObject({ id: ssh.id, direction: 'ingress', protocol: 'tcp', portFrom: 22, portTo: 22, remoteCidr: '192.0.2.0/24', region: 'sto' });
+    // the same rule written differently (a range of one port, IPv6 spelled long) has the same id
+    expect(rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22, to: 22 }, remoteCidr: '192.0.2.0/24' }).id).toBe(ssh.id);
+    const groups = (await neutron.list('security-groups', nativeId)) as unknown as { name: string; security_group_rules: { id: string; project_id: string }[] }[];
+    const owned = groups.filter((g) => g.name === 'infrafed');
+    expect(owned).toHaveLength(1);
+    const landed = owned[0]?.security_group_rules.find((r) => r.id === first.rule.nativeId);
+    // created by the adapter's admin, but owned by the customer's project
+    expect(landed?.project_id).toBe(nativeId);
+
+    const v6 = rule({ direction: 'ingress', protocol: 'udp', ports: { from: 5000, to: 5010 }, remoteCidr: '2001:0db8:0000:0000::/64' });
+    expect(v6.remoteCidr).toBe('2001:db8::/64');
+    await call('rule', 'apply', { projectId: P, rule: v6 }, ruleApplyReply);
+    const listed = await call('rule', 'list', { projects: [{ projectId: P, nativeId }] }, ruleListReply);
+    // Neutron's two default egress rules of a new group are listed as what they are: any egress
+    expect(listed.rules.map((r) => [r.direction, r.protocol, r.portFrom, r.portTo, r.remoteCidr]).sort()).toEqual(
+      [
+        ['egress', 'any', null, null, '0.0.0.0/0'],
+        ['egress', 'any', null, null, '::/0'],
+        ['ingress', 'tcp', 22, 22, '192.0.2.0/24'],
+        ['ingress', 'udp', 5000, 5010, '2001:db8::/64'],
+      ].sort(),
+    );
+  });
+
+  it('removes a rule by id and reports what it removed; removing again changes nothing', async () => {
+    const ssh = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' });
+    const removed = await call('rule', 'remove', { projectId: P, ruleId: ssh.id }, ruleRemoveReply);
+    expect(removed).toEqual({ removed: true, rule: ssh });
+    expect(await call('rule', 'remove', { projectId: P, ruleId: ssh.id }, ruleRemoveReply)).toEqual({ removed: false, rule: null });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P }] }, ruleListReply);
+    expect(listed.rules.map((r) => r.id)).not.toContain(ssh.id);
+  });
+
+  it('reads quotas and usage from Nova and Neutron, and sets only the limits given', async () => {
+    const before = (await call('quota', 'get', { projects: [{ projectId: P }] }, quotaGetReply)).quotas[0];
+    expect(before?.usage).toMatchObject({ networks: 1, subnets: 1, cores: 0, securityGroups: 2 });
+    expect(before?.limits).toMatchObject({ cores: 20, ramMiB: 51_200, instances: 10, networks: 100 });
+    const set = await call('quota', 'set', { projectId: P, limits: { cores: 8, networks: 3, securityGroupRules: 50 } }, quotaSetReply);
+    expect(set.previous).toEqual({ cores: 20, networks: 100, securityGroupRules: 100 });
+    expect(set.limits).toMatchObject({ cores: 8, networks: 3, securityGroupRules: 50, instances: 10, ramMiB: 51_200, subnets: 100 });
+    // the vendors hold exactly that; what was not given is unchanged
+    expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 8, instances: 10, ram: 51_200 });
+    const neutronQuota = await neutron.get<{ quota: Record<string, number> }>(`/quotas/${nativeId}`);
+    expect(neutronQuota.quota).toMatchObject({ network: 3, subnet: 100, security_group_rule: 50 });
+  });
+
+  it('refuses a limit below what is in use as CONFLICT, changing nothing (Nova untouched too)', async () => {
+    const e = await call('quota', 'set', { projectId: P, limits: { cores: 4, networks: 0 } }, quotaSetReply).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'networks', used: 1, limit: 0 }) });
+    expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 8 });
+  });
+
+  it('maps going over a Neutron quota to QUOTA_EXCEEDED with resource, limit, used and requested, leaving nothing behind', async () => {
+    await call('quota', 'set', { projectId: P, limits: { networks: 1 } }, quotaSetReply);
+    const body = { id: NET_C, projectId: P, name: 'one-too-many', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: null };
+    const e = await call('network', 'create', body, networkCreateReply).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1 }) });
+
+    // over the subnet quota after the network was made: the network goes too
+    await call('quota', 'set', { projectId: P, limits: { networks: 5, subnets: 1 } }, quotaSetReply);
+    const e2 = await call('network', 'create', body, networkCreateReply).catch((x: unknown) => x);
+    expect(e2).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ resource: 'subnets', limit: 1, used: 1 }) });
+    expect((await neutron.list('networks', nativeId)).length).toBe(1);
+
+    // rules count in every group of the project (Neutron's `default` group has four of its own)
+    const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] }, quotaGetReply)).quotas[0]?.usage.securityGroupRules as number;
+    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } }, quotaSetReply);
+    const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }, ruleApplyReply).catch((x: unknown) => x);
+    expect(e3).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ resource: 'securityGroupRules', limit: inUse, used: inUse, requested: 1 }) });
+  });
+
+  it('deleting the project removes its networks, routers, rules and groups from Neutron: nothing is orphaned', async () => {
+    await call('quota', 'set', { projectId: P, limits: { subnets: 10, securityGroupRules: 100 } }, quotaSetReply);
+    await call('network', 'create', { id: NET_C, projectId: P, name: 'edge', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: false } }, networkCreateReply);
+    await expect(call('project', 'delete', { projectId: P }, projectDeleteReply)).resolves.toEqual({ deleted: true });
+    for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'security-group-rules', 'floatingips']) {
+      expect([collection, await neutron.list(collection, nativeId)]).toEqual([collection, []]);
+    }
+  });
+});
