@@ -12,6 +12,8 @@ describe('supergraph', () => {
     expect(urls).toEqual([
       ['catalog', 'nats://infra.v1.subgraph.catalog.graphql'],
       ['identity', 'nats://infra.v1.subgraph.identity.graphql'],
+      ['network', 'nats://infra.v1.subgraph.network.graphql'],
+      ['quota', 'nats://infra.v1.subgraph.quota.graphql'],
     ]);
   });
 });

@@ -195,7 +195,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     };
     const t1 = Date.now();
     await Promise.all(regions.map((r) => startAdapter(r.name)));
-    processes.push(...(await Promise.all([node('controller', 'controller/main.ts'), node('identity', 'subgraphs/identity/main.ts'), node('catalog', 'subgraphs/catalog/main.ts')])));
+    processes.push(
+      ...(await Promise.all([
+        node('controller', 'controller/main.ts'),
+        ...['identity', 'network', 'quota', 'catalog'].map((name) => node(name, `subgraphs/${name}/main.ts`)),
+      ])),
+    );
     processes.push(await node('gateway', 'gateway/main.ts'));
     progress(`infrafed: adapters, controller, subgraphs and gateway ready (${Date.now() - t1} ms)`);
 

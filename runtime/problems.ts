@@ -41,3 +41,12 @@ export function badUserInput(problems: Problem[]): InfrafedError {
   const summary = problems.map((p) => `${p.path || '(input)'}: ${p.message}`).join('; ');
   return new InfrafedError('BAD_USER_INPUT', `invalid input: ${summary}`, { problems });
 }
+
+/** GraphQL gives an explicit null for an optional argument the caller wrote as null: treat it as left out. */
+export function withoutNulls<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+  return out as T;
+}

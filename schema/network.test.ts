@@ -30,6 +30,7 @@ describe('network input', () => {
     expect(issues(createNetworkInput.safeParse({ ...ok, cidr: '10.0.0.5/24', gatewayIp: '10.0.1.1', dnsNameservers: ['nope'] }))).toEqual([
       ['cidr', 'host bits are set; the block is 10.0.0.0/24'],
       ['dnsNameservers.0', 'not an IPv4 or IPv6 address'],
+      ['gatewayIp', 'the gateway is not inside 10.0.0.0/24'],
     ]);
     expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.1.1' }))).toEqual([['gatewayIp', 'the gateway is not inside 10.0.0.0/24']]);
     expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.0.255' }))).toEqual([['gatewayIp', 'the gateway cannot be the network or broadcast address of 10.0.0.0/24']]);

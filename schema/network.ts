@@ -47,7 +47,8 @@ export const createNetworkInput = z
   .superRefine((input, ctx) => {
     const cidr = parseCidr(input.cidr);
     const gateway = input.gatewayIp ? parseIp(input.gatewayIp) : null;
-    if (!cidr || !gateway || hostBitsSet(cidr)) return;
+    // checked against the block the CIDR names even when its host bits are set (that is reported on its own)
+    if (!cidr || !gateway) return;
     if (!contains(cidr, gateway)) {
       ctx.addIssue({ code: 'custom', path: ['gatewayIp'], message: `the gateway is not inside ${formatCidr(cidr)}` });
     } else if (gateway.value === networkAddress(cidr) || isIpv4Broadcast(cidr, gateway)) {

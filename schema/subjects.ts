@@ -53,7 +53,7 @@ export function adapterServiceName(platform: Platform): string {
   return `infrafed-adapter-${platform}`;
 }
 
-export const SubgraphName = { identity: 'identity', catalog: 'catalog' } as const;
+export const SubgraphName = { identity: 'identity', catalog: 'catalog', network: 'network', quota: 'quota' } as const;
 export type SubgraphName = (typeof SubgraphName)[keyof typeof SubgraphName];
 
 /** Subject a subgraph's replicas serve GraphQL requests on (queue group {@link subgraphQueue}). */

@@ -1,40 +1,20 @@
 import type { HeaderMap } from '@apollo/server';
-import { ApolloServer } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
-import type { NatsConnection } from '@nats-io/nats-core';
-import { GraphQLError, parse, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import type { Member, ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { Placement } from '../../schema/model.ts';
 import { addMemberInput, createProjectInput, placementProblems, removeMemberInput, type Operation, type OperationRequest } from '../../schema/operations.ts';
-import { Header } from '../../schema/subjects.ts';
-import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
-import { createFormatError } from '../../runtime/graphql/errors.ts';
-import { addPartialError, partialErrorsPlugin, type PartialErrors } from '../../runtime/graphql/serveSubgraph.ts';
-import { readSubgraphSdl } from '../../runtime/graphql/sdl.ts';
-import type { Logger } from '../../runtime/log.ts';
-import type { AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
-import type { ControllerClient } from '../../runtime/nats/controllerClient.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
+import { addPartialError } from '../../runtime/graphql/serveSubgraph.ts';
+import { adapterCallOptions, publicErrorExtensions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
-import { createLoaders, listPlacements, type Gathered, type Loaders } from './loaders.ts';
+import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 
-export interface IdentitySubgraphDeps {
-  nc: NatsConnection;
-  controller: ControllerClient;
-  verifyToken: TokenVerifier;
-  placements: readonly Placement[];
-  adapterTimeoutMs: number;
-  log: Logger;
-}
+export type IdentitySubgraphDeps = SubgraphDeps;
 
-export interface IdentityContext extends PartialErrors {
-  principal: Principal;
+export interface IdentityContext extends SubgraphContext {
   loaders: Loaders;
-  /** What the controller gets from the caller's request. */
-  forward: Record<string, string>;
-  deadline: number | undefined;
 }
 
 interface ProjectView {
@@ -56,24 +36,14 @@ function toProjectView(placements: ProjectPlacement[]): ProjectView {
   };
 }
 
-function pathOf(path: ResponsePath): (string | number)[] {
-  const out: (string | number)[] = [];
-  for (let p: ResponsePath | undefined = path; p; p = p.prev) out.unshift(p.key);
-  return out;
-}
-
-function reportMissing<T>(ctx: IdentityContext, info: GraphQLResolveInfo, gathered: Gathered<T>): T {
-  for (const error of gathered.missing) addPartialError(ctx, error, pathOf(info.path));
-  return gathered.value;
-}
-
 function toOperationView(op: Operation) {
-  const err = (e: Operation['error']) => (e ? { code: e.code, message: e.message, region: (e.extensions?.region as string | undefined) ?? null } : null);
+  const err = (e: Operation['error']) => (e ? { code: e.code, message: e.message, region: null, resource: null, limit: null, used: null, requested: null, ...publicErrorExtensions(e.extensions) } : null);
   return {
     id: op.id,
     kind: op.kind,
     status: op.status,
     projectId: op.projectId,
+    resourceId: op.resourceId,
     steps: op.steps.map((s) => ({ ...s, error: err(s.error) })),
     error: err(op.error),
     createdAt: op.createdAt,
@@ -85,9 +55,8 @@ function toOperationView(op: Operation) {
 export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
 
-  async function submit(ctx: IdentityContext, request: OperationRequest) {
-    const { operation } = await deps.controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
-    return toOperationView(operation);
+  async function submit(ctx: IdentityContext, info: GraphQLResolveInfo, request: OperationRequest) {
+    return toOperationView(await submitOperation(deps.controller, ctx, info, request));
   }
 
   const resolvers = {
@@ -116,7 +85,7 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
       },
     },
     Mutation: {
-      async createProject(_: unknown, args: { input: { organization?: string | null; name: string; description?: string | null; placements: Placement[] } }, ctx: IdentityContext) {
+      async createProject(_: unknown, args: { input: { organization?: string | null; name: string; description?: string | null; placements: Placement[] } }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         const { organization, ...rest } = args.input;
         if (organization != null && organization !== ctx.principal.organization) {
           throw new GraphQLError(`your token is for organization ${ctx.principal.organization}, not ${organization}`, { extensions: { code: ErrorCode.FORBIDDEN } });
@@ -129,16 +98,16 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
           if (!problems.some((q) => q.path === p.path)) problems.push(p);
         }
         if (problems.length > 0 || !parsed.success) throw badUserInput(problems);
-        return submit(ctx, { kind: 'CREATE_PROJECT', input: parsed.data });
+        return submit(ctx, info, { kind: 'CREATE_PROJECT', input: parsed.data });
       },
-      async deleteProject(_: unknown, args: { id: string }, ctx: IdentityContext) {
-        return submit(ctx, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
+      async deleteProject(_: unknown, args: { id: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+        return submit(ctx, info, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
       },
-      async addMember(_: unknown, args: { projectId: string; user: string; role: string }, ctx: IdentityContext) {
-        return submit(ctx, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
+      async addMember(_: unknown, args: { projectId: string; user: string; role: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+        return submit(ctx, info, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
       },
-      async removeMember(_: unknown, args: { projectId: string; user: string }, ctx: IdentityContext) {
-        return submit(ctx, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
+      async removeMember(_: unknown, args: { projectId: string; user: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+        return submit(ctx, info, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
       },
     },
     Project: {
@@ -148,7 +117,7 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
         return gathered.value.length > 0 ? toProjectView(gathered.value) : null;
       },
       async members(project: ProjectView, _: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load(`${p.region}/${p.platform}|${project.id}|${p.nativeId}`)));
+        const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load({ ...p, projectId: project.id })));
         return perPlacement.flatMap((gathered, i) => {
           const placement = project.placements[i] as ProjectPlacement;
           return reportMissing(ctx, info, gathered).map((m: Member) => ({ ...m, region: placement.region, platform: placement.platform }));
@@ -163,36 +132,14 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
     },
   };
 
-  function callOptions(ctx: IdentityContext): AdapterCallOptions {
-    const traceparent = ctx.forward[Header.traceparent];
-    return { timeoutMs: deps.adapterTimeoutMs, deadline: ctx.deadline, headers: traceparent ? { traceparent } : {} };
-  }
+  const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs);
 
-  const server = new ApolloServer<IdentityContext>({
-    schema: buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl('identity')), resolvers: resolvers as never }),
-    formatError: createFormatError(deps.log),
-    includeStacktraceInErrorResponses: false,
-    // no inline traces: they are Apollo Studio's, and nothing here reports to it
-    plugins: [partialErrorsPlugin<IdentityContext>(), ApolloServerPluginInlineTraceDisabled()],
-  });
+  const server = createSubgraphServer<IdentityContext>('identity', resolvers, deps.log);
 
   async function context(headers: HeaderMap): Promise<IdentityContext> {
-    let principal: Principal;
-    try {
-      principal = await deps.verifyToken(headers.get('authorization'));
-    } catch (error) {
-      const e = error as InfrafedError;
-      throw new GraphQLError(e.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
-    }
-    const forward: Record<string, string> = {};
-    for (const header of [Header.authorization, Header.idempotencyKey, Header.traceparent]) {
-      const v = headers.get(header);
-      if (v) forward[header] = v;
-    }
-    const deadlineHeader = Number(headers.get(Header.deadline) ?? '');
-    const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
-    const ctx: IdentityContext = { principal, forward, deadline, partialErrors: [], loaders: undefined as unknown as Loaders };
-    ctx.loaders = createLoaders({ nc: deps.nc, organization: principal.organization, placements: deps.placements, call: callOptions(ctx) });
+    const base = await subgraphContext(headers, deps.verifyToken);
+    const ctx: IdentityContext = { ...base, loaders: undefined as unknown as Loaders };
+    ctx.loaders = createLoaders({ nc: deps.nc, organization: base.principal.organization, placements: deps.placements, call: callOptions(ctx) });
     return ctx;
   }
 

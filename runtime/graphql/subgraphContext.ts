@@ -1,0 +1,79 @@
+import type { HeaderMap } from '@apollo/server';
+import { GraphQLError, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import type { Operation, OperationRequest } from '../../schema/operations.ts';
+import { Header } from '../../schema/subjects.ts';
+import type { Principal, TokenVerifier } from '../auth.ts';
+import type { AdapterCallOptions } from '../nats/adapterClient.ts';
+import type { ControllerClient } from '../nats/controllerClient.ts';
+import { addPartialError, type PartialErrors } from './serveSubgraph.ts';
+
+/** What every subgraph resolver knows about the request. */
+export interface SubgraphContext extends PartialErrors {
+  principal: Principal;
+  /** What the controller gets from the caller's request. */
+  forward: Record<string, string>;
+  deadline: number | undefined;
+}
+
+/** Verifies the caller (401 UNAUTHENTICATED otherwise) and reads the headers passed on to the controller and adapters. */
+export async function subgraphContext(headers: HeaderMap, verifyToken: TokenVerifier): Promise<SubgraphContext> {
+  let principal: Principal;
+  try {
+    principal = await verifyToken(headers.get('authorization'));
+  } catch (error) {
+    const e = error as InfrafedError;
+    throw new GraphQLError(e.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
+  }
+  const forward: Record<string, string> = {};
+  for (const header of [Header.authorization, Header.idempotencyKey, Header.traceparent]) {
+    const v = headers.get(header);
+    if (v) forward[header] = v;
+  }
+  const deadlineHeader = Number(headers.get(Header.deadline) ?? '');
+  const deadline = Number.isFinite(deadlineHeader) && deadlineHeader > 0 ? deadlineHeader : undefined;
+  return { principal, forward, deadline, partialErrors: [] };
+}
+
+/** Options for adapter calls made on behalf of the request (its deadline and trace). */
+export function adapterCallOptions(ctx: SubgraphContext, timeoutMs: number): AdapterCallOptions {
+  const traceparent = ctx.forward[Header.traceparent];
+  return { timeoutMs, deadline: ctx.deadline, headers: traceparent ? { traceparent } : {} };
+}
+
+export function pathOf(path: ResponsePath): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let p: ResponsePath | undefined = path; p; p = p.prev) out.unshift(p.key);
+  return out;
+}
+
+/** Placements that did not answer become errors next to the data of those that did. */
+export function reportMissing<T>(ctx: SubgraphContext, info: GraphQLResolveInfo, gathered: { value: T; missing: InfrafedError[] }): T {
+  for (const error of gathered.missing) addPartialError(ctx, error, pathOf(info.path));
+  return gathered.value;
+}
+
+/** Extensions of an operation's error that callers may see (quota figures, where it failed); never vendor paths. */
+const publicErrorFields = ['region', 'platform', 'resource', 'limit', 'used', 'requested', 'problems'] as const;
+
+export function publicErrorExtensions(extensions: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of publicErrorFields) if (extensions?.[key] !== undefined) out[key] = extensions[key];
+  return out;
+}
+
+/**
+ * Submits a write to the controller. When the operation failed within the wait, the response carries an
+ * error with the operation's code beside the operation itself (so clients that look at `errors` see it).
+ */
+export async function submitOperation(controller: ControllerClient, ctx: SubgraphContext, info: GraphQLResolveInfo, request: OperationRequest): Promise<Operation> {
+  const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
+  if (operation.status === 'FAILED' && operation.error) {
+    const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {
+      ...publicErrorExtensions(operation.error.extensions),
+      operationId: operation.id,
+    });
+    addPartialError(ctx, error, pathOf(info.path));
+  }
+  return operation;
+}

@@ -1,0 +1,66 @@
+import { ApolloServer, type BaseContext, type HeaderMap } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { parse } from 'graphql';
+import type { Placement } from '../../schema/model.ts';
+import type { SubgraphName } from '../../schema/subjects.ts';
+import { createTokenVerifier, type TokenVerifier } from '../auth.ts';
+import { loadSystemConfig, placementsOf } from '../config.ts';
+import { runMain } from '../lifecycle.ts';
+import { createLogger, type Logger } from '../log.ts';
+import { connectNats } from '../nats/connect.ts';
+import { createControllerClient, type ControllerClient } from '../nats/controllerClient.ts';
+import { VERSION } from '../version.ts';
+import { createFormatError } from './errors.ts';
+import { partialErrorsPlugin, startSubgraph, type PartialErrors } from './serveSubgraph.ts';
+import { readSubgraphSdl } from './sdl.ts';
+
+/** What a subgraph that reads from adapters and writes through the controller is built from. */
+export interface SubgraphDeps {
+  nc: NatsConnection;
+  controller: ControllerClient;
+  verifyToken: TokenVerifier;
+  /** The configured placements (region + platform). */
+  placements: readonly Placement[];
+  adapterTimeoutMs: number;
+  log: Logger;
+}
+
+/** An Apollo subgraph server of the committed SDL, with infrafed's error formatting and partial-result errors. */
+export function createSubgraphServer<TContext extends BaseContext & PartialErrors>(name: SubgraphName, resolvers: unknown, log: Logger): ApolloServer<TContext> {
+  return new ApolloServer<TContext>({
+    schema: buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl(name)), resolvers: resolvers as never }),
+    formatError: createFormatError(log),
+    includeStacktraceInErrorResponses: false,
+    // no inline traces: they are Apollo Studio's, and nothing here reports to it
+    plugins: [partialErrorsPlugin<TContext>(), ApolloServerPluginInlineTraceDisabled()],
+  });
+}
+
+/** The process entry point of such a subgraph: configuration, NATS, serve (and HTTP when SUBGRAPH_HTTP_PORT is set), clean stop. */
+export async function runSubgraphMain<TContext extends BaseContext>(
+  name: SubgraphName,
+  create: (deps: SubgraphDeps) => { server: ApolloServer<TContext>; context: (headers: HeaderMap) => Promise<TContext> },
+): Promise<void> {
+  const log = createLogger(`subgraph-${name}`);
+  await runMain(log, async () => {
+    const config = loadSystemConfig();
+    const nc = await connectNats({ servers: config.nats.servers, name: `subgraph-${name}` });
+    const { server, context } = create({
+      nc,
+      controller: createControllerClient(nc, { waitMs: config.timeouts.operationWaitMs }),
+      verifyToken: createTokenVerifier(config.auth),
+      placements: placementsOf(config),
+      adapterTimeoutMs: config.timeouts.adapterMs,
+      log,
+    });
+    const httpPort = process.env.SUBGRAPH_HTTP_PORT ? Number(process.env.SUBGRAPH_HTTP_PORT) : undefined;
+    const running = await startSubgraph({ nc, name, server, context, log, version: VERSION, httpPort });
+    log.info({ httpUrl: running.httpUrl }, `${name} subgraph ready`);
+    return async () => {
+      await running.stop();
+      await nc.drain();
+    };
+  });
+}

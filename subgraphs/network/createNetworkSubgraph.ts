@@ -1,0 +1,90 @@
+import type { HeaderMap } from '@apollo/server';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { GraphQLResolveInfo } from 'graphql';
+import { z } from 'zod';
+import { networkListReply, ruleListReply, type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
+import { projectIdSchema, type Placement } from '../../schema/model.ts';
+import { applyAccessRuleInput, createNetworkInput, networkIdSchema, removeAccessRuleInput } from '../../schema/network.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
+import { createPlacementLoader, type PlacedProject } from '../../runtime/graphql/placementLoader.ts';
+import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
+
+export type NetworkSubgraphDeps = SubgraphDeps;
+
+function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: number) {
+  const call = adapterCallOptions(ctx, timeoutMs);
+  return {
+    networks: createPlacementLoader(
+      async (placement, projects) => (await requestAdapter(nc, placement, 'network', 'list', { projects }, networkListReply, call)).networks,
+      (n: Network) => n.projectId,
+    ),
+    rules: createPlacementLoader(
+      async (placement, projects) => (await requestAdapter(nc, placement, 'rule', 'list', { projects }, ruleListReply, call)).rules,
+      (r: PlacedAccessRule) => r.projectId,
+    ),
+  };
+}
+
+interface NetworkContext extends SubgraphContext {
+  loaders: ReturnType<typeof createLoaders>;
+}
+
+/** The project as the gateway hands it over: its id and (required from identity) its placements. */
+interface ProjectRef {
+  id: string;
+  placements?: (Placement & { nativeId: string })[];
+}
+
+const placed = (project: ProjectRef, filter: (p: Placement) => boolean = () => true): PlacedProject[] =>
+  (project.placements ?? []).filter(filter).map((p) => ({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }));
+
+/** The network subgraph: networks and access rules of projects. Reads go to the adapters; writes are operations of the controller. */
+export function createNetworkSubgraph(deps: NetworkSubgraphDeps) {
+  const deleteNetworkArgs = z.object({ projectId: projectIdSchema, id: networkIdSchema });
+
+  const resolvers = {
+    Mutation: {
+      async createNetwork(_: unknown, args: { input: Record<string, unknown> }, ctx: NetworkContext, info: GraphQLResolveInfo) {
+        const input = parseUserInput(createNetworkInput, withoutNulls(args.input), 'input');
+        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'CREATE_NETWORK', input })).id };
+      },
+      async deleteNetwork(_: unknown, args: { projectId: string; id: string }, ctx: NetworkContext, info: GraphQLResolveInfo) {
+        const { projectId, id } = parseUserInput(deleteNetworkArgs, args);
+        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'DELETE_NETWORK', input: { projectId, networkId: id } })).id };
+      },
+      async applyAccessRule(_: unknown, args: { projectId: string; rule: Record<string, unknown> }, ctx: NetworkContext, info: GraphQLResolveInfo) {
+        const input = parseUserInput(applyAccessRuleInput, withoutNulls(args));
+        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'APPLY_ACCESS_RULE', input })).id };
+      },
+      async removeAccessRule(_: unknown, args: { projectId: string; ruleId: string }, ctx: NetworkContext, info: GraphQLResolveInfo) {
+        const input = parseUserInput(removeAccessRuleInput, args);
+        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'REMOVE_ACCESS_RULE', input })).id };
+      },
+    },
+    Project: {
+      __resolveReference(ref: ProjectRef) {
+        return ref;
+      },
+      async networks(project: ProjectRef, _: unknown, ctx: NetworkContext, info: GraphQLResolveInfo) {
+        // networks are Neutron's: OKD placements have none
+        const found = await Promise.all(placed(project, (p) => p.platform === 'openstack').map((k) => ctx.loaders.networks.load(k)));
+        return found.flatMap((g) => reportMissing(ctx, info, g));
+      },
+      async accessRules(project: ProjectRef, _: unknown, ctx: NetworkContext, info: GraphQLResolveInfo) {
+        const found = await Promise.all(placed(project).map((k) => ctx.loaders.rules.load(k)));
+        return found.flatMap((g) => reportMissing(ctx, info, g));
+      },
+    },
+  };
+
+  const server = createSubgraphServer<NetworkContext>('network', resolvers, deps.log);
+
+  async function context(headers: HeaderMap): Promise<NetworkContext> {
+    const base = await subgraphContext(headers, deps.verifyToken);
+    return { ...base, loaders: createLoaders(deps.nc, base, deps.adapterTimeoutMs) };
+  }
+
+  return { server, context };
+}

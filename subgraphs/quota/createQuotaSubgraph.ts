@@ -1,0 +1,69 @@
+import type { HeaderMap } from '@apollo/server';
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { GraphQLResolveInfo } from 'graphql';
+import { quotaGetReply, type PlacementQuota } from '../../schema/contracts/quota.ts';
+import type { Placement } from '../../schema/model.ts';
+import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
+import { createPlacementLoader } from '../../runtime/graphql/placementLoader.ts';
+import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
+
+export type QuotaSubgraphDeps = SubgraphDeps;
+
+function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: number) {
+  const call = adapterCallOptions(ctx, timeoutMs);
+  return {
+    quotas: createPlacementLoader(
+      async (placement, projects) => (await requestAdapter(nc, placement, 'quota', 'get', { projects }, quotaGetReply, call)).quotas,
+      (q: PlacementQuota) => q.projectId,
+    ),
+  };
+}
+
+interface QuotaContext extends SubgraphContext {
+  loaders: ReturnType<typeof createLoaders>;
+}
+
+interface ProjectRef {
+  id: string;
+  placements?: (Placement & { nativeId: string })[];
+}
+
+/** Every resource as a field: null where the platform has no such resource. */
+const allResources = <T>(values: Partial<Record<(typeof quotaResources)[number], T>>) => Object.fromEntries(quotaResources.map((r) => [r, values[r] ?? null]));
+
+/** The quota subgraph: limits and usage per placement, and setting limits (an operation of the controller). */
+export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
+  const resolvers = {
+    Mutation: {
+      async setQuota(_: unknown, args: { projectId: string; region: string; limits: Record<string, unknown> }, ctx: QuotaContext, info: GraphQLResolveInfo) {
+        const input = parseUserInput(setQuotaInput, withoutNulls(args));
+        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input })).id };
+      },
+    },
+    Project: {
+      __resolveReference(ref: ProjectRef) {
+        return ref;
+      },
+      async quotas(project: ProjectRef, _: unknown, ctx: QuotaContext, info: GraphQLResolveInfo) {
+        const placements = project.placements ?? [];
+        const found = await Promise.all(placements.map((p) => ctx.loaders.quotas.load({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id })));
+        return found.flatMap((g, i) => {
+          const p = placements[i] as Placement;
+          return reportMissing(ctx, info, g).map((q) => ({ region: p.region, platform: p.platform, quota: allResources(q.limits), usage: allResources(q.usage) }));
+        });
+      },
+    },
+  };
+
+  const server = createSubgraphServer<QuotaContext>('quota', resolvers, deps.log);
+
+  async function context(headers: HeaderMap): Promise<QuotaContext> {
+    const base = await subgraphContext(headers, deps.verifyToken);
+    return { ...base, loaders: createLoaders(deps.nc, base, deps.adapterTimeoutMs) };
+  }
+
+  return { server, context };
+}
