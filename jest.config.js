@@ -9,6 +9,8 @@ const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'n
 
 /** @type {import('jest').Config} */
 const config = {
+  // integration and e2e tests wait for real services (each call bounded by its own timeout); a global option in jest
+  testTimeout: 30_000,
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'integration', roots: ['<rootDir>/test/integration'], testMatch: ['**/*.test.ts'] },

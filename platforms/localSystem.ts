@@ -43,6 +43,8 @@ export interface LocalSystem {
   natsUrl: string;
   keystoneUrl(region: string): string;
   neutronUrl(region: string): string;
+  /** nova-api with its version (…/v2.1). */
+  novaUrl(region: string): string;
   /** A token of the local signing key. */
   token(organization: string, orgRole?: OrgRole, subject?: string): Promise<string>;
   stopAdapter(region: string): Promise<void>;
@@ -211,6 +213,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
       keystoneUrl: (region) => `http://127.0.0.1:${portsOf(region).keystone}/v3`,
       neutronUrl: (region) => `http://127.0.0.1:${portsOf(region).neutron}`,
+      novaUrl: (region) => `http://127.0.0.1:${portsOf(region).nova}/v2.1`,
       token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`) => signLocalToken(config.auth, { organization, orgRole, subject }),
       async stopAdapter(region) {
         const p = adapters.get(region);

@@ -35,6 +35,7 @@ describe('network input', () => {
     expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.1.1' }))).toEqual([['gatewayIp', 'the gateway is not inside 10.0.0.0/24']]);
     expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.0.255' }))).toEqual([['gatewayIp', 'the gateway cannot be the network or broadcast address of 10.0.0.0/24']]);
     expect(issues(createNetworkInput.safeParse({ ...ok, cidr: 'fd00::/64', gatewayIp: '10.0.0.1' }))).toEqual([['gatewayIp', 'the gateway is not inside fd00::/64']]);
+    expect(issues(createNetworkInput.safeParse({ ...ok, cidr: 'fd00::/64', gatewayIp: 'fd00::' }))).toEqual([]);
   });
 });
 

@@ -51,7 +51,8 @@ export const createNetworkInput = z
     if (!cidr || !gateway) return;
     if (!contains(cidr, gateway)) {
       ctx.addIssue({ code: 'custom', path: ['gatewayIp'], message: `the gateway is not inside ${formatCidr(cidr)}` });
-    } else if (gateway.value === networkAddress(cidr) || isIpv4Broadcast(cidr, gateway)) {
+    } else if (cidr.version === 4 && cidr.prefix < 31 && (gateway.value === networkAddress(cidr) || isIpv4Broadcast(cidr, gateway))) {
+      // (IPv6 has no broadcast, and its network address is a valid gateway: Neutron's own default)
       ctx.addIssue({ code: 'custom', path: ['gatewayIp'], message: `the gateway cannot be the network or broadcast address of ${formatCidr(cidr)}` });
     }
   });

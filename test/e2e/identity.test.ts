@@ -2,12 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
 import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
-
-interface GraphQLResponse<T = Record<string, unknown>> {
-  data?: T | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: Record<string, unknown> }[];
-}
 
 describe('identity end to end: gateway → subgraphs → controller → adapters → Keystone (two regions)', () => {
   let system: LocalSystem;
@@ -16,14 +12,10 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   let sto: ReturnType<typeof keystoneAdmin>;
   let osl: ReturnType<typeof keystoneAdmin>;
 
-  async function gql<T = Record<string, unknown>>(query: string, variables: Record<string, unknown> = {}, token: string | null = acme): Promise<GraphQLResponse<T> & { status: number }> {
-    const res = await fetch(system.gatewayUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, ...((await res.json()) as GraphQLResponse<T>) };
-  }
+  const gql = graphqlClient(
+    () => system.gatewayUrl,
+    () => acme,
+  );
 
   const CREATE = `mutation($input: CreateProjectInput!) { createProject(input: $input) { id status projectId error { code message region } steps { region platform status nativeId error { code } } } }`;
   const both = [
