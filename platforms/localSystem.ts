@@ -34,6 +34,8 @@ export interface LocalSystemOptions {
   /** Every line a component prints, prefixed with its name. */
   onLine?: (name: string, line: string) => void;
   timeouts?: Partial<SystemConfig['timeouts']>;
+  /** Log level of the components (default info; `debug` logs every vendor call of the adapters). */
+  componentLogLevel?: 'debug' | 'info';
 }
 
 export interface LocalSystem {
@@ -178,7 +180,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
     // readiness is read from each component's info-level "ready" line, whatever the caller's LOG_LEVEL
-    const env = { ...process.env, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: 'info' };
+    const env = { ...process.env, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: options.componentLogLevel ?? 'info' };
 
     const node = (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) =>
       spawnManaged({

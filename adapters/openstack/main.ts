@@ -30,12 +30,13 @@ await runMain(log, async () => {
     timeoutMs: config.timeouts.vendorMs,
     service: `Keystone ${region}`,
     context: { region, platform: 'openstack' },
+    log,
   });
   const neutron = platform.neutronUrl
-    ? createNeutronClient({ url: platform.neutronUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Neutron ${region}`, context: { region, platform: 'openstack' } })
+    ? createNeutronClient({ url: platform.neutronUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Neutron ${region}`, context: { region, platform: 'openstack' }, log })
     : undefined;
   const nova = platform.novaUrl
-    ? createNovaClient({ url: platform.novaUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Nova ${region}`, context: { region, platform: 'openstack' } })
+    ? createNovaClient({ url: platform.novaUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Nova ${region}`, context: { region, platform: 'openstack' }, log })
     : undefined;
   const adapter = await createOpenstackAdapter({
     nc,

@@ -125,8 +125,8 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
         }
         throw await translate(error, nativeProjectId, 0);
       }
-      const after = await read(nativeProjectId, options);
-      return { limits: after.limits, previous };
+      // what the vendors accepted is what was asked (they answer the same values): no read after the write
+      return { limits: { ...before.limits, ...limits }, previous };
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { InfrafedError } from '../../../schema/errors.ts';
+import type { Logger } from '../../../runtime/log.ts';
 import { fromVendorFailure, fromVendorResponse } from '../errors.ts';
 
 export interface CallOptions {
@@ -27,6 +28,8 @@ export interface OpenstackHttpOptions {
   /** Extra headers on every call (e.g. a compute microversion). */
   headers?: Record<string, string>;
   context: Record<string, unknown>;
+  /** Each call is logged at debug level (service, method, path, status, milliseconds). */
+  log?: Logger;
 }
 
 export type OpenstackHttp = <T = unknown>(method: string, path: string, options?: CallOptions) => Promise<VendorResponse<T>>;
@@ -47,6 +50,7 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
       const signals = [AbortSignal.timeout(options.timeoutMs)];
       if (callOptions.signal) signals.push(callOptions.signal);
       let response: Response;
+      const started = performance.now();
       try {
         response = await fetch(url, {
           method,
@@ -58,6 +62,7 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
         throw fromVendorFailure(options.service, error, options.timeoutMs, options.context);
       }
       const text = await response.text();
+      options.log?.debug({ vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) }, 'vendor call');
       let body: unknown = text;
       if (text.length > 0 && (response.headers.get('content-type') ?? '').includes('json')) {
         try {

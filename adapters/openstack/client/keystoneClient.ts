@@ -1,4 +1,5 @@
 import { ErrorCode, InfrafedError } from '../../../schema/errors.ts';
+import type { Logger } from '../../../runtime/log.ts';
 import { createOpenstackHttp, type CallOptions, type OpenstackHttp } from './http.ts';
 
 export interface KeystoneClientOptions {
@@ -16,6 +17,7 @@ export interface KeystoneClientOptions {
   /** Name in messages, e.g. `Keystone sto`. */
   service: string;
   context: Record<string, unknown>;
+  log?: Logger;
 }
 
 export interface KeystoneProject {
@@ -75,7 +77,7 @@ export interface KeystoneClient {
 export function createKeystoneClient(options: KeystoneClientOptions): KeystoneClient {
   const renewBeforeMs = options.renewBeforeMs ?? 5 * 60_000;
   const base = options.url.replace(/\/+$/, '');
-  const unauthenticated = createOpenstackHttp({ service: options.service, baseUrl: base, timeoutMs: options.timeoutMs, context: options.context });
+  const unauthenticated = createOpenstackHttp({ service: options.service, baseUrl: base, timeoutMs: options.timeoutMs, context: options.context, log: options.log });
   let state: TokenState | null = null;
   let pending: Promise<TokenState> | null = null;
 
@@ -105,7 +107,7 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
     return state.token;
   }
 
-  const call = createOpenstackHttp({ service: options.service, baseUrl: base, timeoutMs: options.timeoutMs, token, context: options.context });
+  const call = createOpenstackHttp({ service: options.service, baseUrl: base, timeoutMs: options.timeoutMs, token, context: options.context, log: options.log });
   const roleIds = new Map<string, string>();
 
   async function listAll<T>(path: string, key: string, query: Record<string, string | undefined> = {}, callOptions: CallOptions = {}): Promise<T[]> {

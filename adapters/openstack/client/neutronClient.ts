@@ -1,3 +1,4 @@
+import type { Logger } from '../../../runtime/log.ts';
 import { createOpenstackHttp, type CallOptions } from './http.ts';
 
 export interface NeutronClientOptions {
@@ -7,6 +8,7 @@ export interface NeutronClientOptions {
   timeoutMs: number;
   service: string;
   context: Record<string, unknown>;
+  log?: Logger;
 }
 
 interface Named {
@@ -36,7 +38,7 @@ export interface NeutronCleanup {
 
 /** Neutron v2.0 with the adapter's service token. */
 export function createNeutronClient(options: NeutronClientOptions) {
-  const call = createOpenstackHttp({ service: options.service, baseUrl: `${options.url.replace(/\/+$/, '')}/v2.0`, timeoutMs: options.timeoutMs, token: options.token, context: options.context });
+  const call = createOpenstackHttp({ service: options.service, baseUrl: `${options.url.replace(/\/+$/, '')}/v2.0`, timeoutMs: options.timeoutMs, token: options.token, context: options.context, log: options.log });
 
   /** A collection filtered by `query` (Neutron matches every given field; `tags` must all be present). */
   async function listWhere<T>(collection: string, query: Record<string, string | undefined>, callOptions: CallOptions = {}): Promise<T[]> {

@@ -1,3 +1,4 @@
+import type { Logger } from '../../../runtime/log.ts';
 import { createOpenstackHttp, type CallOptions } from './http.ts';
 
 export interface NovaClientOptions {
@@ -7,6 +8,7 @@ export interface NovaClientOptions {
   timeoutMs: number;
   service: string;
   context: Record<string, unknown>;
+  log?: Logger;
 }
 
 export interface NovaQuotaDetail {
@@ -30,6 +32,7 @@ export function createNovaClient(options: NovaClientOptions) {
     token: options.token,
     headers: { 'OpenStack-API-Version': COMPUTE_MICROVERSION },
     context: options.context,
+    log: options.log,
   });
   return {
     call,
