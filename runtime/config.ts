@@ -35,7 +35,16 @@ export const openstackPlatformConfigSchema = z.object({
 });
 export type OpenstackPlatformConfig = z.infer<typeof openstackPlatformConfigSchema>;
 
-export const platformConfigSchema = z.discriminatedUnion('platform', [openstackPlatformConfigSchema]);
+export const okdPlatformConfigSchema = z.object({
+  platform: z.literal('okd'),
+  /** The cluster's API server, e.g. https://api.okd.example:6443 */
+  apiUrl: z.url(),
+  /** Bearer token of the adapter's service account (it needs to create projects, RoleBindings, NetworkPolicies, ResourceQuotas, Groups). */
+  token: secretSchema,
+});
+export type OkdPlatformConfig = z.infer<typeof okdPlatformConfigSchema>;
+
+export const platformConfigSchema = z.discriminatedUnion('platform', [openstackPlatformConfigSchema, okdPlatformConfigSchema]);
 export type PlatformConfig = z.infer<typeof platformConfigSchema>;
 
 export const regionConfigSchema = z.object({

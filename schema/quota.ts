@@ -2,8 +2,10 @@ import { z } from 'zod';
 import { projectIdSchema, regionNameSchema } from './model.ts';
 
 /**
- * The neutral quota resources. OpenStack: Nova quota-set (cores, ram, instances) and Neutron quotas; OKD
- * (issue 4) maps what it has. `ramMiB` is mebibytes, as Nova counts.
+ * The neutral quota resources. OpenStack: Nova quota-set (cores, ram, instances) and Neutron quotas.
+ * OKD: a ResourceQuota (cores → requests.cpu, ramMiB → requests.memory, instances → pods, volumes →
+ * persistentvolumeclaims, securityGroupRules → count/networkpolicies). `ramMiB` is mebibytes, as Nova
+ * counts. A resource a platform does not have is NOT_SUPPORTED there.
  */
 export const quotaResources = [
   'cores',
@@ -16,6 +18,7 @@ export const quotaResources = [
   'floatingIps',
   'securityGroups',
   'securityGroupRules',
+  'volumes',
 ] as const;
 export type QuotaResource = (typeof quotaResources)[number];
 

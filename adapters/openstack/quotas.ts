@@ -42,7 +42,7 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
   }
 
   function unsupported(resources: QuotaResource[]): InfrafedError {
-    return new InfrafedError(ErrorCode.NOT_SUPPORTED, `region ${region} does not run the service for: ${resources.join(', ')}`, { region, platform: 'openstack', resources });
+    return new InfrafedError(ErrorCode.NOT_SUPPORTED, `OpenStack in ${region} has no quota for: ${resources.join(', ')} (the region runs no service that has it)`, { region, platform: 'openstack', resources });
   }
 
   /** A vendor's refusal with neutral resource names and figures (reading them from the quota details when the vendor gives none). */
@@ -105,7 +105,7 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
      */
     async set(nativeProjectId: string, limits: QuotaLimits, options: CallOptions): Promise<{ limits: QuotaLimits; previous: QuotaLimits }> {
       const given = (Object.keys(limits) as QuotaResource[]).filter((r) => limits[r] !== undefined);
-      const missing = given.filter((r) => (r in novaQuotaNames && !nova) || (r in neutronQuotaNames && !neutron));
+      const missing = given.filter((r) => !((nova && r in novaQuotaNames) || (neutron && r in neutronQuotaNames)));
       if (missing.length > 0) throw unsupported(missing);
       const before = await read(nativeProjectId, options);
       const previous: QuotaLimits = {};

@@ -4,6 +4,8 @@ import { createKeystoneClient } from '../../adapters/openstack/client/keystoneCl
 import { createNeutronClient } from '../../adapters/openstack/client/neutronClient.ts';
 import { createNovaClient } from '../../adapters/openstack/client/novaClient.ts';
 import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import { createKubeClient } from '../../adapters/okd/client/kubeClient.ts';
+import { createOkdAdapter, type OkdAdapter } from '../../adapters/okd/createOkdAdapter.ts';
 import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
 
 /** The OpenStack adapter of the test Keystone's region (with its Neutron and Nova, if started), in this process, logging nothing. */
@@ -26,4 +28,10 @@ export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone
     ? createNovaClient({ url: keystone.novaUrl, token: client.token, timeoutMs: 4_000, service: `Nova ${keystone.region}`, context: { region: keystone.region } })
     : undefined;
   return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, neutron, nova, log: pino({ level: 'silent' }), version: '0.0.0' });
+}
+
+/** The OKD adapter of a region, talking to an emulator (or any API server) with its token, in this process. */
+export function startOkdAdapter(nc: NatsConnection, region: string, apiUrl: string, token: string): Promise<OkdAdapter> {
+  const kube = createKubeClient({ apiUrl, token, timeoutMs: 4_000, service: `OKD ${region}`, context: { region, platform: 'okd' } });
+  return createOkdAdapter({ nc, region, kube, log: pino({ level: 'silent' }), version: '0.0.0' });
 }

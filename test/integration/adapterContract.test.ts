@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  memberAddReply,
+  memberListReply,
+  memberRemoveReply,
+  projectCreateReply,
+  projectDeleteReply,
+  projectGetReply,
+  projectListReply,
+  healthCheckReply,
+} from '../../schema/contracts/identity.ts';
+import { networkCreateReply, ruleApplyReply, ruleListReply, ruleRemoveReply } from '../../schema/contracts/network.ts';
+import { quotaGetReply, quotaSetReply } from '../../schema/contracts/quota.ts';
+import type { Platform } from '../../schema/model.ts';
+import { accessRuleInput, fromAccessRuleInput } from '../../schema/network.ts';
+import type { AdapterResource, AdapterVerb } from '../../schema/subjects.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { startOkdEmulator, type OkdEmulator } from '../../platforms/okd/emulator.ts';
+import { startOkdAdapter, startOpenstackAdapter } from '../harness/adapter.ts';
+import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
+import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+
+/** How to run one platform's adapter, and how to look at the platform directly (not through the adapter). */
+interface PlatformUnderTest {
+  platform: Platform;
+  region: string;
+  start(nc: NatsConnection): Promise<{ stop(): Promise<void> }>;
+  /** Native objects left for a project (after delete: must be none). */
+  leftovers(projectId: string, nativeId: string): Promise<unknown[]>;
+  /** A quota resource this platform does not have. */
+  foreignQuota: string;
+}
+
+const okdUnderTest = (): PlatformUnderTest => {
+  let api: OkdEmulator;
+  return {
+    platform: 'okd',
+    region: 'lla',
+    async start(nc) {
+      api = await startOkdEmulator({ token: 'contract-token' });
+      const adapter = await startOkdAdapter(nc, 'lla', api.url, 'contract-token');
+      return {
+        async stop() {
+          await adapter.stop();
+          await api.close();
+        },
+      };
+    },
+    async leftovers(_projectId, nativeId) {
+      return [...api.objects('namespaces').filter((n) => n.metadata.name === nativeId), ...api.objects('networkpolicies', nativeId), ...api.objects('rolebindings', nativeId), ...api.objects('resourcequotas', nativeId)];
+    },
+    foreignQuota: 'networks',
+  };
+};
+
+const openstackUnderTest = (): PlatformUnderTest => {
+  let keystone: TestKeystone;
+  return {
+    platform: 'openstack',
+    region: 'sto',
+    async start(nc) {
+      keystone = await startKeystone('contract', 'sto', { withNeutron: true, withNova: true });
+      const adapter = await startOpenstackAdapter(nc, keystone);
+      return {
+        async stop() {
+          await adapter.stop();
+          await keystone.stop();
+        },
+      };
+    },
+    async leftovers(projectId, nativeId) {
+      const admin = keystoneAdmin(keystone.url);
+      const neutron = admin.neutron(keystone.neutronUrl as string);
+      return [...(await admin.projectsTagged(`ifd-project=${projectId}`)), ...(await neutron.list('security-groups', nativeId)), ...(await neutron.list('security-group-rules', nativeId))];
+    },
+    foreignQuota: 'volumes',
+  };
+};
+
+const P = 'prj_01cccccccccccccccccccccccc';
+
+/**
+ * One contract, two platforms: the same requests over NATS and the same answers from the OpenStack adapter
+ * (real Keystone, Neutron, nova-api) and the OKD adapter (the Kubernetes/OpenShift API emulator).
+ */
+describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $platform', (target) => {
+  let nats: TestNatsServer;
+  let nc: NatsConnection;
+  let running: { stop(): Promise<void> };
+  let nativeId: string;
+
+  const call = <S extends Parameters<typeof requestAdapter>[5]>(resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S) =>
+    requestAdapter(nc, { region: target.region, platform: target.platform }, resource, verb, body, reply, { timeoutMs: 8_000 });
+  const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+  const rule = (input: unknown) => fromAccessRuleInput(accessRuleInput.parse(input));
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    nc = await connect({ servers: nats.url });
+    running = await target.start(nc);
+  }, 120_000);
+
+  afterAll(async () => {
+    await running?.stop();
+    await nc?.close();
+    await nats?.stop();
+  });
+
+  it('reports its health with the vendor version', async () => {
+    const health = await call('health', 'check', {}, healthCheckReply);
+    expect(health).toMatchObject({ region: target.region, platform: target.platform, vendorVersion: expect.any(String) });
+  });
+
+  it('creates a project, finds it instead of creating it twice, gets and lists it for its organisation only', async () => {
+    const body = { projectId: P, organization: 'acme', name: 'contract', description: 'one contract' };
+    const first = await call('project', 'create', body, projectCreateReply);
+    const again = await call('project', 'create', body, projectCreateReply);
+    expect([first.created, again.created]).toEqual([true, false]);
+    expect(again.placement).toEqual(first.placement);
+    expect(first.placement).toMatchObject({ projectId: P, organization: 'acme', name: 'contract', description: 'one contract', region: target.region, platform: target.platform, enabled: true });
+    nativeId = first.placement.nativeId;
+    expect((await call('project', 'get', { projectId: P }, projectGetReply)).placement).toEqual(first.placement);
+    expect((await call('project', 'list', { organization: 'acme' }, projectListReply)).placements).toEqual([first.placement]);
+    expect((await call('project', 'list', { organization: 'globex' }, projectListReply)).placements).toEqual([]);
+  });
+
+  it('adds a member, changes its role, lists and removes it, reporting the previous role each time', async () => {
+    const m = { projectId: P, user: 'alice@acme.example', organization: 'acme' };
+    expect((await call('member', 'add', { ...m, role: 'reader' }, memberAddReply)).previousRole).toBeNull();
+    expect((await call('member', 'add', { ...m, role: 'admin' }, memberAddReply)).previousRole).toBe('reader');
+    const listed = await call('member', 'list', { projects: [{ projectId: P }] }, memberListReply);
+    expect(listed.members).toEqual([{ ...m, role: 'admin' }]);
+    expect(await call('member', 'remove', m, memberRemoveReply)).toEqual({ removed: true, previousRole: 'admin' });
+    expect(await call('member', 'remove', m, memberRemoveReply)).toEqual({ removed: false, previousRole: null });
+    expect((await call('member', 'list', { projects: [{ projectId: P, nativeId }] }, memberListReply)).members).toEqual([]);
+  });
+
+  it('applies a rule once (re-applying reports the existing one), lists it, removes it', async () => {
+    const web = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 8080, to: 8090 }, remoteCidr: '198.51.100.0/24', description: 'web' });
+    const first = await call('rule', 'apply', { projectId: P, rule: web }, ruleApplyReply);
+    const again = await call('rule', 'apply', { projectId: P, rule: web }, ruleApplyReply);
+    expect([first.created, again.created]).toEqual([true, false]);
+    expect(again.rule).toEqual(first.rule);
+    expect(first.rule).toMatchObject({ id: web.id, projectId: P, region: target.region, platform: target.platform, portFrom: 8080, portTo: 8090, remoteCidr: '198.51.100.0/24', status: 'ACTIVE' });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P }] }, ruleListReply);
+    expect(listed.rules.filter((r) => r.id === web.id)).toEqual([first.rule]);
+    expect(await call('rule', 'remove', { projectId: P, ruleId: web.id }, ruleRemoveReply)).toEqual({ removed: true, rule: web });
+    expect(await call('rule', 'remove', { projectId: P, ruleId: web.id }, ruleRemoveReply)).toEqual({ removed: false, rule: null });
+  });
+
+  it('sets only the quota limits given, reads them back, and refuses a limit below use (CONFLICT)', async () => {
+    const set = await call('quota', 'set', { projectId: P, limits: { cores: 4, ramMiB: 4096 } }, quotaSetReply);
+    expect(set.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
+    const read = (await call('quota', 'get', { projects: [{ projectId: P }] }, quotaGetReply)).quotas[0];
+    expect(read?.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
+    const again = await call('quota', 'set', { projectId: P, limits: { instances: 3 } }, quotaSetReply);
+    expect(again.previous).toEqual({ instances: target.platform === 'okd' ? null : 10 });
+    expect(again.limits).toMatchObject({ cores: 4, ramMiB: 4096, instances: 3 });
+
+    await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 } }) }, ruleApplyReply);
+    const below = await failure(call('quota', 'set', { projectId: P, limits: { securityGroupRules: 0 } }, quotaSetReply));
+    expect(below).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'securityGroupRules', limit: 0 }) });
+  });
+
+  it('refuses a rule over the quota with QUOTA_EXCEEDED and the figures', async () => {
+    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: 1_000 } }, quotaSetReply);
+    const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] }, quotaGetReply)).quotas[0]?.usage.securityGroupRules as number;
+    expect(inUse).toBeGreaterThanOrEqual(1);
+    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } }, quotaSetReply);
+    const over = await failure(call('rule', 'apply', { projectId: P, rule: rule({ direction: 'egress', protocol: 'udp', ports: { from: 53 } }) }, ruleApplyReply));
+    expect(over).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      extensions: expect.objectContaining({ region: target.region, platform: target.platform, resource: 'securityGroupRules', limit: inUse, used: inUse, requested: 1 }),
+    });
+  });
+
+  it('says NOT_FOUND for a project it does not have, BAD_REQUEST for a malformed message, NOT_SUPPORTED for what the platform lacks', async () => {
+    const missing = 'prj_01dddddddddddddddddddddddd';
+    expect(await failure(call('member', 'add', { projectId: missing, user: 'bob', organization: 'acme', role: 'member' }, memberAddReply))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await failure(call('rule', 'apply', { projectId: missing, rule: rule({ direction: 'ingress', protocol: 'any' }) }, ruleApplyReply))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await failure(call('project', 'create', { projectId: 'nope' }, projectCreateReply))).toMatchObject({ code: 'BAD_REQUEST' });
+    expect(await failure(call('quota', 'set', { projectId: P, limits: { [target.foreignQuota]: 1 } }, quotaSetReply))).toMatchObject({ code: 'NOT_SUPPORTED' });
+    if (target.platform === 'okd') {
+      const net = { id: 'net_01aaaaaaaaaaaaaaaaaaaaaaaa', projectId: P, name: 'n', cidr: '10.0.0.0/24', gatewayIp: null, dnsNameservers: [], router: null };
+      expect(await failure(call('network', 'create', net, networkCreateReply))).toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringContaining('OKD placement has none') });
+      expect(await failure(call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }, ruleApplyReply))).toMatchObject({ code: 'NOT_SUPPORTED' });
+    }
+  });
+
+  it('deletes the project with everything in it, idempotently', async () => {
+    expect(await call('project', 'delete', { projectId: P }, projectDeleteReply)).toEqual({ deleted: true });
+    expect(await call('project', 'delete', { projectId: P }, projectDeleteReply)).toEqual({ deleted: false });
+    expect((await call('project', 'get', { projectId: P }, projectGetReply)).placement).toBeNull();
+    expect(await target.leftovers(P, nativeId)).toEqual([]);
+  });
+});
