@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
 import type { SystemConfig } from '../runtime/config.ts';
+import type { Platform } from '../schema/model.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
 import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
 
@@ -17,6 +18,8 @@ const OS_PATH = `/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 export interface LocalRegion {
   name: string;
   displayName: string;
+  /** Default: OpenStack only. */
+  platforms?: readonly Platform[];
 }
 
 export interface LocalSystemOptions {
@@ -44,6 +47,8 @@ export interface LocalSystem {
   gatewayUrl: string;
   natsUrl: string;
   keystoneUrl(region: string): string;
+  /** The OKD API (emulator) of a region, and the adapter's token for it. */
+  okd(region: string): { url: string; token: string };
   neutronUrl(region: string): string;
   /** nova-api with its version (…/v2.1). */
   novaUrl(region: string): string;
@@ -56,10 +61,14 @@ export interface LocalSystem {
   stop(): Promise<void>;
 }
 
+/** Two OpenStack regions and one OKD region (the OKD API emulator: no OKD can run here). */
 export const DEFAULT_REGIONS: readonly LocalRegion[] = [
-  { name: 'sto', displayName: 'Stockholm' },
-  { name: 'osl', displayName: 'Oslo' },
+  { name: 'sto', displayName: 'Stockholm', platforms: ['openstack'] },
+  { name: 'osl', displayName: 'Oslo', platforms: ['openstack'] },
+  { name: 'lla', displayName: 'Luleå', platforms: ['okd'] },
 ];
+
+const platformsOf = (r: LocalRegion): readonly Platform[] => r.platforms ?? ['openstack'];
 
 const ADMIN_PASSWORD = 'admin-secret';
 
@@ -78,9 +87,10 @@ async function natsHasJetStream(url: string): Promise<boolean> {
 }
 
 /**
- * The whole system on one machine: NATS (reused or spawned), per region a real Keystone, Neutron API and
- * nova-api (Debian's packages, see platforms/openstack), one OpenStack adapter per region, the controller, the subgraphs and
- * the gateway, each its own process. Used by `npm start` and by the end-to-end tests.
+ * The whole system on one machine: NATS (reused or spawned), per OpenStack region a real Keystone, Neutron
+ * API and nova-api (Debian's packages, see platforms/openstack), per OKD region the OKD API emulator
+ * (platforms/okd), one adapter per region and platform, the controller, the subgraphs and the gateway,
+ * each its own process. Used by `npm start` and by the end-to-end tests.
  */
 export async function startLocalSystem(options: LocalSystemOptions): Promise<LocalSystem> {
   const progress = options.onProgress ?? (() => {});
@@ -123,14 +133,36 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       progress(`NATS: started nats-server on ${natsUrl} (${Date.now() - t0} ms)`);
     }
 
-    // Keystone per region, in parallel
+    // OKD API emulator per OKD region (its objects kept in a file between runs)
+    const okd = new Map<string, { url: string; token: string }>();
+    for (const r of regions.filter((x) => platformsOf(x).includes('okd'))) {
+      const token = randomBytes(24).toString('hex');
+      const stateFile = join(stateDir, 'okd', `${r.name}.json`);
+      mkdirSync(join(stateDir, 'okd'), { recursive: true });
+      if (options.freshOpenstack) rmSync(stateFile, { force: true });
+      const emulator = await spawnManaged({
+        name: `okd-${r.name}`,
+        command: process.execPath,
+        args: [join(ROOT, 'platforms/okd/main.ts')],
+        env: { ...process.env, OKD_TOKEN: token, OKD_STATE_FILE: stateFile },
+        readyWhen: /okd emulator ready/,
+        onLine: (l) => options.onLine?.(`okd-${r.name}`, l),
+      });
+      processes.push(emulator);
+      const url = /"url":"([^"]+)"/.exec(emulator.output())?.[1] as string;
+      okd.set(r.name, { url, token });
+      progress(`OKD: API emulator for ${r.name} on ${url}`);
+    }
+
+    // Keystone, Neutron and nova-api per OpenStack region, in parallel
+    const openstackRegions = regions.filter((r) => platformsOf(r).includes('openstack'));
     const ports = new Map<string, { keystone: number; neutron: number; nova: number }>();
-    for (const r of regions) ports.set(r.name, { keystone: await freePort(), neutron: await freePort(), nova: await freePort() });
+    for (const r of openstackRegions) ports.set(r.name, { keystone: await freePort(), neutron: await freePort(), nova: await freePort() });
     const portsOf = (region: string) => ports.get(region) as { keystone: number; neutron: number; nova: number };
     const t0 = Date.now();
-    progress(`OpenStack: starting Keystone, Neutron and nova-api for ${regions.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`);
+    progress(`OpenStack: starting Keystone, Neutron and nova-api for ${openstackRegions.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`);
     await Promise.all(
-      regions.map(async (r) => {
+      openstackRegions.map(async (r) => {
         const dir = join(stateDir, 'openstack', r.name);
         const p = portsOf(r.name);
         const env = {
@@ -160,19 +192,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       regions: regions.map((r) => ({
         name: r.name,
         displayName: r.displayName,
-        platforms: [
-          {
-            platform: 'openstack' as const,
-            keystoneUrl: `http://127.0.0.1:${portsOf(r.name).keystone}/v3`,
-            neutronUrl: `http://127.0.0.1:${portsOf(r.name).neutron}`,
-            novaUrl: `http://127.0.0.1:${portsOf(r.name).nova}/v2.1`,
-            username: 'admin',
-            password: { env: 'INFRAFED_OPENSTACK_PASSWORD' },
-            projectName: 'admin',
-            userDomainId: 'default',
-            projectDomainId: 'default',
-          },
-        ],
+        platforms: platformsOf(r).map((platform) =>
+          platform === 'okd'
+            ? { platform: 'okd' as const, apiUrl: (okd.get(r.name) as { url: string }).url, token: { env: `INFRAFED_OKD_TOKEN_${r.name.toUpperCase().replace(/-/g, '_')}` } }
+            : {
+                platform: 'openstack' as const,
+                keystoneUrl: `http://127.0.0.1:${portsOf(r.name).keystone}/v3`,
+                neutronUrl: `http://127.0.0.1:${portsOf(r.name).neutron}`,
+                novaUrl: `http://127.0.0.1:${portsOf(r.name).nova}/v2.1`,
+                username: 'admin',
+                password: { env: 'INFRAFED_OPENSTACK_PASSWORD' },
+                projectName: 'admin',
+                userDomainId: 'default',
+                projectDomainId: 'default',
+              },
+        ),
       })),
       timeouts: { gatewayMs: 10_000, adapterMs: 5_000, vendorMs: 4_000, operationWaitMs: 8_000, ...options.timeouts },
       gateway: { host: '127.0.0.1', port: gatewayPort },
@@ -180,7 +214,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
     // readiness is read from each component's info-level "ready" line, whatever the caller's LOG_LEVEL
-    const env = { ...process.env, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: options.componentLogLevel ?? 'info' };
+    const okdTokens = Object.fromEntries([...okd.entries()].map(([region, o]) => [`INFRAFED_OKD_TOKEN_${region.toUpperCase().replace(/-/g, '_')}`, o.token]));
+    const env = { ...process.env, ...okdTokens, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: options.componentLogLevel ?? 'info' };
 
     const node = (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) =>
       spawnManaged({
@@ -191,11 +226,19 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         readyWhen: /"msg":"[^"]* ready"/,
         onLine: (l) => options.onLine?.(name, l),
       });
-    const adapters = new Map<string, ManagedProcess>();
+    /** Adapter processes by region (one per platform there: `adapter-<region>` for OpenStack, `adapter-okd-<region>`). */
+    const adapters = new Map<string, ManagedProcess[]>();
     const startAdapter = async (region: string) => {
-      const p = await node(`adapter-${region}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: region });
-      adapters.set(region, p);
-      processes.push(p);
+      const r = regions.find((x) => x.name === region) as LocalRegion;
+      const started = await Promise.all(
+        platformsOf(r).map((platform) =>
+          platform === 'okd'
+            ? node(`adapter-okd-${region}`, 'adapters/okd/main.ts', { INFRAFED_REGION: region })
+            : node(`adapter-${region}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: region }),
+        ),
+      );
+      adapters.set(region, started);
+      processes.push(...started);
     };
     const t1 = Date.now();
     await Promise.all(regions.map((r) => startAdapter(r.name)));
@@ -214,14 +257,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       natsUrl,
       gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
       keystoneUrl: (region) => `http://127.0.0.1:${portsOf(region).keystone}/v3`,
+      okd: (region) => okd.get(region) as { url: string; token: string },
       neutronUrl: (region) => `http://127.0.0.1:${portsOf(region).neutron}`,
       novaUrl: (region) => `http://127.0.0.1:${portsOf(region).nova}/v2.1`,
       token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`) => signLocalToken(config.auth, { organization, orgRole, subject }),
       async stopAdapter(region) {
-        const p = adapters.get(region);
-        if (!p) return;
-        await p.stop();
-        processes.splice(processes.indexOf(p), 1);
+        for (const p of adapters.get(region) ?? []) {
+          await p.stop();
+          processes.splice(processes.indexOf(p), 1);
+        }
         adapters.delete(region);
       },
       startAdapter,

@@ -31,7 +31,9 @@ say('ready');
 process.stdout.write(`
   GraphQL:  ${system.gatewayUrl}
   NATS:     ${system.natsUrl}
-  Regions:  ${system.config.regions.map((r) => `${r.name} (Keystone ${system.keystoneUrl(r.name)})`).join(', ')}
+  Regions:  ${system.config.regions
+    .map((r) => `${r.name} (${r.platforms.map((p) => (p.platform === 'okd' ? `OKD API emulator ${p.apiUrl}` : `OpenStack, Keystone ${p.keystoneUrl}`)).join('; ')})`)
+    .join(', ')}
   Config:   ${system.configPath}
 
   Bearer token for organisation "demo" (role owner, valid 12 h):

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 /**
@@ -151,6 +152,8 @@ export interface OkdEmulatorOptions {
   token: string;
   port?: number;
   host?: string;
+  /** Keep the objects in this JSON file (read at start, written after every change); in memory only when absent. */
+  stateFile?: string;
 }
 
 export interface OkdEmulator {
@@ -164,6 +167,14 @@ export interface OkdEmulator {
 export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<OkdEmulator> {
   const store = new Map<string, KubeObject>();
   let version = 1000;
+  if (options.stateFile && existsSync(options.stateFile)) {
+    const saved = JSON.parse(readFileSync(options.stateFile, 'utf8')) as { version: number; objects: [string, KubeObject][] };
+    version = saved.version;
+    for (const [k, v] of saved.objects) store.set(k, v);
+  }
+  const persist = () => {
+    if (options.stateFile) writeFileSync(options.stateFile, JSON.stringify({ version, objects: [...store.entries()] }));
+  };
   const keyOf = (t: ResourceType, ns: string | undefined, name: string) => `${qualified(t)}/${ns ?? ''}/${name}`;
   // a Project is the OpenShift view of a Namespace: both are stored as the namespace
   const storageType = (t: ResourceType) => (t.plural === 'projects' ? (TYPES[0] as ResourceType) : t);
@@ -415,18 +426,13 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
         const items = list(t, ns).filter((o) => matches(selector, o.metadata.labels)).map((o) => present(t, o));
         return send(200, { apiVersion: apiVersionOf(t), kind: `${t.kind}List`, metadata: { resourceVersion: String(version) }, items });
       }
-      if (method === 'POST' && !name) {
-        const r = create(t, ns, await readBody(req));
-        return send(r.code, r.body);
-      }
-      if (method === 'PUT' && name) {
-        const r = replace(t, ns, name, await readBody(req));
-        return send(r.code, r.body);
-      }
-      if (method === 'DELETE' && name) {
-        const r = remove(t, ns, name);
-        return send(r.code, r.body);
-      }
+      const write = (r: { code: number; body: unknown }) => {
+        persist();
+        send(r.code, r.body);
+      };
+      if (method === 'POST' && !name) return write(create(t, ns, await readBody(req)));
+      if (method === 'PUT' && name) return write(replace(t, ns, name, await readBody(req)));
+      if (method === 'DELETE' && name) return write(remove(t, ns, name));
       throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
     } catch (error) {
       if (error instanceof ApiError) return send(error.code, status(error.code, error.reason, error.message, error.details));

@@ -44,6 +44,7 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
     expect(res.data?.regions).toEqual([
       { name: 'sto', platforms: [{ platform: 'openstack', status: 'UP', adapters: 1, vendorVersion: 'keystone v3.14' }] },
       { name: 'osl', platforms: [{ platform: 'openstack', status: 'UP', adapters: 1, vendorVersion: 'keystone v3.14' }] },
+      { name: 'lla', platforms: [{ platform: 'okd', status: 'UP', adapters: 1, vendorVersion: 'okd v1.29.0+okd-emulator' }] },
     ]);
   });
 
