@@ -12,7 +12,7 @@ import { quotaGetReply, quotaSetReply } from '../schema/contracts/quota.ts';
 import { ambiguousOutcomeCodes, ErrorCode } from '../schema/errors.ts';
 import { fromAccessRuleInput, type AccessRule } from '../schema/network.ts';
 import type { QuotaLimits } from '../schema/quota.ts';
-import type { Operation, OperationStep } from '../schema/operations.ts';
+import { memberOf, type Operation, type OperationStep } from '../schema/operations.ts';
 import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { toWireError } from '../runtime/nats/wire.ts';
@@ -106,31 +106,33 @@ export function createSagaRunner(deps: SagaDeps) {
         };
       }
       case 'ADD_MEMBER': {
-        const { projectId, user, role } = request.input;
+        const { projectId, role } = request.input;
+        const { kind, user } = memberOf(request.input);
         return {
           async forward(_op, step) {
-            const res = await call(step, 'member', 'add', { projectId, user, organization: op.organization, role }, memberAddReply);
+            const res = await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role }, memberAddReply);
             return { undo: { previousRole: res.previousRole } };
           },
           async undo(_op, step) {
             const previousRole = (step.undo?.previousRole as string | null | undefined) ?? null;
-            if (previousRole) await call(step, 'member', 'add', { projectId, user, organization: op.organization, role: previousRole }, memberAddReply);
-            else await call(step, 'member', 'remove', { projectId, user, organization: op.organization }, memberRemoveReply);
+            if (previousRole) await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role: previousRole }, memberAddReply);
+            else await call(step, 'member', 'remove', { projectId, kind, user, organization: op.organization }, memberRemoveReply);
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
         };
       }
       case 'REMOVE_MEMBER': {
-        const { projectId, user } = request.input;
+        const { projectId } = request.input;
+        const { kind, user } = memberOf(request.input);
         return {
           async forward(_op, step) {
-            const res = await call(step, 'member', 'remove', { projectId, user, organization: op.organization }, memberRemoveReply);
+            const res = await call(step, 'member', 'remove', { projectId, kind, user, organization: op.organization }, memberRemoveReply);
             return { undo: { previousRole: res.previousRole } };
           },
           async undo(_op, step) {
             const previousRole = (step.undo?.previousRole as string | null | undefined) ?? null;
-            if (previousRole) await call(step, 'member', 'add', { projectId, user, organization: op.organization, role: previousRole }, memberAddReply);
+            if (previousRole) await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role: previousRole }, memberAddReply);
           },
           onSucceeded: async () => {},
           onFailed: async () => {},

@@ -40,6 +40,17 @@ export const userNameSchema = z
   .max(64, 'the user must be at most 64 characters')
   .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'the user may contain letters, digits and . _ @ + -, and starts with a letter or digit');
 
+/** A member of a project is a user or a group of the organisation (groups come from the identity provider). */
+export const memberKindSchema = z.enum(['user', 'group']);
+export type MemberKind = z.infer<typeof memberKindSchema>;
+
+/** A group's name inside its organisation: the same characters as a user name. */
+export const groupNameSchema = z
+  .string()
+  .min(1, 'the group must not be empty')
+  .max(64, 'the group must be at most 64 characters')
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@+-]*$/, 'the group may contain letters, digits and . _ @ + -, and starts with a letter or digit');
+
 /** Project roles, weakest first. OpenStack: Keystone roles of the same name; OKD: view / edit / admin. */
 export const ProjectRole = { reader: 'reader', member: 'member', admin: 'admin' } as const;
 export type ProjectRole = (typeof ProjectRole)[keyof typeof ProjectRole];

@@ -4,6 +4,7 @@ import { applyAccessRuleInput, createNetworkInput, deleteNetworkInput, removeAcc
 import { setQuotaInput } from './quota.ts';
 import {
   descriptionSchema,
+  groupNameSchema,
   operationIdSchema,
   organizationIdSchema,
   placementSchema,
@@ -86,8 +87,20 @@ export const createProjectInput = z.object({
   placements: z.array(placementSchema).min(1, 'at least one placement is needed').max(16, 'at most 16 placements'),
 });
 export const deleteProjectInput = z.object({ projectId: projectIdSchema });
-export const addMemberInput = z.object({ projectId: projectIdSchema, user: userNameSchema, role: projectRoleSchema });
-export const removeMemberInput = z.object({ projectId: projectIdSchema, user: userNameSchema });
+/** Exactly one of `user` and `group`. */
+function oneMember(input: { user?: string | null; group?: string | null }, ctx: z.RefinementCtx): void {
+  const given = [input.user, input.group].filter((v) => v != null).length;
+  if (given !== 1) ctx.addIssue({ code: 'custom', path: ['user'], message: given === 0 ? 'give a user or a group' : 'give a user or a group, not both' });
+}
+export const addMemberInput = z
+  .object({ projectId: projectIdSchema, user: userNameSchema.nullish(), group: groupNameSchema.nullish(), role: projectRoleSchema })
+  .superRefine(oneMember);
+export const removeMemberInput = z.object({ projectId: projectIdSchema, user: userNameSchema.nullish(), group: groupNameSchema.nullish() }).superRefine(oneMember);
+
+/** The member an add/remove input names, as adapters take it. */
+export function memberOf(input: { user?: string | null; group?: string | null }): { kind: 'user' | 'group'; user: string } {
+  return input.group != null ? { kind: 'group', user: input.group } : { kind: 'user', user: input.user as string };
+}
 
 /** What a caller asks the controller to do; validated again by the controller. */
 export const operationRequestSchema = z.discriminatedUnion('kind', [

@@ -54,6 +54,7 @@ import {
   groupName,
   kubeQuotaNames,
   Label,
+  memberGroupName,
   namespaceName,
   parseQuantity,
   policyName,
@@ -158,7 +159,8 @@ export function toNetworkPolicy(rule: AccessRule, projectId: string, region: str
 /**
  * The OKD adapter of one region: a NATS service on `infra.v1.<region>.okd.>` (queue group `okd-<region>`)
  * that maps the neutral contract to the Kubernetes and OpenShift APIs: projects (ProjectRequest, labelled
- * namespace), members (RoleBinding to view / edit / admin; the user joins its organisation's Group),
+ * namespace), members (RoleBinding of a User or an OpenShift Group to view / edit / admin; a user joins its
+ * organisation's Group),
  * access rules (NetworkPolicy), quotas (ResourceQuota). Networks are Neutron's: NOT_SUPPORTED here.
  */
 export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter> {
@@ -199,7 +201,20 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
     const role = roleFromClusterRole(binding.roleRef?.name);
     const organization = binding.metadata.labels?.[Label.memberOrg];
     const user = binding.metadata.annotations?.[Annotation.user];
-    return role && organization && user ? { projectId, user, organization, role } : null;
+    const kind = binding.metadata.labels?.[Label.memberKind] === 'group' ? 'group' : 'user';
+    return role && organization && user ? { projectId, kind, user, organization, role } : null;
+  }
+
+  /** An organisation's group as an OpenShift Group (created empty when missing: the identity provider fills it). */
+  async function ensureMemberGroup(organization: string, group: string, o: KubeCallOptions): Promise<string> {
+    const name = memberGroupName(organization, group);
+    if (await kube.find(`/apis/user.openshift.io/v1/groups/${name}`, o)) return name;
+    try {
+      await kube.create('/apis/user.openshift.io/v1/groups', { apiVersion: 'user.openshift.io/v1', kind: 'Group', metadata: { name, labels: { [Label.managed]: 'true', [Label.org]: organization } }, users: [] }, o);
+    } catch (error) {
+      if (!(error instanceof InfrafedError && error.code === ErrorCode.CONFLICT)) throw error;
+    }
+    return name;
   }
 
   /** The user joins its organisation's Group (created on first use); read-modify-write with resourceVersion. */
@@ -349,8 +364,12 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
       async handle(req, { signal }) {
         const o = { signal };
         const ns = await requireNamespace(req.projectId, o);
-        await joinGroup(req.organization, req.user, o);
-        const name = roleBindingName(req.organization, req.user);
+        const subject =
+          req.kind === 'group'
+            ? { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: await ensureMemberGroup(req.organization, req.user, o) }
+            : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: req.user };
+        if (req.kind === 'user') await joinGroup(req.organization, req.user, o);
+        const name = roleBindingName(req.organization, req.user, req.kind);
         const path = `${RBAC}/namespaces/${ns}/rolebindings`;
         const existing = await kube.find<RoleBindingBody>(`${path}/${name}`, o);
         const previousRole = existing ? (toMember(req.projectId, existing)?.role ?? null) : null;
@@ -362,14 +381,14 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
             {
               apiVersion: 'rbac.authorization.k8s.io/v1',
               kind: 'RoleBinding',
-              metadata: { name, labels: { [Label.managed]: 'true', [Label.memberOrg]: req.organization }, annotations: { [Annotation.user]: req.user } },
+              metadata: { name, labels: { [Label.managed]: 'true', [Label.memberOrg]: req.organization, [Label.memberKind]: req.kind }, annotations: { [Annotation.user]: req.user } },
               roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleOf[req.role] },
-              subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: req.user }],
+              subjects: [subject],
             },
             o,
           );
         }
-        return { member: { projectId: req.projectId, user: req.user, organization: req.organization, role: req.role }, previousRole };
+        return { member: { projectId: req.projectId, kind: req.kind, user: req.user, organization: req.organization, role: req.role }, previousRole };
       },
     }),
     endpoint({
@@ -380,7 +399,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
       async handle(req, { signal }) {
         const o = { signal };
         const ns = await requireNamespace(req.projectId, o);
-        const path = `${RBAC}/namespaces/${ns}/rolebindings/${roleBindingName(req.organization, req.user)}`;
+        const path = `${RBAC}/namespaces/${ns}/rolebindings/${roleBindingName(req.organization, req.user, req.kind)}`;
         const existing = await kube.find<RoleBindingBody>(path, o);
         if (!existing) return { removed: false, previousRole: null };
         await kube.remove(path, o);
@@ -401,7 +420,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
             return bindings.map((b) => toMember(projectId, b)).filter((m): m is Member => m !== null);
           }),
         );
-        return { members: perProject.flat().sort((a, b) => a.organization.localeCompare(b.organization) || a.user.localeCompare(b.user)) };
+        return { members: perProject.flat().sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user)) };
       },
     }),
     endpoint({

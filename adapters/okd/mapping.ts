@@ -11,6 +11,7 @@ export const Label = {
   org: 'infrafed.io/org',
   rule: 'infrafed.io/rule',
   memberOrg: 'infrafed.io/member-org',
+  memberKind: 'infrafed.io/member-kind',
 } as const;
 export const Annotation = {
   name: 'infrafed.io/name',
@@ -30,9 +31,14 @@ export function groupName(organization: string): string {
   return `ifd-${organization}`;
 }
 
-/** A member's RoleBinding: one per user of an organisation in a namespace. */
-export function roleBindingName(organization: string, user: string): string {
-  return `ifd-member-${createHash('sha256').update(`${organization}/${user}`).digest('hex').slice(0, 20)}`;
+/** A member's RoleBinding: one per user (or group) of an organisation in a namespace. */
+export function roleBindingName(organization: string, name: string, kind: 'user' | 'group' = 'user'): string {
+  return `ifd-${kind === 'user' ? 'member' : 'group'}-${createHash('sha256').update(`${organization}/${name}`).digest('hex').slice(0, 20)}`;
+}
+
+/** The OpenShift Group of an organisation's group (its users come from the identity provider's group sync). */
+export function memberGroupName(organization: string, group: string): string {
+  return `ifd-${organization}-${group}`;
 }
 
 /** A rule's NetworkPolicy is named by the rule id (`acr_…` → `acr-…`). */

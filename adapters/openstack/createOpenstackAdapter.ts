@@ -42,7 +42,7 @@ import type { ProjectRole } from '../../schema/model.ts';
 import { adapterQueue, adapterServiceName, adapterSubject } from '../../schema/subjects.ts';
 import { endpoint, startService, type EndpointSpec } from '../../runtime/nats/service.ts';
 import type { CallOptions } from './client/http.ts';
-import type { KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
+import type { KeystoneActor, KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
 import type { NovaClient } from './client/novaClient.ts';
 import { createAccessRuleOps } from './accessRules.ts';
@@ -117,9 +117,26 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return project;
   }
 
-  async function currentRoles(projectNativeId: string, userId: string, options: CallOptions): Promise<ProjectRole[]> {
+  async function currentRoles(projectNativeId: string, actor: KeystoneActor, options: CallOptions): Promise<ProjectRole[]> {
     const assignments = await keystone.listProjectAssignments(projectNativeId, options);
-    return assignments.filter((a) => a.user?.id === userId).map((a) => a.role.name).filter(isProjectRole);
+    return assignments.filter((a) => (actor.kind === 'user' ? a.user : a.group)?.id === actor.id).map((a) => a.role.name).filter(isProjectRole);
+  }
+
+  /** The user or group in the organisation's domain; created when asked and missing. */
+  async function findActor(kind: 'user' | 'group', name: string, domain: string, create: boolean, options: CallOptions): Promise<KeystoneActor | null> {
+    const find = () => (kind === 'user' ? keystone.findUser(name, domain, options) : keystone.findGroup(name, domain, options));
+    let found = await find();
+    if (!found && create) {
+      try {
+        found = kind === 'user' ? await keystone.createUser(name, domain, options) : await keystone.createGroup(name, domain, options);
+      } catch (error) {
+        // another replica created it at the same moment
+        if (!(error instanceof InfrafedError && error.code === ErrorCode.CONFLICT)) throw error;
+        found = await find();
+        if (!found) throw error;
+      }
+    }
+    return found ? { kind, id: found.id } : null;
   }
 
   const quotas = createQuotaOps({ region, neutron: deps.neutron, nova: deps.nova });
@@ -230,24 +247,15 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         const options = { signal };
         const project = await requireProject(req.projectId, options);
         const domain = (await domainId(req.organization, true, options)) as string;
-        let user = await keystone.findUser(req.user, domain, options);
-        if (!user) {
-          try {
-            user = await keystone.createUser(req.user, domain, options);
-          } catch (error) {
-            if (!(error instanceof InfrafedError && error.code === ErrorCode.CONFLICT)) throw error;
-            user = await keystone.findUser(req.user, domain, options);
-            if (!user) throw error;
-          }
-        }
-        const before = await currentRoles(project.id, user.id, options);
-        await keystone.assignRole(project.id, user.id, await keystone.roleId(req.role, options), options);
+        const actor = (await findActor(req.kind, req.user, domain, true, options)) as KeystoneActor;
+        const before = await currentRoles(project.id, actor, options);
+        await keystone.assignRole(project.id, actor, await keystone.roleId(req.role, options), options);
         // exactly one infrafed role per member: changing a role removes the others
         for (const role of before.filter((r) => r !== req.role)) {
-          await keystone.unassignRole(project.id, user.id, await keystone.roleId(role, options), options);
+          await keystone.unassignRole(project.id, actor, await keystone.roleId(role, options), options);
         }
         return {
-          member: { projectId: req.projectId, user: req.user, organization: req.organization, role: req.role },
+          member: { projectId: req.projectId, kind: req.kind, user: req.user, organization: req.organization, role: req.role },
           previousRole: strongest(before),
         };
       },
@@ -261,11 +269,11 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         const options = { signal };
         const project = await requireProject(req.projectId, options);
         const domain = await domainId(req.organization, false, options);
-        const user = domain ? await keystone.findUser(req.user, domain, options) : null;
-        if (!user) return { removed: false, previousRole: null };
-        const before = await currentRoles(project.id, user.id, options);
+        const actor = domain ? await findActor(req.kind, req.user, domain, false, options) : null;
+        if (!actor) return { removed: false, previousRole: null };
+        const before = await currentRoles(project.id, actor, options);
         for (const role of infrafedRoles.filter((r) => before.includes(r))) {
-          await keystone.unassignRole(project.id, user.id, await keystone.roleId(role, options), options);
+          await keystone.unassignRole(project.id, actor, await keystone.roleId(role, options), options);
         }
         return { removed: before.length > 0, previousRole: strongest(before) };
       },

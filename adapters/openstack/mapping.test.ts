@@ -32,7 +32,7 @@ describe('Keystone mapping', () => {
     expect(fromKeystoneProject({ ...project, tags: ['infrafed', 'ifd-project=prj_01abc', 'ifd-org=acme'] }, 'sto')).toBeNull();
   });
 
-  it('turns role assignments into one member per user with its strongest infrafed role', () => {
+  it('turns role assignments into one member per user or group with its strongest infrafed role', () => {
     const domain = { id: 'd1', name: 'ifd-acme' };
     const members = toMembers(id, [
       { scope: { project: { id: 'p' } }, user: { id: 'u1', name: 'alice', domain }, role: { id: 'r1', name: 'reader' } },
@@ -41,10 +41,13 @@ describe('Keystone mapping', () => {
       // Keystone's own admin (default domain) and unknown roles are not members
       { scope: { project: { id: 'p' } }, user: { id: 'u0', name: 'admin', domain: { id: 'default', name: 'Default' } }, role: { id: 'r3', name: 'admin' } },
       { scope: { project: { id: 'p' } }, user: { id: 'u2', name: 'bob', domain }, role: { id: 'r9', name: 'load-balancer_member' } },
+      // a group named like a user is another member
+      { scope: { project: { id: 'p' } }, group: { id: 'g1', name: 'alice', domain }, role: { id: 'r1', name: 'reader' } },
     ]);
     expect(members).toEqual([
-      { projectId: id, user: 'alice', organization: 'acme', role: 'admin' },
-      { projectId: id, user: 'bob', organization: 'acme', role: 'member' },
+      { projectId: id, kind: 'group', user: 'alice', organization: 'acme', role: 'reader' },
+      { projectId: id, kind: 'user', user: 'alice', organization: 'acme', role: 'admin' },
+      { projectId: id, kind: 'user', user: 'bob', organization: 'acme', role: 'member' },
     ]);
   });
 });

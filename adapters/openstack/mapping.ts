@@ -60,23 +60,25 @@ export function strongest(roles: readonly ProjectRole[]): ProjectRole | null {
 }
 
 /**
- * Members from a project's role assignments: one per user of an infrafed organisation domain, with the
- * strongest infrafed role it holds (Keystone's own admin and service users are not members).
+ * Members from a project's role assignments: one per user or group of an infrafed organisation domain,
+ * with the strongest infrafed role it holds (Keystone's own admin and service users are not members).
  */
 export function toMembers(projectId: string, assignments: readonly KeystoneRoleAssignment[]): Member[] {
-  const byUser = new Map<string, { user: string; organization: string; roles: ProjectRole[] }>();
+  const byActor = new Map<string, { kind: 'user' | 'group'; user: string; organization: string; roles: ProjectRole[] }>();
   for (const a of assignments) {
-    const organization = fromDomainName(a.user?.domain?.name);
+    const actor = a.user ?? a.group;
+    const kind = a.user ? 'user' : 'group';
+    const organization = fromDomainName(actor?.domain?.name);
     const roleName = a.role.name;
-    if (!a.user?.name || !organization || !isProjectRole(roleName)) continue;
-    const key = `${organization}/${a.user.name}`;
-    const entry = byUser.get(key) ?? { user: a.user.name, organization, roles: [] };
+    if (!actor?.name || !organization || !isProjectRole(roleName)) continue;
+    const key = `${kind}/${organization}/${actor.name}`;
+    const entry = byActor.get(key) ?? { kind, user: actor.name, organization, roles: [] };
     entry.roles.push(roleName);
-    byUser.set(key, entry);
+    byActor.set(key, entry);
   }
-  return [...byUser.values()]
-    .map((e) => ({ projectId, user: e.user, organization: e.organization, role: strongest(e.roles) as ProjectRole }))
-    .sort((a, b) => a.organization.localeCompare(b.organization) || a.user.localeCompare(b.user));
+  return [...byActor.values()]
+    .map((e) => ({ projectId, kind: e.kind, user: e.user, organization: e.organization, role: strongest(e.roles) as ProjectRole }))
+    .sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user));
 }
 
 /**

@@ -265,7 +265,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
   function validate(t: ResourceType, obj: KubeObject, ns: string | undefined): void {
     const causes: Cause[] = [];
     const name = obj.metadata?.name;
-    const namePattern = t.plural === 'namespaces' || t.plural === 'projectrequests' ? DNS_LABEL : DNS_SUBDOMAIN;
+    // OpenShift Groups are named like path segments (LDAP sync names them after the directory's groups)
+    const namePattern = t.plural === 'namespaces' || t.plural === 'projectrequests' ? DNS_LABEL : t.plural === 'groups' ? /^(?!\.\.?$)[^/%]+$/ : DNS_SUBDOMAIN;
     if (!name) causes.push({ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' });
     else if (!namePattern.test(name) || name.length > (namePattern === DNS_LABEL ? 63 : 253)) {
       causes.push({ field: 'metadata.name', reason: 'FieldValueInvalid', message: `Invalid value: "${name}": a lowercase RFC 1123 ${namePattern === DNS_LABEL ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'` });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   descriptionSchema,
+  memberKindSchema,
   organizationIdSchema,
   platformSchema,
   projectIdSchema,
@@ -51,6 +52,8 @@ export const projectDeleteReply = z.object({ deleted: z.boolean() });
 
 export const memberSchema = z.object({
   projectId: projectIdSchema,
+  /** `user` is a user's name, or a group's when `kind` is group. */
+  kind: memberKindSchema.default('user'),
   user: userNameSchema,
   /** The organisation the user belongs to (its identity domain). */
   organization: organizationIdSchema,
@@ -60,6 +63,7 @@ export type Member = z.infer<typeof memberSchema>;
 
 export const memberAddRequest = z.object({
   projectId: projectIdSchema,
+  kind: memberKindSchema.default('user'),
   user: userNameSchema,
   organization: organizationIdSchema,
   role: projectRoleSchema,
@@ -68,7 +72,7 @@ export type MemberAddRequest = z.infer<typeof memberAddRequest>;
 export const memberAddReply = z.object({ member: memberSchema, previousRole: projectRoleSchema.nullable() });
 export type MemberAddReply = z.infer<typeof memberAddReply>;
 
-export const memberRemoveRequest = z.object({ projectId: projectIdSchema, user: userNameSchema, organization: organizationIdSchema });
+export const memberRemoveRequest = z.object({ projectId: projectIdSchema, kind: memberKindSchema.default('user'), user: userNameSchema, organization: organizationIdSchema });
 export type MemberRemoveRequest = z.infer<typeof memberRemoveRequest>;
 export const memberRemoveReply = z.object({ removed: z.boolean(), previousRole: projectRoleSchema.nullable() });
 export type MemberRemoveReply = z.infer<typeof memberRemoveReply>;

@@ -103,10 +103,10 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
       async deleteProject(_: unknown, args: { id: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         return submit(ctx, info, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
       },
-      async addMember(_: unknown, args: { projectId: string; user: string; role: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async addMember(_: unknown, args: { projectId: string; user?: string | null; group?: string | null; role: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         return submit(ctx, info, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
       },
-      async removeMember(_: unknown, args: { projectId: string; user: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async removeMember(_: unknown, args: { projectId: string; user?: string | null; group?: string | null }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         return submit(ctx, info, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
       },
     },
@@ -120,7 +120,14 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
         const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load({ ...p, projectId: project.id })));
         return perPlacement.flatMap((gathered, i) => {
           const placement = project.placements[i] as ProjectPlacement;
-          return reportMissing(ctx, info, gathered).map((m: Member) => ({ ...m, region: placement.region, platform: placement.platform }));
+          return reportMissing(ctx, info, gathered).map((m: Member) => ({
+            user: m.kind === 'user' ? m.user : null,
+            group: m.kind === 'group' ? m.user : null,
+            organization: m.organization,
+            role: m.role,
+            region: placement.region,
+            platform: placement.platform,
+          }));
         });
       },
     },

@@ -91,6 +91,28 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     ]);
   });
 
+  it('gives a group a role: a Keystone group assignment in sto, a RoleBinding of the OpenShift Group in lla', async () => {
+    const res = await gql<{ addMember: Op }>(`mutation($p: ID!) { addMember(projectId: $p, group: "researchers", role: "member") { ${OP} } }`, { p: projectId });
+    expect(res.data?.addMember.status).toBe('SUCCEEDED');
+    expect(await sto.groupRoleAssignments(stoProject)).toEqual([{ group: 'researchers', domain: 'ifd-acme', role: 'member' }]);
+    const bindings = await kube<{ items: (Kube & { subjects: { kind: string; name: string }[] })[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
+    expect(bindings.body.items.filter((b) => b.subjects[0]?.kind === 'Group').map((b) => [b.subjects[0]?.name, b.roleRef?.name])).toEqual([['ifd-acme-researchers', 'edit']]);
+    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-researchers')).status).toBe(200);
+    const members = await gql<{ project: { members: { user: string | null; group: string | null; role: string; platform: string }[] } }>(
+      'query($id: ID!) { project(id: $id) { members { user group role platform } } }',
+      { id: projectId },
+    );
+    expect(members.data?.project.members.filter((m) => m.group)).toEqual([
+      { user: null, group: 'researchers', role: 'member', platform: 'okd' },
+      { user: null, group: 'researchers', role: 'member', platform: 'openstack' },
+    ]);
+    const both = await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob", group: "researchers", role: "member") { status } }', { p: projectId });
+    expect(both.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ path: 'user', message: 'give a user or a group, not both' }] });
+    const removed = await gql<{ removeMember: Op }>(`mutation($p: ID!) { removeMember(projectId: $p, group: "researchers") { ${OP} } }`, { p: projectId });
+    expect(removed.data?.removeMember.status).toBe('SUCCEEDED');
+    expect(await sto.groupRoleAssignments(stoProject)).toEqual([]);
+  });
+
   it('applies an access rule: a security group rule in sto, a NetworkPolicy in lla; again: a no-op on both', async () => {
     const rule = '{direction: "ingress", protocol: "tcp", ports: {from: 443}, remoteCidr: "0.0.0.0/0", description: "https"}';
     const first = await mutate('applyAccessRule', `rule: ${rule}`);

@@ -78,6 +78,10 @@ export function keystoneAdmin(url: string) {
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }
+  async function assignments(projectId: string) {
+    type Actor = { name: string; domain: { name: string } };
+    return (await get<{ role_assignments: { user?: Actor; group?: Actor; role: { name: string } }[] }>(`/role_assignments?scope.project.id=${projectId}&include_names=true`)).role_assignments;
+  }
   return {
     /** Neutron as an operator sees it: create or list anything in any project. */
     neutron(neutronUrl: string) {
@@ -104,12 +108,13 @@ export function keystoneAdmin(url: string) {
     async allInfrafedProjects() {
       return (await get<{ projects: { id: string; name: string; tags: string[] }[] }>('/projects?tags=infrafed')).projects;
     },
+    /** Users' role assignments on a project. */
     async roleAssignments(projectId: string) {
-      return (
-        await get<{ role_assignments: { user?: { name: string; domain: { name: string } }; role: { name: string } }[] }>(
-          `/role_assignments?scope.project.id=${projectId}&include_names=true`,
-        )
-      ).role_assignments.map((a) => ({ user: a.user?.name, domain: a.user?.domain.name, role: a.role.name }));
+      return (await assignments(projectId)).filter((a) => a.user).map((a) => ({ user: a.user?.name, domain: a.user?.domain.name, role: a.role.name }));
+    },
+    /** Groups' role assignments on a project. */
+    async groupRoleAssignments(projectId: string) {
+      return (await assignments(projectId)).filter((a) => a.group).map((a) => ({ group: a.group?.name, domain: a.group?.domain.name, role: a.role.name }));
     },
   };
 }

@@ -130,10 +130,25 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     expect((await call('member', 'add', { ...m, role: 'reader' }, memberAddReply)).previousRole).toBeNull();
     expect((await call('member', 'add', { ...m, role: 'admin' }, memberAddReply)).previousRole).toBe('reader');
     const listed = await call('member', 'list', { projects: [{ projectId: P }] }, memberListReply);
-    expect(listed.members).toEqual([{ ...m, role: 'admin' }]);
+    expect(listed.members).toEqual([{ ...m, kind: 'user', role: 'admin' }]);
     expect(await call('member', 'remove', m, memberRemoveReply)).toEqual({ removed: true, previousRole: 'admin' });
     expect(await call('member', 'remove', m, memberRemoveReply)).toEqual({ removed: false, previousRole: null });
     expect((await call('member', 'list', { projects: [{ projectId: P, nativeId }] }, memberListReply)).members).toEqual([]);
+  });
+
+  it('gives a group a role (a group named like a user is another member), lists and removes it', async () => {
+    const g = { projectId: P, kind: 'group', user: 'alice@acme.example', organization: 'acme' };
+    const u = { projectId: P, kind: 'user', user: 'alice@acme.example', organization: 'acme' };
+    expect((await call('member', 'add', { ...g, role: 'member' }, memberAddReply)).previousRole).toBeNull();
+    expect((await call('member', 'add', { ...u, role: 'reader' }, memberAddReply)).previousRole).toBeNull();
+    const listed = await call('member', 'list', { projects: [{ projectId: P }] }, memberListReply);
+    expect(listed.members).toEqual([
+      { ...g, role: 'member' },
+      { ...u, role: 'reader' },
+    ]);
+    expect(await call('member', 'remove', g, memberRemoveReply)).toEqual({ removed: true, previousRole: 'member' });
+    expect((await call('member', 'list', { projects: [{ projectId: P }] }, memberListReply)).members).toEqual([{ ...u, role: 'reader' }]);
+    await call('member', 'remove', u, memberRemoveReply);
   });
 
   it('applies a rule once (re-applying reports the existing one), lists it, removes it', async () => {

@@ -89,7 +89,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     const listed = await call('member', 'list', { projects: [{ projectId: P1 }, { projectId: P2, nativeId: undefined }] }, memberListReply);
     const byNativeId = await call('member', 'list', { projects: [{ projectId: P1, nativeId: native?.id }] }, memberListReply);
     expect(byNativeId.members).toEqual(listed.members);
-    expect(listed.members).toEqual([{ projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
+    expect(listed.members).toEqual([{ projectId: P1, kind: 'user', user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
     const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' }, memberRemoveReply);
     expect(removed).toEqual({ removed: true, previousRole: 'admin' });
     expect((await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example')).toEqual([]);

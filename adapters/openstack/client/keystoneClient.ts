@@ -42,7 +42,7 @@ export interface KeystoneDomain {
 export interface KeystoneRoleAssignment {
   scope: { project?: { id: string; name?: string } };
   user?: { id: string; name?: string; domain?: { id: string; name?: string } };
-  group?: { id: string; name?: string };
+  group?: { id: string; name?: string; domain?: { id: string; name?: string } };
   role: { id: string; name?: string };
 }
 
@@ -69,9 +69,18 @@ export interface KeystoneClient {
   /** Role id by name (cached: roles do not change under a running adapter). */
   roleId(name: string, options?: CallOptions): Promise<string>;
   listProjectAssignments(projectId: string, options?: CallOptions): Promise<KeystoneRoleAssignment[]>;
-  assignRole(projectId: string, userId: string, roleId: string, options?: CallOptions): Promise<void>;
-  unassignRole(projectId: string, userId: string, roleId: string, options?: CallOptions): Promise<boolean>;
+  findGroup(name: string, domainId: string, options?: CallOptions): Promise<KeystoneUser | null>;
+  createGroup(name: string, domainId: string, options?: CallOptions): Promise<KeystoneUser>;
+  assignRole(projectId: string, actor: KeystoneActor, roleId: string, options?: CallOptions): Promise<void>;
+  unassignRole(projectId: string, actor: KeystoneActor, roleId: string, options?: CallOptions): Promise<boolean>;
 }
+
+/** Who holds a role on a project: a user or a group (by Keystone id). */
+export interface KeystoneActor {
+  kind: 'user' | 'group';
+  id: string;
+}
+const actorPath = (a: KeystoneActor) => `${a.kind === 'user' ? 'users' : 'groups'}/${encodeURIComponent(a.id)}`;
 
 /** Keystone v3 with a service account: token caching and renewal, pagination, errors mapped. */
 export function createKeystoneClient(options: KeystoneClientOptions): KeystoneClient {
@@ -177,11 +186,19 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
     listProjectAssignments(projectId, callOptions) {
       return listAll<KeystoneRoleAssignment>('/role_assignments', 'role_assignments', { 'scope.project.id': projectId, include_names: 'true' }, callOptions);
     },
-    async assignRole(projectId, userId, roleId, callOptions) {
-      await call('PUT', `/projects/${encodeURIComponent(projectId)}/users/${encodeURIComponent(userId)}/roles/${encodeURIComponent(roleId)}`, callOptions);
+    async findGroup(name, domainId, callOptions) {
+      const groups = await listAll<KeystoneUser>('/groups', 'groups', { name, domain_id: domainId }, callOptions);
+      return groups[0] ?? null;
     },
-    async unassignRole(projectId, userId, roleId, callOptions) {
-      const res = await call('DELETE', `/projects/${encodeURIComponent(projectId)}/users/${encodeURIComponent(userId)}/roles/${encodeURIComponent(roleId)}`, {
+    async createGroup(name, domainId, callOptions) {
+      const res = await call<{ group: KeystoneUser }>('POST', '/groups', { ...callOptions, body: { group: { name, domain_id: domainId, description: 'infrafed: members come from the identity provider' } } });
+      return res.body.group;
+    },
+    async assignRole(projectId, actor, roleId, callOptions) {
+      await call('PUT', `/projects/${encodeURIComponent(projectId)}/${actorPath(actor)}/roles/${encodeURIComponent(roleId)}`, callOptions);
+    },
+    async unassignRole(projectId, actor, roleId, callOptions) {
+      const res = await call('DELETE', `/projects/${encodeURIComponent(projectId)}/${actorPath(actor)}/roles/${encodeURIComponent(roleId)}`, {
         ...callOptions,
         accept: [204, 404],
       });
