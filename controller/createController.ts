@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
+import { can, permissionForOperation, weakestRoleWith, type Permission } from '../schema/access.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { networkGetReply } from '../schema/contracts/network.ts';
 import { placementKey, type Placement } from '../schema/model.ts';
@@ -69,6 +70,16 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     const p = work(op).finally(() => running.delete(op.id));
     running.set(op.id, p);
     return p;
+  }
+
+  /** FORBIDDEN unless the principal's organisation role has the permission. */
+  function authorize(principal: Principal, permission: Permission): void {
+    if (can(principal.orgRole, permission)) return;
+    throw new InfrafedError(
+      ErrorCode.FORBIDDEN,
+      `your organisation role ${principal.orgRole} lacks the permission ${permission} (role ${weakestRoleWith(permission)} or above has it)`,
+      { permission, role: principal.orgRole },
+    );
   }
 
   /** The caller's project, ready for changes (another organisation's project is indistinguishable from a missing one). */
@@ -178,6 +189,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   }
 
   async function submit(principal: Principal, request: OperationRequest, idempotencyKey: string | null, waitMs: number) {
+    authorize(principal, permissionForOperation[request.kind]);
     const requestHash = sha256(JSON.stringify(request));
     const id = newId('op');
     const { projectId, placements, resourceId } = await plan(principal, request);

@@ -1,11 +1,10 @@
 import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import { orgRoleSchema, PLATFORM_ADMIN, type OrgRole } from '../schema/access.ts';
 import { organizationIdSchema } from '../schema/model.ts';
 
-/** Organisation roles, weakest first. */
-export const orgRoleSchema = z.enum(['reader', 'member', 'admin', 'owner']);
-export type OrgRole = z.infer<typeof orgRoleSchema>;
+export { orgRoleSchema, type OrgRole };
 
 /** Who is asking: from a verified bearer token, never from anything the caller could forge. */
 export interface Principal {
@@ -15,6 +14,8 @@ export interface Principal {
   organization: string;
   /** The `org_role` claim. */
   orgRole: OrgRole;
+  /** The `roles` claim holds `platform-admin`: an operator of the platform (entitlements). */
+  platformAdmin: boolean;
 }
 
 export const authConfigSchema = z
@@ -29,7 +30,7 @@ export const authConfigSchema = z
   .refine((c) => Boolean(c.hs256Secret) !== Boolean(c.jwksUrl), { message: 'set exactly one of hs256Secret and jwksUrl' });
 export type AuthConfig = z.infer<typeof authConfigSchema>;
 
-const claimsSchema = z.object({ sub: z.string().min(1), org: organizationIdSchema, org_role: orgRoleSchema });
+const claimsSchema = z.object({ sub: z.string().min(1), org: organizationIdSchema, org_role: orgRoleSchema, roles: z.array(z.string()).optional() });
 
 export type TokenVerifier = (authorization: string | null | undefined) => Promise<Principal>;
 
@@ -54,7 +55,7 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'the token lacks the sub, org or org_role claim');
-    return { subject: claims.data.sub, organization: claims.data.org, orgRole: claims.data.org_role };
+    return { subject: claims.data.sub, organization: claims.data.org, orgRole: claims.data.org_role, platformAdmin: claims.data.roles?.includes(PLATFORM_ADMIN) ?? false };
   };
 }
 
@@ -62,6 +63,8 @@ export interface LocalTokenOptions {
   subject: string;
   organization: string;
   orgRole: OrgRole;
+  /** Adds `platform-admin` to the `roles` claim. */
+  platformAdmin?: boolean;
   /** Lifetime in seconds; default 12 hours. */
   ttlSeconds?: number;
 }
@@ -69,7 +72,7 @@ export interface LocalTokenOptions {
 /** Signs a token with the local stack's HS256 key (local stack and tests only). */
 export async function signLocalToken(config: AuthConfig, options: LocalTokenOptions): Promise<string> {
   if (!config.hs256Secret) throw new Error('local tokens need auth.hs256Secret');
-  return new SignJWT({ org: options.organization, org_role: options.orgRole })
+  return new SignJWT({ org: options.organization, org_role: options.orgRole, ...(options.platformAdmin ? { roles: [PLATFORM_ADMIN] } : {}) })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(options.subject)
     .setIssuer(config.issuer)

@@ -194,6 +194,28 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
     expect(await admins.sto.novaQuota(system.novaUrl('sto'), native.sto as string)).toMatchObject({ cores: 6, instances: 10 });
   });
 
+  it('lets the organisation role decide: readers read, members manage rules, admins manage quotas and members', async () => {
+    const reader = await system.token('acme', 'reader', 'rita');
+    const member = await system.token('acme', 'member', 'mike');
+    const read = await gql<{ project: { networks: unknown[] } }>('query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }', { id: projectId }, reader);
+    expect(read.errors).toBeUndefined();
+    expect(read.data?.project.networks.length).toBeGreaterThan(0);
+    const denied = async (query: string, token: string) => (await gql(query, { p: projectId }, token)).errors?.[0]?.extensions;
+    expect(await denied('mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 7}}) { status } }', reader)).toMatchObject({
+      code: 'FORBIDDEN',
+      permission: 'network.manage',
+      role: 'reader',
+    });
+    expect(await denied('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 1}) { status } }', member)).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
+    expect(await denied('mutation($p: ID!) { addMember(projectId: $p, user: "eve", role: "admin") { status } }', member)).toMatchObject({ code: 'FORBIDDEN', permission: 'member.manage' });
+    expect(await denied('mutation($p: ID!) { deleteProject(id: $p) { status } }', member)).toMatchObject({ code: 'FORBIDDEN', permission: 'project.manage' });
+    const allowed = await gql<{ applyAccessRule: { status: string } }>('mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 7}}) { status } }', { p: projectId }, member);
+    expect(allowed.data?.applyAccessRule.status).toBe('SUCCEEDED');
+    // nothing the refused requests asked for happened
+    expect(await admins.sto.novaQuota(system.novaUrl('sto'), native.sto as string)).toMatchObject({ cores: 6 });
+    expect(await admins.sto.roleAssignments(native.sto as string)).not.toContainEqual(expect.objectContaining({ user: 'eve' }));
+  });
+
   it('keeps organisations apart: another organisation neither sees nor changes networks, rules or quotas', async () => {
     const ask = (query: string, variables: Record<string, unknown>) => gql(query, variables, globex);
     const seen = await ask('query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }', { id: projectId });

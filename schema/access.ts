@@ -1,0 +1,60 @@
+import { z } from 'zod';
+import type { OperationKind } from './operations.ts';
+
+/** Organisation roles, weakest first (the token's `org_role`). */
+export const orgRoleSchema = z.enum(['reader', 'member', 'admin', 'owner']);
+export type OrgRole = z.infer<typeof orgRoleSchema>;
+
+/** What a principal may do inside its organisation. */
+export const Permission = {
+  /** See projects, placements, members, networks, rules, quotas, operations. */
+  read: 'project.read',
+  /** Networks and access rules. */
+  manageNetworks: 'network.manage',
+  /** Members (users and groups) of projects. */
+  manageMembers: 'member.manage',
+  /** Project quotas. */
+  manageQuotas: 'quota.manage',
+  /** Create and delete projects. */
+  manageProjects: 'project.manage',
+  /** Share projects with partner organisations. */
+  managePartners: 'partner.manage',
+} as const;
+export type Permission = (typeof Permission)[keyof typeof Permission];
+
+/**
+ * Readers read; members also manage networks and access rules; admins also manage members, quotas and
+ * projects; owners also manage partners. Each role has everything the weaker ones have.
+ */
+export const permissionsByRole: Record<OrgRole, readonly Permission[]> = (() => {
+  const reader: Permission[] = [Permission.read];
+  const member = [...reader, Permission.manageNetworks];
+  const admin = [...member, Permission.manageMembers, Permission.manageQuotas, Permission.manageProjects];
+  const owner = [...admin, Permission.managePartners];
+  return { reader, member, admin, owner };
+})();
+
+/** The permission each kind of operation needs. */
+export const permissionForOperation: Record<OperationKind, Permission> = {
+  CREATE_PROJECT: Permission.manageProjects,
+  DELETE_PROJECT: Permission.manageProjects,
+  ADD_MEMBER: Permission.manageMembers,
+  REMOVE_MEMBER: Permission.manageMembers,
+  CREATE_NETWORK: Permission.manageNetworks,
+  DELETE_NETWORK: Permission.manageNetworks,
+  APPLY_ACCESS_RULE: Permission.manageNetworks,
+  REMOVE_ACCESS_RULE: Permission.manageNetworks,
+  SET_QUOTA: Permission.manageQuotas,
+};
+
+export function can(role: OrgRole, permission: Permission): boolean {
+  return permissionsByRole[role].includes(permission);
+}
+
+/** The weakest role that has the permission (for messages). */
+export function weakestRoleWith(permission: Permission): OrgRole {
+  return orgRoleSchema.options.find((r) => can(r, permission)) as OrgRole;
+}
+
+/** The platform operators' role (a `roles` claim in the token), outside any organisation's roles. */
+export const PLATFORM_ADMIN = 'platform-admin';
