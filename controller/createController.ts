@@ -3,6 +3,7 @@ import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { can, permissionForOperation, weakestRoleWith, type Permission } from '../schema/access.ts';
+import { entitlementGetRequest, entitlementReply, entitlementSetRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { networkGetReply } from '../schema/contracts/network.ts';
 import { placementKey, type Placement } from '../schema/model.ts';
@@ -19,18 +20,21 @@ import {
   type OperationStep,
   type ProjectRecord,
 } from '../schema/operations.ts';
-import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerSubject } from '../schema/subjects.ts';
+import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerEntitlementSubject, controllerSubject } from '../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../runtime/auth.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { fanOut } from '../runtime/nats/request.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import { badUserInput } from '../runtime/problems.ts';
-import { createSagaRunner, isUndoPending } from './saga.ts';
+import type { QuotaLedger } from './ledger.ts';
+import { remainingOf } from './ledger.ts';
+import { createSagaRunner, isUndoPending, quotaChanges } from './saga.ts';
 import { sha256, type ControllerStore } from './store.ts';
 
 export interface ControllerDeps {
   nc: NatsConnection;
   store: ControllerStore;
+  ledger: QuotaLedger;
   verifyToken: TokenVerifier;
   /** The configured placements (region + platform). */
   placements: readonly Placement[];
@@ -63,7 +67,7 @@ const newId = (prefix: string) => `${prefix}_${ulid().toLowerCase()}`;
 export async function createController(deps: ControllerDeps): Promise<Controller> {
   const { store, log } = deps;
   const leaseMs = deps.leaseMs ?? 30_000;
-  const saga = createSagaRunner({ nc: deps.nc, store, log, replicaId: deps.replicaId, adapterTimeoutMs: deps.adapterTimeoutMs, leaseMs });
+  const saga = createSagaRunner({ nc: deps.nc, store, log, replicaId: deps.replicaId, adapterTimeoutMs: deps.adapterTimeoutMs, leaseMs, ledger: deps.ledger });
   const running = new Map<string, Promise<Operation>>();
 
   function start(op: Operation, work: (op: Operation) => Promise<Operation>): Promise<Operation> {
@@ -260,8 +264,16 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       const record = await store.getProject(projectId);
       if (record) await store.putProject({ ...record, state: 'DELETING', operationId: id });
     }
+    // quota changes are held against the entitlements before anything is recorded or sent to a platform
+    const reserved = request.kind === 'SET_QUOTA';
+    if (reserved) await deps.ledger.reserve(principal.organization, id, quotaChanges(op, request.input.limits as Amounts));
     // recorded before any work starts: a crash from here on is resumed by another replica's sweeper
-    await store.createOperation(op);
+    try {
+      await store.createOperation(op);
+    } catch (error) {
+      if (reserved) await deps.ledger.release(principal.organization, id);
+      throw error;
+    }
     log.info({ operationId: id, kind: request.kind, organization: principal.organization, principal: principal.subject, projectId }, 'operation accepted');
     void start(op, saga.run);
     return { operation: await waitFor(op, waitMs), replayed: false };
@@ -285,6 +297,44 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         },
       }),
       endpoint({
+        name: 'entitlement-get',
+        subject: controllerEntitlementSubject('get'),
+        request: entitlementGetRequest,
+        reply: entitlementReply,
+        async handle(req, { headers }) {
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
+          const organization = req.organization ?? principal.organization;
+          // another organisation's entitlements are the operators' business only
+          if (organization !== principal.organization && !principal.platformAdmin) throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+          return entitlementView(organization);
+        },
+      }),
+      endpoint({
+        name: 'entitlement-set',
+        subject: controllerEntitlementSubject('set'),
+        request: entitlementSetRequest,
+        reply: entitlementReply,
+        async handle(req, { headers }) {
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
+          if (!principal.platformAdmin) {
+            throw new InfrafedError(ErrorCode.FORBIDDEN, 'setting entitlements needs the platform-admin role (entitlement.manage)', { permission: 'entitlement.manage', role: principal.orgRole });
+          }
+          const problems = req.regions.flatMap((r, i) =>
+            deps.placements.some((p) => p.region === r.region) ? [] : [{ path: `regions[${i}].region`, message: `unknown region; known regions: ${[...new Set(deps.placements.map((p) => p.region))].join(', ')}`, value: r.region }],
+          );
+          if (problems.length > 0) throw badUserInput(problems);
+          await deps.ledger.setEntitlements({
+            organization: req.organization,
+            total: req.total,
+            regions: Object.fromEntries(req.regions.map((r) => [r.region, r.amounts])),
+            updatedAt: new Date().toISOString(),
+            updatedBy: principal.subject,
+          });
+          log.info({ organization: req.organization, by: principal.subject }, 'entitlements set');
+          return entitlementView(req.organization);
+        },
+      }),
+      endpoint({
         name: 'operation-get',
         subject: controllerSubject('get'),
         request: getOperationRequest,
@@ -298,6 +348,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       }),
     ],
   );
+
+  async function entitlementView(organization: string) {
+    const [entitlements, usage] = await Promise.all([deps.ledger.entitlementsOf(organization), deps.ledger.usage(organization)]);
+    return { entitlements, usage, remaining: remainingOf(entitlements, usage) };
+  }
 
   async function sweep(): Promise<number> {
     let taken = 0;

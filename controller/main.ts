@@ -6,6 +6,7 @@ import { createLogger } from '../runtime/log.ts';
 import { connectNats } from '../runtime/nats/connect.ts';
 import { VERSION } from '../runtime/version.ts';
 import { createController } from './createController.ts';
+import { openLedger } from './ledger.ts';
 import { openControllerStore } from './store.ts';
 
 const log = createLogger('controller');
@@ -15,9 +16,11 @@ await runMain(log, async () => {
   const replicaId = `${hostname()}-${process.pid}`;
   const nc = await connectNats({ servers: config.nats.servers, name: `controller-${replicaId}` });
   const store = await openControllerStore(nc);
+  const ledger = await openLedger(nc);
   const controller = await createController({
     nc,
     store,
+    ledger,
     verifyToken: createTokenVerifier(config.auth),
     placements: placementsOf(config),
     log,

@@ -11,11 +11,13 @@ import { networkCreateReply, networkDeleteReply, ruleApplyReply, ruleListReply, 
 import { quotaGetReply, quotaSetReply } from '../schema/contracts/quota.ts';
 import { ambiguousOutcomeCodes, ErrorCode } from '../schema/errors.ts';
 import { fromAccessRuleInput, type AccessRule } from '../schema/network.ts';
+import type { Amounts } from '../schema/entitlements.ts';
 import type { QuotaLimits } from '../schema/quota.ts';
 import { memberOf, type Operation, type OperationStep } from '../schema/operations.ts';
 import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { toWireError } from '../runtime/nats/wire.ts';
+import type { QuotaLedger } from './ledger.ts';
 import type { ControllerStore } from './store.ts';
 
 export interface SagaDeps {
@@ -28,6 +30,13 @@ export interface SagaDeps {
   adapterTimeoutMs: number;
   /** How long an owner's claim on an operation lasts without renewal, milliseconds. */
   leaseMs: number;
+  /** Entitlement reservations: quota changes are committed or released with their operation. */
+  ledger: QuotaLedger;
+}
+
+/** The ledger entries a SET_QUOTA operation changes: one per placement step. */
+export function quotaChanges(op: Operation, limits: Amounts): { key: string; limits: Amounts }[] {
+  return op.steps.map((s) => ({ key: `${op.projectId}|${s.region}|${s.platform}`, limits }));
 }
 
 interface StepResult {
@@ -99,6 +108,7 @@ export function createSagaRunner(deps: SagaDeps) {
             const record = await store.getProject(projectId);
             await store.deleteProject(projectId);
             if (record) await store.releaseName(record.organization, record.name, projectId);
+            await deps.ledger.forgetProject(op.organization, projectId);
           },
           async onFailed() {
             // the record stays DELETING: deleting again finishes the job (every step is idempotent)
@@ -222,8 +232,9 @@ export function createSagaRunner(deps: SagaDeps) {
             const previous = step.undo?.previous as QuotaLimits | undefined;
             if (previous && Object.keys(previous).length > 0) await call(step, 'quota', 'set', { projectId, limits: previous }, quotaSetReply);
           },
-          onSucceeded: async () => {},
-          onFailed: async () => {},
+          // the reservation made when the operation was accepted becomes the allocation, or is freed
+          onSucceeded: () => deps.ledger.commit(op.organization, op.id, quotaChanges(op, limits as Amounts)),
+          onFailed: () => deps.ledger.release(op.organization, op.id),
         };
       }
     }

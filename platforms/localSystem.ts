@@ -53,7 +53,7 @@ export interface LocalSystem {
   /** nova-api with its version (…/v2.1). */
   novaUrl(region: string): string;
   /** A token of the local signing key. */
-  token(organization: string, orgRole?: OrgRole, subject?: string): Promise<string>;
+  token(organization: string, orgRole?: OrgRole, subject?: string, options?: { platformAdmin?: boolean }): Promise<string>;
   stopAdapter(region: string): Promise<void>;
   startAdapter(region: string): Promise<void>;
   /** Output of a component so far (e.g. `gateway`, `adapter-sto`). */
@@ -260,7 +260,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       okd: (region) => okd.get(region) as { url: string; token: string },
       neutronUrl: (region) => `http://127.0.0.1:${portsOf(region).neutron}`,
       novaUrl: (region) => `http://127.0.0.1:${portsOf(region).nova}/v2.1`,
-      token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`) => signLocalToken(config.auth, { organization, orgRole, subject }),
+      token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`, extra = {}) =>
+        signLocalToken(config.auth, { organization, orgRole, subject, platformAdmin: extra.platformAdmin }),
       async stopAdapter(region) {
         for (const p of adapters.get(region) ?? []) {
           await p.stop();

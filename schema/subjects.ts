@@ -74,6 +74,10 @@ export type ControllerVerb = (typeof ControllerVerb)[keyof typeof ControllerVerb
 export function controllerSubject(verb: ControllerVerb): string {
   return `${SUBJECT_ROOT}.controller.operation.${verb}`;
 }
+/** The controller's entitlement API: `infra.v1.controller.entitlement.<get|set>`. */
+export function controllerEntitlementSubject(verb: 'get' | 'set'): string {
+  return `${SUBJECT_ROOT}.controller.entitlement.${verb}`;
+}
 export const CONTROLLER_QUEUE = 'controller';
 export const CONTROLLER_SERVICE_NAME = 'infrafed-controller';
 
@@ -90,4 +94,10 @@ export const Header = {
 } as const;
 
 /** JetStream KV buckets of the controller. */
-export const Bucket = { operations: 'infrafed_operations', projects: 'infrafed_projects', idempotency: 'infrafed_idempotency' } as const;
+export const Bucket = {
+  operations: 'infrafed_operations',
+  projects: 'infrafed_projects',
+  idempotency: 'infrafed_idempotency',
+  entitlements: 'infrafed_entitlements',
+  ledger: 'infrafed_ledger',
+} as const;

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { getOperationReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
-import { controllerSubject } from '../../schema/subjects.ts';
+import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
+import { controllerEntitlementSubject, controllerSubject } from '../../schema/subjects.ts';
 import { requestJson } from './request.ts';
 
 export interface ControllerCallOptions {
@@ -20,6 +21,12 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
         headers: call.headers,
         target,
       });
+    },
+    getEntitlements(organization: string | undefined, call: ControllerCallOptions) {
+      return requestJson(nc, controllerEntitlementSubject('get'), { organization }, entitlementReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
+    },
+    setEntitlements(input: SetEntitlementsInput, call: ControllerCallOptions) {
+      return requestJson(nc, controllerEntitlementSubject('set'), input, entitlementReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
     },
     async get(id: string, call: ControllerCallOptions): Promise<Operation | null> {
       const reply = await requestJson(nc, controllerSubject('get'), { id }, getOperationReply, {

@@ -3,6 +3,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { GraphQLResolveInfo } from 'graphql';
 import { quotaGetReply, type PlacementQuota } from '../../schema/contracts/quota.ts';
 import type { Placement } from '../../schema/model.ts';
+import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
 import { createPlacementLoader } from '../../runtime/graphql/placementLoader.ts';
@@ -36,8 +38,39 @@ const allResources = <T>(values: Partial<Record<(typeof quotaResources)[number],
 
 /** The quota subgraph: limits and usage per placement, and setting limits (an operation of the controller). */
 export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
+  const toOrganization = (reply: Awaited<ReturnType<typeof deps.controller.getEntitlements>>) => {
+    const allocation = (a: { total: Amounts; regions: Record<string, Amounts> }) => ({
+      total: allResources(a.total),
+      regions: Object.entries(a.regions)
+        .map(([region, amounts]) => ({ region, amounts: allResources(amounts) }))
+        .sort((x, y) => x.region.localeCompare(y.region)),
+    });
+    return {
+      id: reply.entitlements.organization,
+      entitlements: allocation(reply.entitlements),
+      usage: allocation(reply.usage),
+      remaining: allocation(reply.remaining),
+      entitlementsUpdatedAt: reply.entitlements.updatedAt,
+      entitlementsUpdatedBy: reply.entitlements.updatedBy,
+    };
+  };
+
   const resolvers = {
+    Query: {
+      async organization(_: unknown, args: { id?: string | null }, ctx: QuotaContext) {
+        try {
+          return toOrganization(await deps.controller.getEntitlements(args.id ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }));
+        } catch (error) {
+          if (error instanceof InfrafedError && error.code === ErrorCode.NOT_FOUND) return null;
+          throw error;
+        }
+      },
+    },
     Mutation: {
+      async setEntitlements(_: unknown, args: { input: Record<string, unknown> }, ctx: QuotaContext) {
+        const input = parseUserInput(setEntitlementsInput, withoutNulls(args.input), 'input');
+        return toOrganization(await deps.controller.setEntitlements(input, { headers: ctx.forward, deadline: ctx.deadline }));
+      },
       async setQuota(_: unknown, args: { projectId: string; region: string; limits: Record<string, unknown> }, ctx: QuotaContext, info: GraphQLResolveInfo) {
         const input = parseUserInput(setQuotaInput, withoutNulls(args));
         return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input })).id };

@@ -11,6 +11,7 @@ import { decodeReply } from '../../runtime/nats/wire.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { createController, type Controller } from '../../controller/createController.ts';
+import { openLedger } from '../../controller/ledger.ts';
 import { openControllerStore, type ControllerStore } from '../../controller/store.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
@@ -47,6 +48,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
     controller = await createController({
       nc,
       store,
+      ledger: await openLedger(nc),
       verifyToken: createTokenVerifier(auth),
       placements: [
         { region: 'sto', platform: 'openstack' },

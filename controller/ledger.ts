@@ -1,0 +1,195 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kvm, type KV } from '@nats-io/kv';
+import { z } from 'zod';
+import type { Amounts, Entitlements, Usage } from '../schema/entitlements.ts';
+import { entitlementsSchema } from '../schema/entitlements.ts';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import type { QuotaResource } from '../schema/quota.ts';
+import { Bucket } from '../schema/subjects.ts';
+import { encodeJson } from '../runtime/nats/wire.ts';
+
+/** One placement of a project: `<projectId>|<region>|<platform>`. */
+export type AllocationKey = string;
+
+const amounts = z.partialRecord(z.string(), z.number());
+const ledgerSchema = z.object({
+  /** The quota limits committed per placement (what the organisation has handed out). */
+  allocations: z.record(z.string(), amounts),
+  /** Changes in flight: reserved before the platforms are touched, then committed or released. */
+  reservations: z.record(
+    z.string(),
+    z.object({ changes: z.array(z.object({ key: z.string(), region: z.string(), limits: amounts })), delta: z.record(z.string(), amounts), expiresAt: z.number() }),
+  ),
+});
+type Ledger = z.infer<typeof ledgerSchema>;
+
+const empty = (): Ledger => ({ allocations: {}, reservations: {} });
+const regionOf = (key: AllocationKey) => key.split('|')[1] as string;
+
+function add(into: Record<string, number>, from: Record<string, number | undefined>, sign = 1): void {
+  for (const [r, v] of Object.entries(from)) if (v !== undefined) into[r] = (into[r] ?? 0) + sign * v;
+}
+
+/** Allocated + reserved, in total and per region. */
+export function usageOf(ledger: Ledger, now = Date.now()): Usage {
+  const total: Record<string, number> = {};
+  const regions: Record<string, Record<string, number>> = {};
+  for (const [key, limits] of Object.entries(ledger.allocations)) {
+    add(total, limits);
+    add((regions[regionOf(key)] ??= {}), limits);
+  }
+  for (const r of Object.values(ledger.reservations)) {
+    if (r.expiresAt < now) continue;
+    for (const [region, delta] of Object.entries(r.delta)) {
+      // a reservation holds only what it adds; what it frees counts once committed
+      const positive = Object.fromEntries(Object.entries(delta).filter(([, v]) => (v ?? 0) > 0));
+      add(total, positive);
+      add((regions[region] ??= {}), positive);
+    }
+  }
+  return { total: total as Amounts, regions: regions as Record<string, Amounts> };
+}
+
+/** What is left of the entitlements (only for the resources they limit). */
+export function remainingOf(entitlements: Entitlements, usage: Usage): Usage {
+  const left = (limit: Amounts, used: Amounts) =>
+    Object.fromEntries(Object.entries(limit).map(([r, v]) => [r, Math.max(0, (v as number) - (used[r as QuotaResource] ?? 0))])) as Amounts;
+  return {
+    total: left(entitlements.total, usage.total),
+    regions: Object.fromEntries(Object.entries(entitlements.regions).map(([region, limit]) => [region, left(limit, usage.regions[region] ?? {})])),
+  };
+}
+
+/**
+ * Where the change would take the organisation past an entitlement: the first resource over, with the
+ * figures (`used` counts allocations and reservations in flight). Null when it fits.
+ */
+export function overEntitlement(entitlements: Entitlements, usage: Usage, delta: Record<string, Amounts>): { resource: QuotaResource; limit: number; used: number; requested: number; region: string | null } | null {
+  const totalDelta: Record<string, number> = {};
+  for (const d of Object.values(delta)) add(totalDelta, d);
+  for (const [resource, requested] of Object.entries(totalDelta)) {
+    const limit = entitlements.total[resource as QuotaResource];
+    const used = usage.total[resource as QuotaResource] ?? 0;
+    if (limit !== undefined && requested > 0 && used + requested > limit) return { resource: resource as QuotaResource, limit, used, requested, region: null };
+  }
+  for (const [region, d] of Object.entries(delta)) {
+    for (const [resource, requested] of Object.entries(d)) {
+      const limit = entitlements.regions[region]?.[resource as QuotaResource];
+      const used = usage.regions[region]?.[resource as QuotaResource] ?? 0;
+      if (limit !== undefined && (requested ?? 0) > 0 && used + (requested as number) > limit) {
+        return { resource: resource as QuotaResource, limit, used, requested: requested as number, region };
+      }
+    }
+  }
+  return null;
+}
+
+export interface LedgerOptions {
+  /** A reservation not committed or released within this is void (its controller replica died). Default 10 minutes. */
+  reservationTtlMs?: number;
+  replicas?: number;
+}
+
+/**
+ * Entitlements and the allocation ledger of each organisation, in JetStream KV. Every change of the
+ * ledger is a compare-and-set on the entry's revision, so concurrent requests (on any replica) cannot
+ * overspend: a writer that lost the race reads again and checks again.
+ */
+export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}) {
+  const kvm = new Kvm(nc);
+  const replicas = options.replicas ?? 1;
+  const entitlementsKv: KV = await kvm.create(Bucket.entitlements, { history: 5, replicas });
+  const ledgerKv: KV = await kvm.create(Bucket.ledger, { history: 1, replicas });
+  const ttl = options.reservationTtlMs ?? 600_000;
+
+  async function read(organization: string): Promise<{ ledger: Ledger; revision: number }> {
+    const entry = await ledgerKv.get(organization);
+    if (!entry || entry.operation !== 'PUT') return { ledger: empty(), revision: 0 };
+    return { ledger: ledgerSchema.parse(entry.json()), revision: entry.revision };
+  }
+
+  /** Read, change, write with compare-and-set; again on a lost race. */
+  async function change<T>(organization: string, mutate: (ledger: Ledger) => T): Promise<T> {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const { ledger, revision } = await read(organization);
+      const now = Date.now();
+      for (const [id, r] of Object.entries(ledger.reservations)) if (r.expiresAt < now) delete ledger.reservations[id];
+      const result = mutate(ledger);
+      try {
+        if (revision === 0) await ledgerKv.create(organization, encodeJson(ledger));
+        else await ledgerKv.update(organization, encodeJson(ledger), revision);
+        return result;
+      } catch (error) {
+        // another writer got there first (wrong last sequence / key exists): read again
+        if (!/wrong last sequence|key exists/i.test(String((error as Error).message))) throw error;
+      }
+    }
+    throw new InfrafedError(ErrorCode.CONFLICT, `the quota ledger of ${organization} is too busy; retry`);
+  }
+
+  async function entitlementsOf(organization: string): Promise<Entitlements> {
+    const entry = await entitlementsKv.get(organization);
+    if (!entry || entry.operation !== 'PUT') return { organization, total: {}, regions: {}, updatedAt: null, updatedBy: null };
+    return entitlementsSchema.parse(entry.json());
+  }
+
+  return {
+    entitlementsOf,
+    async setEntitlements(entitlements: Entitlements): Promise<void> {
+      await entitlementsKv.put(entitlements.organization, encodeJson(entitlements));
+    },
+    async usage(organization: string): Promise<Usage> {
+      return usageOf((await read(organization)).ledger);
+    },
+
+    /**
+     * Reserves the change of quota limits (`changes`: the new limits per placement) against the
+     * entitlements; QUOTA_EXCEEDED with the figures when it does not fit (and nothing is written).
+     */
+    async reserve(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[]): Promise<void> {
+      const entitlements = await entitlementsOf(organization);
+      await change(organization, (ledger) => {
+        if (ledger.reservations[id]) return;
+        const delta: Record<string, Amounts> = {};
+        for (const c of changes) {
+          const current = ledger.allocations[c.key] ?? {};
+          const d = (delta[regionOf(c.key)] ??= {});
+          for (const [r, v] of Object.entries(c.limits)) if (v !== undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v - (current[r] ?? 0);
+        }
+        const over = overEntitlement(entitlements, usageOf(ledger), delta);
+        if (over) {
+          const scope = over.region ? `in ${over.region}` : 'in total';
+          throw new InfrafedError(
+            ErrorCode.QUOTA_EXCEEDED,
+            `${organization} is entitled to ${over.limit} ${over.resource} ${scope}; ${over.used} are allocated or reserved and ${over.requested} more were asked for`,
+            { ...over, scope: over.region ? 'region' : 'organization' },
+          );
+        }
+        ledger.reservations[id] = { changes: changes.map((c) => ({ key: c.key, region: regionOf(c.key), limits: c.limits })), delta, expiresAt: Date.now() + ttl };
+      });
+    },
+
+    /** The change happened: its limits become the allocation. */
+    async commit(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[]): Promise<void> {
+      await change(organization, (ledger) => {
+        for (const c of changes) ledger.allocations[c.key] = { ...ledger.allocations[c.key], ...c.limits };
+        delete ledger.reservations[id];
+      });
+    },
+
+    /** The change did not happen: what it held is free again. */
+    async release(organization: string, id: string): Promise<void> {
+      await change(organization, (ledger) => {
+        delete ledger.reservations[id];
+      });
+    },
+
+    /** A project is gone: its allocations are free. */
+    async forgetProject(organization: string, projectId: string): Promise<void> {
+      await change(organization, (ledger) => {
+        for (const key of Object.keys(ledger.allocations)) if (key.startsWith(`${projectId}|`)) delete ledger.allocations[key];
+      });
+    },
+  };
+}
+export type QuotaLedger = Awaited<ReturnType<typeof openLedger>>;

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { organizationIdSchema, regionNameSchema } from './model.ts';
+import { quotaResources, type QuotaResource } from './quota.ts';
+
+/** Amounts per quota resource (absent: none set / not limited). */
+export const amountsSchema = z.partialRecord(z.enum(quotaResources), z.number().int().min(0, 'an amount cannot be negative').max(2_147_483_647));
+export type Amounts = Partial<Record<QuotaResource, number>>;
+
+/**
+ * What an organisation may allocate to its projects' quotas: a total, and per region. A resource absent
+ * from a scope is not limited there. Set by platform operators.
+ */
+export const entitlementsSchema = z.object({
+  organization: organizationIdSchema,
+  total: amountsSchema,
+  regions: z.record(regionNameSchema, amountsSchema),
+  updatedAt: z.string().nullable(),
+  updatedBy: z.string().nullable(),
+});
+export type Entitlements = z.infer<typeof entitlementsSchema>;
+
+export const setEntitlementsInput = z.object({
+  organization: organizationIdSchema,
+  total: amountsSchema.default({}),
+  regions: z.array(z.object({ region: regionNameSchema, amounts: amountsSchema })).max(64).default([]),
+});
+export type SetEntitlementsInput = z.infer<typeof setEntitlementsInput>;
+
+/** Allocated (committed quota limits) plus reserved (operations in flight), in total and per region. */
+export const usageSchema = z.object({ total: amountsSchema, regions: z.record(regionNameSchema, amountsSchema) });
+export type Usage = z.infer<typeof usageSchema>;
+
+export const entitlementGetRequest = z.object({ organization: organizationIdSchema.optional() });
+export const entitlementReply = z.object({ entitlements: entitlementsSchema, usage: usageSchema, remaining: usageSchema });
+export const entitlementSetRequest = setEntitlementsInput;
