@@ -2,7 +2,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
-import { can, permissionForOperation, weakestRoleWith, type Permission } from '../schema/access.ts';
+import { can, Permission, permissionForOperation, weakestRoleWith } from '../schema/access.ts';
+import { auditListReply, auditListRequest } from '../schema/audit.ts';
 import { entitlementGetRequest, entitlementReply, entitlementSetRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { networkGetReply } from '../schema/contracts/network.ts';
@@ -20,12 +21,13 @@ import {
   type OperationStep,
   type ProjectRecord,
 } from '../schema/operations.ts';
-import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerEntitlementSubject, controllerSubject } from '../schema/subjects.ts';
+import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerAuditSubject, controllerEntitlementSubject, controllerSubject } from '../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../runtime/auth.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { fanOut } from '../runtime/nats/request.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import { badUserInput } from '../runtime/problems.ts';
+import type { Audit } from './audit.ts';
 import type { QuotaLedger } from './ledger.ts';
 import { remainingOf } from './ledger.ts';
 import { createSagaRunner, isUndoPending, quotaChanges } from './saga.ts';
@@ -35,6 +37,7 @@ export interface ControllerDeps {
   nc: NatsConnection;
   store: ControllerStore;
   ledger: QuotaLedger;
+  audit: Audit;
   verifyToken: TokenVerifier;
   /** The configured placements (region + platform). */
   placements: readonly Placement[];
@@ -70,8 +73,28 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   const saga = createSagaRunner({ nc: deps.nc, store, log, replicaId: deps.replicaId, adapterTimeoutMs: deps.adapterTimeoutMs, leaseMs, ledger: deps.ledger });
   const running = new Map<string, Promise<Operation>>();
 
+  const placementsOfOp = (op: Operation) => op.steps.map((s) => `${s.region}/${s.platform}`);
+
   function start(op: Operation, work: (op: Operation) => Promise<Operation>): Promise<Operation> {
-    const p = work(op).finally(() => running.delete(op.id));
+    const p = work(op)
+      .then(async (done) => {
+        if (terminalStatuses.includes(done.status)) {
+          await deps.audit.record({
+            principal: done.principal,
+            organization: done.organization,
+            action: 'operation.finished',
+            kind: done.kind,
+            projectId: done.projectId,
+            operationId: done.id,
+            placements: placementsOfOp(done),
+            decision: 'allowed',
+            result: done.status,
+            reason: done.error?.message ?? null,
+          });
+        }
+        return done;
+      })
+      .finally(() => running.delete(op.id));
     running.set(op.id, p);
     return p;
   }
@@ -275,6 +298,18 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       throw error;
     }
     log.info({ operationId: id, kind: request.kind, organization: principal.organization, principal: principal.subject, projectId }, 'operation accepted');
+    await deps.audit.record({
+      principal: principal.subject,
+      organization: principal.organization,
+      action: 'operation.submit',
+      kind: request.kind,
+      projectId,
+      operationId: id,
+      placements: placementsOfOp(op),
+      decision: 'allowed',
+      result: 'accepted',
+      reason: null,
+    });
     void start(op, saga.run);
     return { operation: await waitFor(op, waitMs), replayed: false };
   }
@@ -293,7 +328,16 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           const key = headers?.get(Header.idempotencyKey) || null;
           // answer before the caller's deadline, whatever waitMs says
           const waitMs = Math.max(0, Math.min(req.waitMs, deadline - Date.now() - 250));
-          return submit(principal, req.request, key, waitMs);
+          const projectId = 'projectId' in req.request.input ? req.request.input.projectId : null;
+          const base = { principal: principal.subject, organization: principal.organization, action: 'operation.submit', kind: req.request.kind, projectId };
+          try {
+            // accepted operations are audited when recorded (before their outcome), refusals here
+            return await submit(principal, req.request, key, waitMs);
+          } catch (error) {
+            const e = error instanceof InfrafedError ? error : null;
+            await deps.audit.record({ ...base, operationId: null, placements: [], decision: 'denied', result: e?.code ?? ErrorCode.INTERNAL, reason: e?.message ?? 'internal error' });
+            throw error;
+          }
         },
       }),
       endpoint({
@@ -305,7 +349,10 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
           const organization = req.organization ?? principal.organization;
           // another organisation's entitlements are the operators' business only
-          if (organization !== principal.organization && !principal.platformAdmin) throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+          if (organization !== principal.organization && !principal.platformAdmin) {
+            await deps.audit.record({ principal: principal.subject, organization: principal.organization, action: 'entitlement.get', kind: null, projectId: null, operationId: null, placements: [], decision: 'denied', result: ErrorCode.NOT_FOUND, reason: `entitlements of ${organization}` });
+            throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+          }
           return entitlementView(organization);
         },
       }),
@@ -316,7 +363,9 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         reply: entitlementReply,
         async handle(req, { headers }) {
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
+          const event = { principal: principal.subject, organization: principal.organization, action: 'entitlement.set', kind: null, projectId: null, operationId: null, placements: [] };
           if (!principal.platformAdmin) {
+            await deps.audit.record({ ...event, decision: 'denied', result: ErrorCode.FORBIDDEN, reason: `entitlements of ${req.organization}` });
             throw new InfrafedError(ErrorCode.FORBIDDEN, 'setting entitlements needs the platform-admin role (entitlement.manage)', { permission: 'entitlement.manage', role: principal.orgRole });
           }
           const problems = req.regions.flatMap((r, i) =>
@@ -331,7 +380,24 @@ export async function createController(deps: ControllerDeps): Promise<Controller
             updatedBy: principal.subject,
           });
           log.info({ organization: req.organization, by: principal.subject }, 'entitlements set');
+          // in the operator's log and in the organisation's
+          for (const organization of new Set([principal.organization, req.organization])) {
+            await deps.audit.record({ ...event, organization, decision: 'allowed', result: 'SUCCEEDED', reason: `entitlements of ${req.organization} set` });
+          }
           return entitlementView(req.organization);
+        },
+      }),
+      endpoint({
+        name: 'audit-list',
+        subject: controllerAuditSubject(),
+        request: auditListRequest,
+        reply: auditListReply,
+        async handle(req, { headers }) {
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
+          const organization = req.organization ?? principal.organization;
+          if (organization !== principal.organization && !principal.platformAdmin) throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+          if (organization === principal.organization && !principal.platformAdmin) authorize(principal, Permission.readAudit);
+          return deps.audit.list(organization, req);
         },
       }),
       endpoint({

@@ -6,6 +6,7 @@ import { createLogger } from '../runtime/log.ts';
 import { connectNats } from '../runtime/nats/connect.ts';
 import { VERSION } from '../runtime/version.ts';
 import { createController } from './createController.ts';
+import { openAudit } from './audit.ts';
 import { openLedger } from './ledger.ts';
 import { openControllerStore } from './store.ts';
 
@@ -17,10 +18,12 @@ await runMain(log, async () => {
   const nc = await connectNats({ servers: config.nats.servers, name: `controller-${replicaId}` });
   const store = await openControllerStore(nc);
   const ledger = await openLedger(nc);
+  const audit = await openAudit(nc, { log });
   const controller = await createController({
     nc,
     store,
     ledger,
+    audit,
     verifyToken: createTokenVerifier(config.auth),
     placements: placementsOf(config),
     log,

@@ -7,8 +7,8 @@ describe('organisation roles and permissions', () => {
     expect(permissionsByRole).toEqual({
       reader: ['project.read'],
       member: ['project.read', 'network.manage'],
-      admin: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage'],
-      owner: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'partner.manage'],
+      admin: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'audit.read'],
+      owner: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'audit.read', 'partner.manage'],
     });
   });
 

@@ -19,17 +19,19 @@ export const Permission = {
   manageProjects: 'project.manage',
   /** Share projects with partner organisations. */
   managePartners: 'partner.manage',
+  /** Read the organisation's audit log. */
+  readAudit: 'audit.read',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
 /**
  * Readers read; members also manage networks and access rules; admins also manage members, quotas and
- * projects; owners also manage partners. Each role has everything the weaker ones have.
+ * projects and read the audit log; owners also manage partners. Each role has everything the weaker ones have.
  */
 export const permissionsByRole: Record<OrgRole, readonly Permission[]> = (() => {
   const reader: Permission[] = [Permission.read];
   const member = [...reader, Permission.manageNetworks];
-  const admin = [...member, Permission.manageMembers, Permission.manageQuotas, Permission.manageProjects];
+  const admin = [...member, Permission.manageMembers, Permission.manageQuotas, Permission.manageProjects, Permission.readAudit];
   const owner = [...admin, Permission.managePartners];
   return { reader, member, admin, owner };
 })();

@@ -78,7 +78,21 @@ export function controllerSubject(verb: ControllerVerb): string {
 export function controllerEntitlementSubject(verb: 'get' | 'set'): string {
   return `${SUBJECT_ROOT}.controller.entitlement.${verb}`;
 }
+/** The controller's audit API: `infra.v1.controller.audit.list`. */
+export function controllerAuditSubject(): string {
+  return `${SUBJECT_ROOT}.controller.audit.list`;
+}
 export const CONTROLLER_QUEUE = 'controller';
+
+/** The audit stream and its subjects: one per organisation. */
+export const AUDIT_STREAM = 'INFRAFED_AUDIT';
+export function auditSubject(organization: string): string {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(organization)) throw new Error(`invalid organization for a NATS subject: ${JSON.stringify(organization)}`);
+  return `${SUBJECT_ROOT}.audit.${organization}`;
+}
+export function auditWildcard(): string {
+  return `${SUBJECT_ROOT}.audit.>`;
+}
 export const CONTROLLER_SERVICE_NAME = 'infrafed-controller';
 
 /** NATS headers infrafed sets on requests. */

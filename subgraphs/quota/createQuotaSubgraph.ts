@@ -3,6 +3,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { GraphQLResolveInfo } from 'graphql';
 import { quotaGetReply, type PlacementQuota } from '../../schema/contracts/quota.ts';
 import type { Placement } from '../../schema/model.ts';
+import { auditListRequest } from '../../schema/audit.ts';
 import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
@@ -64,6 +65,10 @@ export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
           if (error instanceof InfrafedError && error.code === ErrorCode.NOT_FOUND) return null;
           throw error;
         }
+      },
+      async auditEvents(_: unknown, args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null }, ctx: QuotaContext) {
+        const request = parseUserInput(auditListRequest, withoutNulls({ ...(args.filter ?? {}), first: args.first, after: args.after }));
+        return deps.controller.listAudit(request, { headers: ctx.forward, deadline: ctx.deadline });
       },
     },
     Mutation: {

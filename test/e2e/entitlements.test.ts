@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { fileURLToPath } from 'node:url';
 import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
 import { graphqlClient } from '../harness/graphql.ts';
@@ -85,6 +87,56 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect((await setQuota('sto', 1)).data?.setQuota.status).toBe('SUCCEEDED');
     expect((await setQuota('osl', 5)).data?.setQuota.status).toBe('SUCCEEDED');
     expect((await org())?.usage.total).toEqual({ cores: 6 });
+  });
+
+  it('keeps every decision and outcome in the audit log, paged, for admins only, with no credential in it', async () => {
+    type Page = { auditEvents: { events: { action: string; kind: string | null; decision: string; result: string; principal: string; placements: string[] }[]; nextCursor: string | null } };
+    const AUDIT = 'query($f: AuditFilter, $first: Int, $after: String) { auditEvents(filter: $f, first: $first, after: $after) { events { action kind decision result principal placements reason } nextCursor } }';
+    const all = await gql<Page>(AUDIT, { f: { projectId }, first: 100 });
+    expect(all.errors).toBeUndefined();
+    const summary = all.data?.auditEvents.events.map((e) => `${e.action} ${e.kind} ${e.decision} ${e.result}`);
+    expect(summary).toEqual([
+      'operation.submit CREATE_PROJECT allowed accepted',
+      'operation.finished CREATE_PROJECT allowed SUCCEEDED',
+      'operation.submit SET_QUOTA allowed accepted',
+      'operation.finished SET_QUOTA allowed SUCCEEDED',
+      'operation.submit SET_QUOTA denied QUOTA_EXCEEDED',
+      'operation.submit SET_QUOTA denied QUOTA_EXCEEDED',
+      'operation.submit SET_QUOTA allowed accepted',
+      'operation.finished SET_QUOTA allowed SUCCEEDED',
+      'operation.submit SET_QUOTA allowed accepted',
+      'operation.finished SET_QUOTA allowed SUCCEEDED',
+    ]);
+    expect(all.data?.auditEvents.events[0]).toMatchObject({ principal: 'alice', placements: ['sto/openstack', 'osl/openstack'] });
+    // the owner's refused attempt and the operator's change of acme's entitlements are in acme's log
+    const entitlements = await gql<Page>(AUDIT, { f: { action: 'entitlement.set' } });
+    expect(entitlements.data?.auditEvents.events.map((e) => [e.principal, e.decision, e.result])).toEqual([
+      ['alice', 'denied', 'FORBIDDEN'],
+      ['ops', 'allowed', 'SUCCEEDED'],
+    ]);
+    // paging: two pages of 3 continue each other
+    const first = await gql<Page>(AUDIT, { f: { projectId }, first: 3 });
+    const second = await gql<Page>(AUDIT, { f: { projectId }, first: 3, after: first.data?.auditEvents.nextCursor });
+    expect([...(first.data?.auditEvents.events ?? []), ...(second.data?.auditEvents.events ?? [])]).toEqual(all.data?.auditEvents.events.slice(0, 6));
+    // readers and members may not read it; other organisations do not see it
+    const member = await system.token('acme', 'member', 'mike');
+    expect((await gql(AUDIT, {}, member)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'audit.read' });
+    const globex = await system.token('globex', 'owner', 'mallory');
+    expect((await gql(AUDIT, { f: { organization: 'acme' } }, globex)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await gql<Page>(AUDIT, { f: { organization: 'acme', action: 'entitlement.set' } }, operator)).data?.auditEvents.events).toHaveLength(2);
+
+    // the stream itself: every event of every organisation, and no token or password anywhere
+    const nc = await connect({ servers: system.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info('INFRAFED_AUDIT');
+      const raw: string[] = [];
+      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) raw.push((await jsm.streams.getMessage('INFRAFED_AUDIT', { seq }))?.string() ?? '');
+      expect(raw.length).toBeGreaterThan(10);
+      for (const secret of [owner, operator, owner.split('.')[2] as string, 'admin-secret', 'Bearer']) expect(raw.filter((r) => r.includes(secret))).toEqual([]);
+    } finally {
+      await nc.close();
+    }
   });
 
   it('deleting the project frees what its quotas held', async () => {

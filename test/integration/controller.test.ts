@@ -11,6 +11,7 @@ import { decodeReply } from '../../runtime/nats/wire.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { createController, type Controller } from '../../controller/createController.ts';
+import { openAudit } from '../../controller/audit.ts';
 import { openLedger } from '../../controller/ledger.ts';
 import { openControllerStore, type ControllerStore } from '../../controller/store.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
@@ -49,6 +50,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       nc,
       store,
       ledger: await openLedger(nc),
+      audit: await openAudit(nc, { log: silent }),
       verifyToken: createTokenVerifier(auth),
       placements: [
         { region: 'sto', platform: 'openstack' },
