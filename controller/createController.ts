@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
-import { can, Permission, permissionForOperation, weakestRoleWith } from '../schema/access.ts';
+import { can, ownerOnlyPermissions, Permission, permissionForOperation, weaker, weakestRoleWith } from '../schema/access.ts';
 import { auditListReply, auditListRequest } from '../schema/audit.ts';
 import { entitlementGetRequest, entitlementReply, entitlementSetRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
@@ -20,8 +20,11 @@ import {
   type OperationRequest,
   type OperationStep,
   type ProjectRecord,
+  type ShareLevel,
+  shareListReply,
+  shareListRequest,
 } from '../schema/operations.ts';
-import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerAuditSubject, controllerEntitlementSubject, controllerSubject } from '../schema/subjects.ts';
+import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject } from '../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../runtime/auth.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { fanOut } from '../runtime/nats/request.ts';
@@ -109,10 +112,26 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     );
   }
 
-  /** The caller's project, ready for changes (another organisation's project is indistinguishable from a missing one). */
+  /**
+   * The caller's project, ready for changes. A partner organisation the project is shared with may act on
+   * it within its share level (and never on quotas, the project itself, its partners or its audit);
+   * to anyone else it is indistinguishable from a missing one.
+   */
   async function activeProject(principal: Principal, projectId: string, kind: OperationRequest['kind']): Promise<ProjectRecord> {
     const record = await store.getProject(projectId);
-    if (!record || record.organization !== principal.organization) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
+    const share = record?.shares.find((s) => s.organization === principal.organization);
+    if (!record || (record.organization !== principal.organization && !share)) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
+    if (share && record.organization !== principal.organization) {
+      const permission = permissionForOperation[kind];
+      const effective = weaker(principal.orgRole, share.level);
+      if (ownerOnlyPermissions.includes(permission) || !can(effective, permission)) {
+        throw new InfrafedError(
+          ErrorCode.FORBIDDEN,
+          `project ${projectId} is shared with ${principal.organization} at level ${share.level}: ${ownerOnlyPermissions.includes(permission) ? 'only its owner' : `level ${weakestRoleWith(permission)} or above`} has ${permission}`,
+          { permission, role: effective, shareLevel: share.level },
+        );
+      }
+    }
     if (record.state === 'CREATING') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is still being created`);
     if (record.state === 'DELETING' && kind !== 'DELETE_PROJECT') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
     return record;
@@ -186,6 +205,20 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         const record = await activeProject(principal, request.input.projectId, request.kind);
         return { projectId: record.projectId, placements: placementsIn(record, request.input.region), resourceId: null };
       }
+      case 'SHARE_PROJECT': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        if (request.input.partner === record.organization) throw badUserInput([{ path: 'partner', message: 'a project cannot be shared with its own organisation', value: request.input.partner }]);
+        // no platform changes: the share takes effect when the operation is recorded as done
+        return { projectId: record.projectId, placements: [], resourceId: request.input.partner };
+      }
+      case 'REVOKE_SHARE': {
+        const record = await activeProject(principal, request.input.projectId, request.kind);
+        if (!record.shares.some((s) => s.organization === request.input.partner)) {
+          throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${record.projectId} is not shared with ${request.input.partner}`);
+        }
+        // every placement loses the partner's members
+        return { projectId: record.projectId, placements: record.placements, resourceId: request.input.partner };
+      }
     }
   }
 
@@ -199,6 +232,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     APPLY_ACCESS_RULE: 'rule.apply',
     REMOVE_ACCESS_RULE: 'rule.remove',
     SET_QUOTA: 'quota.set',
+    SHARE_PROJECT: 'share.add',
+    REVOKE_SHARE: 'member.revoke-partner',
   };
 
   async function waitFor(op: Operation, waitMs: number): Promise<Operation> {
@@ -282,10 +317,15 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       if (!(await store.claimName(principal.organization, request.input.name, projectId))) {
         throw new InfrafedError(ErrorCode.CONFLICT, `a project named "${request.input.name}" already exists`, { name: request.input.name });
       }
-      await store.putProject({ projectId, organization: principal.organization, name: request.input.name, placements, state: 'CREATING', operationId: id });
+      await store.putProject({ projectId, organization: principal.organization, name: request.input.name, placements, state: 'CREATING', operationId: id, shares: [] });
     } else if (request.kind === 'DELETE_PROJECT') {
       const record = await store.getProject(projectId);
       if (record) await store.putProject({ ...record, state: 'DELETING', operationId: id });
+    } else if (request.kind === 'REVOKE_SHARE') {
+      // the partner loses access at once; the steps then remove its members from every placement
+      const record = await store.getProject(projectId);
+      if (record) await store.putProject({ ...record, shares: record.shares.filter((s) => s.organization !== request.input.partner) });
+      await store.deleteShare(request.input.partner, projectId);
     }
     // quota changes are held against the entitlements before anything is recorded or sent to a platform
     const reserved = request.kind === 'SET_QUOTA';
@@ -385,6 +425,19 @@ export async function createController(deps: ControllerDeps): Promise<Controller
             await deps.audit.record({ ...event, organization, decision: 'allowed', result: 'SUCCEEDED', reason: `entitlements of ${req.organization} set` });
           }
           return entitlementView(req.organization);
+        },
+      }),
+      endpoint({
+        name: 'share-list',
+        subject: controllerShareSubject(),
+        request: shareListRequest,
+        reply: shareListReply,
+        async handle(req, { headers }) {
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
+          const sharedWithMe = (await store.listSharedWith(principal.organization)).map((e) => ({ projectId: e.projectId, owner: e.owner, level: e.level as ShareLevel }));
+          const record = req.projectId ? await store.getProject(req.projectId) : null;
+          // only the owner sees who else the project is shared with
+          return { sharedWithMe, partners: record && record.organization === principal.organization ? record.shares : [] };
         },
       }),
       endpoint({

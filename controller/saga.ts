@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import {
   memberAddReply,
+  memberListReply,
   memberRemoveReply,
   projectCreateReply,
   projectDeleteReply,
@@ -108,6 +109,7 @@ export function createSagaRunner(deps: SagaDeps) {
             const record = await store.getProject(projectId);
             await store.deleteProject(projectId);
             if (record) await store.releaseName(record.organization, record.name, projectId);
+            for (const share of record?.shares ?? []) await store.deleteShare(share.organization, projectId);
             await deps.ledger.forgetProject(op.organization, projectId);
           },
           async onFailed() {
@@ -210,6 +212,36 @@ export function createSagaRunner(deps: SagaDeps) {
           async undo(_op, step) {
             const removed = (step.undo?.rule as AccessRule | null | undefined) ?? null;
             if (removed) await call(step, 'rule', 'apply', { projectId, rule: removed }, ruleApplyReply);
+          },
+          onSucceeded: async () => {},
+          onFailed: async () => {},
+        };
+      }
+      case 'SHARE_PROJECT': {
+        const { projectId, partner, level } = request.input;
+        return {
+          async forward() {
+            return {};
+          },
+          async onSucceeded() {
+            const record = await store.getProject(projectId);
+            if (!record) return;
+            const shares = [...record.shares.filter((s) => s.organization !== partner), { organization: partner, level, since: new Date().toISOString() }];
+            await store.putProject({ ...record, shares });
+            await store.putShare(partner, { projectId, owner: record.organization, level });
+          },
+          onFailed: async () => {},
+        };
+      }
+      case 'REVOKE_SHARE': {
+        const { projectId, partner } = request.input;
+        return {
+          // the partner's users and groups lose their roles here (the share itself ended when the operation was recorded)
+          async forward(_op, step) {
+            const listed = await call(step, 'member', 'list', { projects: [{ projectId }] }, memberListReply);
+            const theirs = listed.members.filter((m) => m.organization === partner);
+            for (const m of theirs) await call(step, 'member', 'remove', { projectId, kind: m.kind, user: m.user, organization: partner }, memberRemoveReply);
+            return { changed: theirs.length > 0 };
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
@@ -369,7 +401,7 @@ export function createSagaRunner(deps: SagaDeps) {
    * a delete (project, network) is driven forward.
    */
   async function resume(op: Operation): Promise<Operation> {
-    if (op.kind === 'DELETE_PROJECT' || op.kind === 'DELETE_NETWORK') {
+    if (op.kind === 'DELETE_PROJECT' || op.kind === 'DELETE_NETWORK' || op.kind === 'REVOKE_SHARE') {
       op.status = 'RUNNING';
       return run(op);
     }

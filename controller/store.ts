@@ -22,6 +22,10 @@ export interface ControllerStore {
   getProject(id: string): Promise<ProjectRecord | null>;
   putProject(record: ProjectRecord): Promise<void>;
   deleteProject(id: string): Promise<void>;
+  /** The index of projects shared with a partner organisation (the record's `shares` is the truth). */
+  putShare(partner: string, entry: { projectId: string; owner: string; level: string }): Promise<void>;
+  deleteShare(partner: string, projectId: string): Promise<void>;
+  listSharedWith(partner: string): Promise<{ projectId: string; owner: string; level: string }[]>;
   /** Claims a project name inside an organisation; false when another project holds it. */
   claimName(organization: string, name: string, projectId: string): Promise<boolean>;
   releaseName(organization: string, name: string, projectId: string): Promise<void>;
@@ -76,6 +80,20 @@ export async function openControllerStore(nc: NatsConnection, replicas = 1): Pro
     },
     async deleteProject(id) {
       await projects.delete(`project.${id}`);
+    },
+    async putShare(partner, entry) {
+      await projects.put(`shared.${partner}.${entry.projectId}`, encodeJson(entry));
+    },
+    async deleteShare(partner, projectId) {
+      await projects.delete(`shared.${partner}.${projectId}`);
+    },
+    async listSharedWith(partner) {
+      const out: { projectId: string; owner: string; level: string }[] = [];
+      for await (const key of await projects.keys(`shared.${partner}.*`)) {
+        const entry = await projects.get(key);
+        if (entry?.operation === 'PUT') out.push(entry.json());
+      }
+      return out;
     },
     async claimName(organization, name, projectId) {
       const key = nameKey(organization, name);

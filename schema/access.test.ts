@@ -25,6 +25,8 @@ describe('organisation roles and permissions', () => {
       APPLY_ACCESS_RULE: 'member',
       REMOVE_ACCESS_RULE: 'member',
       SET_QUOTA: 'admin',
+      SHARE_PROJECT: 'owner',
+      REVOKE_SHARE: 'owner',
     });
     expect(can('reader', Permission.read)).toBe(true);
     expect(can('admin', Permission.managePartners)).toBe(false);

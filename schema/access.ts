@@ -47,7 +47,18 @@ export const permissionForOperation: Record<OperationKind, Permission> = {
   APPLY_ACCESS_RULE: Permission.manageNetworks,
   REMOVE_ACCESS_RULE: Permission.manageNetworks,
   SET_QUOTA: Permission.manageQuotas,
+  SHARE_PROJECT: Permission.managePartners,
+  REVOKE_SHARE: Permission.managePartners,
 };
+
+/** What a partner organisation may never do on a project shared with it, whatever the level. */
+export const ownerOnlyPermissions: readonly Permission[] = [Permission.manageQuotas, Permission.manageProjects, Permission.managePartners, Permission.readAudit];
+
+/** The weaker of two roles. */
+export function weaker(a: OrgRole, b: OrgRole): OrgRole {
+  const order = orgRoleSchema.options;
+  return order.indexOf(a) <= order.indexOf(b) ? a : b;
+}
 
 export function can(role: OrgRole, permission: Permission): boolean {
   return permissionsByRole[role].includes(permission);

@@ -26,6 +26,8 @@ export const OperationKind = {
   APPLY_ACCESS_RULE: 'APPLY_ACCESS_RULE',
   REMOVE_ACCESS_RULE: 'REMOVE_ACCESS_RULE',
   SET_QUOTA: 'SET_QUOTA',
+  SHARE_PROJECT: 'SHARE_PROJECT',
+  REVOKE_SHARE: 'REVOKE_SHARE',
 } as const;
 export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind];
 
@@ -102,6 +104,12 @@ export function memberOf(input: { user?: string | null; group?: string | null })
   return input.group != null ? { kind: 'group', user: input.group } : { kind: 'user', user: input.user as string };
 }
 
+/** The level a partner organisation gets on a shared project: at most what that organisation role could do. */
+export const shareLevelSchema = z.enum(['reader', 'member', 'admin']);
+export type ShareLevel = z.infer<typeof shareLevelSchema>;
+export const shareProjectInput = z.object({ projectId: projectIdSchema, partner: organizationIdSchema, level: shareLevelSchema });
+export const revokeShareInput = z.object({ projectId: projectIdSchema, partner: organizationIdSchema });
+
 /** What a caller asks the controller to do; validated again by the controller. */
 export const operationRequestSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('CREATE_PROJECT'), input: createProjectInput }),
@@ -113,6 +121,8 @@ export const operationRequestSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('APPLY_ACCESS_RULE'), input: applyAccessRuleInput }),
   z.object({ kind: z.literal('REMOVE_ACCESS_RULE'), input: removeAccessRuleInput }),
   z.object({ kind: z.literal('SET_QUOTA'), input: setQuotaInput }),
+  z.object({ kind: z.literal('SHARE_PROJECT'), input: shareProjectInput }),
+  z.object({ kind: z.literal('REVOKE_SHARE'), input: revokeShareInput }),
 ]);
 export type OperationRequest = z.infer<typeof operationRequestSchema>;
 
@@ -158,8 +168,17 @@ export const projectRecordSchema = z.object({
   placements: z.array(placementSchema),
   state: z.enum(['CREATING', 'ACTIVE', 'DELETING']),
   operationId: operationIdSchema,
+  /** Partner organisations the owner shared the project with, and at which level. */
+  shares: z.array(z.object({ organization: organizationIdSchema, level: shareLevelSchema, since: z.string() })).default([]),
 });
 export type ProjectRecord = z.infer<typeof projectRecordSchema>;
+
+/** Projects shared with the caller's organisation; with `projectId` of one of its own projects, that project's partners. */
+export const shareListRequest = z.object({ projectId: projectIdSchema.optional() });
+export const shareListReply = z.object({
+  sharedWithMe: z.array(z.object({ projectId: projectIdSchema, owner: organizationIdSchema, level: shareLevelSchema })),
+  partners: z.array(z.object({ organization: organizationIdSchema, level: shareLevelSchema, since: z.string() })),
+});
 
 /**
  * Problems with placements that the schema alone cannot see: a region or platform that is not configured,

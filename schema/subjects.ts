@@ -78,6 +78,11 @@ export function controllerSubject(verb: ControllerVerb): string {
 export function controllerEntitlementSubject(verb: 'get' | 'set'): string {
   return `${SUBJECT_ROOT}.controller.entitlement.${verb}`;
 }
+/** Project shares as the controller keeps them: `infra.v1.controller.share.list`. */
+export function controllerShareSubject(): string {
+  return `${SUBJECT_ROOT}.controller.share.list`;
+}
+
 /** The controller's audit API: `infra.v1.controller.audit.list`. */
 export function controllerAuditSubject(): string {
   return `${SUBJECT_ROOT}.controller.audit.list`;

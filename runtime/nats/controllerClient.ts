@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { getOperationReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
+import { getOperationReply, shareListReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
 import { auditListReply, type AuditListRequest } from '../../schema/audit.ts';
-import { controllerAuditSubject, controllerEntitlementSubject, controllerSubject } from '../../schema/subjects.ts';
+import { controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject } from '../../schema/subjects.ts';
 import { requestJson } from './request.ts';
 
 export interface ControllerCallOptions {
@@ -28,6 +28,9 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     },
     setEntitlements(input: SetEntitlementsInput, call: ControllerCallOptions) {
       return requestJson(nc, controllerEntitlementSubject('set'), input, entitlementReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
+    },
+    listShares(projectId: string | undefined, call: ControllerCallOptions) {
+      return requestJson(nc, controllerShareSubject(), { projectId }, shareListReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
     },
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
       return requestJson(nc, controllerAuditSubject(), request, auditListReply, { timeoutMs: 5_000, deadline: call.deadline, headers: call.headers, target });

@@ -4,7 +4,16 @@ import { z } from 'zod';
 import type { Member, ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { Placement } from '../../schema/model.ts';
-import { addMemberInput, createProjectInput, placementProblems, removeMemberInput, type Operation, type OperationRequest } from '../../schema/operations.ts';
+import {
+  addMemberInput,
+  createProjectInput,
+  placementProblems,
+  removeMemberInput,
+  revokeShareInput,
+  shareProjectInput,
+  type Operation,
+  type OperationRequest,
+} from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
 import { addPartialError } from '../../runtime/graphql/serveSubgraph.ts';
 import { adapterCallOptions, publicErrorExtensions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
@@ -62,7 +71,7 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
   const resolvers = {
     Query: {
       async projects(_: unknown, __: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        const all = reportMissing(ctx, info, await listPlacements({ nc: deps.nc, organization: ctx.principal.organization, placements: deps.placements, call: callOptions(ctx) }));
+        const all = reportMissing(ctx, info, await listPlacements(loaderDeps(ctx)));
         const byId = new Map<string, ProjectPlacement[]>();
         for (const p of all) byId.set(p.projectId, [...(byId.get(p.projectId) ?? []), p]);
         return [...byId.values()].map(toProjectView).sort((a, b) => a.name.localeCompare(b.name));
@@ -109,12 +118,22 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
       async removeMember(_: unknown, args: { projectId: string; user?: string | null; group?: string | null }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         return submit(ctx, info, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
       },
+      async shareProject(_: unknown, args: { projectId: string; partner: string; level: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+        return submit(ctx, info, { kind: 'SHARE_PROJECT', input: parseUserInput(shareProjectInput, args) });
+      },
+      async revokeShare(_: unknown, args: { projectId: string; partner: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+        return submit(ctx, info, { kind: 'REVOKE_SHARE', input: parseUserInput(revokeShareInput, args) });
+      },
     },
     Project: {
       async __resolveReference(ref: { id: string }, ctx: IdentityContext) {
         const gathered = await ctx.loaders.placementsByProject.load(ref.id);
         for (const error of gathered.missing) addPartialError(ctx, error, []);
         return gathered.value.length > 0 ? toProjectView(gathered.value) : null;
+      },
+      async shares(project: ProjectView, _: unknown, ctx: IdentityContext) {
+        if (project.organization !== ctx.principal.organization) return [];
+        return (await deps.controller.listShares(project.id, { headers: ctx.forward, deadline: ctx.deadline })).partners;
       },
       async members(project: ProjectView, _: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
         const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load({ ...p, projectId: project.id })));
@@ -141,12 +160,25 @@ export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
 
   const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs);
 
+  /** Per request: the projects shared with the caller's organisation are asked for once, when first needed. */
+  function loaderDeps(ctx: IdentityContext) {
+    let shared: Promise<Map<string, string>> | undefined;
+    return {
+      nc: deps.nc,
+      organization: ctx.principal.organization,
+      placements: deps.placements,
+      call: callOptions(ctx),
+      sharedWithMe: () =>
+        (shared ??= deps.controller.listShares(undefined, { headers: ctx.forward, deadline: ctx.deadline }).then((r) => new Map(r.sharedWithMe.map((e) => [e.projectId, e.owner])))),
+    };
+  }
+
   const server = createSubgraphServer<IdentityContext>('identity', resolvers, deps.log);
 
   async function context(headers: HeaderMap): Promise<IdentityContext> {
     const base = await subgraphContext(headers, deps.verifyToken);
     const ctx: IdentityContext = { ...base, loaders: undefined as unknown as Loaders };
-    ctx.loaders = createLoaders({ nc: deps.nc, organization: base.principal.organization, placements: deps.placements, call: callOptions(ctx) });
+    ctx.loaders = createLoaders(loaderDeps(ctx));
     return ctx;
   }
 

@@ -12,24 +12,38 @@ export interface LoaderDeps {
   organization: string;
   placements: readonly Placement[];
   call: AdapterCallOptions;
+  /** Projects other organisations shared with this one: project id → owner organisation. */
+  sharedWithMe: () => Promise<Map<string, string>>;
 }
 
-/** All of an organisation's placements in every region (one fan-out). */
-export async function listPlacements(deps: LoaderDeps): Promise<Gathered<ProjectPlacement[]>> {
-  const res = await fanOut(deps.placements, (p) =>
-    requestAdapter(deps.nc, p, 'project', 'list', { organization: deps.organization }, projectListReply, deps.call),
-  );
+/** The placements of some projects of one owner organisation, in every region (one fan-out). */
+async function placementsOf(deps: LoaderDeps, owner: string, projectIds?: string[]): Promise<Gathered<ProjectPlacement[]>> {
+  const res = await fanOut(deps.placements, (p) => requestAdapter(deps.nc, p, 'project', 'list', { organization: owner, projectIds }, projectListReply, deps.call));
   return { value: res.ok.flatMap((r) => r.value.placements), missing: res.failed.map((f) => f.error) };
+}
+
+/** All of an organisation's placements in every region, and those of the projects shared with it. */
+export async function listPlacements(deps: LoaderDeps): Promise<Gathered<ProjectPlacement[]>> {
+  const byOwner = new Map<string, string[]>();
+  for (const [projectId, owner] of await deps.sharedWithMe()) byOwner.set(owner, [...(byOwner.get(owner) ?? []), projectId]);
+  const all = await Promise.all([placementsOf(deps, deps.organization), ...[...byOwner].map(([owner, ids]) => placementsOf(deps, owner, ids))]);
+  return { value: all.flatMap((g) => g.value), missing: all.flatMap((g) => g.missing) };
 }
 
 /** Per request: batches look-ups made while one GraphQL request resolves (one fan-out per batch). */
 export function createLoaders(deps: LoaderDeps) {
   const placementsByProject = new DataLoader<string, Gathered<ProjectPlacement[]>>(async (projectIds) => {
-    const res = await fanOut(deps.placements, (p) =>
-      requestAdapter(deps.nc, p, 'project', 'list', { organization: deps.organization, projectIds: [...projectIds] }, projectListReply, deps.call),
-    );
-    const missing = res.failed.map((f) => f.error);
-    const all = res.ok.flatMap((r) => r.value.placements);
+    const own = await placementsOf(deps, deps.organization, [...projectIds]);
+    // what is not the caller's may be shared with it: ask the owner organisations for those
+    const shared = await deps.sharedWithMe();
+    const byOwner = new Map<string, string[]>();
+    for (const id of projectIds) {
+      const owner = shared.get(id);
+      if (owner && !own.value.some((p) => p.projectId === id)) byOwner.set(owner, [...(byOwner.get(owner) ?? []), id]);
+    }
+    const theirs = await Promise.all([...byOwner].map(([owner, ids]) => placementsOf(deps, owner, ids)));
+    const all = [...own.value, ...theirs.flatMap((g) => g.value)];
+    const missing = [...own.missing, ...theirs.flatMap((g) => g.missing)];
     return projectIds.map((id) => ({ value: all.filter((p) => p.projectId === id), missing }));
   });
 

@@ -139,6 +139,47 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     }
   });
 
+  it('federation: an owner shares the project with a partner, who works within its level and loses everything on revoke', async () => {
+    const osl = keystoneAdmin(system.keystoneUrl('osl'));
+    const sto = keystoneAdmin(system.keystoneUrl('sto'));
+    const [oslNative] = await osl.projectsTagged(`ifd-project=${projectId}`);
+    const globex = await system.token('globex', 'owner', 'mallory');
+    const globexMember = await system.token('globex', 'member', 'gina');
+    const op = (query: string, token: string, vars: Record<string, unknown> = {}) => gql<Record<string, { status: string; kind: string }>>(query, { p: projectId, ...vars }, token);
+
+    // only the owner organisation's owner shares
+    expect((await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex", level: "admin") { status } }', globex)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const shared = await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex", level: "admin") { status kind } }', owner);
+    expect(shared.data?.shareProject).toEqual({ status: 'SUCCEEDED', kind: 'SHARE_PROJECT' });
+    const shares = await gql<{ project: { shares: { organization: string; level: string }[] } }>('query($id: ID!) { project(id: $id) { shares { organization level } } }', { id: projectId });
+    expect(shares.data?.project.shares).toEqual([{ organization: 'globex', level: 'admin' }]);
+
+    // the partner sees it and adds its own user
+    const seen = await gql<{ projects: { id: string; organization: string }[] }>('{ projects { id organization } }', {}, globex);
+    expect(seen.data?.projects).toEqual([{ id: projectId, organization: 'acme' }]);
+    const added = await op('mutation($p: ID!) { addMember(projectId: $p, user: "gary", role: "member") { status } }', globex);
+    expect(added.data?.addMember?.status).toBe('SUCCEEDED');
+    expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'gary', domain: 'ifd-globex', role: 'member' });
+    expect(await osl.roleAssignments(oslNative?.id as string)).toContainEqual({ user: 'gary', domain: 'ifd-globex', role: 'member' });
+
+    // … but not what only the owner may do, nor more than its own role allows
+    const refused = async (query: string, token: string) => (await op(query, token)).errors?.[0]?.extensions;
+    expect(await refused('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 1}) { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
+    expect(await refused('mutation($p: ID!) { deleteProject(id: $p) { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'project.manage' });
+    expect(await refused('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "reader") { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'partner.manage' });
+    expect(await refused('mutation($p: ID!) { addMember(projectId: $p, user: "gus", role: "admin") { status } }', globexMember)).toMatchObject({ code: 'FORBIDDEN', permission: 'member.manage' });
+    // the partner does not see who else the project is shared with
+    expect((await gql<{ project: { shares: unknown[] } }>('query($id: ID!) { project(id: $id) { shares { organization } } }', { id: projectId }, globex)).data?.project.shares).toEqual([]);
+
+    // revoking ends access at once and removes the partner's members from every placement
+    const revoked = await op('mutation($p: ID!) { revokeShare(projectId: $p, partner: "globex") { status kind } }', owner);
+    expect(revoked.data?.revokeShare).toEqual({ status: 'SUCCEEDED', kind: 'REVOKE_SHARE' });
+    expect((await sto.roleAssignments(stoProject)).filter((a) => a.user === 'gary')).toEqual([]);
+    expect((await osl.roleAssignments(oslNative?.id as string)).filter((a) => a.user === 'gary')).toEqual([]);
+    expect((await gql<{ projects: unknown[] }>('{ projects { id } }', {}, globex)).data?.projects).toEqual([]);
+    expect(await refused('mutation($p: ID!) { addMember(projectId: $p, user: "gary", role: "member") { status } }', globex)).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('deleting the project frees what its quotas held', async () => {
     const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
     expect(res.data?.deleteProject.status).toBe('SUCCEEDED');

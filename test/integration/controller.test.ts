@@ -133,7 +133,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       leaseUntil: Date.now() - 1_000,
     };
     await store.claimName('acme', 'orphan-risk', projectId);
-    await store.putProject({ projectId, organization: 'acme', name: 'orphan-risk', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }], state: 'CREATING', operationId: op.id });
+    await store.putProject({ projectId, organization: 'acme', name: 'orphan-risk', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }], state: 'CREATING', shares: [], operationId: op.id });
     await store.createOperation(op);
 
     expect(await controller.sweep()).toBe(1);
