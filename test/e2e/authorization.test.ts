@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { SignJWT } from 'jose';
+import { fileURLToPath } from 'node:url';
+import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { graphqlClient, type GraphQLResponse } from '../harness/graphql.ts';
+
+/**
+ * Every GraphQL operation run by every kind of caller: acme's reader, member, admin and owner, another
+ * organisation's owner (globex), a partner organisation's owner (initech, project shared at level
+ * member), no token and an expired token. Each cell expects one outcome; a denied cell must carry no
+ * data, and reads by outsiders must not reveal the project.
+ */
+type Caller = 'reader' | 'member' | 'admin' | 'owner' | 'other' | 'partner' | 'none' | 'expired';
+type Outcome = 'ALLOW' | 'FORBIDDEN' | 'NOT_FOUND' | 'UNAUTHENTICATED' | 'HIDDEN';
+const CALLERS: Caller[] = ['reader', 'member', 'admin', 'owner', 'other', 'partner', 'none', 'expired'];
+
+interface Row {
+  name: string;
+  query: string;
+  /** Outcome per caller, in CALLERS order (none/expired are always UNAUTHENTICATED). */
+  expect: [Outcome, Outcome, Outcome, Outcome, Outcome, Outcome];
+  /** Fresh variables per call (e.g. a throwaway project to delete). */
+  vars?: (caller: Caller) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** For ALLOW on a read: the project must be in the answer; for HIDDEN: it must not. */
+  shows?: (data: Record<string, unknown>, projectId: string) => boolean;
+}
+
+describe('authorization matrix: every operation × every kind of caller, no leak', () => {
+  let system: LocalSystem;
+  const tokens = {} as Record<Caller, string | null>;
+  let projectId: string;
+  let operationId: string;
+  const gql = graphqlClient(
+    () => system.gatewayUrl,
+    () => null,
+  );
+  const cells: { row: string; caller: Caller; expected: Outcome; got: string }[] = [];
+
+  beforeAll(async () => {
+    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
+    for (const role of ['reader', 'member', 'admin', 'owner'] as const) tokens[role] = await system.token('acme', role, `acme-${role}`);
+    tokens.other = await system.token('globex', 'owner', 'globex-owner');
+    tokens.partner = await system.token('initech', 'owner', 'initech-owner');
+    tokens.none = null;
+    tokens.expired = await new SignJWT({ org: 'acme', org_role: 'owner' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('acme-owner')
+      .setIssuer('infrafed-local')
+      .setAudience('infrafed')
+      .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
+      .sign(new TextEncoder().encode(system.config.auth.hs256Secret as string));
+    const created = await gql<{ createProject: { id: string; projectId: string } }>(
+      'mutation { createProject(input: {name: "matrix", placements: [{region: "sto", platform: "openstack"}, {region: "lla", platform: "okd"}]}) { id projectId } }',
+      {},
+      tokens.owner,
+    );
+    projectId = created.data?.createProject.projectId as string;
+    operationId = created.data?.createProject.id as string;
+    const share = await gql<{ shareProject: { status: string } }>('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "member") { status } }', { p: projectId }, tokens.owner);
+    expect(share.data?.shareProject.status).toBe('SUCCEEDED');
+  }, 180_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  }, 60_000);
+
+  let throwaway = 0;
+  const newProject = async () => {
+    const res = await gql<{ createProject: { projectId: string } }>(
+      'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}]}) { projectId } }',
+      { n: `throwaway-${++throwaway}` },
+      tokens.owner,
+    );
+    const id = res.data?.createProject.projectId as string;
+    await gql('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "member") { status } }', { p: id }, tokens.owner);
+    return id;
+  };
+  const inProjects = (data: Record<string, unknown>, id: string) => ((data.projects as { id: string }[] | undefined) ?? []).some((p) => p.id === id);
+  const isProject = (data: Record<string, unknown>, id: string) => (data.project as { id?: string } | null)?.id === id;
+
+  const rows: Row[] = [
+    { name: 'regions', query: '{ regions { name } }', expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'] },
+    { name: 'projects', query: '{ projects { id } }', expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'ALLOW'], shows: inProjects },
+    {
+      name: 'project with members, networks, rules, quotas',
+      query: 'query($p: ID!) { project(id: $p) { id members { user } networks { id } accessRules { id } quotas { region } } }',
+      expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'ALLOW'],
+      shows: isProject,
+    },
+    { name: 'project shares', query: 'query($p: ID!) { project(id: $p) { id shares { organization } } }', expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'ALLOW'], shows: isProject },
+    {
+      name: 'operation',
+      query: 'query($o: ID!) { operation(id: $o) { id } }',
+      expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
+      shows: (d) => (d.operation as { id?: string } | null)?.id === operationId,
+    },
+    { name: 'organization', query: '{ organization { id } }', expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'] },
+    { name: 'auditEvents', query: '{ auditEvents(first: 200) { events { projectId } } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'], shows: (d, id) => JSON.stringify(d).includes(id) },
+    {
+      name: 'createProject',
+      query: 'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}]}) { status } }',
+      vars: (c) => ({ n: `new-by-${c}` }),
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
+    },
+    { name: 'addMember', query: 'mutation($p: ID!) { addMember(projectId: $p, user: "matrix-user", role: "reader") { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
+    { name: 'removeMember', query: 'mutation($p: ID!) { removeMember(projectId: $p, user: "nobody") { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
+    {
+      name: 'createNetwork',
+      query: 'mutation($p: ID!, $n: String!) { createNetwork(input: {projectId: $p, region: "sto", name: $n, cidr: "10.5.0.0/24"}) { status } }',
+      vars: (c) => ({ n: `net-${c}` }),
+      expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
+    },
+    {
+      name: 'deleteNetwork (unknown network: past authorisation it is NOT_FOUND for the network)',
+      query: 'mutation($p: ID!) { deleteNetwork(projectId: $p, id: "net_01zzzzzzzzzzzzzzzzzzzzzzzz") { status } }',
+      expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
+    },
+    {
+      name: 'applyAccessRule',
+      query: 'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 443}}) { status } }',
+      expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
+    },
+    {
+      name: 'removeAccessRule',
+      query: 'mutation($p: ID!) { removeAccessRule(projectId: $p, ruleId: "acr_00000000000000000000000000") { status } }',
+      expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
+    },
+    { name: 'setQuota', query: 'mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 10}) { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
+    {
+      name: 'setEntitlements (platform operators only)',
+      query: 'mutation { setEntitlements(input: {organization: "acme", total: {cores: 1000}}) { id } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN'],
+    },
+    {
+      name: 'shareProject',
+      query: 'mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "member") { status } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
+    {
+      name: 'deleteProject (a throwaway project each time)',
+      query: 'mutation($p: ID!) { deleteProject(id: $p) { status } }',
+      vars: async () => ({ p: await newProject() }),
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
+    {
+      name: 'revokeShare (a throwaway project each time)',
+      query: 'mutation($p: ID!) { revokeShare(projectId: $p, partner: "initech") { status } }',
+      vars: async () => ({ p: await newProject() }),
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
+  ];
+
+  function outcomeOf(res: GraphQLResponse & { status: number }, row: Row): string {
+    const code = res.errors?.[0]?.extensions?.code as string | undefined;
+    if (res.status === 401 || code === 'UNAUTHENTICATED') return res.data == null ? 'UNAUTHENTICATED' : 'UNAUTHENTICATED-WITH-DATA';
+    if (code === 'FORBIDDEN' || (code === 'NOT_FOUND' && /project .* not found/.test(res.errors?.[0]?.message ?? ''))) {
+      return res.data == null ? code : `${code}-WITH-DATA`;
+    }
+    if (row.shows) return row.shows(res.data ?? {}, projectId) ? 'ALLOW' : 'HIDDEN';
+    // any other answer means the authorisation let it through (including "network not found" and failed operations)
+    return 'ALLOW';
+  }
+
+  it('gives each cell the expected outcome (and no data with a refusal)', async () => {
+    for (const row of rows) {
+      for (const caller of CALLERS) {
+        const expected: Outcome = caller === 'none' || caller === 'expired' ? 'UNAUTHENTICATED' : row.expect[CALLERS.indexOf(caller)] as Outcome;
+        const vars = { p: projectId, o: operationId, ...(row.vars ? await row.vars(caller) : {}) };
+        const res = await gql(row.query, vars, tokens[caller]);
+        cells.push({ row: row.name, caller, expected, got: outcomeOf(res, row) });
+      }
+    }
+    const wrong = cells.filter((c) => c.got !== c.expected);
+    expect(wrong).toEqual([]);
+    expect(cells).toHaveLength(rows.length * CALLERS.length);
+  }, 240_000);
+
+  it('left the other organisation knowing nothing of the project: not in its projects, not in its audit log', async () => {
+    const projects = await gql<{ projects: { id: string }[] }>('{ projects { id } }', {}, tokens.other);
+    expect(projects.data?.projects.map((p) => p.id)).not.toContain(projectId);
+    const audit = await gql<{ auditEvents: { events: { principal: string; decision: string; projectId: string | null }[] } }>(
+      '{ auditEvents(first: 500) { events { principal decision projectId } } }',
+      {},
+      tokens.other,
+    );
+    const events = audit.data?.auditEvents.events ?? [];
+    // its own refused attempts (it named the project) are there, as denied; nothing of what acme did
+    expect(events.filter((e) => e.projectId === projectId).length).toBeGreaterThan(0);
+    expect(events.filter((e) => e.projectId === projectId && !(e.decision === 'denied' && e.principal === 'globex-owner'))).toEqual([]);
+    expect(events.filter((e) => e.principal.startsWith('acme-'))).toEqual([]);
+  });
+});
