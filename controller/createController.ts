@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { can, ownerOnlyPermissions, Permission, permissionForOperation, weaker, weakestRoleWith } from '../schema/access.ts';
 import { auditListReply, auditListRequest } from '../schema/audit.ts';
-import { entitlementGetRequest, entitlementReply, entitlementSetRequest, type Amounts } from '../schema/entitlements.ts';
+import { quotaGetReply } from '../schema/contracts/quota.ts';
+import { entitlementGetRequest, entitlementReply, entitlementSetRequest, usageSyncRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { networkGetReply } from '../schema/contracts/network.ts';
 import { placementKey, type Placement } from '../schema/model.ts';
@@ -54,6 +55,8 @@ export interface ControllerDeps {
   sweepIntervalMs?: number;
   /** A failed undo is tried again when the operation was last written this long ago, milliseconds. Default 60 000. */
   undoRetryMs?: number;
+  /** How often every organisation's usage is synchronised from the platforms, milliseconds; 0 (default) only on request. */
+  usageSyncIntervalMs?: number;
 }
 
 export interface Controller {
@@ -428,6 +431,33 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         },
       }),
       endpoint({
+        name: 'usage-sync',
+        subject: controllerEntitlementSubject('sync'),
+        request: usageSyncRequest,
+        reply: entitlementReply,
+        async handle(req, { headers }) {
+          const principal = await deps.verifyToken(headers?.get(Header.authorization));
+          const organization = req.organization ?? principal.organization;
+          if (organization !== principal.organization && !principal.platformAdmin) throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+          if (!principal.platformAdmin) authorize(principal, Permission.manageQuotas);
+          const unreachable = await syncUsage(organization);
+          const view = await entitlementView(organization, unreachable);
+          await deps.audit.record({
+            principal: principal.subject,
+            organization,
+            action: 'usage.sync',
+            kind: null,
+            projectId: null,
+            operationId: null,
+            placements: unreachable,
+            decision: 'allowed',
+            result: view.drift.length > 0 ? 'DRIFT' : 'SUCCEEDED',
+            reason: view.drift.length > 0 ? `${view.drift.length} limits changed on the platforms` : null,
+          });
+          return view;
+        },
+      }),
+      endpoint({
         name: 'share-list',
         subject: controllerShareSubject(),
         request: shareListRequest,
@@ -468,9 +498,38 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     ],
   );
 
-  async function entitlementView(organization: string) {
-    const [entitlements, usage] = await Promise.all([deps.ledger.entitlementsOf(organization), deps.ledger.usage(organization)]);
-    return { entitlements, usage, remaining: remainingOf(entitlements, usage) };
+  async function entitlementView(organization: string, unreachable: string[] = []) {
+    const [entitlements, usage, drift] = await Promise.all([deps.ledger.entitlementsOf(organization), deps.ledger.usage(organization), deps.ledger.drift(organization)]);
+    return {
+      entitlements,
+      usage,
+      remaining: remainingOf(entitlements, usage),
+      drift: drift.drift.map((d) => {
+        const [projectId, region, platform] = d.key.split('|') as [string, string, string];
+        return { projectId, region, platform, resource: d.resource, recorded: d.recorded, actual: d.actual };
+      }),
+      syncedAt: drift.syncedAt,
+      unreachable,
+    };
+  }
+
+  /**
+   * Usage sync: reads every placement's quota from its platform (what exists there is the truth), makes
+   * it the ledger's allocation and records drift. Placements that do not answer keep their record.
+   */
+  async function syncUsage(organization: string): Promise<string[]> {
+    const projects = (await store.listProjects(organization)).filter((p) => p.state === 'ACTIVE');
+    const targets = projects.flatMap((p) => p.placements.map((placement) => ({ projectId: p.projectId, placement })));
+    const read = await fanOut(targets, (t) =>
+      requestAdapter(deps.nc, t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId }] }, quotaGetReply, { timeoutMs: deps.adapterTimeoutMs }),
+    );
+    const actual: Record<string, Record<string, number | null>> = {};
+    for (const r of read.ok) {
+      const q = r.value.quotas[0];
+      if (q) actual[`${r.target.projectId}|${r.target.placement.region}|${r.target.placement.platform}`] = q.limits;
+    }
+    await deps.ledger.reconcile(organization, actual);
+    return [...new Set(read.failed.map((f) => placementKey(f.target.placement)))];
   }
 
   async function sweep(): Promise<number> {
@@ -508,11 +567,23 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         }, sweepIntervalMs)
       : undefined;
 
+  const syncTimer =
+    (deps.usageSyncIntervalMs ?? 0) > 0
+      ? setInterval(() => {
+          void (async () => {
+            for (const organization of await deps.ledger.organizations()) {
+              await syncUsage(organization).catch((error: unknown) => log.warn({ err: error, organization }, 'usage sync failed'));
+            }
+          })().catch((error: unknown) => log.error({ err: error }, 'usage sync failed'));
+        }, deps.usageSyncIntervalMs)
+      : undefined;
+
   return {
     service,
     sweep,
     async stop() {
       clearInterval(timer);
+      clearInterval(syncTimer);
       await service.stop();
       // let operations in flight finish (bounded by their adapter timeouts)
       await Promise.allSettled([...running.values()]);

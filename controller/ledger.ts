@@ -12,6 +12,10 @@ import { encodeJson } from '../runtime/nats/wire.ts';
 export type AllocationKey = string;
 
 const amounts = z.partialRecord(z.string(), z.number());
+
+/** A limit found on a platform that differs from the one recorded (changed behind infrafed's back). */
+export const driftSchema = z.object({ key: z.string(), resource: z.string(), recorded: z.number(), actual: z.number().nullable() });
+export type Drift = z.infer<typeof driftSchema>;
 const ledgerSchema = z.object({
   /** The quota limits committed per placement (what the organisation has handed out). */
   allocations: z.record(z.string(), amounts),
@@ -20,10 +24,13 @@ const ledgerSchema = z.object({
     z.string(),
     z.object({ changes: z.array(z.object({ key: z.string(), region: z.string(), limits: amounts })), delta: z.record(z.string(), amounts), expiresAt: z.number() }),
   ),
+  /** What the last usage sync found changed on the platforms behind infrafed's back. */
+  drift: z.array(driftSchema).default([]),
+  syncedAt: z.string().nullable().default(null),
 });
 type Ledger = z.infer<typeof ledgerSchema>;
 
-const empty = (): Ledger => ({ allocations: {}, reservations: {} });
+const empty = (): Ledger => ({ allocations: {}, reservations: {}, drift: [], syncedAt: null });
 const regionOf = (key: AllocationKey) => key.split('|')[1] as string;
 
 function add(into: Record<string, number>, from: Record<string, number | undefined>, sign = 1): void {
@@ -182,6 +189,41 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
       await change(organization, (ledger) => {
         delete ledger.reservations[id];
       });
+    },
+
+    /**
+     * Usage sync: the limits the platforms hold are the truth. Each placement's allocation becomes what
+     * its platform says (an unlimited limit is not counted); where a recorded limit differs, that is
+     * drift, kept until the next sync. Placements not in `actual` (not read this time) keep theirs.
+     */
+    async reconcile(organization: string, actual: Record<AllocationKey, Record<string, number | null>>): Promise<{ drift: Drift[]; syncedAt: string }> {
+      const syncedAt = new Date().toISOString();
+      return change(organization, (ledger) => {
+        const drift: Drift[] = [];
+        for (const [key, limits] of Object.entries(actual)) {
+          const recorded = ledger.allocations[key];
+          for (const [resource, was] of Object.entries(recorded ?? {})) {
+            const now = limits[resource];
+            if (was !== undefined && now !== was) drift.push({ key, resource, recorded: was, actual: now ?? null });
+          }
+          ledger.allocations[key] = Object.fromEntries(Object.entries(limits).filter((e): e is [string, number] => e[1] !== null));
+        }
+        ledger.drift = drift;
+        ledger.syncedAt = syncedAt;
+        return { drift, syncedAt };
+      });
+    },
+
+    /** Every organisation with a ledger (for the periodic sync). */
+    async organizations(): Promise<string[]> {
+      const out: string[] = [];
+      for await (const key of await ledgerKv.keys()) out.push(key);
+      return out;
+    },
+
+    async drift(organization: string): Promise<{ drift: Drift[]; syncedAt: string | null }> {
+      const { ledger } = await read(organization);
+      return { drift: ledger.drift, syncedAt: ledger.syncedAt };
     },
 
     /** A project is gone: its allocations are free. */

@@ -30,6 +30,27 @@ export type SetEntitlementsInput = z.infer<typeof setEntitlementsInput>;
 export const usageSchema = z.object({ total: amountsSchema, regions: z.record(regionNameSchema, amountsSchema) });
 export type Usage = z.infer<typeof usageSchema>;
 
+/** A quota found on a platform that differs from what infrafed recorded (changed behind its back). */
+export const quotaDriftSchema = z.object({
+  projectId: z.string(),
+  region: regionNameSchema,
+  platform: z.string(),
+  resource: z.string(),
+  recorded: z.number(),
+  /** Null: unlimited on the platform. */
+  actual: z.number().nullable(),
+});
+
 export const entitlementGetRequest = z.object({ organization: organizationIdSchema.optional() });
-export const entitlementReply = z.object({ entitlements: entitlementsSchema, usage: usageSchema, remaining: usageSchema });
+export const entitlementReply = z.object({
+  entitlements: entitlementsSchema,
+  usage: usageSchema,
+  remaining: usageSchema,
+  /** What the last usage sync found, and when it ran (null: never). */
+  drift: z.array(quotaDriftSchema),
+  syncedAt: z.string().nullable(),
+  /** Placements the last sync could not read (`region/platform`), when it was just run. */
+  unreachable: z.array(z.string()).default([]),
+});
+export const usageSyncRequest = z.object({ organization: organizationIdSchema.optional() });
 export const entitlementSetRequest = setEntitlementsInput;

@@ -75,7 +75,7 @@ export function controllerSubject(verb: ControllerVerb): string {
   return `${SUBJECT_ROOT}.controller.operation.${verb}`;
 }
 /** The controller's entitlement API: `infra.v1.controller.entitlement.<get|set>`. */
-export function controllerEntitlementSubject(verb: 'get' | 'set'): string {
+export function controllerEntitlementSubject(verb: 'get' | 'set' | 'sync'): string {
   return `${SUBJECT_ROOT}.controller.entitlement.${verb}`;
 }
 /** Project shares as the controller keeps them: `infra.v1.controller.share.list`. */

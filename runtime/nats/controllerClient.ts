@@ -29,6 +29,9 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     setEntitlements(input: SetEntitlementsInput, call: ControllerCallOptions) {
       return requestJson(nc, controllerEntitlementSubject('set'), input, entitlementReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
     },
+    syncUsage(organization: string | undefined, call: ControllerCallOptions) {
+      return requestJson(nc, controllerEntitlementSubject('sync'), { organization }, entitlementReply, { timeoutMs: 15_000, deadline: call.deadline, headers: call.headers, target });
+    },
     listShares(projectId: string | undefined, call: ControllerCallOptions) {
       return requestJson(nc, controllerShareSubject(), { projectId }, shareListReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
     },

@@ -53,6 +53,9 @@ export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
       remaining: allocation(reply.remaining),
       entitlementsUpdatedAt: reply.entitlements.updatedAt,
       entitlementsUpdatedBy: reply.entitlements.updatedBy,
+      drift: reply.drift,
+      usageSyncedAt: reply.syncedAt,
+      syncUnreachable: reply.unreachable,
     };
   };
 
@@ -72,6 +75,9 @@ export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
       },
     },
     Mutation: {
+      async syncUsage(_: unknown, args: { organization?: string | null }, ctx: QuotaContext) {
+        return toOrganization(await deps.controller.syncUsage(args.organization ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }));
+      },
       async setEntitlements(_: unknown, args: { input: Record<string, unknown> }, ctx: QuotaContext) {
         const input = parseUserInput(setEntitlementsInput, withoutNulls(args.input), 'input');
         return toOrganization(await deps.controller.setEntitlements(input, { headers: ctx.forward, deadline: ctx.deadline }));

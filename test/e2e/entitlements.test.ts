@@ -180,6 +180,34 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect(await refused('mutation($p: ID!) { addMember(projectId: $p, user: "gary", role: "member") { status } }', globex)).toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('usage sync takes the platforms as the truth and reports a quota raised behind infrafed’s back as drift', async () => {
+    const sto = keystoneAdmin(system.keystoneUrl('sto'));
+    // the sto placement's limit is 1 core through infrafed; an operator raises it in Nova directly
+    const token = await sto.token();
+    const put = await fetch(`${system.novaUrl('sto')}/os-quota-sets/${stoProject}`, {
+      method: 'PUT',
+      headers: { 'x-auth-token': token, 'content-type': 'application/json', 'OpenStack-API-Version': 'compute 2.79' },
+      body: JSON.stringify({ quota_set: { cores: 9 } }),
+    });
+    expect(put.status).toBe(200);
+    expect(await sto.novaQuota(system.novaUrl('sto'), stoProject)).toMatchObject({ cores: 9 });
+    const member = await system.token('acme', 'member', 'mike');
+    expect((await gql('mutation { syncUsage { id } }', {}, member)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
+
+    const synced = await gql<{ syncUsage: { drift: Record<string, unknown>[]; usageSyncedAt: string; syncUnreachable: string[]; usage: { regions: { region: string; amounts: { cores: number } }[] } } }>(
+      'mutation { syncUsage { drift { projectId region platform resource recorded actual } usageSyncedAt syncUnreachable usage { regions { region amounts { cores } } } } }',
+    );
+    expect(synced.errors).toBeUndefined();
+    expect(synced.data?.syncUsage.drift).toContainEqual({ projectId, region: 'sto', platform: 'openstack', resource: 'cores', recorded: 1, actual: 9 });
+    expect(synced.data?.syncUsage.syncUnreachable).toEqual([]);
+    expect(synced.data?.syncUsage.usageSyncedAt).toEqual(expect.any(String));
+    // the truth is now recorded: sto holds 9 cores, 14 with osl's 5 (over the 8 acme is entitled to: nothing more fits)
+    expect(synced.data?.syncUsage.usage.regions.find((r) => r.region === 'sto')?.amounts.cores).toBe(9);
+    expect((await setQuota('sto', 10)).errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', scope: 'organization', limit: 8, used: 14, requested: 1 });
+    const again = await gql<{ organization: { drift: unknown[] } }>('{ organization { drift { resource } } }');
+    expect(again.data?.organization.drift.length).toBeGreaterThan(0);
+  });
+
   it('deleting the project frees what its quotas held', async () => {
     const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
     expect(res.data?.deleteProject.status).toBe('SUCCEEDED');

@@ -83,6 +83,8 @@ export function keystoneAdmin(url: string) {
     return (await get<{ role_assignments: { user?: Actor; group?: Actor; role: { name: string } }[] }>(`/role_assignments?scope.project.id=${projectId}&include_names=true`)).role_assignments;
   }
   return {
+    /** The operator's (admin's) token, for calls the helpers here do not cover. */
+    token: auth,
     /** Neutron as an operator sees it: create or list anything in any project. */
     neutron(neutronUrl: string) {
       const base = `${neutronUrl}/v2.0`;
