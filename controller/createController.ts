@@ -419,6 +419,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
             organization: req.organization,
             total: req.total,
             regions: Object.fromEntries(req.regions.map((r) => [r.region, r.amounts])),
+            platforms: Object.fromEntries(req.platforms.map((p) => [p.platform, p.amounts])),
             updatedAt: new Date().toISOString(),
             updatedBy: principal.subject,
           });

@@ -22,6 +22,7 @@ const ledgerSchema = z.object({
   /** Changes in flight: reserved before the platforms are touched, then committed or released. */
   reservations: z.record(
     z.string(),
+    /** `delta`: per allocation key, what the change adds (negative: frees once committed). */
     z.object({ changes: z.array(z.object({ key: z.string(), region: z.string(), limits: amounts })), delta: z.record(z.string(), amounts), expiresAt: z.number() }),
   ),
   /** What the last usage sync found changed on the platforms behind infrafed's back. */
@@ -32,59 +33,75 @@ type Ledger = z.infer<typeof ledgerSchema>;
 
 const empty = (): Ledger => ({ allocations: {}, reservations: {}, drift: [], syncedAt: null });
 const regionOf = (key: AllocationKey) => key.split('|')[1] as string;
+const platformOf = (key: AllocationKey) => key.split('|')[2] as string;
 
 function add(into: Record<string, number>, from: Record<string, number | undefined>, sign = 1): void {
   for (const [r, v] of Object.entries(from)) if (v !== undefined) into[r] = (into[r] ?? 0) + sign * v;
 }
 
-/** Allocated + reserved, in total and per region. */
+/** Allocated + reserved, in total, per region and per platform. */
 export function usageOf(ledger: Ledger, now = Date.now()): Usage {
   const total: Record<string, number> = {};
   const regions: Record<string, Record<string, number>> = {};
-  for (const [key, limits] of Object.entries(ledger.allocations)) {
-    add(total, limits);
-    add((regions[regionOf(key)] ??= {}), limits);
-  }
+  const platforms: Record<string, Record<string, number>> = {};
+  const count = (key: AllocationKey, amounts: Record<string, number | undefined>) => {
+    add(total, amounts);
+    add((regions[regionOf(key)] ??= {}), amounts);
+    add((platforms[platformOf(key)] ??= {}), amounts);
+  };
+  for (const [key, limits] of Object.entries(ledger.allocations)) count(key, limits);
   for (const r of Object.values(ledger.reservations)) {
     if (r.expiresAt < now) continue;
-    for (const [region, delta] of Object.entries(r.delta)) {
+    for (const [key, delta] of Object.entries(r.delta)) {
       // a reservation holds only what it adds; what it frees counts once committed
-      const positive = Object.fromEntries(Object.entries(delta).filter(([, v]) => (v ?? 0) > 0));
-      add(total, positive);
-      add((regions[region] ??= {}), positive);
+      count(key, Object.fromEntries(Object.entries(delta).filter(([, v]) => (v ?? 0) > 0)));
     }
   }
-  return { total: total as Amounts, regions: regions as Record<string, Amounts> };
+  return { total: total as Amounts, regions: regions as Record<string, Amounts>, platforms: platforms as Usage['platforms'] };
 }
 
 /** What is left of the entitlements (only for the resources they limit). */
 export function remainingOf(entitlements: Entitlements, usage: Usage): Usage {
   const left = (limit: Amounts, used: Amounts) =>
     Object.fromEntries(Object.entries(limit).map(([r, v]) => [r, Math.max(0, (v as number) - (used[r as QuotaResource] ?? 0))])) as Amounts;
-  return {
-    total: left(entitlements.total, usage.total),
-    regions: Object.fromEntries(Object.entries(entitlements.regions).map(([region, limit]) => [region, left(limit, usage.regions[region] ?? {})])),
-  };
+  const each = <K extends string>(limits: Partial<Record<K, Amounts>>, used: Partial<Record<K, Amounts>>) =>
+    Object.fromEntries(Object.entries(limits).map(([k, limit]) => [k, left(limit as Amounts, used[k as K] ?? {})])) as Record<K, Amounts>;
+  return { total: left(entitlements.total, usage.total), regions: each(entitlements.regions, usage.regions), platforms: each(entitlements.platforms, usage.platforms) };
+}
+
+export interface OverEntitlement {
+  resource: QuotaResource;
+  limit: number;
+  used: number;
+  requested: number;
+  scope: 'organization' | 'region' | 'platform';
+  region: string | null;
+  platform: string | null;
 }
 
 /**
- * Where the change would take the organisation past an entitlement: the first resource over, with the
- * figures (`used` counts allocations and reservations in flight). Null when it fits.
+ * Where the change (`delta` per allocation key) would take the organisation past an entitlement: the
+ * first resource over, with the figures (`used` counts allocations and reservations in flight).
  */
-export function overEntitlement(entitlements: Entitlements, usage: Usage, delta: Record<string, Amounts>): { resource: QuotaResource; limit: number; used: number; requested: number; region: string | null } | null {
-  const totalDelta: Record<string, number> = {};
-  for (const d of Object.values(delta)) add(totalDelta, d);
-  for (const [resource, requested] of Object.entries(totalDelta)) {
-    const limit = entitlements.total[resource as QuotaResource];
-    const used = usage.total[resource as QuotaResource] ?? 0;
-    if (limit !== undefined && requested > 0 && used + requested > limit) return { resource: resource as QuotaResource, limit, used, requested, region: null };
-  }
-  for (const [region, d] of Object.entries(delta)) {
-    for (const [resource, requested] of Object.entries(d)) {
-      const limit = entitlements.regions[region]?.[resource as QuotaResource];
-      const used = usage.regions[region]?.[resource as QuotaResource] ?? 0;
-      if (limit !== undefined && (requested ?? 0) > 0 && used + (requested as number) > limit) {
-        return { resource: resource as QuotaResource, limit, used, requested: requested as number, region };
+export function overEntitlement(entitlements: Entitlements, usage: Usage, delta: Record<AllocationKey, Amounts>): OverEntitlement | null {
+  const sum = (pick: (key: AllocationKey) => string | null) => {
+    const out: Record<string, Record<string, number>> = {};
+    for (const [key, d] of Object.entries(delta)) add((out[pick(key) ?? ''] ??= {}), d);
+    return out;
+  };
+  const scopes: { scope: OverEntitlement['scope']; deltas: Record<string, Record<string, number>>; limits: (k: string) => Amounts | undefined; used: (k: string) => Amounts | undefined }[] = [
+    { scope: 'organization', deltas: sum(() => null), limits: () => entitlements.total, used: () => usage.total },
+    { scope: 'region', deltas: sum(regionOf), limits: (k) => entitlements.regions[k], used: (k) => usage.regions[k] },
+    { scope: 'platform', deltas: sum(platformOf), limits: (k) => entitlements.platforms[k as 'okd'], used: (k) => usage.platforms[k as 'okd'] },
+  ];
+  for (const { scope, deltas, limits, used } of scopes) {
+    for (const [k, d] of Object.entries(deltas)) {
+      for (const [resource, requested] of Object.entries(d)) {
+        const limit = limits(k)?.[resource as QuotaResource];
+        const inUse = used(k)?.[resource as QuotaResource] ?? 0;
+        if (limit !== undefined && requested > 0 && inUse + requested > limit) {
+          return { resource: resource as QuotaResource, limit, used: inUse, requested, scope, region: scope === 'region' ? k : null, platform: scope === 'platform' ? k : null };
+        }
       }
     }
   }
@@ -136,7 +153,7 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
 
   async function entitlementsOf(organization: string): Promise<Entitlements> {
     const entry = await entitlementsKv.get(organization);
-    if (!entry || entry.operation !== 'PUT') return { organization, total: {}, regions: {}, updatedAt: null, updatedBy: null };
+    if (!entry || entry.operation !== 'PUT') return { organization, total: {}, regions: {}, platforms: {}, updatedAt: null, updatedBy: null };
     return entitlementsSchema.parse(entry.json());
   }
 
@@ -157,19 +174,19 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
       const entitlements = await entitlementsOf(organization);
       await change(organization, (ledger) => {
         if (ledger.reservations[id]) return;
-        const delta: Record<string, Amounts> = {};
+        const delta: Record<AllocationKey, Amounts> = {};
         for (const c of changes) {
           const current = ledger.allocations[c.key] ?? {};
-          const d = (delta[regionOf(c.key)] ??= {});
+          const d = (delta[c.key] ??= {});
           for (const [r, v] of Object.entries(c.limits)) if (v !== undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v - (current[r] ?? 0);
         }
         const over = overEntitlement(entitlements, usageOf(ledger), delta);
         if (over) {
-          const scope = over.region ? `in ${over.region}` : 'in total';
+          const where = over.scope === 'region' ? `in ${over.region}` : over.scope === 'platform' ? `on ${over.platform}` : 'in total';
           throw new InfrafedError(
             ErrorCode.QUOTA_EXCEEDED,
-            `${organization} is entitled to ${over.limit} ${over.resource} ${scope}; ${over.used} are allocated or reserved and ${over.requested} more were asked for`,
-            { ...over, scope: over.region ? 'region' : 'organization' },
+            `${organization} is entitled to ${over.limit} ${over.resource} ${where}; ${over.used} are allocated or reserved and ${over.requested} more were asked for`,
+            { ...over },
           );
         }
         ledger.reservations[id] = { changes: changes.map((c) => ({ key: c.key, region: regionOf(c.key), limits: c.limits })), delta, expiresAt: Date.now() + ttl };

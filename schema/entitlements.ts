@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { organizationIdSchema, regionNameSchema } from './model.ts';
+import { organizationIdSchema, platformSchema, regionNameSchema } from './model.ts';
 import { quotaResources, type QuotaResource } from './quota.ts';
 
 /** Amounts per quota resource (absent: none set / not limited). */
@@ -14,6 +14,8 @@ export const entitlementsSchema = z.object({
   organization: organizationIdSchema,
   total: amountsSchema,
   regions: z.record(regionNameSchema, amountsSchema),
+  /** Per platform (service), over all regions: e.g. at most 16 cores on OKD. */
+  platforms: z.partialRecord(platformSchema, amountsSchema).default({}),
   updatedAt: z.string().nullable(),
   updatedBy: z.string().nullable(),
 });
@@ -23,11 +25,16 @@ export const setEntitlementsInput = z.object({
   organization: organizationIdSchema,
   total: amountsSchema.default({}),
   regions: z.array(z.object({ region: regionNameSchema, amounts: amountsSchema })).max(64).default([]),
+  platforms: z.array(z.object({ platform: platformSchema, amounts: amountsSchema })).max(8).default([]),
 });
 export type SetEntitlementsInput = z.infer<typeof setEntitlementsInput>;
 
 /** Allocated (committed quota limits) plus reserved (operations in flight), in total and per region. */
-export const usageSchema = z.object({ total: amountsSchema, regions: z.record(regionNameSchema, amountsSchema) });
+export const usageSchema = z.object({
+  total: amountsSchema,
+  regions: z.record(regionNameSchema, amountsSchema),
+  platforms: z.partialRecord(platformSchema, amountsSchema).default({}),
+});
 export type Usage = z.infer<typeof usageSchema>;
 
 /** A quota found on a platform that differs from what infrafed recorded (changed behind its back). */

@@ -40,11 +40,14 @@ const allResources = <T>(values: Partial<Record<(typeof quotaResources)[number],
 /** The quota subgraph: limits and usage per placement, and setting limits (an operation of the controller). */
 export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
   const toOrganization = (reply: Awaited<ReturnType<typeof deps.controller.getEntitlements>>) => {
-    const allocation = (a: { total: Amounts; regions: Record<string, Amounts> }) => ({
+    const allocation = (a: { total: Amounts; regions: Record<string, Amounts>; platforms?: Partial<Record<string, Amounts>> }) => ({
       total: allResources(a.total),
       regions: Object.entries(a.regions)
         .map(([region, amounts]) => ({ region, amounts: allResources(amounts) }))
         .sort((x, y) => x.region.localeCompare(y.region)),
+      platforms: Object.entries(a.platforms ?? {})
+        .map(([platform, amounts]) => ({ platform, amounts: allResources(amounts ?? {}) }))
+        .sort((x, y) => x.platform.localeCompare(y.platform)),
     });
     return {
       id: reply.entitlements.organization,

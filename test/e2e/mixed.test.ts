@@ -158,6 +158,18 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     expect(foreign.data?.setQuota).toMatchObject({ status: 'FAILED', error: { code: 'NOT_SUPPORTED', region: 'lla' } });
   });
 
+  it('an entitlement per platform (at most 2 cores on OKD) holds setQuota on the OKD placement', async () => {
+    const operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
+    const set = await gql('mutation { setEntitlements(input: {organization: "acme", platforms: [{platform: "okd", amounts: {cores: 2}}]}) { id } }', {}, operator);
+    expect(set.errors).toBeUndefined();
+    const over = await mutate('setQuota', 'region: "lla", limits: {cores: 3}');
+    expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', scope: 'platform', platform: 'okd', resource: 'cores', limit: 2, used: 2, requested: 1 });
+    // OpenStack is not bound by it
+    expect((await mutate('setQuota', 'region: "sto", limits: {cores: 3}')).data?.setQuota?.status).toBe('SUCCEEDED');
+    const org = await gql<{ organization: { remaining: { platforms: { platform: string; amounts: { cores: number } }[] } } }>('{ organization { remaining { platforms { platform amounts { cores } } } } }');
+    expect(org.data?.organization.remaining.platforms).toEqual([{ platform: 'okd', amounts: { cores: 0 } }]);
+  });
+
   it('going over the OKD quota (NetworkPolicies) is QUOTA_EXCEEDED with the figures, and sto is undone', async () => {
     await mutate('setQuota', 'region: "lla", limits: {securityGroupRules: 1}');
     const res = await mutate('applyAccessRule', 'rule: {direction: "egress", protocol: "udp", ports: {from: 53}, remoteCidr: "192.0.2.53/32"}');
