@@ -315,6 +315,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       updatedAt: at,
       owner: deps.replicaId,
       leaseUntil: Date.now() + leaseMs,
+      quotaDefaults: null,
     };
     if (request.kind === 'CREATE_PROJECT') {
       if (!(await store.claimName(principal.organization, request.input.name, projectId))) {
@@ -331,8 +332,25 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       await store.deleteShare(request.input.partner, projectId);
     }
     // quota changes are held against the entitlements before anything is recorded or sent to a platform
-    const reserved = request.kind === 'SET_QUOTA';
-    if (reserved) await deps.ledger.reserve(principal.organization, id, quotaChanges(op, request.input.limits as Amounts));
+    let reserved = false;
+    if (request.kind === 'SET_QUOTA') {
+      await deps.ledger.reserve(principal.organization, id, quotaChanges(op, request.input.limits as Amounts));
+      reserved = true;
+    } else if (request.kind === 'CREATE_PROJECT') {
+      const defaults = (await deps.ledger.entitlementsOf(principal.organization)).projectDefaults;
+      if (Object.keys(defaults).length > 0) {
+        op.quotaDefaults = defaults;
+        try {
+          await deps.ledger.reserve(principal.organization, id, quotaChanges(op, defaults));
+        } catch (error) {
+          // the name claimed above is free again: nothing was recorded
+          await store.deleteProject(projectId);
+          await store.releaseName(principal.organization, request.input.name, projectId);
+          throw error;
+        }
+        reserved = true;
+      }
+    }
     // recorded before any work starts: a crash from here on is resumed by another replica's sweeper
     try {
       await store.createOperation(op);
@@ -420,6 +438,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
             total: req.total,
             regions: Object.fromEntries(req.regions.map((r) => [r.region, r.amounts])),
             platforms: Object.fromEntries(req.platforms.map((p) => [p.platform, p.amounts])),
+            projectDefaults: req.projectDefaults,
             updatedAt: new Date().toISOString(),
             updatedBy: principal.subject,
           });

@@ -8,6 +8,7 @@ const entitlements: Entitlements = {
   total: { cores: 64, ramMiB: 262_144 },
   regions: { sto: { cores: 32 } },
   platforms: { okd: { cores: 16 } },
+  projectDefaults: {},
   updatedAt: null,
   updatedBy: null,
 };

@@ -153,7 +153,7 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
 
   async function entitlementsOf(organization: string): Promise<Entitlements> {
     const entry = await entitlementsKv.get(organization);
-    if (!entry || entry.operation !== 'PUT') return { organization, total: {}, regions: {}, platforms: {}, updatedAt: null, updatedBy: null };
+    if (!entry || entry.operation !== 'PUT') return { organization, total: {}, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null };
     return entitlementsSchema.parse(entry.json());
   }
 

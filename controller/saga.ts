@@ -13,7 +13,7 @@ import { quotaGetReply, quotaSetReply } from '../schema/contracts/quota.ts';
 import { ambiguousOutcomeCodes, ErrorCode } from '../schema/errors.ts';
 import { fromAccessRuleInput, type AccessRule } from '../schema/network.ts';
 import type { Amounts } from '../schema/entitlements.ts';
-import type { QuotaLimits } from '../schema/quota.ts';
+import { limitsFor, type QuotaLimits } from '../schema/quota.ts';
 import { memberOf, type Operation, type OperationStep } from '../schema/operations.ts';
 import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
@@ -35,9 +35,9 @@ export interface SagaDeps {
   ledger: QuotaLedger;
 }
 
-/** The ledger entries a SET_QUOTA operation changes: one per placement step. */
+/** The ledger entries a quota-setting operation changes: one per placement step (the limits its platform has). */
 export function quotaChanges(op: Operation, limits: Amounts): { key: string; limits: Amounts }[] {
-  return op.steps.map((s) => ({ key: `${op.projectId}|${s.region}|${s.platform}`, limits }));
+  return op.steps.map((s) => ({ key: `${op.projectId}|${s.region}|${s.platform}`, limits: limitsFor(s.platform, limits) }));
 }
 
 interface StepResult {
@@ -82,6 +82,9 @@ export function createSagaRunner(deps: SagaDeps) {
         return {
           async forward(_op, step) {
             const res = await call(step, 'project', 'create', { projectId, organization: op.organization, name: request.input.name, description: request.input.description }, projectCreateReply);
+            // the organisation's project defaults, already held against its entitlements
+            const defaults = op.quotaDefaults ? limitsFor(step.platform, op.quotaDefaults as Amounts) : {};
+            if (Object.keys(defaults).length > 0) await call(step, 'quota', 'set', { projectId, limits: defaults }, quotaSetReply);
             return { nativeId: res.placement.nativeId, changed: res.created };
           },
           async undo(_op, step) {
@@ -90,8 +93,10 @@ export function createSagaRunner(deps: SagaDeps) {
           async onSucceeded() {
             const record = await store.getProject(projectId);
             if (record) await store.putProject({ ...record, state: 'ACTIVE' });
+            if (op.quotaDefaults) await deps.ledger.commit(op.organization, op.id, quotaChanges(op, op.quotaDefaults as Amounts));
           },
           async onFailed(_op, clean) {
+            if (op.quotaDefaults) await deps.ledger.release(op.organization, op.id);
             if (!clean) return; // the index keeps the project until every placement is gone
             await store.deleteProject(projectId);
             await store.releaseName(op.organization, request.input.name, projectId);

@@ -16,6 +16,8 @@ export const entitlementsSchema = z.object({
   regions: z.record(regionNameSchema, amountsSchema),
   /** Per platform (service), over all regions: e.g. at most 16 cores on OKD. */
   platforms: z.partialRecord(platformSchema, amountsSchema).default({}),
+  /** Quota limits every new placement gets (those its platform has), held against the entitlements like setQuota. */
+  projectDefaults: amountsSchema.default({}),
   updatedAt: z.string().nullable(),
   updatedBy: z.string().nullable(),
 });
@@ -26,6 +28,7 @@ export const setEntitlementsInput = z.object({
   total: amountsSchema.default({}),
   regions: z.array(z.object({ region: regionNameSchema, amounts: amountsSchema })).max(64).default([]),
   platforms: z.array(z.object({ platform: platformSchema, amounts: amountsSchema })).max(8).default([]),
+  projectDefaults: amountsSchema.default({}),
 });
 export type SetEntitlementsInput = z.infer<typeof setEntitlementsInput>;
 

@@ -136,6 +136,8 @@ export const operationSchema = z.object({
   projectId: projectIdSchema.nullable(),
   /** The network or access rule the operation is about, when it is about one. */
   resourceId: z.string().nullable().default(null),
+  /** CREATE_PROJECT in an organisation with project defaults: the quota limits each placement gets. */
+  quotaDefaults: z.partialRecord(z.string(), z.number().int()).nullable().default(null),
   request: operationRequestSchema,
   /** sha-256 of the canonical request: the same Idempotency-Key with another body is refused. */
   requestHash: z.string(),

@@ -54,3 +54,14 @@ export interface QuotaExceededDetails {
   requested: number;
   region?: string;
 }
+
+/** The neutral quota resources each platform has (OpenStack here: Nova and Neutron; no Cinder). */
+export const platformQuotaResources: Record<'openstack' | 'okd', readonly QuotaResource[]> = {
+  openstack: ['cores', 'ramMiB', 'instances', 'networks', 'subnets', 'ports', 'routers', 'floatingIps', 'securityGroups', 'securityGroupRules'],
+  okd: ['cores', 'ramMiB', 'instances', 'volumes', 'securityGroupRules'],
+};
+
+/** The limits of `limits` that a platform has. */
+export function limitsFor(platform: 'openstack' | 'okd', limits: Partial<Record<QuotaResource, number>>): Partial<Record<QuotaResource, number>> {
+  return Object.fromEntries(Object.entries(limits).filter(([r]) => platformQuotaResources[platform].includes(r as QuotaResource)));
+}

@@ -54,6 +54,7 @@ export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
       entitlements: allocation(reply.entitlements),
       usage: allocation(reply.usage),
       remaining: allocation(reply.remaining),
+      projectDefaults: allResources(reply.entitlements.projectDefaults),
       entitlementsUpdatedAt: reply.entitlements.updatedAt,
       entitlementsUpdatedBy: reply.entitlements.updatedBy,
       drift: reply.drift,

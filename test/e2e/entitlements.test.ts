@@ -208,6 +208,33 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect(again.data?.organization.drift.length).toBeGreaterThan(0);
   });
 
+  it('project defaults: a new project gets them on every placement, held against the entitlements (refused when they do not fit)', async () => {
+    const input = { organization: 'acme', total: { cores: 8 }, regions: [], projectDefaults: { cores: 2, instances: 3 } };
+    expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();
+    const CREATE = 'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}, {region: "lla", platform: "okd"}]}) { status projectId steps { nativeId } } }';
+    // acme holds 14 cores since the sync: no room for 2 more
+    const refused = await gql(CREATE, { n: 'no-room' });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', resource: 'cores', scope: 'organization', limit: 8, used: 14, requested: 4 });
+    expect(await keystoneAdmin(system.keystoneUrl('sto')).projectsTagged('infrafed').then((ps) => ps.filter((p) => p.name === 'no-room'))).toEqual([]);
+    // with room, the project is created with the defaults on both platforms
+    expect((await gql(ENTITLE, { input: { ...input, total: { cores: 100 } } }, operator)).errors).toBeUndefined();
+    const made = await gql<{ createProject: { status: string; projectId: string; steps: { nativeId: string }[] } }>(CREATE, { n: 'no-room' });
+    expect(made.data?.createProject.status).toBe('SUCCEEDED');
+    const stoNative = made.data?.createProject.steps[0]?.nativeId as string;
+    expect(await keystoneAdmin(system.keystoneUrl('sto')).novaQuota(system.novaUrl('sto'), stoNative)).toMatchObject({ cores: 2, instances: 3 });
+    const quotas = await gql<{ project: { quotas: { platform: string; quota: { cores: number; instances: number } }[] } }>(
+      'query($id: ID!) { project(id: $id) { quotas { platform quota { cores instances } } } }',
+      { id: made.data?.createProject.projectId },
+    );
+    expect(quotas.data?.project.quotas.map((q) => [q.platform, q.quota.cores, q.quota.instances]).sort()).toEqual([
+      ['okd', 2, 3],
+      ['openstack', 2, 3],
+    ]);
+    expect((await org())?.usage.total.cores).toBe(18);
+    await gql('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: made.data?.createProject.projectId });
+    expect((await org())?.usage.total.cores).toBe(14);
+  });
+
   it('deleting the project frees what its quotas held', async () => {
     const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
     expect(res.data?.deleteProject.status).toBe('SUCCEEDED');

@@ -21,7 +21,7 @@ describe('entitlement reservations on JetStream KV', () => {
 
   it('100 parallel requests for 1 core against 10 remaining: exactly 10 succeed, 90 get QUOTA_EXCEEDED, usage ends at the limit', async () => {
     const ledger = await openLedger(nc);
-    await ledger.setEntitlements({ organization: 'acme', total: { cores: 10 }, regions: {}, platforms: {}, updatedAt: null, updatedBy: null });
+    await ledger.setEntitlements({ organization: 'acme', total: { cores: 10 }, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
     // a second connection: two "replicas" racing on the same KV entry
     const nc2 = await connect({ servers: nats.url });
     const ledger2 = await openLedger(nc2);
@@ -40,7 +40,7 @@ describe('entitlement reservations on JetStream KV', () => {
 
   it('commit turns a reservation into an allocation; a smaller limit frees the difference; release frees it all', async () => {
     const ledger = await openLedger(nc);
-    await ledger.setEntitlements({ organization: 'globex', total: { cores: 8 }, regions: { sto: { cores: 5 } }, platforms: {}, updatedAt: null, updatedBy: null });
+    await ledger.setEntitlements({ organization: 'globex', total: { cores: 8 }, regions: { sto: { cores: 5 } }, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
     const key = `${P}|sto|openstack`;
     await ledger.reserve('globex', 'a', [{ key, limits: { cores: 5 } }]);
     await ledger.commit('globex', 'a', [{ key, limits: { cores: 5 } }]);
@@ -62,7 +62,7 @@ describe('entitlement reservations on JetStream KV', () => {
 
   it('a reservation whose controller died (never committed nor released) expires and leaks nothing', async () => {
     const ledger = await openLedger(nc, { reservationTtlMs: 300 });
-    await ledger.setEntitlements({ organization: 'initech', total: { cores: 4 }, regions: {}, platforms: {}, updatedAt: null, updatedBy: null });
+    await ledger.setEntitlements({ organization: 'initech', total: { cores: 4 }, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
     await ledger.reserve('initech', 'crashed', [{ key: `${P}|sto|openstack`, limits: { cores: 4 } }]);
     await expect(ledger.reserve('initech', 'next', [{ key: `${P}|osl|openstack`, limits: { cores: 1 } }])).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
     await new Promise((r) => setTimeout(r, 400));
