@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureInstalled } from '../platforms/ensureInstalled.ts';
 import { startLocalSystem } from '../platforms/localSystem.ts';
+import { keystoneAdmin } from '../test/harness/keystone.ts';
 
 const say = (m: string) => process.stdout.write(`${m}\n`);
 
@@ -58,19 +59,10 @@ try {
   // warm the adapters' service tokens and domains (a first call pays for them once)
   await gql('mutation { createProject(input: {name: "warm-up", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status } }');
 
-  const neutron = `${system.neutronUrl('sto')}/v2.0`;
-  const adminToken = await (async () => {
-    const res = await fetch(`${system.keystoneUrl('sto')}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin-secret' } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }),
-    });
-    return res.headers.get('x-subject-token') as string;
-  })();
-  const post = async (path: string, body: unknown) =>
-    (await (await fetch(`${neutron}${path}`, { method: 'POST', headers: { 'x-auth-token': adminToken, 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as Record<string, { id: string }>;
-  const ext = await post('/networks', { network: { name: 'public', 'router:external': true } });
-  await post('/subnets', { subnet: { network_id: ext.network?.id, cidr: '203.0.113.0/24', ip_version: 4 } });
+  // the operator's external network in sto (for the router with an external gateway)
+  const neutron = keystoneAdmin(system.keystoneUrl('sto')).neutron(system.neutronUrl('sto'));
+  const ext = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'public', 'router:external': true } });
+  await neutron.create('/subnets', { subnet: { network_id: ext.network.id, cidr: '203.0.113.0/24', ip_version: 4 } });
 
   const created = await op('createProject (sto + osl)', () =>
     gql('mutation { createProject(input: {name: "ops", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status projectId } }'),

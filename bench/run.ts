@@ -11,6 +11,7 @@ import { placementsOf } from '../runtime/config.ts';
 import { fanOut } from '../runtime/nats/request.ts';
 import { ensureInstalled } from '../platforms/ensureInstalled.ts';
 import { startLocalSystem } from '../platforms/localSystem.ts';
+import { keystoneAdmin } from '../test/harness/keystone.ts';
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
 const PROJECTS = 5;
@@ -50,14 +51,7 @@ try {
   }
   const nc = await connect({ servers: system.natsUrl });
   const placements = placementsOf(system.config);
-  const keystoneToken = await (async () => {
-    const res = await fetch(`${system.keystoneUrl('sto')}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: 'admin-secret' } } }, scope: { project: { name: 'admin', domain: { id: 'default' } } } } }),
-    });
-    return res.headers.get('x-subject-token') as string;
-  })();
+  const keystoneToken = await keystoneAdmin(system.keystoneUrl('sto')).token();
 
   say(`measuring ${ITERATIONS} sequential requests each (${PROJECTS} projects in sto and osl; lla (OKD) asked too)…`);
   const results = [

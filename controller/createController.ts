@@ -5,7 +5,7 @@ import { ulid } from 'ulid';
 import { can, ownerOnlyPermissions, Permission, permissionForOperation, weaker, weakestRoleWith } from '../schema/access.ts';
 import { auditListReply, auditListRequest } from '../schema/audit.ts';
 import { quotaGetReply } from '../schema/contracts/quota.ts';
-import { entitlementGetRequest, entitlementReply, entitlementSetRequest, usageSyncRequest, type Amounts } from '../schema/entitlements.ts';
+import { entitlementGetRequest, entitlementReply, setEntitlementsInput, usageSyncRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { networkGetReply } from '../schema/contracts/network.ts';
 import { placementKey, type Placement } from '../schema/model.ts';
@@ -408,25 +408,18 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         reply: entitlementReply,
         async handle(req, { headers }) {
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
-          const organization = req.organization ?? principal.organization;
-          // another organisation's entitlements are the operators' business only
-          if (organization !== principal.organization && !principal.platformAdmin) {
-            await deps.audit.record({ principal: principal.subject, organization: principal.organization, action: 'entitlement.get', kind: null, projectId: null, operationId: null, placements: [], decision: 'denied', result: ErrorCode.NOT_FOUND, reason: `entitlements of ${organization}` });
-            throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
-          }
-          return entitlementView(organization);
+          return entitlementView(await targetOrganization(principal, req.organization, 'entitlement.get'));
         },
       }),
       endpoint({
         name: 'entitlement-set',
         subject: controllerEntitlementSubject('set'),
-        request: entitlementSetRequest,
+        request: setEntitlementsInput,
         reply: entitlementReply,
         async handle(req, { headers }) {
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
-          const event = { principal: principal.subject, organization: principal.organization, action: 'entitlement.set', kind: null, projectId: null, operationId: null, placements: [] };
           if (!principal.platformAdmin) {
-            await deps.audit.record({ ...event, decision: 'denied', result: ErrorCode.FORBIDDEN, reason: `entitlements of ${req.organization}` });
+            await auditDecision(principal, { action: 'entitlement.set', decision: 'denied', result: ErrorCode.FORBIDDEN, reason: `entitlements of ${req.organization}` });
             throw new InfrafedError(ErrorCode.FORBIDDEN, 'setting entitlements needs the platform-admin role (entitlement.manage)', { permission: 'entitlement.manage', role: principal.orgRole });
           }
           const problems = req.regions.flatMap((r, i) =>
@@ -445,7 +438,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           log.info({ organization: req.organization, by: principal.subject }, 'entitlements set');
           // in the operator's log and in the organisation's
           for (const organization of new Set([principal.organization, req.organization])) {
-            await deps.audit.record({ ...event, organization, decision: 'allowed', result: 'SUCCEEDED', reason: `entitlements of ${req.organization} set` });
+            await auditDecision(principal, { organization, action: 'entitlement.set', decision: 'allowed', result: 'SUCCEEDED', reason: `entitlements of ${req.organization} set` });
           }
           return entitlementView(req.organization);
         },
@@ -457,18 +450,13 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         reply: entitlementReply,
         async handle(req, { headers }) {
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
-          const organization = req.organization ?? principal.organization;
-          if (organization !== principal.organization && !principal.platformAdmin) throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+          const organization = await targetOrganization(principal, req.organization, 'usage.sync');
           if (!principal.platformAdmin) authorize(principal, Permission.manageQuotas);
           const unreachable = await syncUsage(organization);
           const view = await entitlementView(organization, unreachable);
-          await deps.audit.record({
-            principal: principal.subject,
+          await auditDecision(principal, {
             organization,
             action: 'usage.sync',
-            kind: null,
-            projectId: null,
-            operationId: null,
             placements: unreachable,
             decision: 'allowed',
             result: view.drift.length > 0 ? 'DRIFT' : 'SUCCEEDED',
@@ -497,9 +485,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         reply: auditListReply,
         async handle(req, { headers }) {
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
-          const organization = req.organization ?? principal.organization;
-          if (organization !== principal.organization && !principal.platformAdmin) throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
-          if (organization === principal.organization && !principal.platformAdmin) authorize(principal, Permission.readAudit);
+          const organization = await targetOrganization(principal, req.organization, 'audit.list');
+          if (!principal.platformAdmin) authorize(principal, Permission.readAudit);
           return deps.audit.list(organization, req);
         },
       }),
@@ -517,6 +504,35 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       }),
     ],
   );
+
+  /** An audit event of the control layer that is not an operation (entitlements, usage sync, cross-organisation reads). */
+  function auditDecision(principal: Principal, e: { organization?: string; action: string; decision: 'allowed' | 'denied'; result: string; reason: string | null; placements?: string[] }) {
+    return deps.audit.record({
+      principal: principal.subject,
+      organization: e.organization ?? principal.organization,
+      action: e.action,
+      kind: null,
+      projectId: null,
+      operationId: null,
+      placements: e.placements ?? [],
+      decision: e.decision,
+      result: e.result,
+      reason: e.reason,
+    });
+  }
+
+  /**
+   * The organisation a request is about: the caller's own unless it names another, which only platform
+   * operators may (to anyone else it does not exist; the refusal is audited).
+   */
+  async function targetOrganization(principal: Principal, requested: string | undefined, action: string): Promise<string> {
+    const organization = requested ?? principal.organization;
+    if (organization !== principal.organization && !principal.platformAdmin) {
+      await auditDecision(principal, { action, decision: 'denied', result: ErrorCode.NOT_FOUND, reason: `${action} of ${organization}` });
+      throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
+    }
+    return organization;
+  }
 
   async function entitlementView(organization: string, unreachable: string[] = []) {
     const [entitlements, usage, drift] = await Promise.all([deps.ledger.entitlementsOf(organization), deps.ledger.usage(organization), deps.ledger.drift(organization)]);
@@ -537,8 +553,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
    * Usage sync: reads every placement's quota from its platform (what exists there is the truth), makes
    * it the ledger's allocation and records drift. Placements that do not answer keep their record.
    */
-  async function syncUsage(organization: string): Promise<string[]> {
-    const projects = (await store.listProjects(organization)).filter((p) => p.state === 'ACTIVE');
+  async function syncUsage(organization: string, records?: ProjectRecord[]): Promise<string[]> {
+    const projects = (records ?? (await store.listProjects(organization))).filter((p) => p.state === 'ACTIVE');
     const targets = projects.flatMap((p) => p.placements.map((placement) => ({ projectId: p.projectId, placement })));
     const read = await fanOut(targets, (t) =>
       requestAdapter(deps.nc, t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId }] }, quotaGetReply, { timeoutMs: deps.adapterTimeoutMs }),
@@ -591,8 +607,10 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     (deps.usageSyncIntervalMs ?? 0) > 0
       ? setInterval(() => {
           void (async () => {
-            for (const organization of await deps.ledger.organizations()) {
-              await syncUsage(organization).catch((error: unknown) => log.warn({ err: error, organization }, 'usage sync failed'));
+            // one scan of the project index for all organisations
+            const byOrganization = Map.groupBy(await store.listProjects(), (p) => p.organization);
+            for (const [organization, records] of byOrganization) {
+              await syncUsage(organization, records).catch((error: unknown) => log.warn({ err: error, organization }, 'usage sync failed'));
             }
           })().catch((error: unknown) => log.error({ err: error }, 'usage sync failed'));
         }, deps.usageSyncIntervalMs)

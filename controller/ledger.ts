@@ -231,13 +231,6 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
       });
     },
 
-    /** Every organisation with a ledger (for the periodic sync). */
-    async organizations(): Promise<string[]> {
-      const out: string[] = [];
-      for await (const key of await ledgerKv.keys()) out.push(key);
-      return out;
-    },
-
     async drift(organization: string): Promise<{ drift: Drift[]; syncedAt: string | null }> {
       const { ledger } = await read(organization);
       return { drift: ledger.drift, syncedAt: ledger.syncedAt };

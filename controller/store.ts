@@ -20,8 +20,8 @@ export interface ControllerStore {
   updateOperation(op: Operation, revision: number): Promise<number | null>;
   listOperationIds(): Promise<string[]>;
   getProject(id: string): Promise<ProjectRecord | null>;
-  /** Every project an organisation owns (a scan of the index). */
-  listProjects(organization: string): Promise<ProjectRecord[]>;
+  /** Every project an organisation owns, or every project (a scan of the index). */
+  listProjects(organization?: string): Promise<ProjectRecord[]>;
   putProject(record: ProjectRecord): Promise<void>;
   deleteProject(id: string): Promise<void>;
   /** The index of projects shared with a partner organisation (the record's `shares` is the truth). */
@@ -83,7 +83,7 @@ export async function openControllerStore(nc: NatsConnection, replicas = 1): Pro
         const entry = await projects.get(key);
         if (entry?.operation !== 'PUT') continue;
         const record = projectRecordSchema.parse(entry.json());
-        if (record.organization === organization) out.push(record);
+        if (organization === undefined || record.organization === organization) out.push(record);
       }
       return out;
     },

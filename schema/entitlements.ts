@@ -63,4 +63,3 @@ export const entitlementReply = z.object({
   unreachable: z.array(z.string()).default([]),
 });
 export const usageSyncRequest = z.object({ organization: organizationIdSchema.optional() });
-export const entitlementSetRequest = setEntitlementsInput;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { contains, formatCidr, formatIp, hostBitsSet, isIpv4Broadcast, networkAddress, parseCidr, parseIp } from './ip.ts';
+import { contains, formatCidr, hostBitsSet, isIpv4Broadcast, networkAddress, parseCidr, parseIp } from './ip.ts';
 import { descriptionSchema, projectIdSchema, regionNameSchema } from './model.ts';
 
 /** Global network id chosen by infrafed: `net_` + a ULID (lower-cased). */
@@ -144,10 +144,4 @@ export const removeAccessRuleInput = z.object({ projectId: projectIdSchema, rule
 /** IP version of a canonical CIDR (for platforms that need it, e.g. Neutron's ethertype). */
 export function ipVersionOf(cidr: string): 4 | 6 {
   return parseCidr(cidr)?.version ?? 4;
-}
-
-/** Canonical spelling of an address (for comparing what a platform reports). */
-export function canonicalIp(text: string): string {
-  const ip = parseIp(text);
-  return ip ? formatIp(ip) : text;
 }

@@ -46,15 +46,6 @@ export type QuotaUsage = Partial<Record<QuotaResource, number>>;
 export const setQuotaInput = z.object({ projectId: projectIdSchema, region: regionNameSchema, limits: quotaLimitsInput });
 export type SetQuotaInput = z.infer<typeof setQuotaInput>;
 
-/** The figures a QUOTA_EXCEEDED error carries in its extensions. */
-export interface QuotaExceededDetails {
-  resource: QuotaResource;
-  limit: number;
-  used: number;
-  requested: number;
-  region?: string;
-}
-
 /** The neutral quota resources each platform has (OpenStack here: Nova and Neutron; no Cinder). */
 export const platformQuotaResources: Record<'openstack' | 'okd', readonly QuotaResource[]> = {
   openstack: ['cores', 'ramMiB', 'instances', 'networks', 'subnets', 'ports', 'routers', 'floatingIps', 'securityGroups', 'securityGroupRules'],

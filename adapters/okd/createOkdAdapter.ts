@@ -44,7 +44,7 @@ import { normalizeAccessRule, type AccessRule } from '../../schema/network.ts';
 import type { QuotaLimits, QuotaResource, QuotaUsage } from '../../schema/quota.ts';
 import { adapterQueue, adapterServiceName, adapterSubject } from '../../schema/subjects.ts';
 import { endpoint, startService, type EndpointSpec } from '../../runtime/nats/service.ts';
-import type { KubeCallOptions, KubeClient, KubeObject } from './client/kubeClient.ts';
+import { retryOnConflict, type KubeCallOptions, type KubeClient, type KubeObject } from './client/kubeClient.ts';
 import {
   Annotation,
   clusterRoleOf,
@@ -182,19 +182,13 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
   }
 
   /** Puts the infrafed labels and annotations on the namespace (a ProjectRequest cannot carry them). */
-  async function label(name: string, req: { projectId: string; organization: string; name: string }, o: KubeCallOptions): Promise<KubeObject> {
-    for (let attempt = 0; ; attempt++) {
+  function label(name: string, req: { projectId: string; organization: string; name: string }, o: KubeCallOptions): Promise<KubeObject> {
+    return retryOnConflict(async () => {
       const ns = await kube.get(`/api/v1/namespaces/${name}`, o);
       ns.metadata.labels = { ...ns.metadata.labels, [Label.managed]: 'true', [Label.project]: req.projectId, [Label.org]: req.organization };
       ns.metadata.annotations = { ...ns.metadata.annotations, [Annotation.name]: req.name };
-      try {
-        return await kube.replace(`/api/v1/namespaces/${name}`, ns, o);
-      } catch (error) {
-        // someone else changed it since we read it: read again (optimistic concurrency)
-        if (attempt < 3 && error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) continue;
-        throw error;
-      }
-    }
+      return kube.replace(`/api/v1/namespaces/${name}`, ns, o);
+    });
   }
 
   function toMember(projectId: string, binding: KubeObject<RoleBindingBody>): Member | null {
@@ -218,23 +212,27 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
   }
 
   /** The user joins its organisation's Group (created on first use); read-modify-write with resourceVersion. */
-  async function joinGroup(organization: string, user: string, o: KubeCallOptions): Promise<void> {
+  function joinGroup(organization: string, user: string, o: KubeCallOptions): Promise<void> {
     const path = `/apis/user.openshift.io/v1/groups/${groupName(organization)}`;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const group = await kube.find<{ users: string[] }>(path, o);
-        if (!group) {
-          await kube.create('/apis/user.openshift.io/v1/groups', { apiVersion: 'user.openshift.io/v1', kind: 'Group', metadata: { name: groupName(organization), labels: { [Label.managed]: 'true', [Label.org]: organization } }, users: [user] }, o);
-          return;
-        }
-        if ((group.users ?? []).includes(user)) return;
+    return retryOnConflict(async () => {
+      const group = await kube.find<{ users: string[] }>(path, o);
+      if (!group) {
+        await kube.create('/apis/user.openshift.io/v1/groups', { apiVersion: 'user.openshift.io/v1', kind: 'Group', metadata: { name: groupName(organization), labels: { [Label.managed]: 'true', [Label.org]: organization } }, users: [user] }, o);
+      } else if (!(group.users ?? []).includes(user)) {
         await kube.replace(path, { ...group, users: [...(group.users ?? []), user] }, o);
-        return;
-      } catch (error) {
-        if (attempt < 3 && error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) continue;
-        throw error;
       }
-    }
+    });
+  }
+
+  /** Runs `work` for every project of a batch that has a namespace here (the caller's native id, else a look-up), in parallel. */
+  async function perProject<T>(refs: { projectId: string; nativeId?: string }[], signal: AbortSignal, work: (projectId: string, ns: string) => Promise<T[]>): Promise<T[]> {
+    const lists = await Promise.all(
+      refs.map(async ({ projectId, nativeId }) => {
+        const ns = nativeId ?? (await findNamespace(projectId, { signal }))?.metadata.name;
+        return ns ? work(projectId, ns) : [];
+      }),
+    );
+    return lists.flat();
   }
 
   /**
@@ -412,15 +410,11 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
       request: memberListRequest,
       reply: memberListReply,
       async handle(req, { signal }) {
-        const perProject = await Promise.all(
-          req.projects.map(async ({ projectId, nativeId }) => {
-            const ns = nativeId ?? (await findNamespace(projectId, { signal }))?.metadata.name;
-            if (!ns) return [];
-            const bindings = await kube.list<RoleBindingBody>(`${RBAC}/namespaces/${ns}/rolebindings`, `${Label.memberOrg}`, { signal });
-            return bindings.map((b) => toMember(projectId, b)).filter((m): m is Member => m !== null);
-          }),
-        );
-        return { members: perProject.flat().sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user)) };
+        const members = await perProject(req.projects, signal, async (projectId, ns) => {
+          const bindings = await kube.list<RoleBindingBody>(`${RBAC}/namespaces/${ns}/rolebindings`, Label.memberOrg, { signal });
+          return bindings.map((b) => toMember(projectId, b)).filter((m): m is Member => m !== null);
+        });
+        return { members: members.sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user)) };
       },
     }),
     endpoint({
@@ -468,18 +462,14 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
       request: ruleListRequest,
       reply: ruleListReply,
       async handle(req, { signal }) {
-        const perProject = await Promise.all(
-          req.projects.map(async ({ projectId, nativeId }) => {
-            const ns = nativeId ?? (await findNamespace(projectId, { signal }))?.metadata.name;
-            if (!ns) return [];
-            const policies = await kube.list<PolicySpec>(`${NETWORKING}/namespaces/${ns}/networkpolicies`, Label.rule, { signal });
-            return policies.flatMap((p) => {
-              const rule = fromNetworkPolicy(p);
-              return rule ? [place(projectId, p, rule)] : [];
-            });
-          }),
-        );
-        return { rules: perProject.flat().sort((a, b) => a.direction.localeCompare(b.direction) || a.id.localeCompare(b.id)) };
+        const rules = await perProject(req.projects, signal, async (projectId, ns) => {
+          const policies = await kube.list<PolicySpec>(`${NETWORKING}/namespaces/${ns}/networkpolicies`, Label.rule, { signal });
+          return policies.flatMap((p) => {
+            const rule = fromNetworkPolicy(p);
+            return rule ? [place(projectId, p, rule)] : [];
+          });
+        });
+        return { rules: rules.sort((a, b) => a.direction.localeCompare(b.direction) || a.id.localeCompare(b.id)) };
       },
     }),
     endpoint({
@@ -488,15 +478,11 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
       request: quotaGetRequest,
       reply: quotaGetReply,
       async handle(req, { signal }) {
-        const quotas = await Promise.all(
-          req.projects.map(async ({ projectId, nativeId }) => {
-            const ns = nativeId ?? (await findNamespace(projectId, { signal }))?.metadata.name;
-            if (!ns) return [];
-            const { limits, usage } = await readQuota(ns, { signal });
-            return [{ projectId, limits, usage }];
-          }),
-        );
-        return { quotas: quotas.flat() };
+        const quotas = await perProject(req.projects, signal, async (projectId, ns) => {
+          const { limits, usage } = await readQuota(ns, { signal });
+          return [{ projectId, limits, usage }];
+        });
+        return { quotas };
       },
     }),
     endpoint({
@@ -516,7 +502,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         }
         const ns = await requireNamespace(req.projectId, o);
         const path = `/api/v1/namespaces/${ns}/resourcequotas`;
-        for (let attempt = 0; ; attempt++) {
+        return retryOnConflict(async () => {
           const { object, limits, usage } = await readQuota(ns, o);
           const previous: QuotaLimits = {};
           for (const r of given) previous[r] = limits[r] ?? null;
@@ -537,15 +523,10 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
             if (value === null || value === undefined) delete hard[kubeName];
             else hard[kubeName] = toKubeQuantity(r, value);
           }
-          try {
-            if (object) await kube.replace(`${path}/${QUOTA_NAME}`, { ...object, spec: { ...object.spec, hard } }, o);
-            else await kube.create(path, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: QUOTA_NAME, labels: { [Label.managed]: 'true' } }, spec: { hard } }, o);
-          } catch (error) {
-            if (attempt < 3 && error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) continue;
-            throw error;
-          }
+          if (object) await kube.replace(`${path}/${QUOTA_NAME}`, { ...object, spec: { ...object.spec, hard } }, o);
+          else await kube.create(path, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: QUOTA_NAME, labels: { [Label.managed]: 'true' } }, spec: { hard } }, o);
           return { limits: { ...limits, ...req.limits }, previous };
-        }
+        });
       },
     }),
     ...(['create', 'get', 'delete', 'list'] as const).map((verb) =>

@@ -139,8 +139,8 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return found ? { kind, id: found.id } : null;
   }
 
-  const quotas = createQuotaOps({ region, neutron: deps.neutron, nova: deps.nova });
   const vendorTimeoutMs = deps.vendorTimeoutMs ?? 4_000;
+  const quotas = createQuotaOps({ region, neutron: deps.neutron, nova: deps.nova, vendorTimeoutMs });
   const networks = deps.neutron
     ? createNetworkOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors, externalNetwork: deps.externalNetwork, vendorTimeoutMs })
     : null;

@@ -10,6 +10,8 @@ export interface QuotaOpsDeps {
   region: string;
   neutron?: NeutronClient;
   nova?: NovaClient;
+  /** Per vendor call, milliseconds: the clock of the look-ups and put-backs that run after a caller's request failed. */
+  vendorTimeoutMs: number;
 }
 
 /** OpenStack writes "unlimited" as -1. */
@@ -66,7 +68,7 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
     let limit = figures?.limit;
     let used = figures?.used;
     if (limit === undefined || used === undefined) {
-      const now = await read(nativeProjectId, { signal: AbortSignal.timeout(4_000) }).catch(() => null);
+      const now = await read(nativeProjectId, { signal: AbortSignal.timeout(deps.vendorTimeoutMs) }).catch(() => null);
       limit = now?.limits[resource] ?? -1;
       used = now?.usage[resource] ?? -1;
     }
@@ -121,7 +123,7 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
       } catch (error) {
         if (novaChanged) {
           const restore = Object.fromEntries(Object.keys(novaBody).map((v) => [v, toVendorLimit(previous[fromVendorQuotaName(v) as QuotaResource] ?? null)]));
-          await nova.setQuota(nativeProjectId, restore, { signal: AbortSignal.timeout(4_000) }).catch(() => undefined);
+          await nova.setQuota(nativeProjectId, restore, { signal: AbortSignal.timeout(deps.vendorTimeoutMs) }).catch(() => undefined);
         }
         throw await translate(error, nativeProjectId, 0);
       }

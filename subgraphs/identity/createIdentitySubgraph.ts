@@ -20,8 +20,6 @@ import { adapterCallOptions, publicErrorExtensions, reportMissing, submitOperati
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 
-export type IdentitySubgraphDeps = SubgraphDeps;
-
 export interface IdentityContext extends SubgraphContext {
   loaders: Loaders;
 }
@@ -61,7 +59,7 @@ function toOperationView(op: Operation) {
 }
 
 /** The identity subgraph: projects, placements, members, operations. Reads fan out to the adapters; writes go to the controller. */
-export function createIdentitySubgraph(deps: IdentitySubgraphDeps) {
+export function createIdentitySubgraph(deps: SubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
 
   async function submit(ctx: IdentityContext, info: GraphQLResolveInfo, request: OperationRequest) {

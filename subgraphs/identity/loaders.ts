@@ -34,12 +34,14 @@ export async function listPlacements(deps: LoaderDeps): Promise<Gathered<Project
 export function createLoaders(deps: LoaderDeps) {
   const placementsByProject = new DataLoader<string, Gathered<ProjectPlacement[]>>(async (projectIds) => {
     const own = await placementsOf(deps, deps.organization, [...projectIds]);
-    // what is not the caller's may be shared with it: ask the owner organisations for those
-    const shared = await deps.sharedWithMe();
+    // what is not the caller's may be shared with it: ask the owner organisations for those (the
+    // controller only when some id was not found among the caller's own)
+    const notOwn = projectIds.filter((id) => !own.value.some((p) => p.projectId === id));
+    const shared = notOwn.length > 0 ? await deps.sharedWithMe() : new Map<string, string>();
     const byOwner = new Map<string, string[]>();
-    for (const id of projectIds) {
+    for (const id of notOwn) {
       const owner = shared.get(id);
-      if (owner && !own.value.some((p) => p.projectId === id)) byOwner.set(owner, [...(byOwner.get(owner) ?? []), id]);
+      if (owner) byOwner.set(owner, [...(byOwner.get(owner) ?? []), id]);
     }
     const theirs = await Promise.all([...byOwner].map(([owner, ids]) => placementsOf(deps, owner, ids)));
     const all = [...own.value, ...theirs.flatMap((g) => g.value)];

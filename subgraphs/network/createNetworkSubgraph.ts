@@ -11,8 +11,6 @@ import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, ty
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
-export type NetworkSubgraphDeps = SubgraphDeps;
-
 function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: number) {
   const call = adapterCallOptions(ctx, timeoutMs);
   return {
@@ -41,7 +39,7 @@ const placed = (project: ProjectRef, filter: (p: Placement) => boolean = () => t
   (project.placements ?? []).filter(filter).map((p) => ({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }));
 
 /** The network subgraph: networks and access rules of projects. Reads go to the adapters; writes are operations of the controller. */
-export function createNetworkSubgraph(deps: NetworkSubgraphDeps) {
+export function createNetworkSubgraph(deps: SubgraphDeps) {
   const deleteNetworkArgs = z.object({ projectId: projectIdSchema, id: networkIdSchema });
 
   const resolvers = {

@@ -13,8 +13,6 @@ import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, ty
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
-export type QuotaSubgraphDeps = SubgraphDeps;
-
 function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: number) {
   const call = adapterCallOptions(ctx, timeoutMs);
   return {
@@ -38,7 +36,7 @@ interface ProjectRef {
 const allResources = <T>(values: Partial<Record<(typeof quotaResources)[number], T>>) => Object.fromEntries(quotaResources.map((r) => [r, values[r] ?? null]));
 
 /** The quota subgraph: limits and usage per placement, and setting limits (an operation of the controller). */
-export function createQuotaSubgraph(deps: QuotaSubgraphDeps) {
+export function createQuotaSubgraph(deps: SubgraphDeps) {
   const toOrganization = (reply: Awaited<ReturnType<typeof deps.controller.getEntitlements>>) => {
     const allocation = (a: { total: Amounts; regions: Record<string, Amounts>; platforms?: Partial<Record<string, Amounts>> }) => ({
       total: allResources(a.total),

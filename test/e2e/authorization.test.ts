@@ -22,7 +22,9 @@ interface Row {
   /** Fresh variables per call (e.g. a throwaway project to delete). */
   vars?: (caller: Caller) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** For ALLOW on a read: the project must be in the answer; for HIDDEN: it must not. */
-  shows?: (data: Record<string, unknown>, projectId: string) => boolean;
+  shows?: (data: Record<string, unknown>, projectId: string, caller: Caller) => boolean;
+  /** Errors that an allowed call may still answer (past authorisation), with their message. */
+  allowedError?: { code: string; message: RegExp };
 }
 
 describe('authorization matrix: every operation × every kind of caller, no leak', () => {
@@ -94,7 +96,12 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
       shows: (d) => (d.operation as { id?: string } | null)?.id === operationId,
     },
-    { name: 'organization', query: '{ organization { id } }', expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'] },
+    {
+      name: 'organization (each caller sees its own)',
+      query: '{ organization { id } }',
+      expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
+      shows: (d, _p, caller) => (d.organization as { id?: string } | null)?.id === (caller === 'other' ? 'globex' : caller === 'partner' ? 'initech' : 'acme'),
+    },
     { name: 'auditEvents', query: '{ auditEvents(first: 200) { events { projectId } } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'], shows: (d, id) => JSON.stringify(d).includes(id) },
     {
       name: 'createProject',
@@ -114,6 +121,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       name: 'deleteNetwork (unknown network: past authorisation it is NOT_FOUND for the network)',
       query: 'mutation($p: ID!) { deleteNetwork(projectId: $p, id: "net_01zzzzzzzzzzzzzzzzzzzzzzzz") { status } }',
       expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
+      allowedError: { code: 'NOT_FOUND', message: /^network net_01z+ not found in project/ },
     },
     {
       name: 'applyAccessRule',
@@ -150,14 +158,16 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     },
   ];
 
-  function outcomeOf(res: GraphQLResponse & { status: number }, row: Row): string {
-    const code = res.errors?.[0]?.extensions?.code as string | undefined;
+  function outcomeOf(res: GraphQLResponse & { status: number }, row: Row, caller: Caller): string {
+    const error = res.errors?.[0];
+    const code = error?.extensions?.code as string | undefined;
     if (res.status === 401 || code === 'UNAUTHENTICATED') return res.data == null ? 'UNAUTHENTICATED' : 'UNAUTHENTICATED-WITH-DATA';
-    if (code === 'FORBIDDEN' || (code === 'NOT_FOUND' && /project .* not found/.test(res.errors?.[0]?.message ?? ''))) {
+    if (code === 'FORBIDDEN' || (code === 'NOT_FOUND' && /^project .* not found$/.test(error?.message ?? ''))) {
       return res.data == null ? code : `${code}-WITH-DATA`;
     }
-    if (row.shows) return row.shows(res.data ?? {}, projectId) ? 'ALLOW' : 'HIDDEN';
-    // any other answer means the authorisation let it through (including "network not found" and failed operations)
+    // anything else: allowed only when it answered cleanly (or with the error the row expects past authorisation)
+    if (error && !(row.allowedError && code === row.allowedError.code && row.allowedError.message.test(error.message))) return `UNEXPECTED ${code}: ${error.message}`;
+    if (row.shows) return row.shows(res.data ?? {}, projectId, caller) ? 'ALLOW' : 'HIDDEN';
     return 'ALLOW';
   }
 
@@ -167,7 +177,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
         const expected: Outcome = caller === 'none' || caller === 'expired' ? 'UNAUTHENTICATED' : row.expect[CALLERS.indexOf(caller)] as Outcome;
         const vars = { p: projectId, o: operationId, ...(row.vars ? await row.vars(caller) : {}) };
         const res = await gql(row.query, vars, tokens[caller]);
-        cells.push({ row: row.name, caller, expected, got: outcomeOf(res, row) });
+        cells.push({ row: row.name, caller, expected, got: outcomeOf(res, row, caller) });
       }
     }
     const wrong = cells.filter((c) => c.got !== c.expected);

@@ -49,6 +49,21 @@ export function parseExceededQuota(message: string): { resource: string; request
 }
 
 /**
+ * Runs a read-modify-write again when the API server says someone else wrote first (409 Conflict on a
+ * stale resourceVersion, or AlreadyExists when another writer created the object): optimistic concurrency.
+ */
+export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      const lostRace = error instanceof InfrafedError && error.code === ErrorCode.CONFLICT && ['Conflict', 'AlreadyExists'].includes(String(error.extensions.reason));
+      if (!lostRace || attempt >= attempts) throw error;
+    }
+  }
+}
+
+/**
  * The Kubernetes REST API as `@kubernetes/client-node` uses it (same paths, JSON objects, `Status`
  * errors), with the adapter's bearer token, a timeout per call and the caller's cancellation. Errors map
  * to neutral codes: 404 NOT_FOUND, 409 AlreadyExists/Conflict CONFLICT (`extensions.reason`), 403 exceeded
