@@ -7,7 +7,7 @@ import { auditListReply, auditListRequest } from '../schema/audit.ts';
 import { quotaGetReply } from '../schema/contracts/quota.ts';
 import { entitlementGetRequest, entitlementReply, setEntitlementsInput, usageSyncRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import { networkGetReply } from '../schema/contracts/network.ts';
+import { type Network, networkGetReply, ruleListReply } from '../schema/contracts/network.ts';
 import { placementKey, type Placement } from '../schema/model.ts';
 import { fromAccessRuleInput } from '../schema/network.ts';
 import {
@@ -34,7 +34,7 @@ import { badUserInput } from '../runtime/problems.ts';
 import type { Audit } from './audit.ts';
 import type { QuotaLedger } from './ledger.ts';
 import { remainingOf } from './ledger.ts';
-import { createSagaRunner, isUndoPending, quotaChanges } from './saga.ts';
+import { createSagaRunner, isUndoPending, objectChanges, quotaChanges } from './saga.ts';
 import { sha256, type ControllerStore } from './store.ts';
 
 export interface ControllerDeps {
@@ -162,20 +162,45 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     return openstack;
   }
 
-  /** Which of the project's OpenStack placements holds the network (asks them in parallel). */
-  async function placementOfNetwork(record: ProjectRecord, networkId: string): Promise<Placement> {
+  /** Which of the project's OpenStack placements holds the network (asks them in parallel), and the network. */
+  async function placementOfNetwork(record: ProjectRecord, networkId: string): Promise<{ placement: Placement; network: Network }> {
     const candidates = record.placements.filter((p) => p.platform === 'openstack');
     const asked = await fanOut(candidates, (p) =>
       requestAdapter(deps.nc, p, 'network', 'get', { projectId: record.projectId, networkId }, networkGetReply, { timeoutMs: deps.adapterTimeoutMs }),
     );
     const found = asked.ok.find((r) => r.value.network !== null);
-    if (found) return found.target;
+    if (found?.value.network) return { placement: found.target, network: found.value.network };
     // a region that did not answer may hold it: say so rather than "not found"
     if (asked.failed[0]) throw asked.failed[0].error;
     throw new InfrafedError(ErrorCode.NOT_FOUND, `network ${networkId} not found in project ${record.projectId}`);
   }
 
-  async function plan(principal: Principal, request: OperationRequest): Promise<{ projectId: string; placements: Placement[]; resourceId: string | null }> {
+  /**
+   * Holds the objects an operation will create against the entitlements. At the limit, re-applying an
+   * access rule that is already there must not be refused: the placements are asked which lack the rule,
+   * and only those are held (none: the operation changes nothing and holds nothing).
+   */
+  async function reserveObjects(op: Operation): Promise<void> {
+    try {
+      await deps.ledger.reserve(op.organization, op.id, [], objectChanges(op));
+    } catch (error) {
+      if (op.kind !== 'APPLY_ACCESS_RULE' || (error as InfrafedError).code !== ErrorCode.QUOTA_EXCEEDED) throw error;
+      const projectId = op.projectId as string;
+      const asked = await fanOut(
+        op.steps.map((s) => ({ region: s.region, platform: s.platform })),
+        (p) => requestAdapter(deps.nc, p, 'rule', 'list', { projects: [{ projectId }] }, ruleListReply, { timeoutMs: deps.adapterTimeoutMs }),
+      );
+      if (asked.failed.length > 0) throw error;
+      const lacking = new Set(asked.ok.filter((r) => !r.value.rules.some((rule) => rule.id === op.resourceId)).map((r) => `${projectId}|${r.target.region}|${r.target.platform}`));
+      if (lacking.size > 0) await deps.ledger.reserve(op.organization, op.id, [], objectChanges(op).filter((c) => lacking.has(c.key)));
+    }
+  }
+
+  /**
+   * Which project and placements an operation touches, the resource it is about, and the objects each
+   * placement gains or loses (held against the entitlements).
+   */
+  async function plan(principal: Principal, request: OperationRequest): Promise<{ projectId: string; placements: Placement[]; resourceId: string | null; objects?: Amounts }> {
     switch (request.kind) {
       case 'CREATE_PROJECT': {
         const problems = placementProblems(request.input.placements, deps.placements);
@@ -190,19 +215,22 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       }
       case 'CREATE_NETWORK': {
         const record = await activeProject(principal, request.input.projectId, request.kind);
-        return { projectId: record.projectId, placements: [openstackIn(record, request.input.region)], resourceId: newId('net') };
+        const objects: Amounts = { networks: 1, subnets: 1, ...(request.input.router ? { routers: 1 } : {}) };
+        return { projectId: record.projectId, placements: [openstackIn(record, request.input.region)], resourceId: newId('net'), objects };
       }
       case 'DELETE_NETWORK': {
         const record = await activeProject(principal, request.input.projectId, request.kind);
-        return { projectId: record.projectId, placements: [await placementOfNetwork(record, request.input.networkId)], resourceId: request.input.networkId };
+        const { placement, network } = await placementOfNetwork(record, request.input.networkId);
+        const objects: Amounts = { networks: -1, ...(network.subnetNativeId ? { subnets: -1 } : {}), ...(network.router ? { routers: -1 } : {}) };
+        return { projectId: record.projectId, placements: [placement], resourceId: request.input.networkId, objects };
       }
       case 'APPLY_ACCESS_RULE': {
         const record = await activeProject(principal, request.input.projectId, request.kind);
-        return { projectId: record.projectId, placements: record.placements, resourceId: fromAccessRuleInput(request.input.rule).id };
+        return { projectId: record.projectId, placements: record.placements, resourceId: fromAccessRuleInput(request.input.rule).id, objects: { securityGroupRules: 1 } };
       }
       case 'REMOVE_ACCESS_RULE': {
         const record = await activeProject(principal, request.input.projectId, request.kind);
-        return { projectId: record.projectId, placements: record.placements, resourceId: request.input.ruleId };
+        return { projectId: record.projectId, placements: record.placements, resourceId: request.input.ruleId, objects: { securityGroupRules: -1 } };
       }
       case 'SET_QUOTA': {
         const record = await activeProject(principal, request.input.projectId, request.kind);
@@ -257,7 +285,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     authorize(principal, permissionForOperation[request.kind]);
     const requestHash = sha256(JSON.stringify(request));
     const id = newId('op');
-    const { projectId, placements, resourceId } = await plan(principal, request);
+    const { projectId, placements, resourceId, objects } = await plan(principal, request);
     if (idempotencyKey) {
       const existingId = await store.claimIdempotencyKey(principal.organization, idempotencyKey, id);
       if (existingId) {
@@ -270,7 +298,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       }
     }
     try {
-      return await record(principal, request, { id, requestHash, idempotencyKey, projectId, placements, resourceId }, waitMs);
+      return await record(principal, request, { id, requestHash, idempotencyKey, projectId, placements, resourceId, objects: objects ?? null }, waitMs);
     } catch (error) {
       // nothing was recorded under the key: a retry with it must not find a dangling claim
       if (idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, id);
@@ -281,10 +309,10 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   async function record(
     principal: Principal,
     request: OperationRequest,
-    ids: { id: string; requestHash: string; idempotencyKey: string | null; projectId: string; placements: Placement[]; resourceId: string | null },
+    ids: { id: string; requestHash: string; idempotencyKey: string | null; projectId: string; placements: Placement[]; resourceId: string | null; objects: Amounts | null },
     waitMs: number,
   ) {
-    const { id, requestHash, idempotencyKey, projectId, placements, resourceId } = ids;
+    const { id, requestHash, idempotencyKey, projectId, placements, resourceId, objects } = ids;
     const at = new Date().toISOString();
     const steps: OperationStep[] = placements.map((p) => ({
       region: p.region,
@@ -316,6 +344,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       owner: deps.replicaId,
       leaseUntil: Date.now() + leaseMs,
       quotaDefaults: null,
+      objects,
     };
     if (request.kind === 'CREATE_PROJECT') {
       if (!(await store.claimName(principal.organization, request.input.name, projectId))) {
@@ -350,6 +379,9 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         }
         reserved = true;
       }
+    } else if (objects && Object.values(objects).some((v) => (v ?? 0) > 0)) {
+      await reserveObjects(op);
+      reserved = true;
     }
     // recorded before any work starts: a crash from here on is resumed by another replica's sweeper
     try {
@@ -559,10 +591,10 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     const read = await fanOut(targets, (t) =>
       requestAdapter(deps.nc, t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId }] }, quotaGetReply, { timeoutMs: deps.adapterTimeoutMs }),
     );
-    const actual: Record<string, Record<string, number | null>> = {};
+    const actual: Record<string, { limits: Record<string, number | null>; usage: Amounts }> = {};
     for (const r of read.ok) {
       const q = r.value.quotas[0];
-      if (q) actual[`${r.target.projectId}|${r.target.placement.region}|${r.target.placement.platform}`] = q.limits;
+      if (q) actual[`${r.target.projectId}|${r.target.placement.region}|${r.target.placement.platform}`] = { limits: q.limits, usage: q.usage as Amounts };
     }
     await deps.ledger.reconcile(organization, actual);
     return [...new Set(read.failed.map((f) => placementKey(f.target.placement)))];

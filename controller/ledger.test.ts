@@ -16,6 +16,7 @@ const entitlements: Entitlements = {
 describe('reservation arithmetic', () => {
   const ledger = {
     allocations: { [`${P}|sto|openstack`]: { cores: 20, ramMiB: 8192 }, [`${P}|lla|okd`]: { cores: 10 } },
+    counted: {},
     reservations: {
       live: { changes: [], delta: { [`${P}|osl|openstack`]: { cores: 4 }, [`${P}|sto|openstack`]: { cores: -5 } }, expiresAt: Date.now() + 60_000 },
       expired: { changes: [], delta: { [`${P}|osl|openstack`]: { cores: 30 } }, expiresAt: Date.now() - 1 },
@@ -41,5 +42,18 @@ describe('reservation arithmetic', () => {
     expect(overEntitlement(entitlements, usage, { [`${P}|lla|okd`]: { cores: 7 } })).toMatchObject({ scope: 'platform', platform: 'okd', limit: 16, used: 10, requested: 7 });
     // lowering a limit never exceeds anything; resources without an entitlement are not limited
     expect(overEntitlement(entitlements, usage, { [`${P}|lla|okd`]: { cores: -10, volumes: 1000 } })).toBeNull();
+  });
+
+  it('counts objects only where the placement has no limit for them', () => {
+    const withObjects = {
+      ...ledger,
+      // sto has a cores limit: its 99 counted cores are inside that limit and do not count again
+      counted: { [`${P}|sto|openstack`]: { cores: 99, networks: 2 }, [`${P}|osl|openstack`]: { networks: 3, routers: 1 } },
+    };
+    const usage = usageOf(withObjects);
+    expect(usage.total).toEqual({ cores: 34, ramMiB: 8192, networks: 5, routers: 1 });
+    expect(usage.regions.osl).toEqual({ cores: 4, networks: 3, routers: 1 });
+    expect(overEntitlement({ ...entitlements, total: { networks: 6 } }, usage, { [`${P}|osl|openstack`]: { networks: 1 } })).toBeNull();
+    expect(overEntitlement({ ...entitlements, total: { networks: 5 } }, usage, { [`${P}|osl|openstack`]: { networks: 1 } })).toMatchObject({ resource: 'networks', limit: 5, used: 5, requested: 1 });
   });
 });

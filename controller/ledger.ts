@@ -19,6 +19,12 @@ export type Drift = z.infer<typeof driftSchema>;
 const ledgerSchema = z.object({
   /** The quota limits committed per placement (what the organisation has handed out). */
   allocations: z.record(z.string(), amounts),
+  /**
+   * Objects infrafed created or found per placement (networks, subnets, routers, rules): they count
+   * against an entitlement only for a resource the placement has no limit for (a limit is what the
+   * organisation has handed out; without one, what exists is what it uses).
+   */
+  counted: z.record(z.string(), amounts).default({}),
   /** Changes in flight: reserved before the platforms are touched, then committed or released. */
   reservations: z.record(
     z.string(),
@@ -31,7 +37,7 @@ const ledgerSchema = z.object({
 });
 type Ledger = z.infer<typeof ledgerSchema>;
 
-const empty = (): Ledger => ({ allocations: {}, reservations: {}, drift: [], syncedAt: null });
+const empty = (): Ledger => ({ allocations: {}, counted: {}, reservations: {}, drift: [], syncedAt: null });
 const regionOf = (key: AllocationKey) => key.split('|')[1] as string;
 const platformOf = (key: AllocationKey) => key.split('|')[2] as string;
 
@@ -39,8 +45,13 @@ function add(into: Record<string, number>, from: Record<string, number | undefin
   for (const [r, v] of Object.entries(from)) if (v !== undefined) into[r] = (into[r] ?? 0) + sign * v;
 }
 
-/** Allocated + reserved, in total, per region and per platform. */
-export function usageOf(ledger: Ledger, now = Date.now()): Usage {
+/** What one placement holds: its limits, and for a resource without a limit the objects counted there. */
+function heldAt(ledger: Pick<Ledger, 'allocations' | 'counted'>, key: AllocationKey): Record<string, number | undefined> {
+  return { ...ledger.counted[key], ...ledger.allocations[key] };
+}
+
+/** Allocated (or counted, see `counted`) + reserved, in total, per region and per platform. */
+export function usageOf(ledger: Pick<Ledger, 'allocations' | 'counted' | 'reservations'>, now = Date.now()): Usage {
   const total: Record<string, number> = {};
   const regions: Record<string, Record<string, number>> = {};
   const platforms: Record<string, Record<string, number>> = {};
@@ -49,7 +60,7 @@ export function usageOf(ledger: Ledger, now = Date.now()): Usage {
     add((regions[regionOf(key)] ??= {}), amounts);
     add((platforms[platformOf(key)] ??= {}), amounts);
   };
-  for (const [key, limits] of Object.entries(ledger.allocations)) count(key, limits);
+  for (const key of new Set([...Object.keys(ledger.allocations), ...Object.keys(ledger.counted)])) count(key, heldAt(ledger, key));
   for (const r of Object.values(ledger.reservations)) {
     if (r.expiresAt < now) continue;
     for (const [key, delta] of Object.entries(r.delta)) {
@@ -106,6 +117,12 @@ export function overEntitlement(entitlements: Entitlements, usage: Usage, delta:
     }
   }
   return null;
+}
+
+/** Objects created (positive) or removed (negative) in one placement. */
+export interface ObjectChange {
+  key: AllocationKey;
+  amounts: Amounts;
 }
 
 export interface LedgerOptions {
@@ -167,18 +184,24 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
     },
 
     /**
-     * Reserves the change of quota limits (`changes`: the new limits per placement) against the
-     * entitlements; QUOTA_EXCEEDED with the figures when it does not fit (and nothing is written).
+     * Reserves a change against the entitlements: `changes` are new quota limits per placement, `objects`
+     * are objects about to be created per placement (they hold only where that resource has no limit).
+     * QUOTA_EXCEEDED with the figures when it does not fit (and nothing is written).
      */
-    async reserve(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[]): Promise<void> {
+    async reserve(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[], objects: ObjectChange[] = []): Promise<void> {
       const entitlements = await entitlementsOf(organization);
       await change(organization, (ledger) => {
         if (ledger.reservations[id]) return;
         const delta: Record<AllocationKey, Amounts> = {};
         for (const c of changes) {
-          const current = ledger.allocations[c.key] ?? {};
+          const current = heldAt(ledger, c.key);
           const d = (delta[c.key] ??= {});
           for (const [r, v] of Object.entries(c.limits)) if (v !== undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v - (current[r] ?? 0);
+        }
+        for (const o of objects) {
+          const limited = ledger.allocations[o.key] ?? {};
+          const d = (delta[o.key] ??= {});
+          for (const [r, v] of Object.entries(o.amounts)) if (v !== undefined && v > 0 && limited[r] === undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v;
         }
         const over = overEntitlement(entitlements, usageOf(ledger), delta);
         if (over) {
@@ -193,10 +216,14 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
       });
     },
 
-    /** The change happened: its limits become the allocation. */
-    async commit(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[]): Promise<void> {
+    /** The change happened: its limits become the allocation, its objects are counted (negative: removed). */
+    async commit(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[], objects: ObjectChange[] = []): Promise<void> {
       await change(organization, (ledger) => {
         for (const c of changes) ledger.allocations[c.key] = { ...ledger.allocations[c.key], ...c.limits };
+        for (const o of objects) {
+          const counted = (ledger.counted[o.key] ??= {});
+          for (const [r, v] of Object.entries(o.amounts)) if (v !== undefined) counted[r] = Math.max(0, (counted[r] ?? 0) + v);
+        }
         delete ledger.reservations[id];
       });
     },
@@ -209,21 +236,23 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
     },
 
     /**
-     * Usage sync: the limits the platforms hold are the truth. Each placement's allocation becomes what
-     * its platform says (an unlimited limit is not counted); where a recorded limit differs, that is
-     * drift, kept until the next sync. Placements not in `actual` (not read this time) keep theirs.
+     * Usage sync: what the platforms hold is the truth. Each placement's allocation becomes the limits its
+     * platform has (an unlimited limit is not counted) and its counted objects what the platform says is in
+     * use; where a recorded limit differs, that is drift, kept until the next sync. Placements not in
+     * `actual` (not read this time) keep theirs.
      */
-    async reconcile(organization: string, actual: Record<AllocationKey, Record<string, number | null>>): Promise<{ drift: Drift[]; syncedAt: string }> {
+    async reconcile(organization: string, actual: Record<AllocationKey, { limits: Record<string, number | null>; usage: Amounts }>): Promise<{ drift: Drift[]; syncedAt: string }> {
       const syncedAt = new Date().toISOString();
       return change(organization, (ledger) => {
         const drift: Drift[] = [];
-        for (const [key, limits] of Object.entries(actual)) {
+        for (const [key, { limits, usage }] of Object.entries(actual)) {
           const recorded = ledger.allocations[key];
           for (const [resource, was] of Object.entries(recorded ?? {})) {
             const now = limits[resource];
             if (was !== undefined && now !== was) drift.push({ key, resource, recorded: was, actual: now ?? null });
           }
           ledger.allocations[key] = Object.fromEntries(Object.entries(limits).filter((e): e is [string, number] => e[1] !== null));
+          ledger.counted[key] = { ...usage };
         }
         ledger.drift = drift;
         ledger.syncedAt = syncedAt;
@@ -240,6 +269,7 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
     async forgetProject(organization: string, projectId: string): Promise<void> {
       await change(organization, (ledger) => {
         for (const key of Object.keys(ledger.allocations)) if (key.startsWith(`${projectId}|`)) delete ledger.allocations[key];
+        for (const key of Object.keys(ledger.counted)) if (key.startsWith(`${projectId}|`)) delete ledger.counted[key];
       });
     },
   };

@@ -18,7 +18,7 @@ import { memberOf, type Operation, type OperationStep } from '../schema/operatio
 import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { toWireError } from '../runtime/nats/wire.ts';
-import type { QuotaLedger } from './ledger.ts';
+import type { ObjectChange, QuotaLedger } from './ledger.ts';
 import type { ControllerStore } from './store.ts';
 
 export interface SagaDeps {
@@ -38,6 +38,14 @@ export interface SagaDeps {
 /** The ledger entries a quota-setting operation changes: one per placement step (the limits its platform has). */
 export function quotaChanges(op: Operation, limits: Amounts): { key: string; limits: Amounts }[] {
   return op.steps.map((s) => ({ key: `${op.projectId}|${s.region}|${s.platform}`, limits: limitsFor(s.platform, limits) }));
+}
+
+/** The objects an operation creates or removes, per placement (`done`: only the steps that changed something). */
+export function objectChanges(op: Operation, done = false): ObjectChange[] {
+  if (!op.objects) return [];
+  return op.steps
+    .filter((s) => !done || (s.status === 'SUCCEEDED' && s.changed !== false))
+    .map((s) => ({ key: `${op.projectId}|${s.region}|${s.platform}`, amounts: limitsFor(s.platform, op.objects as Amounts) }));
 }
 
 interface StepResult {
@@ -361,6 +369,16 @@ export function createSagaRunner(deps: SagaDeps) {
     await store.putOperation(op);
   }
 
+  /**
+   * A failed operation frees what it reserved; a failed removal (negative objects) that did remove some
+   * objects still counts those as gone.
+   */
+  async function releaseObjects(op: Operation): Promise<void> {
+    const removed = Object.values(op.objects ?? {}).some((v) => (v ?? 0) < 0);
+    if (removed) await deps.ledger.commit(op.organization, op.id, [], objectChanges(op, true));
+    else await deps.ledger.release(op.organization, op.id);
+  }
+
   /** Runs (or resumes) an operation to its end. Never rejects: failures end up in the operation. */
   async function run(op: Operation): Promise<Operation> {
     const plan = planFor(op);
@@ -373,12 +391,14 @@ export function createSagaRunner(deps: SagaDeps) {
       }
       if (op.steps.every((s) => s.status === 'SUCCEEDED')) {
         await plan.onSucceeded(op);
+        if (op.objects) await deps.ledger.commit(op.organization, op.id, [], objectChanges(op, true));
         op.status = 'SUCCEEDED';
         op.error = null;
       } else {
         op.error = firstError(op);
         const clean = plan.undo ? await compensate(op, plan, save) : false;
         await plan.onFailed(op, clean);
+        if (op.objects) await releaseObjects(op);
         op.status = 'FAILED';
       }
       await finish(op);
@@ -395,6 +415,7 @@ export function createSagaRunner(deps: SagaDeps) {
     const save = writer(op);
     const clean = await compensate(op, plan, save);
     await plan.onFailed(op, clean);
+    if (op.objects) await releaseObjects(op);
     op.status = 'FAILED';
     await finish(op);
     return op;

@@ -138,6 +138,11 @@ export const operationSchema = z.object({
   resourceId: z.string().nullable().default(null),
   /** CREATE_PROJECT in an organisation with project defaults: the quota limits each placement gets. */
   quotaDefaults: z.partialRecord(z.string(), z.number().int()).nullable().default(null),
+  /**
+   * The objects each placement gains (positive) or loses (negative) when its step changes something:
+   * a network, its subnet and router; an access rule. Counted against the entitlements (see the ledger).
+   */
+  objects: z.partialRecord(z.string(), z.number().int()).nullable().default(null),
   request: operationRequestSchema,
   /** sha-256 of the canonical request: the same Idempotency-Key with another body is refused. */
   requestHash: z.string(),

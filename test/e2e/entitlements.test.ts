@@ -208,6 +208,51 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect(again.data?.organization.drift.length).toBeGreaterThan(0);
   });
 
+  it('createNetwork and access rules are held against the entitlements where a placement has no limit for them', async () => {
+    // a new project: infrafed knows no network or rule limit of its placements (the synced ones have Neutron's)
+    const created = await gql<{ createProject: { projectId: string; steps: { nativeId: string }[] } }>(
+      'mutation { createProject(input: {name: "counted", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { projectId steps { nativeId } } }',
+    );
+    const counted = created.data?.createProject.projectId as string;
+    type Totals = { networks: number | null; subnets: number | null; routers: number | null; securityGroupRules: number | null };
+    const usage = async () => (await gql<{ organization: { usage: { total: Totals } } }>('{ organization { usage { total { networks subnets routers securityGroupRules } } } }')).data?.organization.usage.total as Totals;
+    const before = await usage();
+    const [nets, rules] = [before.networks ?? 0, before.securityGroupRules ?? 0];
+    const input = { organization: 'acme', total: { cores: 100, networks: nets + 1, securityGroupRules: rules + 2 }, regions: [] };
+    expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();
+    const NETWORK = 'mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { status resourceId } }';
+    const made = await gql<{ createNetwork: { status: string; resourceId: string } }>(NETWORK, { input: { projectId: counted, region: 'sto', name: 'counted', cidr: '10.9.0.0/24', router: {} } });
+    expect(made.data?.createNetwork.status).toBe('SUCCEEDED');
+    expect(await usage()).toMatchObject({ networks: nets + 1, subnets: (before.subnets ?? 0) + 1, routers: (before.routers ?? 0) + 1 });
+
+    const refused = await gql(NETWORK, { input: { projectId: counted, region: 'sto', name: 'one-too-many', cidr: '10.10.0.0/24' } });
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', resource: 'networks', scope: 'organization', limit: nets + 1, used: nets + 1, requested: 1 });
+    // Neutron never heard of it
+    const neutron = keystoneAdmin(system.keystoneUrl('sto')).neutron(system.neutronUrl('sto'));
+    expect((await neutron.list('networks', created.data?.createProject.steps[0]?.nativeId as string)).length).toBe(1);
+
+    // a rule in both placements takes the 2 rules left; the same rule again changes nothing and is not refused
+    const RULE = 'mutation($p: ID!, $port: Int!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: $port}}) { status steps { changed } } }';
+    const rule = await gql<{ applyAccessRule: { status: string } }>(RULE, { p: counted, port: 443 });
+    expect(rule.data?.applyAccessRule.status).toBe('SUCCEEDED');
+    expect((await usage()).securityGroupRules).toBe(rules + 2);
+    const again = await gql<{ applyAccessRule: { status: string; steps: { changed: boolean }[] } }>(RULE, { p: counted, port: 443 });
+    expect(again.data?.applyAccessRule).toEqual({ status: 'SUCCEEDED', steps: [{ changed: false }, { changed: false }] });
+    expect((await gql(RULE, { p: counted, port: 22 })).errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', resource: 'securityGroupRules', requested: 2 });
+    expect((await usage()).securityGroupRules).toBe(rules + 2);
+
+    // removing frees: the network and the rule count no more, and the refused network now fits
+    const deleted = await gql<{ deleteNetwork: { status: string } }>('mutation($p: ID!, $n: ID!) { deleteNetwork(projectId: $p, id: $n) { status } }', { p: counted, n: made.data?.createNetwork.resourceId });
+    expect(deleted.data?.deleteNetwork.status).toBe('SUCCEEDED');
+    const removed = await gql<{ removeAccessRule: { status: string } }>('mutation($p: ID!, $r: ID!) { removeAccessRule(projectId: $p, ruleId: $r) { status } }', {
+      p: counted,
+      r: (await gql<{ project: { accessRules: { id: string; portFrom: number | null }[] } }>('query($id: ID!) { project(id: $id) { accessRules { id portFrom } } }', { id: counted })).data?.project.accessRules.find((r) => r.portFrom === 443)?.id,
+    });
+    expect(removed.data?.removeAccessRule.status).toBe('SUCCEEDED');
+    expect(await usage()).toMatchObject({ networks: nets, routers: before.routers ?? 0, securityGroupRules: rules });
+    expect((await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: counted })).data?.deleteProject.status).toBe('SUCCEEDED');
+  });
+
   it('project defaults: a new project gets them on every placement, held against the entitlements (refused when they do not fit)', async () => {
     const input = { organization: 'acme', total: { cores: 8 }, regions: [], projectDefaults: { cores: 2, instances: 3 } };
     expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();

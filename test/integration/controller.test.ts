@@ -120,6 +120,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       projectId,
       resourceId: null,
       quotaDefaults: null,
+      objects: null,
       request: { kind: 'CREATE_PROJECT', input: { name: 'orphan-risk', description: '', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] } },
       requestHash: 'x',
       idempotencyKey: null,
