@@ -30,6 +30,7 @@ await runMain(log, async () => {
     version: VERSION,
     replicaId,
     adapterTimeoutMs: config.timeouts.adapterMs,
+    leaseMs: config.timeouts.operationLeaseMs,
     usageSyncIntervalMs: 300_000,
   });
   // operations a stopped replica left behind are taken over at once, not at the first tick

@@ -208,7 +208,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
               },
         ),
       })),
-      timeouts: { gatewayMs: 10_000, adapterMs: 5_000, vendorMs: 4_000, operationWaitMs: 8_000, ...options.timeouts },
+      timeouts: { gatewayMs: 10_000, adapterMs: 5_000, vendorMs: 4_000, operationWaitMs: 8_000, operationLeaseMs: 30_000, ...options.timeouts },
       gateway: { host: '127.0.0.1', port: gatewayPort },
     };
     const configPath = join(stateDir, 'config.json');

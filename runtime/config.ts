@@ -66,6 +66,8 @@ export const timeoutsSchema = z.object({
   vendorMs: z.number().int().positive().default(4_000),
   /** How long a mutation waits for its operation before returning it still running. */
   operationWaitMs: z.number().int().min(0).max(30_000).default(8_000),
+  /** How long a controller replica's claim on a running operation lasts without renewal; past it, another replica takes the operation over. */
+  operationLeaseMs: z.number().int().min(1_000).max(600_000).default(30_000),
 });
 
 export const systemConfigSchema = z.object({

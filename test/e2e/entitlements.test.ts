@@ -280,6 +280,28 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect((await org())?.usage.total.cores).toBe(14);
   });
 
+  it('100 parallel createProject requests, each asking for 1 core, against 10 cores left on OKD: exactly 10 succeed, 90 get QUOTA_EXCEEDED', async () => {
+    const okdCores = async () =>
+      (await gql<{ organization: { usage: { platforms: { platform: string; amounts: { cores: number | null } }[] } } }>('{ organization { usage { platforms { platform amounts { cores } } } } }')).data?.organization.usage.platforms.find(
+        (p) => p.platform === 'okd',
+      )?.amounts.cores ?? 0;
+    const used = await okdCores();
+    const input = { organization: 'acme', total: { cores: 1000 }, regions: [], platforms: [{ platform: 'okd', amounts: { cores: used + 10 } }], projectDefaults: { cores: 1 } };
+    expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();
+    const CREATE = 'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "lla", platform: "okd"}]}) { status projectId } }';
+    const results = await Promise.all(Array.from({ length: 100 }, (_, i) => gql<{ createProject: { status: string; projectId: string } }>(CREATE, { n: `burst-${i}` })));
+    const made = results.filter((r) => r.data?.createProject.status === 'SUCCEEDED');
+    const refused = results.filter((r) => r.errors?.[0]?.extensions?.code === 'QUOTA_EXCEEDED');
+    expect([made.length, refused.length]).toEqual([10, 90]);
+    for (const r of refused) expect(r.errors?.[0]?.extensions).toMatchObject({ resource: 'cores', scope: 'platform', platform: 'okd', limit: used + 10, requested: 1 });
+    expect(await okdCores()).toBe(used + 10);
+    // only the 10 exist: no refused request left a project behind
+    const listed = await gql<{ projects: { name: string }[] }>('{ projects { name } }');
+    expect(listed.data?.projects.filter((p) => p.name.startsWith('burst-')).length).toBe(10);
+    for (const r of made) await gql('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: r.data?.createProject.projectId });
+    expect(await okdCores()).toBe(used);
+  }, 120_000);
+
   it('deleting the project frees what its quotas held', async () => {
     const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
     expect(res.data?.deleteProject.status).toBe('SUCCEEDED');
