@@ -5,7 +5,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { parse } from 'graphql';
 import type { Placement } from '../../schema/model.ts';
 import type { SubgraphName } from '../../schema/subjects.ts';
-import { createTokenVerifier, type TokenVerifier } from '../auth.ts';
+import { createTokenVerifier, type Principal, type TokenVerifier } from '../auth.ts';
 import { loadSystemConfig, placementsOf } from '../config.ts';
 import { runMain } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -13,6 +13,7 @@ import { connectNats } from '../nats/connect.ts';
 import { createControllerClient, type ControllerClient } from '../nats/controllerClient.ts';
 import { VERSION } from '../version.ts';
 import { createFormatError } from './errors.ts';
+import { readAuditPlugin } from './readAudit.ts';
 import { partialErrorsPlugin, startSubgraph, type PartialErrors } from './serveSubgraph.ts';
 import { readSubgraphSdl } from './sdl.ts';
 
@@ -27,14 +28,22 @@ export interface SubgraphDeps {
   log: Logger;
 }
 
-/** An Apollo subgraph server of the committed SDL, with infrafed's error formatting and partial-result errors. */
-export function createSubgraphServer<TContext extends BaseContext & PartialErrors>(name: SubgraphName, resolvers: unknown, log: Logger): ApolloServer<TContext> {
+/**
+ * An Apollo subgraph server of the committed SDL, with infrafed's error formatting, partial-result errors
+ * and an audit event for every read (`auditedElsewhere`: top-level fields the controller records itself).
+ */
+export function createSubgraphServer<TContext extends BaseContext & PartialErrors & { principal?: Principal }>(
+  name: SubgraphName,
+  resolvers: unknown,
+  deps: Pick<SubgraphDeps, 'nc' | 'log'>,
+  auditedElsewhere: readonly string[] = [],
+): ApolloServer<TContext> {
   return new ApolloServer<TContext>({
     schema: buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl(name)), resolvers: resolvers as never }),
-    formatError: createFormatError(log),
+    formatError: createFormatError(deps.log),
     includeStacktraceInErrorResponses: false,
     // no inline traces: they are Apollo Studio's, and nothing here reports to it
-    plugins: [partialErrorsPlugin<TContext>(), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [partialErrorsPlugin<TContext>(), readAuditPlugin<TContext>(deps.nc, name, deps.log, auditedElsewhere), ApolloServerPluginInlineTraceDisabled()],
   });
 }
 

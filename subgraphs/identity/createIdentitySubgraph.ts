@@ -171,7 +171,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     };
   }
 
-  const server = createSubgraphServer<IdentityContext>('identity', resolvers, deps.log);
+  const server = createSubgraphServer<IdentityContext>('identity', resolvers, deps);
 
   async function context(headers: HeaderMap): Promise<IdentityContext> {
     const base = await subgraphContext(headers, deps.verifyToken);

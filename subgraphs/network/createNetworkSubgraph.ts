@@ -77,7 +77,7 @@ export function createNetworkSubgraph(deps: SubgraphDeps) {
     },
   };
 
-  const server = createSubgraphServer<NetworkContext>('network', resolvers, deps.log);
+  const server = createSubgraphServer<NetworkContext>('network', resolvers, deps);
 
   async function context(headers: HeaderMap): Promise<NetworkContext> {
     const base = await subgraphContext(headers, deps.verifyToken);

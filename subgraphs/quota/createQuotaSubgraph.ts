@@ -104,7 +104,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
     },
   };
 
-  const server = createSubgraphServer<QuotaContext>('quota', resolvers, deps.log);
+  const server = createSubgraphServer<QuotaContext>('quota', resolvers, deps, ['organization', 'auditEvents']);
 
   async function context(headers: HeaderMap): Promise<QuotaContext> {
     const base = await subgraphContext(headers, deps.verifyToken);

@@ -108,6 +108,16 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
       'operation.finished SET_QUOTA allowed SUCCEEDED',
     ]);
     expect(all.data?.auditEvents.events[0]).toMatchObject({ principal: 'alice', placements: ['sto/openstack', 'osl/openstack'] });
+    // reads are decisions too: a reader's read of the project is in the log, per subgraph that answered it
+    const reader = await system.token('acme', 'reader', 'rita');
+    expect((await gql('query($id: ID!) { project(id: $id) { name quotas { region } } }', { id: projectId }, reader)).errors).toBeUndefined();
+    let reads: Page['auditEvents']['events'] = [];
+    for (let i = 0; i < 40 && reads.length < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 50));
+      const page = await gql<Page>(AUDIT, { f: { decision: 'allowed' }, first: 500 });
+      reads = page.data?.auditEvents.events.filter((e) => e.principal === 'rita') ?? [];
+    }
+    expect(reads.map((e) => `${e.action} ${e.kind} ${e.decision} ${e.result}`).sort()).toEqual(['read.identity project allowed ok', 'read.quota _entities allowed ok']);
     // the owner's refused attempt and the operator's change of acme's entitlements are in acme's log
     const entitlements = await gql<Page>(AUDIT, { f: { action: 'entitlement.set' } });
     expect(entitlements.data?.auditEvents.events.map((e) => [e.principal, e.decision, e.result])).toEqual([

@@ -1,0 +1,61 @@
+import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { jetstream } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { Kind, type OperationDefinitionNode } from 'graphql';
+import { ulid } from 'ulid';
+import type { AuditEvent } from '../../schema/audit.ts';
+import { auditSubject, type SubgraphName } from '../../schema/subjects.ts';
+import type { Principal } from '../auth.ts';
+import type { Logger } from '../log.ts';
+import { encodeJson } from '../nats/wire.ts';
+
+/** Top-level fields of a query, e.g. `projects`, `project`, `_entities`. */
+function fieldsOf(operation: OperationDefinitionNode): string[] {
+  return operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : []));
+}
+
+/**
+ * Reads are decisions too: each query a subgraph answers for a known principal becomes an audit event
+ * (`read.<subgraph>`, the fields read in `kind`, the project when one was named, `denied` when the answer
+ * carries FORBIDDEN). Writes and the controller's own reads (`auditedElsewhere`) are recorded by the
+ * controller. Published after the answer, never awaited by it: auditing does not slow or break a read.
+ */
+export function readAuditPlugin<TContext extends BaseContext & { principal?: Principal }>(
+  nc: NatsConnection,
+  subgraph: SubgraphName,
+  log: Logger,
+  auditedElsewhere: readonly string[] = [],
+): ApolloServerPlugin<TContext> {
+  const js = jetstream(nc);
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ operation, contextValue, response, request }) {
+          const principal = contextValue.principal;
+          if (!principal || operation?.operation !== 'query') return;
+          const fields = fieldsOf(operation);
+          if (fields.length === 0 || fields.every((f) => auditedElsewhere.includes(f))) return;
+          const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
+          const forbidden = errors.find((e) => e.extensions?.code === 'FORBIDDEN');
+          const variables = request.variables ?? {};
+          const projectId = [variables.projectId, variables.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
+          const event: AuditEvent = {
+            id: ulid().toLowerCase(),
+            time: new Date().toISOString(),
+            principal: principal.subject,
+            organization: principal.organization,
+            action: `read.${subgraph}`,
+            kind: fields.join(','),
+            projectId,
+            operationId: null,
+            placements: [],
+            decision: forbidden ? 'denied' : 'allowed',
+            result: forbidden ? 'FORBIDDEN' : errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'ERROR') : 'ok',
+            reason: forbidden?.message ?? null,
+          };
+          js.publish(auditSubject(principal.organization), encodeJson(event)).catch((error: unknown) => log.warn({ err: error, action: event.action }, 'audit event not recorded'));
+        },
+      };
+    },
+  };
+}
