@@ -12,7 +12,7 @@ const config = {
   // integration and e2e tests wait for real services (each call bounded by its own timeout); a global option in jest
   testTimeout: 30_000,
   projects: [
-    { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway'], testMatch: ['**/*.test.ts'] },
+    { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway', '<rootDir>/rest-bridge'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'integration', roots: ['<rootDir>/test/integration'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'e2e', roots: ['<rootDir>/test/e2e'], testMatch: ['**/*.test.ts'] },
   ],

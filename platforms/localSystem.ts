@@ -30,6 +30,8 @@ export interface LocalSystemOptions {
   natsUrl?: string;
   /** Gateway HTTP port; 0 picks a free one. */
   gatewayPort?: number;
+  /** REST bridge HTTP port; 0 picks a free one. */
+  restPort?: number;
   /** Restore each region to its pristine snapshot (a fresh cloud), and a spawned NATS to no JetStream state. */
   freshOpenstack?: boolean;
   /** Progress messages (what is starting, how long it took). */
@@ -45,6 +47,8 @@ export interface LocalSystem {
   config: SystemConfig;
   configPath: string;
   gatewayUrl: string;
+  /** The REST bridge (no trailing slash). */
+  restUrl: string;
   natsUrl: string;
   keystoneUrl(region: string): string;
   /** The OKD API (emulator) of a region, and the adapter's token for it. */
@@ -186,6 +190,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     progress(`OpenStack: Keystone, Neutron and nova-api answering in every region (${Date.now() - t0} ms)`);
 
     const gatewayPort = options.gatewayPort === 0 || options.gatewayPort === undefined ? await freePort() : options.gatewayPort;
+    const restPort = options.restPort === 0 || options.restPort === undefined ? await freePort() : options.restPort;
     const config: SystemConfig = {
       nats: { servers: [natsUrl] },
       auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex') },
@@ -210,6 +215,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       })),
       timeouts: { gatewayMs: 10_000, adapterMs: 5_000, vendorMs: 4_000, operationWaitMs: 8_000, operationLeaseMs: 30_000, ...options.timeouts },
       gateway: { host: '127.0.0.1', port: gatewayPort },
+      restBridge: { host: '127.0.0.1', port: restPort },
     };
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
@@ -249,13 +255,15 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       ])),
     );
     processes.push(await node('gateway', 'gateway/main.ts'));
-    progress(`infrafed: adapters, controller, subgraphs and gateway ready (${Date.now() - t1} ms)`);
+    processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));
+    progress(`infrafed: adapters, controller, subgraphs, gateway and REST bridge ready (${Date.now() - t1} ms)`);
 
     return {
       config,
       configPath,
       natsUrl,
       gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
+      restUrl: `http://127.0.0.1:${restPort}`,
       keystoneUrl: (region) => `http://127.0.0.1:${portsOf(region).keystone}/v3`,
       okd: (region) => okd.get(region) as { url: string; token: string },
       neutronUrl: (region) => `http://127.0.0.1:${portsOf(region).neutron}`,

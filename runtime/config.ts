@@ -79,6 +79,10 @@ export const systemConfigSchema = z.object({
     .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'a region is listed twice'),
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
   gateway: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4000) }).default({ host: '127.0.0.1', port: 4000 }),
+  /** The REST bridge; `gatewayUrl` defaults to the gateway above (on loopback when it listens on every address). */
+  restBridge: z
+    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4100), gatewayUrl: z.string().url().optional() })
+    .default({ host: '127.0.0.1', port: 4100 }),
 });
 export type SystemConfig = z.infer<typeof systemConfigSchema>;
 

@@ -18,6 +18,8 @@ export const ErrorCode = {
   /** The same Idempotency-Key was used before with another request body. */
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /** A conditional request (If-Match) named a version that is no longer current: nothing was changed. */
+  PRECONDITION_FAILED: 'PRECONDITION_FAILED',
   /** The operation does not exist on that platform (e.g. networks on OKD). */
   NOT_SUPPORTED: 'NOT_SUPPORTED',
   /** Nobody serves that region/platform right now (NATS "no responders"): known at once. */
@@ -45,6 +47,7 @@ export const httpStatusByCode: Record<ErrorCode, number> = {
   CONFLICT: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
   QUOTA_EXCEEDED: 409,
+  PRECONDITION_FAILED: 412,
   NOT_SUPPORTED: 501,
   REGION_UNAVAILABLE: 503,
   REGION_TIMEOUT: 504,

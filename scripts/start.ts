@@ -19,6 +19,7 @@ const system = await startLocalSystem({
   stateDir: join(root, '.local', 'system'),
   natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 4000),
+  restPort: Number(process.env.REST_PORT ?? 4100),
   onProgress: say,
   onLine: process.env.INFRAFED_VERBOSE ? (name, line) => process.stdout.write(`${name} | ${line}\n`) : undefined,
 }).catch((error: unknown) => {
@@ -30,6 +31,7 @@ const token = await system.token('demo', 'owner', 'demo-owner');
 say('ready');
 process.stdout.write(`
   GraphQL:  ${system.gatewayUrl}
+  REST:     ${system.restUrl}  (OpenAPI ${system.restUrl}/openapi.json, docs ${system.restUrl}/docs)
   NATS:     ${system.natsUrl}
   Regions:  ${system.config.regions
     .map((r) => `${r.name} (${r.platforms.map((p) => (p.platform === 'okd' ? `OKD API emulator ${p.apiUrl}` : `OpenStack, Keystone ${p.keystoneUrl}`)).join('; ')})`)
@@ -42,6 +44,7 @@ process.stdout.write(`
   Try:
   curl -s ${system.gatewayUrl} -H "authorization: Bearer ${token}" -H 'content-type: application/json' \\
     -d '{"query":"{ regions { name platforms { platform status } } }"}'
+  curl -s ${system.restUrl}/regions -H "authorization: Bearer ${token}"
   (more tokens: INFRAFED_CONFIG=${system.configPath} node scripts/token.ts <org> <role>)
 
   Ctrl-C stops everything.

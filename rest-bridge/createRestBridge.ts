@@ -1,0 +1,335 @@
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { OpenAPIObject } from 'openapi3-ts/oas31';
+import type { z } from 'zod';
+import { ErrorCode, httpStatusByCode, InfrafedError, type Problem } from '../schema/errors.ts';
+import type { ProblemResource } from '../schema/rest.ts';
+import type { Logger } from '../runtime/log.ts';
+import { toPath } from '../runtime/problems.ts';
+import { renderDocs } from './docs.ts';
+import { openApiDocument } from './openapi.ts';
+import { fromGraphqlError, routes as allRoutes, type GraphqlError, type GraphqlResult, type Route, type RouteContext, type RouteResult } from './routes.ts';
+
+export interface RestBridgeOptions {
+  /** The gateway's GraphQL endpoint. */
+  gatewayUrl: string;
+  /** Per GraphQL request to the gateway. */
+  timeoutMs: number;
+  log: Logger;
+  version: string;
+  routes?: readonly Route[];
+}
+
+const MAX_BODY_BYTES = 1 << 20;
+/** Problem types are documented on the docs page, one anchor per error code. */
+const PROBLEM_BASE = '/docs#problem-';
+
+/** Headers the gateway gets from the caller, as they are (the bridge holds no credentials of its own). */
+const passedThrough = ['authorization', 'idempotency-key', 'traceparent'] as const;
+
+interface Compiled {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+}
+
+function compile(route: Route): Compiled {
+  const names: string[] = [];
+  const pattern = new RegExp(
+    `^${route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+      names.push(name);
+      return '([^/]+)';
+    })}$`,
+  );
+  return { route, pattern, names };
+}
+
+export function etagOf(value: unknown): string {
+  return `"${createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27)}"`;
+}
+
+const statusTitle: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  409: 'Conflict',
+  412: 'Precondition Failed',
+  413: 'Content Too Large',
+  415: 'Unsupported Media Type',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  501: 'Not Implemented',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+/** An error as RFC 9457 problem details: its status from the one table (schema/errors.ts). */
+export function problemOf(error: InfrafedError, instance?: string, locate: (path: string) => string = (p) => p): ProblemResource {
+  const status = httpStatusByCode[error.code];
+  const { problems, ...extensions } = error.extensions as { problems?: Problem[] } & Record<string, unknown>;
+  const body: ProblemResource = {
+    ...extensions,
+    type: `${PROBLEM_BASE}${error.code.toLowerCase().replace(/_/g, '-')}`,
+    title: statusTitle[status] ?? 'Error',
+    status,
+    detail: error.message,
+    code: error.code,
+    ...(instance ? { instance } : {}),
+  };
+  if (problems) body.problems = problems.map((p) => ({ location: locate(p.path), message: p.message, ...('value' in p ? { value: p.value } : {}) }));
+  return body;
+}
+
+/** Every problem of one part of the request (path, query, body), located as `<part>.<path>`. */
+function problemsIn(part: string, error: z.ZodError, input: unknown, relocate: (first: PropertyKey | undefined) => string = () => part): Problem[] {
+  return error.issues.map((issue) => {
+    let value: unknown = input;
+    for (const k of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[k] : undefined;
+    const problem: Problem = { path: toPath(issue.path, relocate(issue.path[0])), message: issue.message };
+    if (value !== undefined && (typeof value !== 'object' || value === null)) problem.value = value;
+    return problem;
+  });
+}
+
+/** A failure of the HTTP request itself (before any GraphQL): its own status. */
+class HttpFailure extends Error {
+  readonly status: number;
+  readonly code: ErrorCode;
+  constructor(status: number, code: ErrorCode, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/**
+ * The REST bridge: each route is one GraphQL operation against the gateway. It validates what the caller
+ * sent (every problem at once), passes the caller's token through, and shapes the answer as REST: status
+ * codes, Location, ETag / If-Match, pagination with Link, problem+json.
+ */
+export function createRestBridge(options: RestBridgeOptions): { server: Server; document: OpenAPIObject } {
+  const routes = options.routes ?? allRoutes;
+  const compiled = routes.map(compile);
+  const document = openApiDocument(routes, options.version);
+  const documentJson = JSON.stringify(document, null, 2);
+  const docsHtml = renderDocs(document);
+  const { log } = options;
+
+  async function graphql<T>(req: IncomingMessage, query: string, variables: Record<string, unknown> = {}): Promise<GraphqlResult<T>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+    for (const name of passedThrough) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    let res: Response;
+    try {
+      res = await fetch(options.gatewayUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(options.timeoutMs) });
+    } catch (error) {
+      const timedOut = (error as Error).name === 'TimeoutError';
+      throw new InfrafedError(timedOut ? ErrorCode.REGION_TIMEOUT : ErrorCode.SERVICE_UNAVAILABLE, timedOut ? 'the gateway did not answer in time' : 'the gateway is not reachable');
+    }
+    const text = await res.text();
+    let parsed: { data?: T | null; errors?: GraphqlError[] };
+    try {
+      parsed = JSON.parse(text) as typeof parsed;
+    } catch {
+      throw new InfrafedError(ErrorCode.UPSTREAM_ERROR, `the gateway answered ${res.status} without JSON`);
+    }
+    // GraphQL-level refusals of the bridge's own queries are its bugs: say so, not "bad input"
+    for (const e of parsed.errors ?? []) {
+      const code = e.extensions?.code;
+      if (code === 'GRAPHQL_VALIDATION_FAILED' || code === 'GRAPHQL_PARSE_FAILED') {
+        log.error({ error: e, query }, 'the gateway refused a query of the bridge');
+        throw new InfrafedError(ErrorCode.INTERNAL, 'the bridge sent a query the gateway does not accept');
+      }
+    }
+    return { data: parsed.data ?? null, errors: parsed.errors ?? [] };
+  }
+
+  async function readBody(req: IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY_BYTES) throw new HttpFailure(413, ErrorCode.BAD_REQUEST, `the body is larger than ${MAX_BODY_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    const text = Buffer.concat(chunks).toString('utf8');
+    if (text.trim() === '') return {};
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/(.+\+)?json\b/i.test(type)) throw new HttpFailure(415, ErrorCode.BAD_REQUEST, 'send the body as application/json');
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new HttpFailure(400, ErrorCode.BAD_REQUEST, `the body is not JSON: ${(error as Error).message}`);
+    }
+  }
+
+  function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, type = 'application/json'): void {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    res.writeHead(status, { ...headers, ...(body === undefined ? {} : { 'content-type': type, 'content-length': Buffer.byteLength(payload).toString() }) });
+    res.end(payload);
+  }
+
+  function sendProblem(res: ServerResponse, problem: ProblemResource, headers: Record<string, string> = {}): void {
+    if (problem.status === 401) headers['www-authenticate'] = 'Bearer';
+    send(res, problem.status, problem, headers, 'application/problem+json');
+  }
+
+  /** Regions/placements that did not answer, from the partial errors of a read. */
+  function incompleteRegions(errors: GraphqlError[]) {
+    const seen = new Map<string, { region: string; platform: string | null; code: string; message: string }>();
+    for (const e of errors) {
+      const region = e.extensions?.region;
+      if (typeof region !== 'string') {
+        log.warn({ error: e }, 'a read answered with an error that names no region');
+        continue;
+      }
+      const platform = typeof e.extensions?.platform === 'string' ? e.extensions.platform : null;
+      seen.set(`${region}/${platform}`, { region, platform, code: String(e.extensions?.code ?? 'UPSTREAM_ERROR'), message: e.message });
+    }
+    return [...seen.values()];
+  }
+
+  function respond(req: IncomingMessage, res: ServerResponse, url: URL, route: Route, result: RouteResult, query: Record<string, unknown>): void {
+    switch (result.kind) {
+      case 'resource': {
+        const headers: Record<string, string> = {};
+        if (route.etag) {
+          const tag = etagOf(result.etag ?? result.body);
+          headers.etag = tag;
+          const held = req.headers['if-none-match'];
+          if (req.method === 'GET' && held && held.split(',').some((t) => t.trim() === tag || t.trim() === '*')) return send(res, 304, undefined, headers);
+        }
+        return send(res, 200, result.body, headers);
+      }
+      case 'list': {
+        const limit = query.limit as number;
+        const key = result.sortKey as (item: unknown) => string;
+        const sorted = [...result.items].sort((a, b) => key(a).localeCompare(key(b)));
+        const after = query.cursor === undefined ? null : Buffer.from(String(query.cursor), 'base64url').toString('utf8');
+        const rest = after === null ? sorted : sorted.filter((item) => key(item).localeCompare(after) > 0);
+        const items = rest.slice(0, limit);
+        const last = items.at(-1);
+        const nextCursor = rest.length > limit && last !== undefined ? Buffer.from(key(last), 'utf8').toString('base64url') : null;
+        return sendPage(res, url, items, nextCursor, incompleteRegions(result.errors));
+      }
+      case 'page':
+        return sendPage(res, url, result.items, result.nextCursor, incompleteRegions(result.errors));
+      case 'operation': {
+        const op = result.operation;
+        const headers = { location: `/operations/${op.id}` };
+        if (op.status === 'FAILED') {
+          const error = new InfrafedError(ErrorCode.INTERNAL, 'the operation failed');
+          const failed = op.error ? fromGraphqlError({ message: op.error.message, extensions: { ...op.error } }) : error;
+          return sendProblem(res, { ...problemOf(failed, `/operations/${op.id}`), operationId: op.id, operation: op }, headers);
+        }
+        return send(res, op.status === 'SUCCEEDED' ? 201 : 202, op, headers);
+      }
+    }
+  }
+
+  function sendPage(res: ServerResponse, url: URL, items: unknown[], nextCursor: string | null, incomplete: ReturnType<typeof incompleteRegions>): void {
+    const headers: Record<string, string> = {};
+    if (nextCursor) {
+      const next = new URLSearchParams(url.searchParams);
+      next.set('cursor', nextCursor);
+      headers.link = `<${url.pathname}?${next.toString()}>; rel="next"`;
+    }
+    send(res, 200, { items, nextCursor, incompleteRegions: incomplete }, headers);
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://bridge.invalid');
+    const method = (req.method ?? 'GET').toLowerCase();
+    if (method === 'get' && url.pathname === '/openapi.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(documentJson);
+    }
+    if (method === 'get' && (url.pathname === '/docs' || url.pathname === '/docs/')) {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return void res.end(docsHtml);
+    }
+    if (method === 'get' && url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
+
+    const matches = compiled.filter((c) => c.pattern.test(url.pathname));
+    if (matches.length === 0) throw new HttpFailure(404, ErrorCode.NOT_FOUND, `no resource at ${url.pathname} (see /openapi.json)`);
+    const match = matches.find((c) => c.route.method === method);
+    if (!match) {
+      res.setHeader('allow', matches.map((c) => c.route.method.toUpperCase()).join(', '));
+      throw new HttpFailure(405, ErrorCode.BAD_REQUEST, `${method.toUpperCase()} is not allowed on ${url.pathname}`);
+    }
+    const { route } = match;
+    const raw = match.pattern.exec(url.pathname) as RegExpExecArray;
+    const pathValues = Object.fromEntries(match.names.map((n, i) => [n, decodeURIComponent(raw[i + 1] as string)]));
+
+    // every problem of path, query and body at once
+    const problems: Problem[] = [];
+    const path: Record<string, string> = {};
+    for (const [name, schema] of Object.entries(route.params ?? {})) {
+      const r = schema.safeParse(pathValues[name]);
+      if (r.success) path[name] = r.data as string;
+      else problems.push(...problemsIn(`path.${name}`, r.error, pathValues[name]));
+    }
+    const query: Record<string, unknown> = {};
+    for (const [name, schema] of Object.entries(route.query ?? {})) {
+      const given = url.searchParams.get(name) ?? undefined;
+      const r = schema.safeParse(given);
+      if (r.success) query[name] = r.data;
+      else problems.push(...problemsIn(`query.${name}`, r.error, given));
+    }
+    if (route.query?.cursor && typeof query.cursor === 'string' && route.shape === 'list' && route.operationId !== 'listAuditEvents') {
+      if (!/^[A-Za-z0-9_-]+$/.test(query.cursor)) problems.push({ path: 'query.cursor', message: 'a cursor comes from a previous page', value: query.cursor });
+    }
+    let body: Record<string, unknown> = {};
+    if (route.body) {
+      const given = await readBody(req);
+      if (given === null || typeof given !== 'object' || Array.isArray(given)) {
+        problems.push({ path: 'body', message: 'the body must be a JSON object' });
+      } else {
+        const { omit } = route.body;
+        const input = { ...(given as Record<string, unknown>), ...Object.fromEntries(omit.map((k) => [k, pathValues[k]])) };
+        const r = route.body.schema.safeParse(input);
+        if (r.success) body = r.data as Record<string, unknown>;
+        else problems.push(...problemsIn('body', r.error, input, (first) => (omit.includes(String(first)) ? 'path' : 'body')));
+      }
+    }
+    if (problems.length > 0) {
+      throw new InfrafedError(ErrorCode.BAD_USER_INPUT, `invalid request: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+    }
+
+    const ctx: RouteContext = { path, query, body, graphql: (q, v) => graphql(req, q, v) };
+    if (route.ifMatch) {
+      const wanted = req.headers['if-match'];
+      if (wanted) {
+        const current = etagOf(await route.ifMatch.read(ctx));
+        if (!wanted.split(',').some((t) => t.trim() === current || t.trim() === '*')) {
+          throw new InfrafedError(ErrorCode.PRECONDITION_FAILED, `the resource changed since you read it: If-Match ${wanted}, now ${current}; read it again`, { etag: current });
+        }
+      }
+    }
+    const result = await route.handle(ctx);
+    respond(req, res, url, route, result, query);
+  }
+
+  const server = createServer((req, res) => {
+    const instance = req.url ?? '/';
+    handle(req, res).catch((error: unknown) => {
+      if (res.headersSent) return void res.destroy(error as Error);
+      if (error instanceof HttpFailure) {
+        return sendProblem(res, { type: `${PROBLEM_BASE}${error.code.toLowerCase().replace(/_/g, '-')}`, title: statusTitle[error.status] ?? 'Error', status: error.status, detail: error.message, code: error.code, instance });
+      }
+      if (error instanceof InfrafedError) {
+        // problems the gateway found in an input the bridge passed on are the caller's body (without the
+        // name of the GraphQL argument that carried it: `input.name` is `body.name`)
+        return sendProblem(res, problemOf(error, instance, (p) => (/^(path|query|body)\b/.test(p) ? p : `body.${p.replace(/^(input|rule|limits)\./, '')}`)));
+      }
+      log.error({ err: error, url: instance }, 'unexpected error');
+      sendProblem(res, problemOf(new InfrafedError(ErrorCode.INTERNAL, 'unexpected error; see the bridge log'), instance));
+    });
+  });
+  return { server, document };
+}

@@ -1,0 +1,52 @@
+import { describe, expect, it } from '@jest/globals';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { createRestBridge } from './createRestBridge.ts';
+import { routes } from './routes.ts';
+
+const { document } = createRestBridge({ gatewayUrl: 'http://127.0.0.1:9/graphql', timeoutMs: 1_000, log: pino({ level: 'silent' }), version: '0.0.0-test' });
+const operations = Object.values(document.paths ?? {}).flatMap((item) => Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)));
+
+describe('the OpenAPI document of the REST bridge', () => {
+  it('is valid OpenAPI 3.1 (the official schema, through @seriousme/openapi-schema-validator)', async () => {
+    const result = await new Validator().validate(structuredClone(document) as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    expect(document.openapi).toBe('3.1.0');
+    // and the validator does refuse a broken document (no info, a response without description)
+    const broken = { openapi: '3.1.0', paths: { '/x': { get: { responses: { '200': {} } } } } };
+    expect((await new Validator().validate(broken as never)).valid).toBe(false);
+  });
+
+  it('passes `redocly lint` (recommended rules) with no errors and no warnings', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'infrafed-openapi-')), 'openapi.json');
+    writeFileSync(file, JSON.stringify(document));
+    const cli = fileURLToPath(new URL('../node_modules/@redocly/cli/bin/cli.js', import.meta.url));
+    // telemetry and update checks off: nothing may leave this machine
+    const run = spawnSync(process.execPath, [cli, 'lint', file], { encoding: 'utf8', env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' }, timeout: 60_000 });
+    const output = `${run.stdout}${run.stderr}`;
+    expect({ status: run.status, output }).toMatchObject({ status: 0 });
+    expect(output).toContain('Your API description is valid');
+    expect(output).not.toMatch(/warning/i);
+  });
+
+  it('has one operation per route, each with an operationId, and documents the REST conventions', () => {
+    expect(operations.length).toBe(routes.length);
+    const ids = routes.map((r) => r.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    const createProject = document.paths?.['/projects']?.post;
+    expect(Object.keys(createProject?.responses ?? {})).toEqual(expect.arrayContaining(['201', '202', '401', '403', '409', '422', 'default']));
+    expect(createProject?.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
+    expect(document.paths?.['/projects/{projectId}/quotas/{region}']?.patch?.responses?.['412']).toBeDefined();
+    // request bodies come from the controller's own input schemas: the path's fields are not in the body
+    const network = document.components?.schemas?.CreateNetworkInput as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(network.properties)).toEqual(expect.arrayContaining(['region', 'name', 'cidr', 'gatewayIp', 'router']));
+    expect(network.properties.projectId).toBeUndefined();
+    expect(network.required).toEqual(['region', 'name', 'cidr']);
+  });
+});

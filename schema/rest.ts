@@ -1,0 +1,200 @@
+import { z } from 'zod';
+import { auditEventSchema } from './audit.ts';
+import { quotaResources } from './quota.ts';
+
+/**
+ * The REST bridge's resources as zod schemas. They are the one source of three things: the GraphQL
+ * selection the bridge sends (every field of the schema, see rest-bridge/selection.ts), the check of what
+ * comes back, and the OpenAPI document. A field here that the GraphQL API lacks fails at once.
+ */
+
+const platform = z.enum(['openstack', 'okd']);
+/** Every quota resource; null: unlimited (limits) or not a resource of that platform. */
+const limits = z.object(Object.fromEntries(quotaResources.map((r) => [r, z.number().int().nullable()])) as Record<(typeof quotaResources)[number], z.ZodNullable<z.ZodNumber>>);
+
+export const regionResource = z
+  .object({
+    name: z.string(),
+    displayName: z.string(),
+    platforms: z.array(
+      z.object({
+        platform: z.string(),
+        status: z.enum(['UP', 'DEGRADED', 'DOWN']),
+        adapters: z.number().int(),
+        latencyMs: z.number().nullable(),
+        vendorVersion: z.string().nullable(),
+        detail: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'Region' });
+
+export const placementResource = z.object({ region: z.string(), platform, nativeId: z.string(), enabled: z.boolean() }).meta({ id: 'Placement' });
+export const partnerResource = z.object({ organization: z.string(), level: z.enum(['reader', 'member', 'admin']), since: z.string() }).meta({ id: 'Partner' });
+
+export const projectResource = z
+  .object({
+    id: z.string(),
+    organization: z.string(),
+    name: z.string(),
+    description: z.string(),
+    placements: z.array(placementResource),
+    /** Shown to the owner only. */
+    shares: z.array(partnerResource),
+  })
+  .meta({ id: 'Project' });
+
+export const memberResource = z
+  .object({
+    user: z.string().nullable(),
+    group: z.string().nullable(),
+    organization: z.string(),
+    role: z.enum(['reader', 'member', 'admin']),
+    region: z.string(),
+    platform,
+  })
+  .meta({ id: 'Member' });
+
+export const networkResource = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    region: z.string(),
+    platform,
+    nativeId: z.string(),
+    status: z.string(),
+    cidr: z.string().nullable(),
+    gatewayIp: z.string().nullable(),
+    dnsNameservers: z.array(z.string()),
+    subnetNativeId: z.string().nullable(),
+    router: z.object({ nativeId: z.string(), status: z.string(), external: z.boolean(), externalIp: z.string().nullable() }).nullable(),
+  })
+  .meta({ id: 'Network' });
+
+export const accessRuleResource = z
+  .object({
+    id: z.string(),
+    direction: z.string(),
+    protocol: z.string(),
+    portFrom: z.number().int().nullable(),
+    portTo: z.number().int().nullable(),
+    remoteCidr: z.string(),
+    description: z.string(),
+    region: z.string(),
+    platform,
+    nativeId: z.string(),
+    status: z.string(),
+  })
+  .meta({ id: 'AccessRule' });
+
+export const placementQuotaResource = z.object({ region: z.string(), platform, quota: limits, usage: limits }).meta({ id: 'PlacementQuota' });
+
+const allocation = z.object({
+  total: limits,
+  regions: z.array(z.object({ region: z.string(), amounts: limits })),
+  platforms: z.array(z.object({ platform, amounts: limits })),
+});
+
+export const organizationResource = z
+  .object({
+    id: z.string(),
+    entitlements: allocation,
+    usage: allocation,
+    remaining: allocation,
+    projectDefaults: limits,
+    entitlementsUpdatedAt: z.string().nullable(),
+    entitlementsUpdatedBy: z.string().nullable(),
+    drift: z.array(z.object({ projectId: z.string(), region: z.string(), platform: z.string(), resource: z.string(), recorded: z.number().int(), actual: z.number().int().nullable() })),
+    usageSyncedAt: z.string().nullable(),
+    syncUnreachable: z.array(z.string()),
+  })
+  .meta({ id: 'Organization' });
+
+export const entitlementsResource = z
+  .object({
+    organization: z.string(),
+    total: limits,
+    regions: z.array(z.object({ region: z.string(), amounts: limits })),
+    platforms: z.array(z.object({ platform, amounts: limits })),
+    projectDefaults: limits,
+    updatedAt: z.string().nullable(),
+    updatedBy: z.string().nullable(),
+  })
+  .meta({ id: 'Entitlements' });
+
+/** The placements of a project in one region with their quotas. */
+export const quotaRegionResource = z.object({ region: z.string(), placements: z.array(placementQuotaResource) }).meta({ id: 'RegionQuota' });
+
+const operationError = z.object({
+  code: z.string(),
+  message: z.string(),
+  region: z.string().nullable(),
+  resource: z.string().nullable(),
+  limit: z.number().int().nullable(),
+  used: z.number().int().nullable(),
+  requested: z.number().int().nullable(),
+});
+
+export const operationResource = z
+  .object({
+    id: z.string(),
+    kind: z.string(),
+    status: z.enum(['PENDING', 'RUNNING', 'COMPENSATING', 'SUCCEEDED', 'FAILED']),
+    projectId: z.string().nullable(),
+    /** The network or access rule the operation is about, when it is about one. */
+    resourceId: z.string().nullable(),
+    steps: z.array(
+      z.object({
+        region: z.string(),
+        platform,
+        action: z.string(),
+        status: z.string(),
+        nativeId: z.string().nullable(),
+        changed: z.boolean().nullable(),
+        error: operationError.nullable(),
+        startedAt: z.string().nullable(),
+        finishedAt: z.string().nullable(),
+      }),
+    ),
+    error: operationError.nullable(),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+  })
+  .meta({ id: 'Operation' });
+
+export const auditEventResource = auditEventSchema.meta({ id: 'AuditEvent' });
+
+/** A region or placement that did not answer a read: the list holds what the others answered. */
+export const incompleteRegionResource = z
+  .object({ region: z.string(), platform: z.string().nullable(), code: z.string(), message: z.string() })
+  .meta({ id: 'IncompleteRegion' });
+
+/** A page of a list: `nextCursor` (also in the `Link` header, rel="next") continues it. */
+export function pageOf<T extends z.ZodType>(item: T, id: string) {
+  return z
+    .object({
+      items: z.array(item),
+      nextCursor: z.string().nullable(),
+      incompleteRegions: z.array(incompleteRegionResource),
+    })
+    .meta({ id });
+}
+
+/** RFC 9457 problem details, with infrafed's error code and, for invalid input, every problem at once. */
+export const problemResource = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    instance: z.string().optional(),
+    /** One of infrafed's error codes (schema/errors.ts), e.g. QUOTA_EXCEEDED. */
+    code: z.string(),
+    /** Invalid input: where (`body.name`, `query.limit`, `path.projectId`), what, and the value found. */
+    problems: z.array(z.object({ location: z.string(), message: z.string(), value: z.unknown().optional() })).optional(),
+    /** The operation the problem belongs to, when one was recorded. */
+    operationId: z.string().optional(),
+  })
+  .catchall(z.unknown())
+  .meta({ id: 'Problem' });
+export type ProblemResource = z.infer<typeof problemResource>;

@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { OpenAPIObject } from 'openapi3-ts/oas31';
+import { fileURLToPath } from 'node:url';
+import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { keystoneAdmin } from '../harness/keystone.ts';
+import { restClient } from '../harness/restClient.ts';
+
+type Op = { id: string; status: string; projectId: string | null; resourceId: string | null; steps: { region: string; status: string; nativeId: string | null; changed: boolean | null }[] };
+type Problem = { type: string; title: string; status: number; detail: string; code: string; problems?: { location: string; message: string; value?: unknown }[] } & Record<string, unknown>;
+type Page<T> = { items: T[]; nextCursor: string | null; incompleteRegions: { region: string; code: string }[] };
+
+/** The REST bridge end to end: every response is checked against the OpenAPI document the bridge serves. */
+describe('REST bridge end to end', () => {
+  let system: LocalSystem;
+  let document: OpenAPIObject;
+  let owner: string;
+  let projectId: string;
+  const rest = restClient(
+    () => system.restUrl,
+    () => document,
+  );
+  const call = <T = Record<string, unknown>>(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {}) =>
+    rest.call<T>(method, path, { token: owner, ...options });
+
+  beforeAll(async () => {
+    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
+    owner = await system.token('restco', 'owner', 'rosa');
+    document = (await (await fetch(`${system.restUrl}/openapi.json`)).json()) as OpenAPIObject;
+  }, 180_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  }, 60_000);
+
+  it('serves its OpenAPI 3.1 document and a docs page generated from it', async () => {
+    expect(document.openapi).toBe('3.1.0');
+    const docs = await fetch(`${system.restUrl}/docs`);
+    expect(docs.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await docs.text();
+    for (const id of ['createProject', 'setQuota', 'listAuditEvents']) expect(html).toContain(`id="op-${id}"`);
+    expect(html).toContain('id="problem-quota-exceeded"');
+  });
+
+  it('creates a project in two regions: 201 with Location; the same Idempotency-Key replays it; another body with it is 422', async () => {
+    const body = { name: 'rest-demo', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] };
+    const created = await call<Op>('post', '/projects', { body, headers: { 'idempotency-key': 'rest-create-1' } });
+    expect(created.status).toBe(201);
+    expect(created.body.status).toBe('SUCCEEDED');
+    expect(created.headers.get('location')).toBe(`/operations/${created.body.id}`);
+    projectId = created.body.projectId as string;
+    const native = Object.fromEntries(created.body.steps.map((s) => [s.region, s.nativeId]));
+    expect((await keystoneAdmin(system.keystoneUrl('osl')).projectsTagged(`ifd-project=${projectId}`)).map((p) => p.id)).toEqual([native.osl]);
+
+    const replay = await call<Op>('post', '/projects', { body, headers: { 'idempotency-key': 'rest-create-1' } });
+    expect([replay.status, replay.body.id]).toEqual([201, created.body.id]);
+    const reused = await call<Problem>('post', '/projects', { body: { ...body, name: 'rest-other' }, headers: { 'idempotency-key': 'rest-create-1' } });
+    expect(reused.status).toBe(422);
+    expect(reused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(reused.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422, type: '/docs#problem-idempotency-key-reused', operationId: created.body.id });
+    // only one project of that name exists
+    const listed = await call<Page<{ name: string }>>('get', '/projects?name=rest-demo');
+    expect(listed.body.items).toHaveLength(1);
+    const other = await call<Page<{ name: string }>>('get', '/projects?name=rest-other');
+    expect(other.body.items).toHaveLength(0);
+
+    const op = await call<Op>('get', `/operations/${created.body.id}`);
+    expect(op.status).toBe(200);
+    expect(op.body.steps.map((s) => [s.region, s.status])).toEqual([
+      ['sto', 'SUCCEEDED'],
+      ['osl', 'SUCCEEDED'],
+    ]);
+    expect(op.headers.get('etag')).toMatch(/^"[\w-]+"$/);
+    const unchanged = await call('get', `/operations/${created.body.id}`, { headers: { 'if-none-match': op.headers.get('etag') as string } });
+    expect(unchanged.status).toBe(304);
+  });
+
+  it('adds a member and applies an access rule in every placement', async () => {
+    const member = await call<Op>('post', `/projects/${projectId}/members`, { body: { user: 'bob', role: 'member' } });
+    expect([member.status, member.body.status]).toEqual([201, 'SUCCEEDED']);
+    const members = await call<Page<{ user: string | null; role: string; region: string }>>('get', `/projects/${projectId}/members`);
+    expect(members.body.items.filter((m) => m.user === 'bob').map((m) => [m.region, m.role]).sort()).toEqual([
+      ['osl', 'member'],
+      ['sto', 'member'],
+    ]);
+
+    const rule = await call<Op>('post', `/projects/${projectId}/access-rules`, { body: { direction: 'ingress', protocol: 'tcp', ports: { from: 443 }, remoteCidr: '10.0.0.0/8' } });
+    expect([rule.status, rule.body.status]).toEqual([201, 'SUCCEEDED']);
+    const rules = await call<Page<{ id: string; portFrom: number | null; region: string }>>('get', `/projects/${projectId}/access-rules?limit=500`);
+    expect(rules.body.items.filter((r) => r.id === rule.body.resourceId).map((r) => r.region).sort()).toEqual(['osl', 'sto']);
+  });
+
+  it('sets a quota with If-Match: the current tag changes it; the stale tag gets 412 and changes nothing', async () => {
+    const before = await call<{ placements: { quota: { cores: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
+    expect(before.status).toBe(200);
+    const tag = before.headers.get('etag') as string;
+    const set = await call<Op>('patch', `/projects/${projectId}/quotas/sto`, { body: { cores: 4, ramMiB: 8192 }, headers: { 'if-match': tag } });
+    expect([set.status, set.body.status]).toEqual([201, 'SUCCEEDED']);
+    const after = await call<{ placements: { quota: { cores: number | null; ramMiB: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
+    expect(after.body.placements[0]?.quota).toMatchObject({ cores: 4, ramMiB: 8192 });
+    expect(after.headers.get('etag')).not.toBe(tag);
+
+    const stale = await call<Problem>('patch', `/projects/${projectId}/quotas/sto`, { body: { cores: 2 }, headers: { 'if-match': tag } });
+    expect(stale.status).toBe(412);
+    expect(stale.body).toMatchObject({ code: 'PRECONDITION_FAILED', etag: after.headers.get('etag') });
+    const still = await call<{ placements: { quota: { cores: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
+    expect(still.body.placements[0]?.quota.cores).toBe(4);
+    expect(still.headers.get('etag')).toBe(after.headers.get('etag'));
+  });
+
+  it('refuses a body with three problems at once: 422 with each location and value, and nothing is created', async () => {
+    const bad = await call<Problem>('post', '/projects', { body: { name: '', description: 'x'.repeat(300), placements: [{ region: 'sto', platform: 'vmware' }] } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.code).toBe('BAD_USER_INPUT');
+    expect(bad.body.problems?.map((p) => p.location).sort()).toEqual(['body.description', 'body.name', 'body.placements[0].platform']);
+    expect(bad.body.problems?.find((p) => p.location === 'body.placements[0].platform')?.value).toBe('vmware');
+    expect(bad.body.problems?.find((p) => p.location === 'body.name')?.value).toBe('');
+    // the path and the query are checked the same way
+    const path = await call<Problem>('get', '/projects/not-a-project/members?limit=0');
+    expect(path.status).toBe(422);
+    expect(path.body.problems?.map((p) => p.location).sort()).toEqual(['path.projectId', 'query.limit']);
+    // an unknown region is found by the controller; still located in the body
+    const region = await call<Problem>('post', '/projects', { body: { name: 'nowhere', placements: [{ region: 'mars', platform: 'openstack' }] } });
+    expect(region.status).toBe(422);
+    expect(region.body.problems?.[0]?.location).toBe('body.placements[0].region');
+    const none = await call<Page<unknown>>('get', '/projects?name=nowhere');
+    expect(none.body.items).toEqual([]);
+  });
+
+  it('pages lists with limit, cursor and Link; lists what a missing region could not answer in incompleteRegions', async () => {
+    await call('post', '/projects', { body: { name: 'rest-second', placements: [{ region: 'lla', platform: 'okd' }] } });
+    const first = await call<Page<{ id: string }>>('get', '/projects?limit=1');
+    expect(first.body.items).toHaveLength(1);
+    const link = first.headers.get('link') as string;
+    expect(link).toMatch(/^<\/projects\?limit=1&cursor=[\w-]+>; rel="next"$/);
+    const second = await call<Page<{ id: string }>>('get', (/<([^>]+)>/.exec(link) as RegExpExecArray)[1] as string);
+    expect(second.body.items).toHaveLength(1);
+    expect(second.body.items[0]?.id).not.toBe(first.body.items[0]?.id);
+    expect(second.body.nextCursor).toBeNull();
+    expect(second.headers.get('link')).toBeNull();
+
+    await system.stopAdapter('osl');
+    try {
+      const partial = await call<Page<{ id: string; placements: { region: string }[] }>>('get', '/projects');
+      expect(partial.status).toBe(200);
+      expect(partial.body.incompleteRegions).toEqual([expect.objectContaining({ region: 'osl', code: 'REGION_UNAVAILABLE' })]);
+      expect(partial.body.items.map((p) => p.id)).toContain(projectId);
+    } finally {
+      await system.startAdapter('osl');
+    }
+  }, 60_000);
+
+  it('passes the bearer token through: none is 401 with WWW-Authenticate; another organisation sees nothing', async () => {
+    const anonymous = await rest.call<Problem>('get', '/projects', { token: null });
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
+    expect(anonymous.body.code).toBe('UNAUTHENTICATED');
+    const globex = await system.token('globex', 'owner', 'mallory');
+    expect((await rest.call<Problem>('get', `/projects/${projectId}`, { token: globex })).status).toBe(404);
+    const reader = await system.token('restco', 'reader', 'rita');
+    const denied = await rest.call<Problem>('delete', `/projects/${projectId}`, { token: reader });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toMatchObject({ code: 'FORBIDDEN', permission: 'project.manage' });
+  });
+
+  it('reads every other resource in the shape the document gives', async () => {
+    const regions = await call<Page<{ name: string }>>('get', '/regions');
+    expect(regions.body.items.map((r) => r.name)).toEqual(['lla', 'osl', 'sto']);
+    expect((await call('get', `/projects/${projectId}`)).status).toBe(200);
+    expect((await call<Page<unknown>>('get', `/projects/${projectId}/placements`)).body.items).toHaveLength(2);
+    expect((await call<Page<unknown>>('get', `/projects/${projectId}/networks`)).status).toBe(200);
+    expect((await call<Page<unknown>>('get', `/projects/${projectId}/quotas`)).body.items).toHaveLength(2);
+    expect((await call<Page<unknown>>('get', `/projects/${projectId}/partners`)).status).toBe(200);
+    expect((await call<{ id: string }>('get', '/organizations/restco')).body.id).toBe('restco');
+    const audit = await call<Page<{ action: string }>>('get', '/audit-events?limit=5');
+    expect(audit.body.items).toHaveLength(5);
+    expect(audit.headers.get('link')).toMatch(/rel="next"/);
+    // outside the document: still problem+json
+    const nothing = await fetch(`${system.restUrl}/nothing-here`, { headers: { authorization: `Bearer ${owner}` } });
+    expect([nothing.status, nothing.headers.get('content-type'), ((await nothing.json()) as Problem).code]).toEqual([404, 'application/problem+json', 'NOT_FOUND']);
+    const method = await fetch(`${system.restUrl}/projects`, { method: 'PUT', headers: { authorization: `Bearer ${owner}` } });
+    expect([method.status, method.headers.get('allow')]).toEqual([405, 'GET, POST']);
+  });
+
+  it('entitlements: operators replace them with If-Match; a stale tag gets 412', async () => {
+    const operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
+    const current = await rest.call<{ total: Record<string, number | null> }>('get', '/organizations/restco/entitlements', { token: operator });
+    const tag = current.headers.get('etag') as string;
+    const put = await rest.call<{ total: { cores: number | null } }>('put', '/organizations/restco/entitlements', { token: operator, body: { total: { cores: 64 } }, headers: { 'if-match': tag } });
+    expect([put.status, put.body.total.cores]).toEqual([200, 64]);
+    const stale = await rest.call<Problem>('put', '/organizations/restco/entitlements', { token: operator, body: { total: { cores: 1 } }, headers: { 'if-match': tag } });
+    expect(stale.status).toBe(412);
+    expect((await rest.call<{ total: { cores: number | null } }>('get', '/organizations/restco/entitlements', { token: operator })).body.total.cores).toBe(64);
+  });
+
+  it('deletes the project: the operation answers with Location', async () => {
+    const deleted = await call<Op>('delete', `/projects/${projectId}`);
+    expect([deleted.status, deleted.body.status]).toEqual([201, 'SUCCEEDED']);
+    expect(deleted.headers.get('location')).toBe(`/operations/${deleted.body.id}`);
+    expect((await call('get', `/projects/${projectId}`)).status).toBe(404);
+    // every response of this suite was checked against the document
+    expect(rest.counts().validated).toBe(rest.counts().calls);
+    expect(rest.counts().calls).toBeGreaterThan(35);
+  });
+});
