@@ -10,6 +10,7 @@ import { requestJson } from '../runtime/nats/request.ts';
 const passOn = [
   ['authorization', Header.authorization],
   ['idempotency-key', Header.idempotencyKey],
+  ['prefer', Header.prefer],
   ['traceparent', Header.traceparent],
 ] as const;
 

@@ -25,7 +25,7 @@ const MAX_BODY_BYTES = 1 << 20;
 const PROBLEM_BASE = '/docs#problem-';
 
 /** Headers the gateway gets from the caller, as they are (the bridge holds no credentials of its own). */
-const passedThrough = ['authorization', 'idempotency-key', 'traceparent'] as const;
+const passedThrough = ['authorization', 'idempotency-key', 'prefer', 'traceparent'] as const;
 
 interface Compiled {
   route: Route;

@@ -42,7 +42,8 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
         'GraphQL operation against the infrafed gateway; the bearer token is passed through as it is.',
         '',
         'Writes that change platforms are **operations**: `201 Created` when the operation finished within the',
-        'wait bound, `202 Accepted` while it still runs; both with `Location: /operations/{id}`. Send an',
+        'wait bound, `202 Accepted` while it still runs (at once with `Prefer: respond-async`); both with',
+        '`Location: /operations/{id}`. Send an',
         '`Idempotency-Key` with every POST: the same key and body give the same operation (keys are kept 48 hours),',
         'the same key with another body is refused (422, `IDEMPOTENCY_KEY_REUSED`).',
         '',
@@ -78,6 +79,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
     }
     if (route.method === 'post') {
       parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, description: 'The same key and body return the same result; another body with it is refused (422).', schema: { type: 'string', maxLength: 200 } });
+    }
+    if (route.shape === 'operation') {
+      parameters.push({ name: 'Prefer', in: 'header', required: false, description: '`respond-async`: answer at once (202) while the operation runs.', schema: { type: 'string' } });
     }
     if (route.ifMatch) parameters.push({ name: 'If-Match', in: 'header', required: false, description: 'The ETag you read; a stale one gets 412 and changes nothing.', schema: { type: 'string' } });
     if (route.etag && route.method === 'get') parameters.push({ name: 'If-None-Match', in: 'header', required: false, description: 'The ETag you hold: 304 when it is still current.', schema: { type: 'string' } });

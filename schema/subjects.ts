@@ -106,6 +106,8 @@ export const Header = {
   authorization: 'Authorization',
   traceparent: 'traceparent',
   idempotencyKey: 'Idempotency-Key',
+  /** RFC 7240: `respond-async` makes a write answer at once with its operation still running (REST: 202). */
+  prefer: 'Prefer',
   /** Absolute deadline of the request, epoch milliseconds: callees shrink their own timeouts to it. */
   deadline: 'Infrafed-Deadline',
   /** Our error code beside the services API's numeric `Nats-Service-Error-Code`. */

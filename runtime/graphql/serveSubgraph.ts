@@ -21,7 +21,7 @@ export const graphqlRequestSchema = z.object({
 export const graphqlReplySchema = z.object({ status: z.number().int(), body: z.unknown() });
 
 /** NATS headers a subgraph reads (NATS header names are case-sensitive: these are the canonical ones). */
-export const forwardedHeaders = [Header.authorization, Header.idempotencyKey, Header.traceparent, Header.deadline] as const;
+export const forwardedHeaders = [Header.authorization, Header.idempotencyKey, Header.prefer, Header.traceparent, Header.deadline] as const;
 
 export interface ServeSubgraphOptions<TContext extends BaseContext> {
   nc: NatsConnection;

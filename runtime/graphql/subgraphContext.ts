@@ -26,7 +26,7 @@ export async function subgraphContext(headers: HeaderMap, verifyToken: TokenVeri
     throw new GraphQLError(e.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
   }
   const forward: Record<string, string> = {};
-  for (const header of [Header.authorization, Header.idempotencyKey, Header.traceparent]) {
+  for (const header of [Header.authorization, Header.idempotencyKey, Header.prefer, Header.traceparent]) {
     const v = headers.get(header);
     if (v) forward[header] = v;
   }

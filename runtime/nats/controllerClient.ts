@@ -2,11 +2,11 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { getOperationReply, shareListReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
 import { auditListReply, type AuditListRequest } from '../../schema/audit.ts';
-import { controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject } from '../../schema/subjects.ts';
+import { controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject, Header } from '../../schema/subjects.ts';
 import { requestJson } from './request.ts';
 
 export interface ControllerCallOptions {
-  /** Headers forwarded to the controller: Authorization (it verifies the caller itself), Idempotency-Key, traceparent. */
+  /** Headers forwarded to the controller: Authorization (it verifies the caller itself), Idempotency-Key, Prefer, traceparent. */
   headers: Record<string, string>;
   deadline?: number;
 }
@@ -16,8 +16,10 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
   const target = { kind: 'service', name: 'the controller' } as const;
   return {
     async submit(request: OperationRequest, call: ControllerCallOptions): Promise<{ operation: Operation; replayed: boolean }> {
-      return requestJson(nc, controllerSubject('submit'), { request, waitMs: options.waitMs }, submitOperationReply, {
-        timeoutMs: options.waitMs + 2_000,
+      // `Prefer: respond-async`: the caller wants the operation back at once, still running
+      const waitMs = /\brespond-async\b/i.test(call.headers[Header.prefer] ?? '') ? 0 : options.waitMs;
+      return requestJson(nc, controllerSubject('submit'), { request, waitMs }, submitOperationReply, {
+        timeoutMs: waitMs + 2_000,
         deadline: call.deadline,
         headers: call.headers,
         target,

@@ -74,7 +74,7 @@ describe('REST bridge end to end', () => {
     expect(unchanged.status).toBe(304);
   });
 
-  it('adds a member and applies an access rule in every placement', async () => {
+  it('adds a member and applies access rules in every placement (one with Prefer: respond-async: 202, then followed)', async () => {
     const member = await call<Op>('post', `/projects/${projectId}/members`, { body: { user: 'bob', role: 'member' } });
     expect([member.status, member.body.status]).toEqual([201, 'SUCCEEDED']);
     const members = await call<Page<{ user: string | null; role: string; region: string }>>('get', `/projects/${projectId}/members`);
@@ -87,6 +87,17 @@ describe('REST bridge end to end', () => {
     expect([rule.status, rule.body.status]).toEqual([201, 'SUCCEEDED']);
     const rules = await call<Page<{ id: string; portFrom: number | null; region: string }>>('get', `/projects/${projectId}/access-rules?limit=500`);
     expect(rules.body.items.filter((r) => r.id === rule.body.resourceId).map((r) => r.region).sort()).toEqual(['osl', 'sto']);
+
+    // Prefer: respond-async: 202 at once, and the operation is followed through its Location
+    const async = await call<Op>('post', `/projects/${projectId}/access-rules`, { body: { direction: 'ingress', protocol: 'tcp', ports: { from: 8443 } }, headers: { prefer: 'respond-async' } });
+    expect(async.status).toBe(202);
+    expect(['PENDING', 'RUNNING']).toContain(async.body.status);
+    let followed = async.body;
+    for (let i = 0; i < 100 && followed.status !== 'SUCCEEDED' && followed.status !== 'FAILED'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      followed = (await call<Op>('get', async.headers.get('location') as string)).body;
+    }
+    expect(followed.status).toBe('SUCCEEDED');
   });
 
   it('sets a quota with If-Match: the current tag changes it; the stale tag gets 412 and changes nothing', async () => {
