@@ -10,6 +10,7 @@ COPY adapters ./adapters
 COPY controller ./controller
 COPY subgraphs ./subgraphs
 COPY gateway ./gateway
+COPY rest-bridge ./rest-bridge
 USER node
 # e.g. node gateway/main.ts; configuration from INFRAFED_CONFIG, secrets from the environment
 CMD ["node", "gateway/main.ts"]
