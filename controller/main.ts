@@ -3,7 +3,7 @@ import { createTokenVerifier } from '../runtime/auth.ts';
 import { loadSystemConfig, placementsOf } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
 import { createLogger } from '../runtime/log.ts';
-import { connectNats } from '../runtime/nats/connect.ts';
+import { connectNats, natsOptionsOf } from '../runtime/nats/connect.ts';
 import { VERSION } from '../runtime/version.ts';
 import { createController } from './createController.ts';
 import { openAudit } from './audit.ts';
@@ -15,7 +15,7 @@ const log = createLogger('controller');
 await runMain(log, async () => {
   const config = loadSystemConfig();
   const replicaId = `${hostname()}-${process.pid}`;
-  const nc = await connectNats({ servers: config.nats.servers, name: `controller-${replicaId}` });
+  const nc = await connectNats(natsOptionsOf(config, 'controller', `controller-${replicaId}`));
   const store = await openControllerStore(nc);
   const ledger = await openLedger(nc);
   const audit = await openAudit(nc, { log });

@@ -3,14 +3,14 @@ import { createTokenVerifier } from '../runtime/auth.ts';
 import { loadSystemConfig } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
 import { createLogger } from '../runtime/log.ts';
-import { connectNats } from '../runtime/nats/connect.ts';
+import { connectNats, natsOptionsOf } from '../runtime/nats/connect.ts';
 import { createGateway } from './createGateway.ts';
 
 const log = createLogger('gateway');
 
 await runMain(log, async () => {
   const config = loadSystemConfig();
-  const nc = await connectNats({ servers: config.nats.servers, name: 'gateway' });
+  const nc = await connectNats(natsOptionsOf(config, 'gateway'));
   const gateway = createGateway({ nc, verifyToken: createTokenVerifier(config.auth), timeoutMs: config.timeouts.gatewayMs, log });
   const http = createServer(gateway);
   await new Promise<void>((resolve) => http.listen(config.gateway.port, config.gateway.host, resolve));

@@ -54,6 +54,8 @@ export const regionConfigSchema = z.object({
     .array(platformConfigSchema)
     .min(1)
     .refine((ps) => new Set(ps.map((p) => p.platform)).size === ps.length, 'a platform is listed twice'),
+  /** The region's own NATS cluster (its adapters connect here); absent: `nats.servers`. */
+  natsServers: z.array(z.string().min(1)).min(1).optional(),
 });
 export type RegionConfig = z.infer<typeof regionConfigSchema>;
 
@@ -71,7 +73,13 @@ export const timeoutsSchema = z.object({
 });
 
 export const systemConfigSchema = z.object({
-  nats: z.object({ servers: z.array(z.string().min(1)).min(1) }),
+  nats: z.object({
+    servers: z.array(z.string().min(1)).min(1),
+    /** TLS with the deployment's private CA (PEM file); absent: plain (loopback development only). */
+    tls: z.object({ caFile: z.string().min(1) }).optional(),
+    /** This component's nkey seed (`SU…`): each component has its own user and permissions (deploy/natsConfig.ts). */
+    nkeySeed: secretSchema.optional(),
+  }),
   auth: authConfigSchema,
   regions: z
     .array(regionConfigSchema)

@@ -1,7 +1,7 @@
 import { loadSystemConfig, resolveSecret, ConfigError } from '../../runtime/config.ts';
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger } from '../../runtime/log.ts';
-import { connectNats } from '../../runtime/nats/connect.ts';
+import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createKubeClient } from './client/kubeClient.ts';
 import { createOkdAdapter } from './createOkdAdapter.ts';
@@ -17,7 +17,7 @@ await runMain(log, async () => {
   }
   const platform = regionConfig.platforms.find((p) => p.platform === 'okd');
   if (!platform || platform.platform !== 'okd') throw new ConfigError('the configuration', [`regions.${region}: has no okd platform`]);
-  const nc = await connectNats({ servers: config.nats.servers, name: `adapter-okd-${region}` });
+  const nc = await connectNats(natsOptionsOf(config, `adapter-${region}-okd`, `adapter-okd-${region}`, regionConfig.natsServers));
   const kube = createKubeClient({
     apiUrl: platform.apiUrl,
     token: resolveSecret(platform.token),

@@ -1,7 +1,7 @@
 import { loadSystemConfig, resolveSecret, ConfigError } from '../../runtime/config.ts';
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger } from '../../runtime/log.ts';
-import { connectNats } from '../../runtime/nats/connect.ts';
+import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createKeystoneClient } from './client/keystoneClient.ts';
 import { createNeutronClient } from './client/neutronClient.ts';
@@ -19,7 +19,7 @@ await runMain(log, async () => {
   }
   const platform = regionConfig.platforms.find((p) => p.platform === 'openstack');
   if (!platform) throw new ConfigError('the configuration', [`regions.${region}: has no openstack platform`]);
-  const nc = await connectNats({ servers: config.nats.servers, name: `adapter-openstack-${region}` });
+  const nc = await connectNats(natsOptionsOf(config, `adapter-${region}-openstack`, `adapter-openstack-${region}`, regionConfig.natsServers));
   const keystone = createKeystoneClient({
     url: platform.keystoneUrl,
     username: platform.username,

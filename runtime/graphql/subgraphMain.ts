@@ -9,7 +9,7 @@ import { createTokenVerifier, type Principal, type TokenVerifier } from '../auth
 import { loadSystemConfig, placementsOf } from '../config.ts';
 import { runMain } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../log.ts';
-import { connectNats } from '../nats/connect.ts';
+import { connectNats, natsOptionsOf } from '../nats/connect.ts';
 import { createControllerClient, type ControllerClient } from '../nats/controllerClient.ts';
 import { VERSION } from '../version.ts';
 import { createFormatError } from './errors.ts';
@@ -55,7 +55,7 @@ export async function runSubgraphMain<TContext extends BaseContext>(
   const log = createLogger(`subgraph-${name}`);
   await runMain(log, async () => {
     const config = loadSystemConfig();
-    const nc = await connectNats({ servers: config.nats.servers, name: `subgraph-${name}` });
+    const nc = await connectNats(natsOptionsOf(config, `subgraph-${name}`));
     const { server, context } = create({
       nc,
       controller: createControllerClient(nc, { waitMs: config.timeouts.operationWaitMs }),

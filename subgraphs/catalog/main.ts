@@ -3,7 +3,7 @@ import { loadSystemConfig } from '../../runtime/config.ts';
 import { startSubgraph } from '../../runtime/graphql/serveSubgraph.ts';
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger } from '../../runtime/log.ts';
-import { connectNats } from '../../runtime/nats/connect.ts';
+import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createCatalogSubgraph } from './createCatalogSubgraph.ts';
 
@@ -11,7 +11,7 @@ const log = createLogger('subgraph-catalog');
 
 await runMain(log, async () => {
   const config = loadSystemConfig();
-  const nc = await connectNats({ servers: config.nats.servers, name: 'subgraph-catalog' });
+  const nc = await connectNats(natsOptionsOf(config, 'subgraph-catalog'));
   const { server, context } = createCatalogSubgraph({
     nc,
     regions: config.regions.map((r) => ({ name: r.name, displayName: r.displayName, platforms: r.platforms.map((p) => p.platform) })),

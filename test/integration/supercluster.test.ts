@@ -1,0 +1,220 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { nkeyAuthenticator, type NatsConnection } from '@nats-io/nats-core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateNats, type GeneratedNats, type NatsServerSpec } from '../../deploy/natsConfig.ts';
+import { natsServerBinary } from '../../platforms/ensureInstalled.ts';
+import { startOkdEmulator, type OkdEmulator } from '../../platforms/okd/emulator.ts';
+import { freePort, spawnManaged, type ManagedProcess } from '../../platforms/processes.ts';
+import { signLocalToken, type AuthConfig } from '../../runtime/auth.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { inboxPrefixOf } from '../../runtime/nats/connect.ts';
+import { projectListReply } from '../../schema/contracts/identity.ts';
+import { graphqlClient } from '../harness/graphql.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const REGIONS = ['sto', 'osl', 'lla'] as const;
+const auth: AuthConfig = { issuer: 'infrafed-test', audience: 'infrafed', hs256Secret: 's'.repeat(40) };
+
+/** How a subscription ended within `ms` (its error), or 'still open'. */
+async function closedWithin(closed: Promise<void | Error>, ms: number): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const open = new Promise<string>((r) => {
+    timer = setTimeout(() => r('still open'), ms);
+  });
+  try {
+    return await Promise.race([closed.then((e) => String(e)), open]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The deployment's NATS topology for real on loopback: three nats-server clusters (one per region, two
+ * servers each)
+ * joined by gateways, TLS with the generated CA, the generated nkey users and permissions; an adapter per
+ * region (OKD, on its own API emulator) on its region's cluster; controller, identity subgraph and
+ * gateway as processes with their own users.
+ */
+describe('three regions on a NATS supercluster with TLS and per-component permissions', () => {
+  let dir: string;
+  let nats: GeneratedNats;
+  const servers: ManagedProcess[] = [];
+  const components = new Map<string, ManagedProcess>();
+  const emulators = new Map<string, OkdEmulator>();
+  let gatewayUrl = '';
+  let token = '';
+  let env: NodeJS.ProcessEnv = {};
+
+  const gql = graphqlClient(
+    () => gatewayUrl,
+    () => token,
+  );
+
+  const connectAs = (component: string, region: string, extra: { inbox?: string } = {}) =>
+    connect({
+      servers: nats.urls.get(region) as string[],
+      tls: { caFile: nats.caFile },
+      authenticator: nkeyAuthenticator(new TextEncoder().encode(nats.users.get(component)?.seed as string)),
+      inboxPrefix: extra.inbox ?? inboxPrefixOf(component),
+      maxReconnectAttempts: 0,
+    });
+
+  const node = async (name: string, file: string, seedOf: string, extra: NodeJS.ProcessEnv = {}) => {
+    const p = await spawnManaged({
+      name,
+      command: process.execPath,
+      args: [join(ROOT, file)],
+      env: { ...env, INFRAFED_NATS_SEED: nats.users.get(seedOf)?.seed, ...extra },
+      readyWhen: /"msg":"[^"]* ready"/,
+      readyTimeoutMs: 30_000,
+    });
+    components.set(name, p);
+    return p;
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'infrafed-supercluster-'));
+    const specs: NatsServerSpec[] = [];
+    // two servers per region: a JetStream cluster needs routes (a cluster of one does not start)
+    for (const region of REGIONS) {
+      for (const index of [1, 2]) {
+        const [clientPort, clusterPort, gatewayPort] = [await freePort(), await freePort(), await freePort()];
+        const storeDir = join(dir, 'js', `${region}-${index}`);
+        mkdirSync(storeDir, { recursive: true });
+        specs.push({ region, index, host: '127.0.0.1', bind: '127.0.0.1', clientPort, clusterPort, gatewayPort, storeDir });
+      }
+    }
+    nats = generateNats({ regions: REGIONS.map((name) => ({ name, platforms: ['okd'] })), servers: specs, outDir: join(dir, 'nats') });
+    servers.push(
+      ...(await Promise.all(
+        [...nats.configs].map(([name, file]) => spawnManaged({ name: `nats-${name}`, command: natsServerBinary(), args: ['-c', file], readyWhen: /Server is ready/, readyTimeoutMs: 30_000 })),
+      )),
+    );
+    // JetStream answers once the supercluster has elected its meta leader
+    const probe = await connectAs('controller', 'sto');
+    for (let i = 0; ; i++) {
+      try {
+        await (await jetstreamManager(probe)).getAccountInfo();
+        break;
+      } catch (error) {
+        if (i > 100) throw error;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    await probe.close();
+
+    for (const region of REGIONS) emulators.set(region, await startOkdEmulator({ token: `okd-${region}` }));
+    const gatewayPort = await freePort();
+    const config = {
+      nats: { servers: [...nats.urls.values()].flat(), tls: { caFile: nats.caFile }, nkeySeed: { env: 'INFRAFED_NATS_SEED' } },
+      auth,
+      regions: REGIONS.map((name) => ({
+        name,
+        displayName: name,
+        natsServers: nats.urls.get(name),
+        platforms: [{ platform: 'okd', apiUrl: emulators.get(name)?.url, token: { env: `OKD_TOKEN_${name.toUpperCase()}` } }],
+      })),
+      timeouts: { adapterMs: 5_000 },
+      gateway: { host: '127.0.0.1', port: gatewayPort },
+    };
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+    env = { ...process.env, INFRAFED_CONFIG: join(dir, 'config.json'), LOG_LEVEL: 'info', ...Object.fromEntries(REGIONS.map((r) => [`OKD_TOKEN_${r.toUpperCase()}`, `okd-${r}`])) };
+    await Promise.all([
+      ...REGIONS.map((r) => node(`adapter-${r}`, 'adapters/okd/main.ts', `adapter-${r}-okd`, { INFRAFED_REGION: r })),
+      node('controller', 'controller/main.ts', 'controller'),
+      node('identity', 'subgraphs/identity/main.ts', 'subgraph-identity'),
+    ]);
+    await node('gateway', 'gateway/main.ts', 'gateway');
+    gatewayUrl = `http://127.0.0.1:${gatewayPort}/graphql`;
+    token = await signLocalToken(auth, { subject: 'alice', organization: 'acme', orgRole: 'owner' });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([...components.values()].map((p) => p.stop()));
+    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all([...emulators.values()].map((e) => e.close()));
+  }, 30_000);
+
+  it('a request from the gateway reaches every region: a project with a placement in each', async () => {
+    const created = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; status: string }[] } }>(
+      'mutation { createProject(input: {name: "everywhere", placements: [{region: "sto", platform: "okd"}, {region: "osl", platform: "okd"}, {region: "lla", platform: "okd"}]}) { status projectId steps { region status } } }',
+    );
+    expect(created.errors).toBeUndefined();
+    expect(created.data?.createProject.status).toBe('SUCCEEDED');
+    for (const region of REGIONS) {
+      expect(emulators.get(region)?.objects('namespaces').some((n) => n.metadata.labels?.['infrafed.io/project'] === created.data?.createProject.projectId)).toBe(true);
+    }
+    const listed = await gql<{ projects: { name: string; placements: { region: string }[] }[] }>('{ projects { name placements { region } } }');
+    expect(listed.errors).toBeUndefined();
+    expect(listed.data?.projects.find((p) => p.name === 'everywhere')?.placements.map((p) => p.region).sort()).toEqual(['lla', 'osl', 'sto']);
+  });
+
+  it('a sto adapter may not subscribe to osl subjects or publish on them; its own region works', async () => {
+    const nc = await connectAs('adapter-sto-okd', 'sto');
+    const violations: string[] = [];
+    void (async () => {
+      for await (const s of nc.status()) if (s.type === 'error') violations.push(String((s as { error?: Error }).error?.message ?? s.type));
+    })();
+    try {
+      const own = nc.subscribe('infra.v1.sto.okd.probe.check');
+      const foreign = nc.subscribe('infra.v1.osl.okd.project.list');
+      nc.publish('infra.v1.osl.okd.project.list', '{}');
+      nc.publish('infra.v1.sto.okd.project.list', '{}');
+      await nc.flush();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await closedWithin(foreign.closed, 2_000)).toMatch(/permission/i);
+      expect(own.isClosed()).toBe(false);
+      expect(violations.some((v) => /publish.*infra\.v1\.osl\.okd\.project\.list/i.test(v))).toBe(true);
+      // publishing in its own region is refused too: an adapter only answers what it received
+      expect(violations.some((v) => /publish.*infra\.v1\.sto\.okd\.project\.list/i.test(v))).toBe(true);
+      expect(violations.some((v) => /subscription.*infra\.v1\.sto/i.test(v))).toBe(false);
+    } finally {
+      await nc.close();
+    }
+    // snooping another component's inbox, connecting without credentials, or without TLS: refused
+    const snoop = await connectAs('adapter-sto-okd', 'sto', { inbox: '_INBOX_gateway' });
+    try {
+      const sub = snoop.subscribe('_INBOX_gateway.>');
+      expect(await closedWithin(sub.closed, 2_000)).toMatch(/permission/i);
+    } finally {
+      await snoop.close();
+    }
+    await expect(connect({ servers: nats.urls.get('sto') as string[], tls: { caFile: nats.caFile }, maxReconnectAttempts: 0 })).rejects.toThrow(/authoriz/i);
+    await expect(connect({ servers: (nats.urls.get('sto') as string[]).map((u) => u.replace('tls://', 'nats://')), maxReconnectAttempts: 0, timeout: 3_000 })).rejects.toThrow();
+  });
+
+  it('measures a request within a region and across the gateways', async () => {
+    const nc: NatsConnection = await connectAs('subgraph-identity', 'lla');
+    try {
+      const p50 = async (region: string) => {
+        const times: number[] = [];
+        for (let i = 0; i < 40; i++) {
+          const t = performance.now();
+          await requestAdapter(nc, { region, platform: 'okd' }, 'project', 'list', { organization: 'acme' }, projectListReply, { timeoutMs: 5_000 });
+          times.push(performance.now() - t);
+        }
+        return times.sort((a, b) => a - b)[20] as number;
+      };
+      const local = await p50('lla');
+      const remote = await p50('sto');
+      process.stdout.write(`supercluster: adapter request p50 from the lla cluster: lla (local) ${local.toFixed(2)} ms, sto (across gateways) ${remote.toFixed(2)} ms\n`);
+      expect(local).toBeGreaterThan(0);
+      expect(remote).toBeGreaterThan(0);
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('with every osl adapter stopped, osl alone is REGION_UNAVAILABLE; sto and lla still answer', async () => {
+    await components.get('adapter-osl')?.stop();
+    components.delete('adapter-osl');
+    const listed = await gql<{ projects: { name: string; placements: { region: string }[] }[] }>('{ projects { name placements { region } } }');
+    expect(listed.errors?.map((e) => [e.extensions?.code, e.extensions?.region])).toEqual([['REGION_UNAVAILABLE', 'osl']]);
+    expect(listed.data?.projects.find((p) => p.name === 'everywhere')?.placements.map((p) => p.region).sort()).toEqual(['lla', 'sto']);
+  });
+});
