@@ -3,6 +3,7 @@ import { createTokenVerifier } from '../runtime/auth.ts';
 import { loadSystemConfig, placementsOf } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
 import { createLogger } from '../runtime/log.ts';
+import { natsReady, opsForComponent } from '../runtime/http/ops.ts';
 import { connectNats, natsOptionsOf } from '../runtime/nats/connect.ts';
 import { VERSION } from '../runtime/version.ts';
 import { createController } from './createController.ts';
@@ -16,6 +17,7 @@ await runMain(log, async () => {
   const config = loadSystemConfig();
   const replicaId = `${hostname()}-${process.pid}`;
   const nc = await connectNats(natsOptionsOf(config, 'controller', `controller-${replicaId}`));
+  const stopOps = await opsForComponent('controller', natsReady(nc));
   const store = await openControllerStore(nc);
   const ledger = await openLedger(nc);
   const audit = await openAudit(nc, { log });
@@ -39,5 +41,6 @@ await runMain(log, async () => {
   return async () => {
     await controller.stop();
     await nc.drain();
+    await stopOps();
   };
 });

@@ -1,3 +1,4 @@
+import { withContext } from '../runtime/context.ts';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -379,8 +380,12 @@ export function createSagaRunner(deps: SagaDeps) {
     else await deps.ledger.release(op.organization, op.id);
   }
 
-  /** Runs (or resumes) an operation to its end. Never rejects: failures end up in the operation. */
-  async function run(op: Operation): Promise<Operation> {
+  /** Runs (or resumes) an operation to its end. Never rejects: failures end up in the operation. Its log lines carry its id. */
+  function run(op: Operation): Promise<Operation> {
+    return withContext({ operationId: op.id, organization: op.organization }, () => runOperation(op));
+  }
+
+  async function runOperation(op: Operation): Promise<Operation> {
     const plan = planFor(op);
     const save = writer(op);
     try {

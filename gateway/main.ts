@@ -1,4 +1,10 @@
+import { buildASTSchema, parse } from 'graphql';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { SubgraphName, subgraphServiceName } from '../schema/subjects.ts';
+import { allOf, closeGracefully, httpFace, natsReady, servicesReady, type ReadinessCheck } from '../runtime/http/ops.ts';
+import { setComponent } from '../runtime/metrics.ts';
+import { SUPERGRAPH_PATH } from './compose.ts';
 import { createTokenVerifier } from '../runtime/auth.ts';
 import { loadSystemConfig } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
@@ -12,12 +18,23 @@ await runMain(log, async () => {
   const config = loadSystemConfig();
   const nc = await connectNats(natsOptionsOf(config, 'gateway'));
   const gateway = createGateway({ nc, verifyToken: createTokenVerifier(config.auth), timeoutMs: config.timeouts.gatewayMs, log });
-  const http = createServer(gateway);
+  setComponent('gateway');
+  // "supergraph loaded": the committed supergraph parses as a schema (the runtime serves the same text)
+  const supergraph: ReadinessCheck = async () => {
+    try {
+      buildASTSchema(parse(readFileSync(SUPERGRAPH_PATH, 'utf8')), { assumeValidSDL: true });
+      return { supergraph: true };
+    } catch (error) {
+      return { supergraph: (error as Error).message };
+    }
+  };
+  const ready = allOf(natsReady(nc), servicesReady(nc, Object.values(SubgraphName).map(subgraphServiceName)), supergraph);
+  const http = createServer(httpFace(gateway, { log, ready, operationOf: () => 'graphql' }));
   await new Promise<void>((resolve) => http.listen(config.gateway.port, config.gateway.host, resolve));
   const { port } = http.address() as { port: number };
   log.info({ url: `http://${config.gateway.host}:${port}/graphql` }, 'gateway ready');
   return async () => {
-    await new Promise<void>((resolve) => http.close(() => resolve()));
+    await closeGracefully(http);
     await gateway.dispose();
     await nc.drain();
   };

@@ -62,6 +62,8 @@ export interface LocalSystem {
   startAdapter(region: string): Promise<void>;
   /** Output of a component so far (e.g. `gateway`, `adapter-sto`). */
   output(name: string): string;
+  /** Where a component serves `/healthz`, `/readyz` and `/metrics` (gateway and rest-bridge: their own port). */
+  opsUrl(name: string): string;
   stop(): Promise<void>;
 }
 
@@ -223,15 +225,20 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const okdTokens = Object.fromEntries([...okd.entries()].map(([region, o]) => [`INFRAFED_OKD_TOKEN_${region.toUpperCase().replace(/-/g, '_')}`, o.token]));
     const env = { ...process.env, ...okdTokens, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: options.componentLogLevel ?? 'info' };
 
-    const node = (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) =>
-      spawnManaged({
+    /** Ops endpoints (`/healthz`, `/readyz`, `/metrics`) of the components without an HTTP face, by name. */
+    const opsPorts = new Map<string, number>();
+    const node = async (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) => {
+      const opsPort = opsPorts.get(name) ?? (await freePort());
+      opsPorts.set(name, opsPort);
+      return spawnManaged({
         name,
         command: process.execPath,
         args: [join(ROOT, file)],
-        env: { ...env, ...extraEnv },
+        env: { ...env, INFRAFED_OPS_PORT: String(opsPort), ...extraEnv },
         readyWhen: /"msg":"[^"]* ready"/,
         onLine: (l) => options.onLine?.(name, l),
       });
+    };
     /** Adapter processes by region (one per platform there: `adapter-<region>` for OpenStack, `adapter-okd-<region>`). */
     const adapters = new Map<string, ManagedProcess[]>();
     const startAdapter = async (region: string) => {
@@ -279,6 +286,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       },
       startAdapter,
       output: (name) => processes.find((p) => p.name === name)?.output() ?? '',
+      opsUrl: (name) =>
+        name === 'gateway' ? `http://127.0.0.1:${gatewayPort}` : name === 'rest-bridge' ? `http://127.0.0.1:${restPort}` : `http://127.0.0.1:${opsPorts.get(name) ?? 0}`,
       stop: stopAll,
     };
   } catch (error) {

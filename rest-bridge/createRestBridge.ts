@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { OpenAPIObject } from 'openapi3-ts/oas31';
 import type { z } from 'zod';
 import { ErrorCode, httpStatusByCode, InfrafedError, type Problem } from '../schema/errors.ts';
 import type { ProblemResource } from '../schema/rest.ts';
+import { httpFace, type ReadinessCheck } from '../runtime/http/ops.ts';
 import type { Logger } from '../runtime/log.ts';
 import { toPath } from '../runtime/problems.ts';
 import { renderDocs } from './docs.ts';
@@ -18,6 +19,8 @@ export interface RestBridgeOptions {
   log: Logger;
   version: string;
   routes?: readonly Route[];
+  /** Readiness; default: the gateway's `/readyz` answers 200. */
+  ready?: ReadinessCheck;
 }
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -253,7 +256,6 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return void res.end(docsHtml);
     }
-    if (method === 'get' && url.pathname === '/healthz') return send(res, 200, { status: 'ok' });
 
     const matches = compiled.filter((c) => c.pattern.test(url.pathname));
     if (matches.length === 0) throw new HttpFailure(404, ErrorCode.NOT_FOUND, `no resource at ${url.pathname} (see /openapi.json)`);
@@ -315,7 +317,7 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     respond(req, res, url, route, result, query);
   }
 
-  const server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const instance = req.url ?? '/';
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy(error as Error);
@@ -330,6 +332,24 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       log.error({ err: error, url: instance }, 'unexpected error');
       sendProblem(res, problemOf(new InfrafedError(ErrorCode.INTERNAL, 'unexpected error; see the bridge log'), instance));
     });
-  });
+  };
+  /** The route's operationId (the `operation` label of the metrics). */
+  const operationOf = (req: IncomingMessage) => {
+    const path = (req.url ?? '/').split('?')[0] as string;
+    const method = (req.method ?? 'GET').toLowerCase();
+    return compiled.find((c) => c.route.method === method && c.pattern.test(path))?.route.operationId ?? (path === '/openapi.json' || path.startsWith('/docs') ? path : 'unknown');
+  };
+  // ready: the gateway behind it says it is ready
+  const ready: ReadinessCheck =
+    options.ready ??
+    (async () => {
+      try {
+        const res = await fetch(new URL('/readyz', options.gatewayUrl), { signal: AbortSignal.timeout(2_000) });
+        return { gateway: res.ok ? true : `the gateway is not ready (${res.status})` };
+      } catch (error) {
+        return { gateway: `the gateway does not answer: ${(error as Error).message}` };
+      }
+    });
+  const server = createServer(httpFace(listener, { log, ready, operationOf }));
   return { server, document };
 }

@@ -1,5 +1,7 @@
 import { loadSystemConfig } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
+import { closeGracefully } from '../runtime/http/ops.ts';
+import { setComponent } from '../runtime/metrics.ts';
 import { createLogger } from '../runtime/log.ts';
 import { VERSION } from '../runtime/version.ts';
 import { createRestBridge } from './createRestBridge.ts';
@@ -8,6 +10,7 @@ const log = createLogger('rest-bridge');
 
 await runMain(log, async () => {
   const config = loadSystemConfig();
+  setComponent('rest-bridge');
   const gatewayHost = config.gateway.host === '0.0.0.0' || config.gateway.host === '::' ? '127.0.0.1' : config.gateway.host;
   const gatewayUrl = config.restBridge.gatewayUrl ?? `http://${gatewayHost}:${config.gateway.port}/graphql`;
   // the gateway's own bound plus a little: its timeout answers first, with a GraphQL error
@@ -16,6 +19,6 @@ await runMain(log, async () => {
   const { port } = server.address() as { port: number };
   log.info({ url: `http://${config.restBridge.host}:${port}`, gatewayUrl, docs: `http://${config.restBridge.host}:${port}/docs` }, 'rest-bridge ready');
   return async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeGracefully(server);
   };
 });

@@ -555,7 +555,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
 
   const service = await startService(
     deps.nc,
-    { name: adapterServiceName('okd'), version: deps.version, description: `OKD adapter for region ${region}`, queue: adapterQueue(region, 'okd'), metadata: ctx, log: deps.log },
+    { name: adapterServiceName('okd'), version: deps.version, description: `OKD adapter for region ${region}`, queue: adapterQueue(region, 'okd'), metadata: ctx, log: deps.log, readinessEndpoint: 'health-check' },
     endpoints,
   );
   return {

@@ -2,6 +2,7 @@ import { loadSystemConfig, resolveSecret, ConfigError } from '../../runtime/conf
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger } from '../../runtime/log.ts';
 import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
+import { natsReady, opsForComponent } from '../../runtime/http/ops.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createKubeClient } from './client/kubeClient.ts';
 import { createOkdAdapter } from './createOkdAdapter.ts';
@@ -18,6 +19,7 @@ await runMain(log, async () => {
   const platform = regionConfig.platforms.find((p) => p.platform === 'okd');
   if (!platform || platform.platform !== 'okd') throw new ConfigError('the configuration', [`regions.${region}: has no okd platform`]);
   const nc = await connectNats(natsOptionsOf(config, `adapter-${region}-okd`, `adapter-okd-${region}`, regionConfig.natsServers));
+  const stopOps = await opsForComponent(`adapter-okd`, natsReady(nc));
   const kube = createKubeClient({
     apiUrl: platform.apiUrl,
     token: resolveSecret(platform.token),
@@ -31,5 +33,6 @@ await runMain(log, async () => {
   return async () => {
     await adapter.stop();
     await nc.drain();
+    await stopOps();
   };
 });

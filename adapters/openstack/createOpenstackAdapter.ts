@@ -411,6 +411,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       queue: adapterQueue(region, 'openstack'),
       metadata: { region, platform: 'openstack' },
       log: deps.log,
+      readinessEndpoint: 'health-check',
     },
     endpoints,
   );

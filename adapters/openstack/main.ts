@@ -2,6 +2,7 @@ import { loadSystemConfig, resolveSecret, ConfigError } from '../../runtime/conf
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger } from '../../runtime/log.ts';
 import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
+import { natsReady, opsForComponent } from '../../runtime/http/ops.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createKeystoneClient } from './client/keystoneClient.ts';
 import { createNeutronClient } from './client/neutronClient.ts';
@@ -20,6 +21,7 @@ await runMain(log, async () => {
   const platform = regionConfig.platforms.find((p) => p.platform === 'openstack');
   if (!platform) throw new ConfigError('the configuration', [`regions.${region}: has no openstack platform`]);
   const nc = await connectNats(natsOptionsOf(config, `adapter-${region}-openstack`, `adapter-openstack-${region}`, regionConfig.natsServers));
+  const stopOps = await opsForComponent(`adapter-openstack`, natsReady(nc));
   const keystone = createKeystoneClient({
     url: platform.keystoneUrl,
     username: platform.username,
@@ -53,5 +55,6 @@ await runMain(log, async () => {
   return async () => {
     await adapter.stop();
     await nc.drain();
+    await stopOps();
   };
 });

@@ -9,6 +9,7 @@ import { createTokenVerifier, type Principal, type TokenVerifier } from '../auth
 import { loadSystemConfig, placementsOf } from '../config.ts';
 import { runMain } from '../lifecycle.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { natsReady, opsForComponent } from '../http/ops.ts';
 import { connectNats, natsOptionsOf } from '../nats/connect.ts';
 import { createControllerClient, type ControllerClient } from '../nats/controllerClient.ts';
 import { VERSION } from '../version.ts';
@@ -56,6 +57,7 @@ export async function runSubgraphMain<TContext extends BaseContext>(
   await runMain(log, async () => {
     const config = loadSystemConfig();
     const nc = await connectNats(natsOptionsOf(config, `subgraph-${name}`));
+    const stopOps = await opsForComponent(`subgraph-${name}`, natsReady(nc));
     const { server, context } = create({
       nc,
       controller: createControllerClient(nc, { waitMs: config.timeouts.operationWaitMs }),
@@ -70,6 +72,7 @@ export async function runSubgraphMain<TContext extends BaseContext>(
     return async () => {
       await running.stop();
       await nc.drain();
+      await stopOps();
     };
   });
 }

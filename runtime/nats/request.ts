@@ -3,6 +3,8 @@ import { RequestError, TimeoutError, headers as natsHeaders } from '@nats-io/nat
 import type { z } from 'zod';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { Header } from '../../schema/subjects.ts';
+import { childTraceparent, currentContext } from '../context.ts';
+import { natsNoRespondersTotal, natsRequestDuration, natsRequestsTotal } from '../metrics.ts';
 import { decodeReply, encodeJson } from './wire.ts';
 
 /** Who is being called, for error codes and messages. */
@@ -57,6 +59,8 @@ export async function requestJson<S extends z.ZodType>(
 
   const h: MsgHdrs = natsHeaders();
   for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
+  const trace = currentContext()?.traceparent;
+  if (trace && !h.has(Header.traceparent)) h.set(Header.traceparent, childTraceparent(trace));
   h.set(Header.deadline, String(deadline));
 
   const request = nc.request(subject, encodeJson(body), { timeout: timeoutMs, headers: h });
@@ -66,17 +70,29 @@ export async function requestJson<S extends z.ZodType>(
     onAbort = () => reject(options.signal?.reason);
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
+  const labels = { target: target.kind === 'region' ? `adapter-${target.platform}` : target.name, region: target.kind === 'region' ? target.region : '' };
+  const started = performance.now();
+  let outcome = 'error';
   try {
     const msg = await Promise.race([request, aborted]);
-    return decodeReply(msg, replySchema, describe(target));
+    const reply = decodeReply(msg, replySchema, describe(target));
+    outcome = 'ok';
+    return reply;
   } catch (error) {
     if (error instanceof InfrafedError) throw target.kind === 'region' ? withTarget(error, target) : error;
-    if (error instanceof RequestError && error.isNoResponders()) throw unavailableError(target);
+    if (error instanceof RequestError && error.isNoResponders()) {
+      outcome = 'no_responders';
+      natsNoRespondersTotal.inc(labels);
+      throw unavailableError(target);
+    }
     if (error instanceof TimeoutError || (error instanceof RequestError && error.cause instanceof TimeoutError)) {
+      outcome = 'timeout';
       throw timeoutError(target);
     }
     throw error;
   } finally {
+    natsRequestsTotal.inc({ ...labels, outcome });
+    natsRequestDuration.observe(labels, (performance.now() - started) / 1000);
     if (onAbort) options.signal?.removeEventListener('abort', onAbort);
     request.catch(() => undefined); // settled after an abort: nobody listens any more
   }

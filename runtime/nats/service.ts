@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { Header } from '../../schema/subjects.ts';
+import { withContext } from '../context.ts';
+import { recordRequest } from '../metrics.ts';
 import { toProblems } from '../problems.ts';
 import { encodeJson, errorHeaders, errorStatus, toWireError } from './wire.ts';
 
@@ -42,6 +44,12 @@ export interface ServiceOptions {
   metadata?: Record<string, string>;
   /** Deadline for requests that carry none, milliseconds. Default 10 000. */
   defaultTimeoutMs?: number;
+  /**
+   * The endpoint whose success means "ready" (e.g. the adapter's vendor health check): `$SRV.STATS` then
+   * reports `data: { ready, detail, checkedAt }` for every endpoint, so readiness is read through the
+   * services API like everything else about the service.
+   */
+  readinessEndpoint?: string;
   log: Logger;
 }
 
@@ -51,12 +59,28 @@ export interface ServiceOptions {
  * contract: INTERNAL, logged), errors travel in the services error headers with a JSON body.
  */
 export async function startService(nc: NatsConnection, options: ServiceOptions, endpoints: readonly EndpointSpec[]): Promise<Service> {
+  const probe = endpoints.find((e) => e.name === options.readinessEndpoint);
+  const inFlight = new Set<Promise<void>>();
   const service = await new Svcm(nc).add({
     name: options.name,
     version: options.version,
     description: options.description,
     queue: options.queue,
     metadata: options.metadata ?? {},
+    ...(probe
+      ? {
+          statsHandler: async () => {
+            const checkedAt = new Date().toISOString();
+            const deadline = Date.now() + 3_000;
+            try {
+              await probe.handle(probe.request.parse({}), { headers: undefined, deadline, signal: AbortSignal.timeout(3_000), log: options.log });
+              return { ready: true, detail: null, checkedAt };
+            } catch (error) {
+              return { ready: false, detail: (error as Error).message, checkedAt };
+            }
+          },
+        }
+      : {}),
   });
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
   for (const spec of endpoints) {
@@ -68,10 +92,21 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
           options.log.error({ err, endpoint: spec.name }, 'endpoint subscription failed');
           return;
         }
-        void handleOne(spec, msg, options.log, defaultTimeoutMs);
+        const traceparent = msg.headers?.get(Header.traceparent) || undefined;
+        const running = withContext({ traceparent }, () => handleOne(spec, msg, options.log, defaultTimeoutMs));
+        inFlight.add(running);
+        void running.finally(() => inFlight.delete(running));
       },
     });
   }
+  // stopping takes no new requests (the endpoints unsubscribe) and then waits for the ones in flight, whose
+  // replies still go out: the caller drains the connection afterwards
+  const stop = service.stop.bind(service);
+  service.stop = async (err?: Error) => {
+    const stopped = await stop(err);
+    await Promise.allSettled([...inFlight]);
+    return stopped;
+  };
   return service;
 }
 
@@ -79,7 +114,11 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
   const headerDeadline = Number(msg.headers?.get(Header.deadline) ?? '');
   const deadline = Number.isFinite(headerDeadline) && headerDeadline > 0 ? headerDeadline : Date.now() + defaultTimeoutMs;
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
-  const reqLog = log.child({ endpoint: spec.name, traceparent: msg.headers?.get(Header.traceparent) || undefined });
+  const reqLog = log.child({ endpoint: spec.name });
+  reqLog.debug({ subject: msg.subject }, 'request');
+  const started = performance.now();
+  const region = regionOfSubject(msg.subject);
+  let code = 'OK';
   try {
     let body: unknown;
     try {
@@ -100,10 +139,19 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
     msg.respond(encodeJson(checked.data));
   } catch (error) {
     const wire = toWireError(error);
+    code = wire.code;
     if (wire.code === ErrorCode.INTERNAL) reqLog.error({ err: error }, 'request failed');
     else reqLog.debug({ code: wire.code, message: wire.message }, 'request refused');
     respondError(msg, wire);
+  } finally {
+    recordRequest(spec.name, region, code, (performance.now() - started) / 1000);
   }
+}
+
+/** The region of an adapter subject (`infra.v1.<region>.<platform>.…`); '' for other subjects. */
+function regionOfSubject(subject: string): string {
+  const parts = subject.split('.');
+  return parts.length >= 5 && (parts[3] === 'openstack' || parts[3] === 'okd') ? (parts[2] as string) : '';
 }
 
 function respondError(msg: ServiceMsg, wire: ReturnType<typeof toWireError>): void {

@@ -3,6 +3,7 @@ import { loadSystemConfig } from '../../runtime/config.ts';
 import { startSubgraph } from '../../runtime/graphql/serveSubgraph.ts';
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger } from '../../runtime/log.ts';
+import { natsReady, opsForComponent } from '../../runtime/http/ops.ts';
 import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
 import { VERSION } from '../../runtime/version.ts';
 import { createCatalogSubgraph } from './createCatalogSubgraph.ts';
@@ -12,6 +13,7 @@ const log = createLogger('subgraph-catalog');
 await runMain(log, async () => {
   const config = loadSystemConfig();
   const nc = await connectNats(natsOptionsOf(config, 'subgraph-catalog'));
+  const stopOps = await opsForComponent('subgraph-catalog', natsReady(nc));
   const { server, context } = createCatalogSubgraph({
     nc,
     regions: config.regions.map((r) => ({ name: r.name, displayName: r.displayName, platforms: r.platforms.map((p) => p.platform) })),
@@ -24,5 +26,6 @@ await runMain(log, async () => {
   return async () => {
     await running.stop();
     await nc.drain();
+    await stopOps();
   };
 });

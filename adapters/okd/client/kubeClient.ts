@@ -1,4 +1,6 @@
 import { ErrorCode, InfrafedError } from '../../../schema/errors.ts';
+import { childTraceparent, currentContext } from '../../../runtime/context.ts';
+import { recordVendorCall } from '../../../runtime/metrics.ts';
 import type { Logger } from '../../../runtime/log.ts';
 
 export interface KubeClientOptions {
@@ -97,11 +99,17 @@ export function createKubeClient(options: KubeClientOptions) {
     const signals = [AbortSignal.timeout(options.timeoutMs)];
     if (callOptions.signal) signals.push(callOptions.signal);
     const started = performance.now();
+    const trace = currentContext()?.traceparent;
     let response: Response;
     try {
       response = await fetch(url, {
         method,
-        headers: { authorization: `Bearer ${options.token}`, accept: 'application/json', ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: {
+          authorization: `Bearer ${options.token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(trace ? { traceparent: childTraceparent(trace) } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.any(signals),
       });
@@ -114,6 +122,7 @@ export function createKubeClient(options: KubeClientOptions) {
     }
     const text = await response.text();
     options.log?.debug({ vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) }, 'vendor call');
+    recordVendorCall(options.service, response.status, performance.now() - started);
     let parsed: unknown = text;
     try {
       parsed = text ? JSON.parse(text) : undefined;

@@ -1,4 +1,6 @@
 import type { InfrafedError } from '../../../schema/errors.ts';
+import { childTraceparent, currentContext } from '../../../runtime/context.ts';
+import { recordVendorCall } from '../../../runtime/metrics.ts';
 import type { Logger } from '../../../runtime/log.ts';
 import { fromVendorFailure, fromVendorResponse } from '../errors.ts';
 
@@ -45,6 +47,8 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
     for (const [k, v] of Object.entries(callOptions.query ?? {})) if (v !== undefined) url.searchParams.set(k, v);
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { Accept: 'application/json', ...options.headers };
+      const trace = currentContext()?.traceparent;
+      if (trace) headers.traceparent = childTraceparent(trace);
       if (callOptions.body !== undefined) headers['Content-Type'] = 'application/json';
       if (options.token) headers['X-Auth-Token'] = await options.token(attempt > 0);
       const signals = [AbortSignal.timeout(options.timeoutMs)];
@@ -63,6 +67,7 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
       }
       const text = await response.text();
       options.log?.debug({ vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) }, 'vendor call');
+      recordVendorCall(options.service, response.status, performance.now() - started);
       let body: unknown = text;
       if (text.length > 0 && (response.headers.get('content-type') ?? '').includes('json')) {
         try {
