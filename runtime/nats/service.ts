@@ -60,7 +60,8 @@ export interface ServiceOptions {
  */
 export async function startService(nc: NatsConnection, options: ServiceOptions, endpoints: readonly EndpointSpec[]): Promise<Service> {
   const probe = endpoints.find((e) => e.name === options.readinessEndpoint);
-  const inFlight = new Set<Promise<void>>();
+  /** Requests being handled, with their deadlines (epoch ms). */
+  const inFlight = new Map<Promise<void>, number>();
   const service = await new Svcm(nc).add({
     name: options.name,
     version: options.version,
@@ -94,7 +95,7 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
         }
         const traceparent = msg.headers?.get(Header.traceparent) || undefined;
         const running = withContext({ traceparent }, () => handleOne(spec, msg, options.log, defaultTimeoutMs));
-        inFlight.add(running);
+        inFlight.set(running, deadlineOf(msg, defaultTimeoutMs));
         void running.finally(() => inFlight.delete(running));
       },
     });
@@ -104,15 +105,24 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
   const stop = service.stop.bind(service);
   service.stop = async (err?: Error) => {
     const stopped = await stop(err);
-    await Promise.allSettled([...inFlight]);
+    // no longer than the latest deadline of what is in flight (its caller gives up then anyway)
+    const until = Math.max(0, ...inFlight.values()) - Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...inFlight.keys()]), new Promise((r) => (timer = setTimeout(r, Math.max(0, until))))]);
+    clearTimeout(timer);
     return stopped;
   };
   return service;
 }
 
-async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defaultTimeoutMs: number): Promise<void> {
+/** The request's absolute deadline: the caller's `Infrafed-Deadline`, or now + the service's default. */
+function deadlineOf(msg: ServiceMsg, defaultTimeoutMs: number): number {
   const headerDeadline = Number(msg.headers?.get(Header.deadline) ?? '');
-  const deadline = Number.isFinite(headerDeadline) && headerDeadline > 0 ? headerDeadline : Date.now() + defaultTimeoutMs;
+  return Number.isFinite(headerDeadline) && headerDeadline > 0 ? headerDeadline : Date.now() + defaultTimeoutMs;
+}
+
+async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defaultTimeoutMs: number): Promise<void> {
+  const deadline = deadlineOf(msg, defaultTimeoutMs);
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
   const reqLog = log.child({ endpoint: spec.name });
   reqLog.debug({ subject: msg.subject }, 'request');

@@ -58,9 +58,12 @@ describe('NATS request and fan-out helpers against a real nats-server', () => {
         reply: echoReply,
         // honours its deadline like real handlers do, so nothing is left running after the test
         handle: (_req, { signal }) =>
-          new Promise((resolve) => {
+          new Promise((resolve, reject) => {
             const timer = setTimeout(() => resolve({ echo: 'late' }), 1_500);
-            signal.addEventListener('abort', () => clearTimeout(timer));
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              reject(signal.reason as Error);
+            });
           }),
       }),
     ]);
