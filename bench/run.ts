@@ -58,6 +58,14 @@ try {
     await measure('gateway: projects { id name placements }', async () => {
       await gql('{ projects { id name placements { region nativeId } } }');
     }),
+    await measure('gateway: the query the REST bridge sends for GET /projects', async () => {
+      await gql('{ projects { id organization name description placements { region platform nativeId enabled } shares { organization level since } } }');
+    }),
+    await measure('REST bridge: GET /projects (projects with placements and shares behind it)', async () => {
+      const res = await fetch(`${system.restUrl}/projects?limit=500`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) throw new Error(`GET /projects: ${res.status}`);
+      await res.arrayBuffer();
+    }),
     await measure('gateway: projects with members', async () => {
       await gql('{ projects { id placements { region } members { user role region } } }');
     }),
@@ -71,7 +79,7 @@ try {
     }),
   ];
   await nc.close();
-  const base = results[2] as (typeof results)[number];
+  const base = results[4] as (typeof results)[number];
   say('');
   say('| what | p50 ms | p95 ms | p99 ms | req/s | p50 vs NATS fan-out |');
   say('|---|---|---|---|---|---|');

@@ -505,9 +505,14 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         async handle(req, { headers }) {
           const principal = await deps.verifyToken(headers?.get(Header.authorization));
           const sharedWithMe = (await store.listSharedWith(principal.organization)).map((e) => ({ projectId: e.projectId, owner: e.owner, level: e.level as ShareLevel }));
-          const record = req.projectId ? await store.getProject(req.projectId) : null;
-          // only the owner sees who else the project is shared with
-          return { sharedWithMe, partners: record && record.organization === principal.organization ? record.shares : [] };
+          // only the owner sees who else a project is shared with
+          const partnersOf = async (projectId: string) => {
+            const record = await store.getProject(projectId);
+            return record && record.organization === principal.organization ? record.shares : [];
+          };
+          const ids = [...new Set(req.projectIds ?? [])];
+          const partnersByProject = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await partnersOf(id)] as const)));
+          return { sharedWithMe, partnersByProject };
         },
       }),
       endpoint({

@@ -181,10 +181,13 @@ export const projectRecordSchema = z.object({
 export type ProjectRecord = z.infer<typeof projectRecordSchema>;
 
 /** Projects shared with the caller's organisation; with `projectId` of one of its own projects, that project's partners. */
-export const shareListRequest = z.object({ projectId: projectIdSchema.optional() });
+/** `projectIds`: the partners of each of these (a batch: one request for a whole page of projects). */
+export const shareListRequest = z.object({ projectIds: z.array(projectIdSchema).max(500).optional() });
+const partnersSchema = z.array(z.object({ organization: organizationIdSchema, level: shareLevelSchema, since: z.string() }));
 export const shareListReply = z.object({
   sharedWithMe: z.array(z.object({ projectId: projectIdSchema, owner: organizationIdSchema, level: shareLevelSchema })),
-  partners: z.array(z.object({ organization: organizationIdSchema, level: shareLevelSchema, since: z.string() })),
+  /** With `projectIds`: the partners per project (empty for a project the caller does not own). */
+  partnersByProject: z.record(z.string(), partnersSchema).default({}),
 });
 
 /**

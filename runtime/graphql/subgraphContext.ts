@@ -1,3 +1,4 @@
+import { currentContext } from '../context.ts';
 import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
@@ -25,6 +26,9 @@ export async function subgraphContext(headers: HeaderMap, verifyToken: TokenVeri
     const e = error as InfrafedError;
     throw new GraphQLError(e.message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
   }
+  // the rest of this request's log lines carry whose it is (the store is this request's own)
+  const request = currentContext();
+  if (request) request.organization = principal.organization;
   const forward: Record<string, string> = {};
   for (const header of [Header.authorization, Header.idempotencyKey, Header.prefer, Header.traceparent]) {
     const v = headers.get(header);

@@ -34,8 +34,8 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     syncUsage(organization: string | undefined, call: ControllerCallOptions) {
       return requestJson(nc, controllerEntitlementSubject('sync'), { organization }, entitlementReply, { timeoutMs: 15_000, deadline: call.deadline, headers: call.headers, target });
     },
-    listShares(projectId: string | undefined, call: ControllerCallOptions) {
-      return requestJson(nc, controllerShareSubject(), { projectId }, shareListReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
+    listShares(query: { projectIds?: string[] }, call: ControllerCallOptions) {
+      return requestJson(nc, controllerShareSubject(), query, shareListReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
     },
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
       return requestJson(nc, controllerAuditSubject(), request, auditListReply, { timeoutMs: 5_000, deadline: call.deadline, headers: call.headers, target });

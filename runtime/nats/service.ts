@@ -154,7 +154,9 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
     else reqLog.debug({ code: wire.code, message: wire.message }, 'request refused');
     respondError(msg, wire);
   } finally {
-    recordRequest(spec.name, region, code, (performance.now() - started) / 1000);
+    const seconds = (performance.now() - started) / 1000;
+    reqLog.debug({ code, ms: Math.round(seconds * 1000) }, 'answered');
+    recordRequest(spec.name, region, code, seconds);
   }
 }
 

@@ -131,7 +131,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       },
       async shares(project: ProjectView, _: unknown, ctx: IdentityContext) {
         if (project.organization !== ctx.principal.organization) return [];
-        return (await deps.controller.listShares(project.id, { headers: ctx.forward, deadline: ctx.deadline })).partners;
+        return ctx.loaders.partnersByProject.load(project.id);
       },
       async members(project: ProjectView, _: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
         const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load({ ...p, projectId: project.id })));
@@ -167,7 +167,8 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       placements: deps.placements,
       call: callOptions(ctx),
       sharedWithMe: () =>
-        (shared ??= deps.controller.listShares(undefined, { headers: ctx.forward, deadline: ctx.deadline }).then((r) => new Map(r.sharedWithMe.map((e) => [e.projectId, e.owner])))),
+        (shared ??= deps.controller.listShares({}, { headers: ctx.forward, deadline: ctx.deadline }).then((r) => new Map(r.sharedWithMe.map((e) => [e.projectId, e.owner])))),
+      partnersOf: async (projectIds: string[]) => (await deps.controller.listShares({ projectIds }, { headers: ctx.forward, deadline: ctx.deadline })).partnersByProject,
     };
   }
 

@@ -14,6 +14,8 @@ export interface LoaderDeps {
   call: AdapterCallOptions;
   /** Projects other organisations shared with this one: project id → owner organisation. */
   sharedWithMe: () => Promise<Map<string, string>>;
+  /** The partners of the caller's own projects (one controller request per batch). */
+  partnersOf: (projectIds: string[]) => Promise<Record<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>>;
 }
 
 /** The placements of some projects of one owner organisation, in every region (one fan-out). */
@@ -55,6 +57,10 @@ export function createLoaders(deps: LoaderDeps) {
     (m: Member) => m.projectId,
   );
 
-  return { placementsByProject, membersByPlacement };
+  const partnersByProject = new DataLoader<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>(async (projectIds) => {
+    const found = await deps.partnersOf([...projectIds]);
+    return projectIds.map((id) => found[id] ?? []);
+  });
+  return { placementsByProject, membersByPlacement, partnersByProject };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -51,6 +51,7 @@ describe('observability end to end: traces, logs, health, metrics', () => {
     // the vendor call itself (Keystone) is logged with the trace, and the operation's lines with its id and organisation
     expect(logOf('adapter-sto', traceId).some((l) => l.msg === 'vendor call' && String(l.vendor).startsWith('Keystone'))).toBe(true);
     expect(logOf('controller', traceId).some((l) => typeof l.operationId === 'string' && l.organization === 'obsco')).toBe(true);
+    expect(logOf('identity', traceId).some((l) => l.organization === 'obsco')).toBe(true);
     // a request without a traceparent gets one at the first hop, and it travels on
     await fetch(`${system.restUrl}/projects`, { headers: { authorization: `Bearer ${owner}` } });
     await new Promise((r) => setTimeout(r, 200));
