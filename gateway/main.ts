@@ -17,17 +17,18 @@ const log = createLogger('gateway');
 await runMain(log, async () => {
   const config = loadSystemConfig();
   const nc = await connectNats(natsOptionsOf(config, 'gateway'));
-  const gateway = createGateway({ nc, verifyToken: createTokenVerifier(config.auth), timeoutMs: config.timeouts.gatewayMs, log });
   setComponent('gateway');
-  // "supergraph loaded": the committed supergraph parses as a schema (the runtime serves the same text)
-  const supergraph: ReadinessCheck = async () => {
-    try {
-      buildASTSchema(parse(readFileSync(SUPERGRAPH_PATH, 'utf8')), { assumeValidSDL: true });
-      return { supergraph: true };
-    } catch (error) {
-      return { supergraph: (error as Error).message };
-    }
-  };
+  // "supergraph loaded": the supergraph the runtime is given parses as a schema; checked once at start,
+  // each probe reports it
+  const supergraphSdl = readFileSync(SUPERGRAPH_PATH, 'utf8');
+  let loaded: true | string = true;
+  try {
+    buildASTSchema(parse(supergraphSdl), { assumeValidSDL: true });
+  } catch (error) {
+    loaded = (error as Error).message;
+  }
+  const gateway = createGateway({ nc, verifyToken: createTokenVerifier(config.auth), timeoutMs: config.timeouts.gatewayMs, log, supergraph: supergraphSdl });
+  const supergraph: ReadinessCheck = async () => ({ supergraph: loaded });
   const ready = allOf(natsReady(nc), servicesReady(nc, Object.values(SubgraphName).map(subgraphServiceName)), supergraph);
   const http = createServer(httpFace(gateway, { log, ready, operationOf: () => 'graphql' }));
   await new Promise<void>((resolve) => http.listen(config.gateway.port, config.gateway.host, resolve));

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { OpenAPIObject } from 'openapi3-ts/oas31';
-import type { z } from 'zod';
 import { ErrorCode, httpStatusByCode, InfrafedError, type Problem } from '../schema/errors.ts';
 import type { ProblemResource } from '../schema/rest.ts';
 import { httpFace, type ReadinessCheck } from '../runtime/http/ops.ts';
 import type { Logger } from '../runtime/log.ts';
-import { toPath } from '../runtime/problems.ts';
+import { toProblems } from '../runtime/problems.ts';
 import { renderDocs } from './docs.ts';
 import { openApiDocument } from './openapi.ts';
 import { fromGraphqlError, routes as allRoutes, type GraphqlError, type GraphqlResult, type Route, type RouteContext, type RouteResult } from './routes.ts';
@@ -84,17 +83,6 @@ export function problemOf(error: InfrafedError, instance?: string, locate: (path
   };
   if (problems) body.problems = problems.map((p) => ({ location: locate(p.path), message: p.message, ...('value' in p ? { value: p.value } : {}) }));
   return body;
-}
-
-/** Every problem of one part of the request (path, query, body), located as `<part>.<path>`. */
-function problemsIn(part: string, error: z.ZodError, input: unknown, relocate: (first: PropertyKey | undefined) => string = () => part): Problem[] {
-  return error.issues.map((issue) => {
-    let value: unknown = input;
-    for (const k of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[k] : undefined;
-    const problem: Problem = { path: toPath(issue.path, relocate(issue.path[0])), message: issue.message };
-    if (value !== undefined && (typeof value !== 'object' || value === null)) problem.value = value;
-    return problem;
-  });
 }
 
 /** A failure of the HTTP request itself (before any GraphQL): its own status. */
@@ -274,14 +262,14 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     for (const [name, schema] of Object.entries(route.params ?? {})) {
       const r = schema.safeParse(pathValues[name]);
       if (r.success) path[name] = r.data as string;
-      else problems.push(...problemsIn(`path.${name}`, r.error, pathValues[name]));
+      else problems.push(...toProblems(r.error, pathValues[name], `path.${name}`));
     }
     const query: Record<string, unknown> = {};
     for (const [name, schema] of Object.entries(route.query ?? {})) {
       const given = url.searchParams.get(name) ?? undefined;
       const r = schema.safeParse(given);
       if (r.success) query[name] = r.data;
-      else problems.push(...problemsIn(`query.${name}`, r.error, given));
+      else problems.push(...toProblems(r.error, given, `query.${name}`));
     }
     if (route.query?.cursor && typeof query.cursor === 'string' && route.shape === 'list' && route.operationId !== 'listAuditEvents') {
       if (!/^[A-Za-z0-9_-]+$/.test(query.cursor)) problems.push({ path: 'query.cursor', message: 'a cursor comes from a previous page', value: query.cursor });
@@ -296,7 +284,7 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
         const input = { ...(given as Record<string, unknown>), ...Object.fromEntries(omit.map((k) => [k, pathValues[k]])) };
         const r = route.body.schema.safeParse(input);
         if (r.success) body = r.data as Record<string, unknown>;
-        else problems.push(...problemsIn('body', r.error, input, (first) => (omit.includes(String(first)) ? 'path' : 'body')));
+        else problems.push(...toProblems(r.error, input, (first) => (omit.includes(String(first)) ? 'path' : 'body')));
       }
     }
     if (problems.length > 0) {
@@ -322,7 +310,8 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy(error as Error);
       if (error instanceof HttpFailure) {
-        return sendProblem(res, { type: `${PROBLEM_BASE}${error.code.toLowerCase().replace(/_/g, '-')}`, title: statusTitle[error.status] ?? 'Error', status: error.status, detail: error.message, code: error.code, instance });
+        // its own status (405, 413, 415, 400) rather than its code's
+        return sendProblem(res, { ...problemOf(new InfrafedError(error.code, error.message), instance), status: error.status, title: statusTitle[error.status] ?? 'Error' });
       }
       if (error instanceof InfrafedError) {
         // problems the gateway found in an input the bridge passed on are the caller's body (without the

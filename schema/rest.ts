@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { auditEventSchema } from './audit.ts';
+import { networkSchema } from './contracts/network.ts';
 import { quotaResources } from './quota.ts';
 
 /**
@@ -55,21 +56,8 @@ export const memberResource = z
   })
   .meta({ id: 'Member' });
 
-export const networkResource = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    region: z.string(),
-    platform,
-    nativeId: z.string(),
-    status: z.string(),
-    cidr: z.string().nullable(),
-    gatewayIp: z.string().nullable(),
-    dnsNameservers: z.array(z.string()),
-    subnetNativeId: z.string().nullable(),
-    router: z.object({ nativeId: z.string(), status: z.string(), external: z.boolean(), externalIp: z.string().nullable() }).nullable(),
-  })
-  .meta({ id: 'Network' });
+/** A network as the adapters report it (the project is the path's). */
+export const networkResource = networkSchema.omit({ projectId: true }).meta({ id: 'Network' });
 
 export const accessRuleResource = z
   .object({

@@ -90,11 +90,14 @@ export async function closeGracefully(server: Server): Promise<void> {
 export function natsReady(nc: NatsConnection): ReadinessCheck {
   return async () => {
     if (nc.isClosed()) return { nats: 'closed' };
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([nc.flush(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 1 s')), 1_000).unref())]);
+      await Promise.race([nc.flush(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 1 s')), 1_000)))]);
       return { nats: true };
     } catch (error) {
       return { nats: (error as Error).message };
+    } finally {
+      clearTimeout(timer);
     }
   };
 }

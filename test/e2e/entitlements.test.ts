@@ -118,6 +118,11 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
       reads = page.data?.auditEvents.events.filter((e) => e.principal === 'rita') ?? [];
     }
     expect(reads.map((e) => `${e.action} ${e.kind} ${e.decision} ${e.result}`).sort()).toEqual(['read.identity project allowed ok', 'read.quota _entities allowed ok']);
+    // the read of one project names it (the entity fetch of its quotas does not: it carries representations)
+    const named = await gql<{ auditEvents: { events: { kind: string; projectId: string | null }[] } }>('query($f: AuditFilter) { auditEvents(filter: $f, first: 500) { events { kind projectId } } }', {
+      f: { action: 'read.identity', projectId },
+    });
+    expect(named.data?.auditEvents.events.map((e) => [e.kind, e.projectId])).toContainEqual(['project', projectId]);
     // the owner's refused attempt and the operator's change of acme's entitlements are in acme's log
     const entitlements = await gql<Page>(AUDIT, { f: { action: 'entitlement.set' } });
     expect(entitlements.data?.auditEvents.events.map((e) => [e.principal, e.decision, e.result])).toEqual([

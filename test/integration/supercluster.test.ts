@@ -49,6 +49,8 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
   let gatewayUrl = '';
   let token = '';
   let env: NodeJS.ProcessEnv = {};
+  /** The project the first test creates in every region. */
+  let everywhere = '';
 
   const gql = graphqlClient(
     () => gatewayUrl,
@@ -146,6 +148,7 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     );
     expect(created.errors).toBeUndefined();
     expect(created.data?.createProject.status).toBe('SUCCEEDED');
+    everywhere = created.data?.createProject.projectId as string;
     for (const region of REGIONS) {
       expect(emulators.get(region)?.objects('namespaces').some((n) => n.metadata.labels?.['infrafed.io/project'] === created.data?.createProject.projectId)).toBe(true);
     }
@@ -188,23 +191,24 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     await expect(connect({ servers: (nats.urls.get('sto') as string[]).map((u) => u.replace('tls://', 'nats://')), maxReconnectAttempts: 0, timeout: 3_000 })).rejects.toThrow();
   });
 
-  it('measures a request within a region and across the gateways', async () => {
+  it('a subgraph on the lla cluster reaches its own region and sto across the gateways, with its own user (latency printed)', async () => {
     const nc: NatsConnection = await connectAs('subgraph-identity', 'lla');
     try {
+      // every answer comes from the asked region's adapter and holds that region's placement of the project
       const p50 = async (region: string) => {
         const times: number[] = [];
         for (let i = 0; i < 40; i++) {
           const t = performance.now();
-          await requestAdapter(nc, { region, platform: 'okd' }, 'project', 'list', { organization: 'acme' }, projectListReply, { timeoutMs: 5_000 });
+          const reply = await requestAdapter(nc, { region, platform: 'okd' }, 'project', 'list', { organization: 'acme' }, projectListReply, { timeoutMs: 5_000 });
           times.push(performance.now() - t);
+          expect(reply.placements.filter((p) => p.projectId === everywhere).map((p) => p.region)).toEqual([region]);
         }
         return times.sort((a, b) => a - b)[20] as number;
       };
       const local = await p50('lla');
       const remote = await p50('sto');
+      // a figure for the note, not a check (benchmarks compare; tests do not time)
       process.stdout.write(`supercluster: adapter request p50 from the lla cluster: lla (local) ${local.toFixed(2)} ms, sto (across gateways) ${remote.toFixed(2)} ms\n`);
-      expect(local).toBeGreaterThan(0);
-      expect(remote).toBeGreaterThan(0);
     } finally {
       await nc.close();
     }
