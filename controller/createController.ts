@@ -4,10 +4,9 @@ import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { can, ownerOnlyPermissions, Permission, permissionForOperation, weaker, weakestRoleWith } from '../schema/access.ts';
 import { auditListReply, auditListRequest } from '../schema/audit.ts';
-import { quotaGetReply } from '../schema/contracts/quota.ts';
 import { entitlementGetRequest, entitlementReply, setEntitlementsInput, usageSyncRequest, type Amounts } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import { type Network, networkGetReply, ruleListReply } from '../schema/contracts/network.ts';
+import type { Network } from '../schema/contracts/network.ts';
 import { placementKey, type Placement } from '../schema/model.ts';
 import { fromAccessRuleInput } from '../schema/network.ts';
 import {
@@ -166,7 +165,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   async function placementOfNetwork(record: ProjectRecord, networkId: string): Promise<{ placement: Placement; network: Network }> {
     const candidates = record.placements.filter((p) => p.platform === 'openstack');
     const asked = await fanOut(candidates, (p) =>
-      requestAdapter(deps.nc, p, 'network', 'get', { projectId: record.projectId, networkId }, networkGetReply, { timeoutMs: deps.adapterTimeoutMs }),
+      requestAdapter(deps.nc, p, 'network', 'get', { projectId: record.projectId, networkId }, { timeoutMs: deps.adapterTimeoutMs }),
     );
     const found = asked.ok.find((r) => r.value.network !== null);
     if (found?.value.network) return { placement: found.target, network: found.value.network };
@@ -188,7 +187,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       const projectId = op.projectId as string;
       const asked = await fanOut(
         op.steps.map((s) => ({ region: s.region, platform: s.platform })),
-        (p) => requestAdapter(deps.nc, p, 'rule', 'list', { projects: [{ projectId }] }, ruleListReply, { timeoutMs: deps.adapterTimeoutMs }),
+        (p) => requestAdapter(deps.nc, p, 'rule', 'list', { projects: [{ projectId }] }, { timeoutMs: deps.adapterTimeoutMs }),
       );
       if (asked.failed.length > 0) throw error;
       const lacking = new Set(asked.ok.filter((r) => !r.value.rules.some((rule) => rule.id === op.resourceId)).map((r) => `${projectId}|${r.target.region}|${r.target.platform}`));
@@ -594,7 +593,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     const projects = (records ?? (await store.listProjects(organization))).filter((p) => p.state === 'ACTIVE');
     const targets = projects.flatMap((p) => p.placements.map((placement) => ({ projectId: p.projectId, placement })));
     const read = await fanOut(targets, (t) =>
-      requestAdapter(deps.nc, t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId }] }, quotaGetReply, { timeoutMs: deps.adapterTimeoutMs }),
+      requestAdapter(deps.nc, t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId }] }, { timeoutMs: deps.adapterTimeoutMs }),
     );
     const actual: Record<string, { limits: Record<string, number | null>; usage: Amounts }> = {};
     for (const r of read.ok) {

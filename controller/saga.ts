@@ -1,24 +1,14 @@
-import { withContext } from '../runtime/context.ts';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
-import type { z } from 'zod';
-import {
-  memberAddReply,
-  memberListReply,
-  memberRemoveReply,
-  projectCreateReply,
-  projectDeleteReply,
-} from '../schema/contracts/identity.ts';
-import { networkCreateReply, networkDeleteReply, ruleApplyReply, ruleListReply, ruleRemoveReply } from '../schema/contracts/network.ts';
-import { quotaGetReply, quotaSetReply } from '../schema/contracts/quota.ts';
+import type { ProjectRole } from '../schema/model.ts';
 import { ambiguousOutcomeCodes, ErrorCode } from '../schema/errors.ts';
 import { fromAccessRuleInput, type AccessRule } from '../schema/network.ts';
 import type { Amounts } from '../schema/entitlements.ts';
 import { limitsFor, type QuotaLimits } from '../schema/quota.ts';
 import { memberOf, type Operation, type OperationStep } from '../schema/operations.ts';
-import type { AdapterResource, AdapterVerb } from '../schema/subjects.ts';
-import { requestAdapter } from '../runtime/nats/adapterClient.ts';
+import { requestAdapter, type AdapterContractResource, type AdapterContractVerb, type AdapterRequest, type AdapterReply } from '../runtime/nats/adapterClient.ts';
 import { toWireError } from '../runtime/nats/wire.ts';
+import { withContext } from '../runtime/context.ts';
 import type { ObjectChange, QuotaLedger } from './ledger.ts';
 import type { ControllerStore } from './store.ts';
 
@@ -79,8 +69,8 @@ const now = () => new Date().toISOString();
 export function createSagaRunner(deps: SagaDeps) {
   const { nc, store, log } = deps;
 
-  function call<S extends z.ZodType>(step: OperationStep, resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S): Promise<z.infer<S>> {
-    return requestAdapter(nc, { region: step.region, platform: step.platform }, resource, verb, body, reply, { timeoutMs: deps.adapterTimeoutMs });
+  function call<R extends AdapterContractResource, V extends AdapterContractVerb<R>>(step: OperationStep, resource: R, verb: V, body: AdapterRequest<R, V>): Promise<AdapterReply<R, V>> {
+    return requestAdapter(nc, { region: step.region, platform: step.platform }, resource, verb, body, { timeoutMs: deps.adapterTimeoutMs });
   }
 
   function planFor(op: Operation): Plan {
@@ -90,14 +80,14 @@ export function createSagaRunner(deps: SagaDeps) {
         const projectId = op.projectId as string;
         return {
           async forward(_op, step) {
-            const res = await call(step, 'project', 'create', { projectId, organization: op.organization, name: request.input.name, description: request.input.description }, projectCreateReply);
+            const res = await call(step, 'project', 'create', { projectId, organization: op.organization, name: request.input.name, description: request.input.description });
             // the organisation's project defaults, already held against its entitlements
             const defaults = op.quotaDefaults ? limitsFor(step.platform, op.quotaDefaults as Amounts) : {};
-            if (Object.keys(defaults).length > 0) await call(step, 'quota', 'set', { projectId, limits: defaults }, quotaSetReply);
+            if (Object.keys(defaults).length > 0) await call(step, 'quota', 'set', { projectId, limits: defaults });
             return { nativeId: res.placement.nativeId, changed: res.created };
           },
           async undo(_op, step) {
-            await call(step, 'project', 'delete', { projectId }, projectDeleteReply);
+            await call(step, 'project', 'delete', { projectId });
           },
           async onSucceeded() {
             const record = await store.getProject(projectId);
@@ -116,7 +106,7 @@ export function createSagaRunner(deps: SagaDeps) {
         const projectId = request.input.projectId;
         return {
           async forward(_op, step) {
-            await call(step, 'project', 'delete', { projectId }, projectDeleteReply);
+            await call(step, 'project', 'delete', { projectId });
             return {};
           },
           async onSucceeded() {
@@ -136,13 +126,13 @@ export function createSagaRunner(deps: SagaDeps) {
         const { kind, user } = memberOf(request.input);
         return {
           async forward(_op, step) {
-            const res = await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role }, memberAddReply);
+            const res = await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role });
             return { undo: { previousRole: res.previousRole } };
           },
           async undo(_op, step) {
-            const previousRole = (step.undo?.previousRole as string | null | undefined) ?? null;
-            if (previousRole) await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role: previousRole }, memberAddReply);
-            else await call(step, 'member', 'remove', { projectId, kind, user, organization: op.organization }, memberRemoveReply);
+            const previousRole = (step.undo?.previousRole as ProjectRole | null | undefined) ?? null;
+            if (previousRole) await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role: previousRole });
+            else await call(step, 'member', 'remove', { projectId, kind, user, organization: op.organization });
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
@@ -153,12 +143,12 @@ export function createSagaRunner(deps: SagaDeps) {
         const { kind, user } = memberOf(request.input);
         return {
           async forward(_op, step) {
-            const res = await call(step, 'member', 'remove', { projectId, kind, user, organization: op.organization }, memberRemoveReply);
+            const res = await call(step, 'member', 'remove', { projectId, kind, user, organization: op.organization });
             return { undo: { previousRole: res.previousRole } };
           },
           async undo(_op, step) {
-            const previousRole = (step.undo?.previousRole as string | null | undefined) ?? null;
-            if (previousRole) await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role: previousRole }, memberAddReply);
+            const previousRole = (step.undo?.previousRole as ProjectRole | null | undefined) ?? null;
+            if (previousRole) await call(step, 'member', 'add', { projectId, kind, user, organization: op.organization, role: previousRole });
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
@@ -170,11 +160,11 @@ export function createSagaRunner(deps: SagaDeps) {
         return {
           async forward(_op, step) {
             const body = { id: networkId, projectId, name, cidr, gatewayIp: gatewayIp ?? null, dnsNameservers, router: router ? { external: router.external } : null };
-            const res = await call(step, 'network', 'create', body, networkCreateReply);
+            const res = await call(step, 'network', 'create', body);
             return { nativeId: res.network.nativeId, changed: res.created };
           },
           async undo(_op, step) {
-            await call(step, 'network', 'delete', { projectId, networkId }, networkDeleteReply);
+            await call(step, 'network', 'delete', { projectId, networkId });
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
@@ -184,7 +174,7 @@ export function createSagaRunner(deps: SagaDeps) {
         const { projectId, networkId } = request.input;
         return {
           async forward(_op, step) {
-            const res = await call(step, 'network', 'delete', { projectId, networkId }, networkDeleteReply);
+            const res = await call(step, 'network', 'delete', { projectId, networkId });
             return { changed: res.deleted };
           },
           onSucceeded: async () => {},
@@ -197,15 +187,15 @@ export function createSagaRunner(deps: SagaDeps) {
         return {
           async forward(_op, step, checkpoint) {
             // whether the rule was there before decides whether an undo may remove it
-            const before = await call(step, 'rule', 'list', { projects: [{ projectId }] }, ruleListReply);
+            const before = await call(step, 'rule', 'list', { projects: [{ projectId }] });
             await checkpoint({ existedBefore: before.rules.some((r) => r.id === rule.id) });
-            const res = await call(step, 'rule', 'apply', { projectId, rule }, ruleApplyReply);
+            const res = await call(step, 'rule', 'apply', { projectId, rule });
             return { nativeId: res.rule.nativeId, changed: res.created, undo: { existedBefore: !res.created } };
           },
           async undo(_op, step) {
             // never remove a rule that was there before this operation (unknown: the step never recorded it, so it never ran)
             if (step.undo?.existedBefore !== false) return;
-            await call(step, 'rule', 'remove', { projectId, ruleId: rule.id }, ruleRemoveReply);
+            await call(step, 'rule', 'remove', { projectId, ruleId: rule.id });
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
@@ -215,17 +205,17 @@ export function createSagaRunner(deps: SagaDeps) {
         const { projectId, ruleId } = request.input;
         return {
           async forward(_op, step, checkpoint) {
-            const before = await call(step, 'rule', 'list', { projects: [{ projectId }] }, ruleListReply);
+            const before = await call(step, 'rule', 'list', { projects: [{ projectId }] });
             const found = before.rules.find((r) => r.id === ruleId);
             if (!found) return { changed: false, undo: { rule: null } };
             const { projectId: _p, region: _r, platform: _pl, nativeId: _n, status: _s, ...removed } = found;
             await checkpoint({ rule: removed });
-            const res = await call(step, 'rule', 'remove', { projectId, ruleId }, ruleRemoveReply);
+            const res = await call(step, 'rule', 'remove', { projectId, ruleId });
             return { nativeId: found.nativeId, changed: res.removed, undo: { rule: res.rule ?? removed } };
           },
           async undo(_op, step) {
             const removed = (step.undo?.rule as AccessRule | null | undefined) ?? null;
-            if (removed) await call(step, 'rule', 'apply', { projectId, rule: removed }, ruleApplyReply);
+            if (removed) await call(step, 'rule', 'apply', { projectId, rule: removed });
           },
           onSucceeded: async () => {},
           onFailed: async () => {},
@@ -252,9 +242,9 @@ export function createSagaRunner(deps: SagaDeps) {
         return {
           // the partner's users and groups lose their roles here (the share itself ended when the operation was recorded)
           async forward(_op, step) {
-            const listed = await call(step, 'member', 'list', { projects: [{ projectId }] }, memberListReply);
+            const listed = await call(step, 'member', 'list', { projects: [{ projectId }] });
             const theirs = listed.members.filter((m) => m.organization === partner);
-            for (const m of theirs) await call(step, 'member', 'remove', { projectId, kind: m.kind, user: m.user, organization: partner }, memberRemoveReply);
+            for (const m of theirs) await call(step, 'member', 'remove', { projectId, kind: m.kind, user: m.user, organization: partner });
             return { changed: theirs.length > 0 };
           },
           onSucceeded: async () => {},
@@ -265,18 +255,18 @@ export function createSagaRunner(deps: SagaDeps) {
         const { projectId, limits } = request.input;
         return {
           async forward(_op, step, checkpoint) {
-            const before = await call(step, 'quota', 'get', { projects: [{ projectId }] }, quotaGetReply);
+            const before = await call(step, 'quota', 'get', { projects: [{ projectId }] });
             const current = before.quotas[0]?.limits ?? {};
             const previous: QuotaLimits = {};
             for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;
             await checkpoint({ previous });
-            const res = await call(step, 'quota', 'set', { projectId, limits }, quotaSetReply);
+            const res = await call(step, 'quota', 'set', { projectId, limits });
             const changed = Object.entries(res.previous).some(([r, v]) => v !== limits[r as keyof QuotaLimits]);
             return { changed, undo: { previous: res.previous } };
           },
           async undo(_op, step) {
             const previous = step.undo?.previous as QuotaLimits | undefined;
-            if (previous && Object.keys(previous).length > 0) await call(step, 'quota', 'set', { projectId, limits: previous }, quotaSetReply);
+            if (previous && Object.keys(previous).length > 0) await call(step, 'quota', 'set', { projectId, limits: previous });
           },
           // the reservation made when the operation was accepted becomes the allocation, or is freed
           onSucceeded: () => deps.ledger.commit(op.organization, op.id, quotaChanges(op, limits as Amounts)),

@@ -1,49 +1,14 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
-import {
-  healthCheckReply,
-  healthCheckRequest,
-  memberAddReply,
-  memberAddRequest,
-  memberListReply,
-  memberListRequest,
-  memberRemoveReply,
-  memberRemoveRequest,
-  projectCreateReply,
-  projectCreateRequest,
-  projectDeleteReply,
-  projectDeleteRequest,
-  projectGetReply,
-  projectGetRequest,
-  projectListReply,
-  projectListRequest,
-  type Member,
-  type ProjectPlacement,
-} from '../../schema/contracts/identity.ts';
-import {
-  networkCreateReply,
-  networkCreateRequest,
-  networkDeleteReply,
-  networkDeleteRequest,
-  networkGetReply,
-  networkGetRequest,
-  networkListReply,
-  networkListRequest,
-  ruleApplyReply,
-  ruleApplyRequest,
-  ruleListReply,
-  ruleListRequest,
-  ruleRemoveReply,
-  ruleRemoveRequest,
-  type PlacedAccessRule,
-} from '../../schema/contracts/network.ts';
-import { quotaGetReply, quotaGetRequest, quotaSetReply, quotaSetRequest } from '../../schema/contracts/quota.ts';
+import type { Member, ProjectPlacement } from '../../schema/contracts/identity.ts';
+import type { PlacedAccessRule } from '../../schema/contracts/network.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { normalizeAccessRule, type AccessRule } from '../../schema/network.ts';
 import type { QuotaLimits, QuotaResource, QuotaUsage } from '../../schema/quota.ts';
-import { adapterQueue, adapterServiceName, adapterSubject } from '../../schema/subjects.ts';
-import { endpoint, startService, type EndpointSpec } from '../../runtime/nats/service.ts';
+import { adapterQueue, adapterServiceName } from '../../schema/subjects.ts';
+import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
+import { startService, type EndpointSpec } from '../../runtime/nats/service.ts';
 import { retryOnConflict, type KubeCallOptions, type KubeClient, type KubeObject } from './client/kubeClient.ts';
 import {
   Annotation,
@@ -287,14 +252,8 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
     return { ...rule, projectId, region, platform: 'okd', nativeId: policy.metadata.name, status: 'ACTIVE' };
   }
 
-  const subject = (resource: Parameters<typeof adapterSubject>[2], verb: Parameters<typeof adapterSubject>[3]) => adapterSubject(region, 'okd', resource, verb);
-
   const endpoints: EndpointSpec[] = [
-    endpoint({
-      name: 'project-create',
-      subject: subject('project', 'create'),
-      request: projectCreateRequest,
-      reply: projectCreateReply,
+    adapterEndpoint(region, 'okd', 'project', 'create', {
       async handle(req, { signal }) {
         const o = { signal };
         const name = namespaceName(req.projectId);
@@ -318,21 +277,13 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { placement: fromNamespace(labelled, region) as ProjectPlacement, created: !existing };
       },
     }),
-    endpoint({
-      name: 'project-get',
-      subject: subject('project', 'get'),
-      request: projectGetRequest,
-      reply: projectGetReply,
+    adapterEndpoint(region, 'okd', 'project', 'get', {
       async handle(req, { signal }) {
         const ns = await findNamespace(req.projectId, { signal });
         return { placement: ns ? fromNamespace(ns, region) : null };
       },
     }),
-    endpoint({
-      name: 'project-list',
-      subject: subject('project', 'list'),
-      request: projectListRequest,
-      reply: projectListReply,
+    adapterEndpoint(region, 'okd', 'project', 'list', {
       async handle(req, { signal }) {
         const namespaces = await kube.list('/api/v1/namespaces', `${Label.managed}=true,${Label.org}=${req.organization}`, { signal });
         const wanted = req.projectIds ? new Set(req.projectIds) : null;
@@ -343,22 +294,14 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         };
       },
     }),
-    endpoint({
-      name: 'project-delete',
-      subject: subject('project', 'delete'),
-      request: projectDeleteRequest,
-      reply: projectDeleteReply,
+    adapterEndpoint(region, 'okd', 'project', 'delete', {
       async handle(req, { signal }) {
         const ns = await findNamespace(req.projectId, { signal });
         // deleting the project deletes its namespace and everything in it (RoleBindings, NetworkPolicies, ResourceQuota)
         return { deleted: ns ? await kube.remove(`/apis/project.openshift.io/v1/projects/${ns.metadata.name}`, { signal }) : false };
       },
     }),
-    endpoint({
-      name: 'member-add',
-      subject: subject('member', 'add'),
-      request: memberAddRequest,
-      reply: memberAddReply,
+    adapterEndpoint(region, 'okd', 'member', 'add', {
       async handle(req, { signal }) {
         const o = { signal };
         const ns = await requireNamespace(req.projectId, o);
@@ -389,11 +332,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { member: { projectId: req.projectId, kind: req.kind, user: req.user, organization: req.organization, role: req.role }, previousRole };
       },
     }),
-    endpoint({
-      name: 'member-remove',
-      subject: subject('member', 'remove'),
-      request: memberRemoveRequest,
-      reply: memberRemoveReply,
+    adapterEndpoint(region, 'okd', 'member', 'remove', {
       async handle(req, { signal }) {
         const o = { signal };
         const ns = await requireNamespace(req.projectId, o);
@@ -404,11 +343,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { removed: true, previousRole: toMember(req.projectId, existing)?.role ?? null };
       },
     }),
-    endpoint({
-      name: 'member-list',
-      subject: subject('member', 'list'),
-      request: memberListRequest,
-      reply: memberListReply,
+    adapterEndpoint(region, 'okd', 'member', 'list', {
       async handle(req, { signal }) {
         const members = await perProject(req.projects, signal, async (projectId, ns) => {
           const bindings = await kube.list<RoleBindingBody>(`${RBAC}/namespaces/${ns}/rolebindings`, Label.memberOrg, { signal });
@@ -417,11 +352,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { members: members.sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user)) };
       },
     }),
-    endpoint({
-      name: 'rule-apply',
-      subject: subject('rule', 'apply'),
-      request: ruleApplyRequest,
-      reply: ruleApplyReply,
+    adapterEndpoint(region, 'okd', 'rule', 'apply', {
       async handle(req, { signal }) {
         const o = { signal };
         const ns = await requireNamespace(req.projectId, o);
@@ -441,11 +372,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         }
       },
     }),
-    endpoint({
-      name: 'rule-remove',
-      subject: subject('rule', 'remove'),
-      request: ruleRemoveRequest,
-      reply: ruleRemoveReply,
+    adapterEndpoint(region, 'okd', 'rule', 'remove', {
       async handle(req, { signal }) {
         const ns = await findNamespace(req.projectId, { signal });
         if (!ns) return { removed: false, rule: null };
@@ -456,11 +383,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { removed: true, rule: fromNetworkPolicy(existing) };
       },
     }),
-    endpoint({
-      name: 'rule-list',
-      subject: subject('rule', 'list'),
-      request: ruleListRequest,
-      reply: ruleListReply,
+    adapterEndpoint(region, 'okd', 'rule', 'list', {
       async handle(req, { signal }) {
         const rules = await perProject(req.projects, signal, async (projectId, ns) => {
           const policies = await kube.list<PolicySpec>(`${NETWORKING}/namespaces/${ns}/networkpolicies`, Label.rule, { signal });
@@ -472,11 +395,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { rules: rules.sort((a, b) => a.direction.localeCompare(b.direction) || a.id.localeCompare(b.id)) };
       },
     }),
-    endpoint({
-      name: 'quota-get',
-      subject: subject('quota', 'get'),
-      request: quotaGetRequest,
-      reply: quotaGetReply,
+    adapterEndpoint(region, 'okd', 'quota', 'get', {
       async handle(req, { signal }) {
         const quotas = await perProject(req.projects, signal, async (projectId, ns) => {
           const { limits, usage } = await readQuota(ns, { signal });
@@ -485,11 +404,7 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
         return { quotas };
       },
     }),
-    endpoint({
-      name: 'quota-set',
-      subject: subject('quota', 'set'),
-      request: quotaSetRequest,
-      reply: quotaSetReply,
+    adapterEndpoint(region, 'okd', 'quota', 'set', {
       async handle(req, { signal }) {
         const o = { signal };
         const given = (Object.keys(req.limits) as QuotaResource[]).filter((r) => req.limits[r] !== undefined);
@@ -530,21 +445,13 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
       },
     }),
     ...(['create', 'get', 'delete', 'list'] as const).map((verb) =>
-      endpoint({
-        name: `network-${verb}`,
-        subject: subject('network', verb),
-        request: { create: networkCreateRequest, get: networkGetRequest, delete: networkDeleteRequest, list: networkListRequest }[verb],
-        reply: { create: networkCreateReply, get: networkGetReply, delete: networkDeleteReply, list: networkListReply }[verb],
+      adapterEndpoint(region, 'okd', 'network', verb, {
         async handle() {
           throw notSupported('Networks');
         },
       }),
     ),
-    endpoint({
-      name: 'health-check',
-      subject: subject('health', 'check'),
-      request: healthCheckRequest,
-      reply: healthCheckReply,
+    adapterEndpoint(region, 'okd', 'health', 'check', {
       async handle(_req, { signal }) {
         const started = performance.now();
         const version = await kube.request<{ gitVersion: string }>('GET', '/version', undefined, { signal });

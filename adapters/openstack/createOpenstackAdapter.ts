@@ -1,46 +1,12 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
-import {
-  healthCheckReply,
-  healthCheckRequest,
-  memberAddReply,
-  memberAddRequest,
-  memberListReply,
-  memberListRequest,
-  memberRemoveReply,
-  memberRemoveRequest,
-  projectCreateReply,
-  projectCreateRequest,
-  projectDeleteReply,
-  projectDeleteRequest,
-  projectGetReply,
-  projectGetRequest,
-  projectListReply,
-  projectListRequest,
-  type ProjectPlacement,
-} from '../../schema/contracts/identity.ts';
-import {
-  networkCreateReply,
-  networkCreateRequest,
-  networkDeleteReply,
-  networkDeleteRequest,
-  networkGetReply,
-  networkGetRequest,
-  networkListReply,
-  networkListRequest,
-  ruleApplyReply,
-  ruleApplyRequest,
-  ruleListReply,
-  ruleListRequest,
-  ruleRemoveReply,
-  ruleRemoveRequest,
-} from '../../schema/contracts/network.ts';
-import { quotaGetReply, quotaGetRequest, quotaSetReply, quotaSetRequest } from '../../schema/contracts/quota.ts';
+import type { ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { ProjectRole } from '../../schema/model.ts';
-import { adapterQueue, adapterServiceName, adapterSubject } from '../../schema/subjects.ts';
-import { endpoint, startService, type EndpointSpec } from '../../runtime/nats/service.ts';
+import { adapterQueue, adapterServiceName } from '../../schema/subjects.ts';
+import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
+import { startService, type EndpointSpec } from '../../runtime/nats/service.ts';
 import type { CallOptions } from './client/http.ts';
 import type { KeystoneActor, KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
@@ -168,11 +134,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
   }
 
   const endpoints: EndpointSpec[] = [
-    endpoint({
-      name: 'project-create',
-      subject: adapterSubject(region, 'openstack', 'project', 'create'),
-      request: projectCreateRequest,
-      reply: projectCreateReply,
+    adapterEndpoint(region, 'openstack', 'project', 'create', {
       async handle(req, { signal }) {
         const options = { signal };
         const existing = await findProject(req.projectId, options);
@@ -196,21 +158,13 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         }
       },
     }),
-    endpoint({
-      name: 'project-get',
-      subject: adapterSubject(region, 'openstack', 'project', 'get'),
-      request: projectGetRequest,
-      reply: projectGetReply,
+    adapterEndpoint(region, 'openstack', 'project', 'get', {
       async handle(req, { signal }) {
         const project = await findProject(req.projectId, { signal });
         return { placement: project ? fromKeystoneProject(project, region) : null };
       },
     }),
-    endpoint({
-      name: 'project-list',
-      subject: adapterSubject(region, 'openstack', 'project', 'list'),
-      request: projectListRequest,
-      reply: projectListReply,
+    adapterEndpoint(region, 'openstack', 'project', 'list', {
       async handle(req, { signal }) {
         const domain = await domainId(req.organization, false, { signal });
         if (!domain) return { placements: [] };
@@ -222,11 +176,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         return { placements };
       },
     }),
-    endpoint({
-      name: 'project-delete',
-      subject: adapterSubject(region, 'openstack', 'project', 'delete'),
-      request: projectDeleteRequest,
-      reply: projectDeleteReply,
+    adapterEndpoint(region, 'openstack', 'project', 'delete', {
       async handle(req, { signal, log }) {
         const project = await findProject(req.projectId, { signal });
         if (!project) return { deleted: false };
@@ -238,11 +188,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         return { deleted: await keystone.deleteProject(project.id, { signal }) };
       },
     }),
-    endpoint({
-      name: 'member-add',
-      subject: adapterSubject(region, 'openstack', 'member', 'add'),
-      request: memberAddRequest,
-      reply: memberAddReply,
+    adapterEndpoint(region, 'openstack', 'member', 'add', {
       async handle(req, { signal }) {
         const options = { signal };
         const project = await requireProject(req.projectId, options);
@@ -260,11 +206,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         };
       },
     }),
-    endpoint({
-      name: 'member-remove',
-      subject: adapterSubject(region, 'openstack', 'member', 'remove'),
-      request: memberRemoveRequest,
-      reply: memberRemoveReply,
+    adapterEndpoint(region, 'openstack', 'member', 'remove', {
       async handle(req, { signal }) {
         const options = { signal };
         const project = await requireProject(req.projectId, options);
@@ -278,11 +220,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         return { removed: before.length > 0, previousRole: strongest(before) };
       },
     }),
-    endpoint({
-      name: 'member-list',
-      subject: adapterSubject(region, 'openstack', 'member', 'list'),
-      request: memberListRequest,
-      reply: memberListReply,
+    adapterEndpoint(region, 'openstack', 'member', 'list', {
       async handle(req, { signal }) {
         const options = { signal };
         const perProject = await Promise.all(
@@ -294,105 +232,65 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         return { members: perProject.flat() };
       },
     }),
-    endpoint({
-      name: 'network-create',
-      subject: adapterSubject(region, 'openstack', 'network', 'create'),
-      request: networkCreateRequest,
-      reply: networkCreateReply,
+    adapterEndpoint(region, 'openstack', 'network', 'create', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
         const project = await requireProject(req.projectId, { signal });
         return ops.create(req, project.id, { signal });
       },
     }),
-    endpoint({
-      name: 'network-get',
-      subject: adapterSubject(region, 'openstack', 'network', 'get'),
-      request: networkGetRequest,
-      reply: networkGetReply,
+    adapterEndpoint(region, 'openstack', 'network', 'get', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
         const project = await findProject(req.projectId, { signal });
         return { network: project ? await ops.get(req.projectId, project.id, req.networkId, { signal }) : null };
       },
     }),
-    endpoint({
-      name: 'network-delete',
-      subject: adapterSubject(region, 'openstack', 'network', 'delete'),
-      request: networkDeleteRequest,
-      reply: networkDeleteReply,
+    adapterEndpoint(region, 'openstack', 'network', 'delete', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
         const project = await findProject(req.projectId, { signal });
         return { deleted: project ? await ops.delete(project.id, req.networkId, { signal }) : false };
       },
     }),
-    endpoint({
-      name: 'network-list',
-      subject: adapterSubject(region, 'openstack', 'network', 'list'),
-      request: networkListRequest,
-      reply: networkListReply,
+    adapterEndpoint(region, 'openstack', 'network', 'list', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
         return { networks: await perProject(req.projects, { signal }, (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
       },
     }),
-    endpoint({
-      name: 'rule-apply',
-      subject: adapterSubject(region, 'openstack', 'rule', 'apply'),
-      request: ruleApplyRequest,
-      reply: ruleApplyReply,
+    adapterEndpoint(region, 'openstack', 'rule', 'apply', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
         const project = await requireProject(req.projectId, { signal });
         return ops.apply(req.projectId, project.id, req.rule, { signal });
       },
     }),
-    endpoint({
-      name: 'rule-remove',
-      subject: adapterSubject(region, 'openstack', 'rule', 'remove'),
-      request: ruleRemoveRequest,
-      reply: ruleRemoveReply,
+    adapterEndpoint(region, 'openstack', 'rule', 'remove', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
         const project = await findProject(req.projectId, { signal });
         return project ? ops.remove(project.id, req.ruleId, { signal }) : { removed: false, rule: null };
       },
     }),
-    endpoint({
-      name: 'rule-list',
-      subject: adapterSubject(region, 'openstack', 'rule', 'list'),
-      request: ruleListRequest,
-      reply: ruleListReply,
+    adapterEndpoint(region, 'openstack', 'rule', 'list', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
         return { rules: await perProject(req.projects, { signal }, (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
       },
     }),
-    endpoint({
-      name: 'quota-get',
-      subject: adapterSubject(region, 'openstack', 'quota', 'get'),
-      request: quotaGetRequest,
-      reply: quotaGetReply,
+    adapterEndpoint(region, 'openstack', 'quota', 'get', {
       async handle(req, { signal }) {
         return { quotas: await perProject(req.projects, { signal }, async (projectId, nativeId) => [await quotas.get(projectId, nativeId, { signal })]) };
       },
     }),
-    endpoint({
-      name: 'quota-set',
-      subject: adapterSubject(region, 'openstack', 'quota', 'set'),
-      request: quotaSetRequest,
-      reply: quotaSetReply,
+    adapterEndpoint(region, 'openstack', 'quota', 'set', {
       async handle(req, { signal }) {
         const project = await requireProject(req.projectId, { signal });
         return quotas.set(project.id, req.limits, { signal });
       },
     }),
-    endpoint({
-      name: 'health-check',
-      subject: adapterSubject(region, 'openstack', 'health', 'check'),
-      request: healthCheckRequest,
-      reply: healthCheckReply,
+    adapterEndpoint(region, 'openstack', 'health', 'check', {
       async handle(_req, { signal }) {
         const started = performance.now();
         await keystone.token();

@@ -1,8 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { z } from 'zod';
+import { adapterContract, type AdapterContract, type AdapterContractResource, type AdapterContractVerb } from '../../schema/contracts/adapter.ts';
 import type { Placement } from '../../schema/model.ts';
 import { adapterSubject, type AdapterResource, type AdapterVerb } from '../../schema/subjects.ts';
 import { requestJson } from './request.ts';
+
+export type { AdapterContractResource, AdapterContractVerb };
 
 export interface AdapterCallOptions {
   timeoutMs: number;
@@ -11,18 +14,21 @@ export interface AdapterCallOptions {
   headers?: Record<string, string>;
 }
 
-/** One request to the adapter of one region/platform. */
-export function requestAdapter<S extends z.ZodType>(
+/** What a request of that resource and verb carries and what its answer is (schema/contracts/adapter.ts). */
+export type AdapterRequest<R extends AdapterContractResource, V extends AdapterContractVerb<R>> = z.input<AdapterContract<R, V>['request']>;
+export type AdapterReply<R extends AdapterContractResource, V extends AdapterContractVerb<R>> = z.infer<AdapterContract<R, V>['reply']>;
+
+/** One request to the adapter of one region/platform; the answer is parsed by the contract's reply schema. */
+export function requestAdapter<R extends AdapterContractResource, V extends AdapterContractVerb<R>>(
   nc: NatsConnection,
   placement: Placement,
-  resource: AdapterResource,
-  verb: AdapterVerb,
-  body: unknown,
-  reply: S,
+  resource: R,
+  verb: V,
+  body: AdapterRequest<R, V>,
   options: AdapterCallOptions,
-): Promise<z.infer<S>> {
-  return requestJson(nc, adapterSubject(placement.region, placement.platform, resource, verb), body, reply, {
+): Promise<AdapterReply<R, V>> {
+  return requestJson(nc, adapterSubject(placement.region, placement.platform, resource as AdapterResource, verb as AdapterVerb), body, adapterContract(resource, verb).reply, {
     ...options,
     target: { kind: 'region', region: placement.region, platform: placement.platform },
-  });
+  }) as Promise<AdapterReply<R, V>>;
 }

@@ -4,7 +4,6 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Svcm } from '@nats-io/services';
 import { GraphQLError, parse } from 'graphql';
-import { healthCheckReply } from '../../schema/contracts/identity.ts';
 import { ErrorCode, type InfrafedError } from '../../schema/errors.ts';
 import type { Platform } from '../../schema/model.ts';
 import { adapterServiceName } from '../../schema/subjects.ts';
@@ -56,7 +55,7 @@ export function createCatalogSubgraph(deps: CatalogSubgraphDeps) {
         const targets = deps.regions.flatMap((r) => r.platforms.map((platform) => ({ region: r.name, platform })));
         const [counts, health] = await Promise.all([
           discoverAdapters(deps.nc, [...new Set(targets.map((t) => t.platform))], deps.discoveryStallMs ?? 100).catch(() => new Map<string, number>()),
-          fanOut(targets, (t) => requestAdapter(deps.nc, t, 'health', 'check', {}, healthCheckReply, { timeoutMs: healthTimeoutMs })),
+          fanOut(targets, (t) => requestAdapter(deps.nc, t, 'health', 'check', {}, { timeoutMs: healthTimeoutMs })),
         ]);
         return deps.regions.map((r) => ({
           name: r.name,

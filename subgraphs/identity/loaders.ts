@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import DataLoader from 'dataloader';
-import { memberListReply, projectListReply, type Member, type ProjectPlacement } from '../../schema/contracts/identity.ts';
+import { type Member, type ProjectPlacement } from '../../schema/contracts/identity.ts';
 import type { Placement } from '../../schema/model.ts';
 import { requestAdapter, type AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
 import { createPlacementLoader, type Gathered } from '../../runtime/graphql/placementLoader.ts';
@@ -20,7 +20,7 @@ export interface LoaderDeps {
 
 /** The placements of some projects of one owner organisation, in every region (one fan-out). */
 async function placementsOf(deps: LoaderDeps, owner: string, projectIds?: string[]): Promise<Gathered<ProjectPlacement[]>> {
-  const res = await fanOut(deps.placements, (p) => requestAdapter(deps.nc, p, 'project', 'list', { organization: owner, projectIds }, projectListReply, deps.call));
+  const res = await fanOut(deps.placements, (p) => requestAdapter(deps.nc, p, 'project', 'list', { organization: owner, projectIds }, deps.call));
   return { value: res.ok.flatMap((r) => r.value.placements), missing: res.failed.map((f) => f.error) };
 }
 
@@ -53,7 +53,7 @@ export function createLoaders(deps: LoaderDeps) {
 
   /** One member.list per placement per batch. */
   const membersByPlacement = createPlacementLoader(
-    async (placement, projects) => (await requestAdapter(deps.nc, placement, 'member', 'list', { projects }, memberListReply, deps.call)).members,
+    async (placement, projects) => (await requestAdapter(deps.nc, placement, 'member', 'list', { projects }, deps.call)).members,
     (m: Member) => m.projectId,
   );
 

@@ -2,7 +2,7 @@ import type { HeaderMap } from '@apollo/server';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
-import { networkListReply, ruleListReply, type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
+import { type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
 import { projectIdSchema, type Placement } from '../../schema/model.ts';
 import { applyAccessRuleInput, createNetworkInput, networkIdSchema, removeAccessRuleInput } from '../../schema/network.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
@@ -15,11 +15,11 @@ function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: numb
   const call = adapterCallOptions(ctx, timeoutMs);
   return {
     networks: createPlacementLoader(
-      async (placement, projects) => (await requestAdapter(nc, placement, 'network', 'list', { projects }, networkListReply, call)).networks,
+      async (placement, projects) => (await requestAdapter(nc, placement, 'network', 'list', { projects }, call)).networks,
       (n: Network) => n.projectId,
     ),
     rules: createPlacementLoader(
-      async (placement, projects) => (await requestAdapter(nc, placement, 'rule', 'list', { projects }, ruleListReply, call)).rules,
+      async (placement, projects) => (await requestAdapter(nc, placement, 'rule', 'list', { projects }, call)).rules,
       (r: PlacedAccessRule) => r.projectId,
     ),
   };

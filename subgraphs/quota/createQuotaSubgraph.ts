@@ -1,7 +1,7 @@
 import type { HeaderMap } from '@apollo/server';
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { GraphQLResolveInfo } from 'graphql';
-import { quotaGetReply, type PlacementQuota } from '../../schema/contracts/quota.ts';
+import { type PlacementQuota } from '../../schema/contracts/quota.ts';
 import type { Placement } from '../../schema/model.ts';
 import { auditListRequest } from '../../schema/audit.ts';
 import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts';
@@ -17,7 +17,7 @@ function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: numb
   const call = adapterCallOptions(ctx, timeoutMs);
   return {
     quotas: createPlacementLoader(
-      async (placement, projects) => (await requestAdapter(nc, placement, 'quota', 'get', { projects }, quotaGetReply, call)).quotas,
+      async (placement, projects) => (await requestAdapter(nc, placement, 'quota', 'get', { projects }, call)).quotas,
       (q: PlacementQuota) => q.projectId,
     ),
   };

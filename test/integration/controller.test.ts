@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { pino } from 'pino';
-import { projectCreateReply } from '../../schema/contracts/identity.ts';
 import { getOperationReply, submitOperationReply, type Operation } from '../../schema/operations.ts';
 import { controllerSubject } from '../../schema/subjects.ts';
 import { createTokenVerifier, signLocalToken, type AuthConfig } from '../../runtime/auth.ts';
@@ -106,7 +105,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
   it('takes over a create whose replica died mid-way and undoes the placement it had made', async () => {
     // replica A recorded the operation, created the sto placement, was creating osl, and died
     const projectId = 'prj_01dddddddddddddddddddddddd';
-    const made = await requestAdapter(nc, { region: 'sto', platform: 'openstack' }, 'project', 'create', { projectId, organization: 'acme', name: 'orphan-risk', description: '' }, projectCreateReply, {
+    const made = await requestAdapter(nc, { region: 'sto', platform: 'openstack' }, 'project', 'create', { projectId, organization: 'acme', name: 'orphan-risk', description: '' }, {
       timeoutMs: 5_000,
     });
     const at = new Date(Date.now() - 60_000).toISOString();

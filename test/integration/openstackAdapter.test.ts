@@ -1,18 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import {
-  memberAddReply,
-  memberListReply,
-  memberRemoveReply,
-  projectCreateReply,
-  projectDeleteReply,
-  projectGetReply,
-  projectListReply,
-  healthCheckReply,
-} from '../../schema/contracts/identity.ts';
 import { InfrafedError } from '../../schema/errors.ts';
-import type { AdapterResource, AdapterVerb } from '../../schema/subjects.ts';
-import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { requestAdapter, type AdapterContractResource, type AdapterContractVerb, type AdapterRequest } from '../../runtime/nats/adapterClient.ts';
 import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { startOpenstackAdapter } from '../harness/adapter.ts';
@@ -29,8 +18,8 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   let adapter: OpenstackAdapter;
   let admin: ReturnType<typeof keystoneAdmin>;
 
-  const call = <S extends Parameters<typeof requestAdapter>[5]>(resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S) =>
-    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, reply, { timeoutMs: 5_000 });
+  const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
+    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: 5_000 });
 
   beforeAll(async () => {
     [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto', { withNeutron: true })]);
@@ -46,8 +35,8 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   });
 
   it('creates a tagged Keystone project in the organisation’s domain, and finds it instead of creating it twice', async () => {
-    const first = await call('project', 'create', { projectId: P1, organization: 'acme', name: 'web shop', description: 'shop' }, projectCreateReply);
-    const again = await call('project', 'create', { projectId: P1, organization: 'acme', name: 'web shop', description: 'shop' }, projectCreateReply);
+    const first = await call('project', 'create', { projectId: P1, organization: 'acme', name: 'web shop', description: 'shop' });
+    const again = await call('project', 'create', { projectId: P1, organization: 'acme', name: 'web shop', description: 'shop' });
     expect(first.created).toBe(true);
     expect(again.created).toBe(false);
     expect(again.placement.nativeId).toBe(first.placement.nativeId);
@@ -58,61 +47,61 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   });
 
   it('refuses a second project with the same name in the same organisation as CONFLICT', async () => {
-    await expect(call('project', 'create', { projectId: P2, organization: 'acme', name: 'web shop', description: '' }, projectCreateReply)).rejects.toMatchObject({
+    await expect(call('project', 'create', { projectId: P2, organization: 'acme', name: 'web shop', description: '' })).rejects.toMatchObject({
       code: 'CONFLICT',
       extensions: expect.objectContaining({ region: 'sto' }),
     });
     // another organisation has its own domain, so the name is free there
-    const other = await call('project', 'create', { projectId: P2, organization: 'globex', name: 'web shop', description: '' }, projectCreateReply);
+    const other = await call('project', 'create', { projectId: P2, organization: 'globex', name: 'web shop', description: '' });
     expect(other.created).toBe(true);
   });
 
   it('lists only the asking organisation’s projects and gets one by global id', async () => {
-    const acme = await call('project', 'list', { organization: 'acme' }, projectListReply);
+    const acme = await call('project', 'list', { organization: 'acme' });
     expect(acme.placements.map((p) => p.projectId)).toEqual([P1]);
-    const globex = await call('project', 'list', { organization: 'globex', projectIds: [P1, P2] }, projectListReply);
+    const globex = await call('project', 'list', { organization: 'globex', projectIds: [P1, P2] });
     expect(globex.placements.map((p) => p.projectId)).toEqual([P2]);
-    const none = await call('project', 'list', { organization: 'initech' }, projectListReply);
+    const none = await call('project', 'list', { organization: 'initech' });
     expect(none.placements).toEqual([]);
-    const got = await call('project', 'get', { projectId: P1 }, projectGetReply);
+    const got = await call('project', 'get', { projectId: P1 });
     expect(got.placement?.organization).toBe('acme');
   });
 
   it('adds a member with a role, changes the role, lists and removes it, reporting the previous role each time', async () => {
-    const added = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'reader' }, memberAddReply);
+    const added = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'reader' });
     expect(added.previousRole).toBeNull();
-    const changed = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' }, memberAddReply);
+    const changed = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' });
     expect(changed.previousRole).toBe('reader');
     const [native] = await admin.projectsTagged(`ifd-project=${P1}`);
     const roles = (await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example');
     expect(roles).toEqual([{ user: 'alice@acme.example', domain: 'ifd-acme', role: 'admin' }]);
-    const listed = await call('member', 'list', { projects: [{ projectId: P1 }, { projectId: P2, nativeId: undefined }] }, memberListReply);
-    const byNativeId = await call('member', 'list', { projects: [{ projectId: P1, nativeId: native?.id }] }, memberListReply);
+    const listed = await call('member', 'list', { projects: [{ projectId: P1 }, { projectId: P2, nativeId: undefined }] });
+    const byNativeId = await call('member', 'list', { projects: [{ projectId: P1, nativeId: native?.id }] });
     expect(byNativeId.members).toEqual(listed.members);
     expect(listed.members).toEqual([{ projectId: P1, kind: 'user', user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
-    const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' }, memberRemoveReply);
+    const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' });
     expect(removed).toEqual({ removed: true, previousRole: 'admin' });
     expect((await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example')).toEqual([]);
-    const again = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' }, memberRemoveReply);
+    const again = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' });
     expect(again).toEqual({ removed: false, previousRole: null });
   });
 
   it('answers NOT_FOUND for members of a project that has no placement here', async () => {
-    const e = await call('member', 'add', { projectId: 'prj_01cccccccccccccccccccccccc', user: 'bob', organization: 'acme', role: 'member' }, memberAddReply).catch((x: unknown) => x);
+    const e = await call('member', 'add', { projectId: 'prj_01cccccccccccccccccccccccc', user: 'bob', organization: 'acme', role: 'member' }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InfrafedError);
     expect((e as InfrafedError).code).toBe('NOT_FOUND');
   });
 
   it('deletes idempotently and leaves nothing in Keystone', async () => {
-    await expect(call('project', 'delete', { projectId: P1 }, projectDeleteReply)).resolves.toEqual({ deleted: true });
-    await expect(call('project', 'delete', { projectId: P1 }, projectDeleteReply)).resolves.toEqual({ deleted: false });
-    await call('project', 'delete', { projectId: P2 }, projectDeleteReply);
+    await expect(call('project', 'delete', { projectId: P1 })).resolves.toEqual({ deleted: true });
+    await expect(call('project', 'delete', { projectId: P1 })).resolves.toEqual({ deleted: false });
+    await call('project', 'delete', { projectId: P2 });
     expect(await admin.allInfrafedProjects()).toEqual([]);
   });
 
   it('deleting a project first removes what it owns in Neutron (router with interface, subnet, network, security groups)', async () => {
     const P3 = 'prj_01eeeeeeeeeeeeeeeeeeeeeeee';
-    const created = await call('project', 'create', { projectId: P3, organization: 'acme', name: 'with-network', description: '' }, projectCreateReply);
+    const created = await call('project', 'create', { projectId: P3, organization: 'acme', name: 'with-network', description: '' });
     const project_id = created.placement.nativeId;
     const neutron = admin.neutron(keystone.neutronUrl as string);
     const { network } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'net', project_id } });
@@ -123,7 +112,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     expect((await neutron.list('security-groups', project_id)).length).toBeGreaterThanOrEqual(1);
     expect(await neutron.list('ports', project_id)).toHaveLength(1);
 
-    await expect(call('project', 'delete', { projectId: P3 }, projectDeleteReply)).resolves.toEqual({ deleted: true });
+    await expect(call('project', 'delete', { projectId: P3 })).resolves.toEqual({ deleted: true });
     for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'floatingips']) {
       expect([collection, await neutron.list(collection, project_id)]).toEqual([collection, []]);
     }
@@ -131,7 +120,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   });
 
   it('reports its health with the Keystone version and round trip', async () => {
-    const health = await call('health', 'check', {}, healthCheckReply);
+    const health = await call('health', 'check', {});
     expect(health).toMatchObject({ region: 'sto', platform: 'openstack', vendorVersion: 'keystone v3.14' });
   });
 

@@ -1,19 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { projectCreateReply, projectDeleteReply } from '../../schema/contracts/identity.ts';
-import {
-  networkCreateReply,
-  networkDeleteReply,
-  networkGetReply,
-  networkListReply,
-  ruleApplyReply,
-  ruleListReply,
-  ruleRemoveReply,
-} from '../../schema/contracts/network.ts';
-import { quotaGetReply, quotaSetReply } from '../../schema/contracts/quota.ts';
 import { fromAccessRuleInput, accessRuleInput } from '../../schema/network.ts';
-import type { AdapterResource, AdapterVerb } from '../../schema/subjects.ts';
-import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
+import { requestAdapter, type AdapterContractResource, type AdapterContractVerb, type AdapterRequest } from '../../runtime/nats/adapterClient.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
@@ -33,8 +21,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   let neutron: ReturnType<ReturnType<typeof keystoneAdmin>['neutron']>;
   let nativeId: string;
 
-  const call = <S extends Parameters<typeof requestAdapter>[5]>(resource: AdapterResource, verb: AdapterVerb, body: unknown, reply: S) =>
-    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, reply, { timeoutMs: 8_000 });
+  const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
+    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: 8_000 });
   const rule = (input: unknown) => fromAccessRuleInput(accessRuleInput.parse(input));
 
   beforeAll(async () => {
@@ -43,7 +31,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     adapter = await startOpenstackAdapter(nc, keystone);
     admin = keystoneAdmin(keystone.url);
     neutron = admin.neutron(keystone.neutronUrl as string);
-    nativeId = (await call('project', 'create', { projectId: P, organization: 'acme', name: 'net-lab', description: '' }, projectCreateReply)).placement.nativeId;
+    nativeId = (await call('project', 'create', { projectId: P, organization: 'acme', name: 'net-lab', description: '' })).placement.nativeId;
   }, 120_000);
 
   afterAll(async () => {
@@ -54,8 +42,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
   it('creates a network with its subnet, finds it instead of creating it twice, gets and lists it', async () => {
     const body = { id: NET_A, projectId: P, name: 'backend', cidr: '10.10.0.0/24', gatewayIp: '10.10.0.254', dnsNameservers: ['192.0.2.53'], router: null };
-    const first = await call('network', 'create', body, networkCreateReply);
-    const again = await call('network', 'create', body, networkCreateReply);
+    const first = await call('network', 'create', body);
+    const again = await call('network', 'create', body);
     expect(first.created).toBe(true);
     expect(again).toEqual({ network: first.network, created: false });
     expect(first.network).toMatchObject({ id: NET_A, projectId: P, name: 'backend', region: 'sto', platform: 'openstack', status: 'ACTIVE', cidr: '10.10.0.0/24', gatewayIp: '10.10.0.254', dnsNameservers: ['192.0.2.53'], router: null });
@@ -65,9 +53,9 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const subnets = (await neutron.list('subnets', nativeId)) as unknown as { cidr: string; gateway_ip: string; network_id: string }[];
     expect(subnets.map((s) => [s.cidr, s.gateway_ip, s.network_id])).toEqual([['10.10.0.0/24', '10.10.0.254', first.network.nativeId]]);
 
-    expect((await call('network', 'get', { projectId: P, networkId: NET_A }, networkGetReply)).network).toEqual(first.network);
-    expect((await call('network', 'get', { projectId: P, networkId: NET_B }, networkGetReply)).network).toBeNull();
-    const listed = await call('network', 'list', { projects: [{ projectId: P }, { projectId: 'prj_01zzzzzzzzzzzzzzzzzzzzzzzz' }] }, networkListReply);
+    expect((await call('network', 'get', { projectId: P, networkId: NET_A })).network).toEqual(first.network);
+    expect((await call('network', 'get', { projectId: P, networkId: NET_B })).network).toBeNull();
+    const listed = await call('network', 'list', { projects: [{ projectId: P }, { projectId: 'prj_01zzzzzzzzzzzzzzzzzzzzzzzz' }] });
     expect(listed.networks).toEqual([first.network]);
   });
 
@@ -75,7 +63,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     // the operator's external network (provider side), as a region would have one
     const { network: ext } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'public', 'router:external': true } });
     await neutron.create('/subnets', { subnet: { network_id: ext.id, cidr: '203.0.113.0/24', ip_version: 4 } });
-    const res = await call('network', 'create', { id: NET_B, projectId: P, name: 'dmz', cidr: '10.11.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: true } }, networkCreateReply);
+    const res = await call('network', 'create', { id: NET_B, projectId: P, name: 'dmz', cidr: '10.11.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: true } });
     expect(res.network).toMatchObject({ cidr: '10.11.0.0/24', gatewayIp: '10.11.0.1', router: { external: true, status: 'ACTIVE' } });
     expect(res.network.router?.externalIp).toMatch(/^203\.0\.113\./);
     const ports = (await neutron.list('ports', nativeId)) as unknown as { device_owner: string; device_id: string }[];
@@ -83,8 +71,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   });
 
   it('deletes a network with its router and interface, idempotently', async () => {
-    await expect(call('network', 'delete', { projectId: P, networkId: NET_B }, networkDeleteReply)).resolves.toEqual({ deleted: true });
-    await expect(call('network', 'delete', { projectId: P, networkId: NET_B }, networkDeleteReply)).resolves.toEqual({ deleted: false });
+    await expect(call('network', 'delete', { projectId: P, networkId: NET_B })).resolves.toEqual({ deleted: true });
+    await expect(call('network', 'delete', { projectId: P, networkId: NET_B })).resolves.toEqual({ deleted: false });
     expect(await neutron.list('routers', nativeId)).toEqual([]);
     expect(await neutron.list('ports', nativeId)).toEqual([]);
     expect((await neutron.list('networks', nativeId)).length).toBe(1);
@@ -92,8 +80,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
   it('applies a rule in the infrafed security group; applying it again reports the existing rule (never a 409)', async () => {
     const ssh = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' });
-    const first = await call('rule', 'apply', { projectId: P, rule: ssh }, ruleApplyReply);
-    const again = await call('rule', 'apply', { projectId: P, rule: { ...ssh, description: 'ssh again' } }, ruleApplyReply);
+    const first = await call('rule', 'apply', { projectId: P, rule: ssh });
+    const again = await call('rule', 'apply', { projectId: P, rule: { ...ssh, description: 'ssh again' } });
     expect(first.created).toBe(true);
     expect(again.created).toBe(false);
     expect(again.rule).toEqual(first.rule);
@@ -109,8 +97,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
     const v6 = rule({ direction: 'ingress', protocol: 'udp', ports: { from: 5000, to: 5010 }, remoteCidr: '2001:0db8:0000:0000::/64' });
     expect(v6.remoteCidr).toBe('2001:db8::/64');
-    await call('rule', 'apply', { projectId: P, rule: v6 }, ruleApplyReply);
-    const listed = await call('rule', 'list', { projects: [{ projectId: P, nativeId }] }, ruleListReply);
+    await call('rule', 'apply', { projectId: P, rule: v6 });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P, nativeId }] });
     // Neutron's two default egress rules of a new group are listed as what they are: any egress
     expect(listed.rules.map((r) => [r.direction, r.protocol, r.portFrom, r.portTo, r.remoteCidr]).sort()).toEqual(
       [
@@ -124,18 +112,18 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
   it('removes a rule by id and reports what it removed; removing again changes nothing', async () => {
     const ssh = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' });
-    const removed = await call('rule', 'remove', { projectId: P, ruleId: ssh.id }, ruleRemoveReply);
+    const removed = await call('rule', 'remove', { projectId: P, ruleId: ssh.id });
     expect(removed).toEqual({ removed: true, rule: ssh });
-    expect(await call('rule', 'remove', { projectId: P, ruleId: ssh.id }, ruleRemoveReply)).toEqual({ removed: false, rule: null });
-    const listed = await call('rule', 'list', { projects: [{ projectId: P }] }, ruleListReply);
+    expect(await call('rule', 'remove', { projectId: P, ruleId: ssh.id })).toEqual({ removed: false, rule: null });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P }] });
     expect(listed.rules.map((r) => r.id)).not.toContain(ssh.id);
   });
 
   it('reads quotas and usage from Nova and Neutron, and sets only the limits given', async () => {
-    const before = (await call('quota', 'get', { projects: [{ projectId: P }] }, quotaGetReply)).quotas[0];
+    const before = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0];
     expect(before?.usage).toMatchObject({ networks: 1, subnets: 1, cores: 0, securityGroups: 2 });
     expect(before?.limits).toMatchObject({ cores: 20, ramMiB: 51_200, instances: 10, networks: 100 });
-    const set = await call('quota', 'set', { projectId: P, limits: { cores: 8, networks: 3, securityGroupRules: 50 } }, quotaSetReply);
+    const set = await call('quota', 'set', { projectId: P, limits: { cores: 8, networks: 3, securityGroupRules: 50 } });
     expect(set.previous).toEqual({ cores: 20, networks: 100, securityGroupRules: 100 });
     expect(set.limits).toMatchObject({ cores: 8, networks: 3, securityGroupRules: 50, instances: 10, ramMiB: 51_200, subnets: 100 });
     // the vendors hold exactly that; what was not given is unchanged
@@ -145,34 +133,34 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   });
 
   it('refuses a limit below what is in use as CONFLICT, changing nothing (Nova untouched too)', async () => {
-    const e = await call('quota', 'set', { projectId: P, limits: { cores: 4, networks: 0 } }, quotaSetReply).catch((x: unknown) => x);
+    const e = await call('quota', 'set', { projectId: P, limits: { cores: 4, networks: 0 } }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'networks', used: 1, limit: 0 }) });
     expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 8 });
   });
 
   it('maps going over a Neutron quota to QUOTA_EXCEEDED with resource, limit, used and requested, leaving nothing behind', async () => {
-    await call('quota', 'set', { projectId: P, limits: { networks: 1 } }, quotaSetReply);
+    await call('quota', 'set', { projectId: P, limits: { networks: 1 } });
     const body = { id: NET_C, projectId: P, name: 'one-too-many', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: null };
-    const e = await call('network', 'create', body, networkCreateReply).catch((x: unknown) => x);
+    const e = await call('network', 'create', body).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1 }) });
 
     // over the subnet quota after the network was made: the network goes too
-    await call('quota', 'set', { projectId: P, limits: { networks: 5, subnets: 1 } }, quotaSetReply);
-    const e2 = await call('network', 'create', body, networkCreateReply).catch((x: unknown) => x);
+    await call('quota', 'set', { projectId: P, limits: { networks: 5, subnets: 1 } });
+    const e2 = await call('network', 'create', body).catch((x: unknown) => x);
     expect(e2).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ resource: 'subnets', limit: 1, used: 1 }) });
     expect((await neutron.list('networks', nativeId)).length).toBe(1);
 
     // rules count in every group of the project (Neutron's `default` group has four of its own)
-    const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] }, quotaGetReply)).quotas[0]?.usage.securityGroupRules as number;
-    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } }, quotaSetReply);
-    const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }, ruleApplyReply).catch((x: unknown) => x);
+    const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0]?.usage.securityGroupRules as number;
+    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
+    const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }).catch((x: unknown) => x);
     expect(e3).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ resource: 'securityGroupRules', limit: inUse, used: inUse, requested: 1 }) });
   });
 
   it('deleting the project removes its networks, routers, rules and groups from Neutron: nothing is orphaned', async () => {
-    await call('quota', 'set', { projectId: P, limits: { subnets: 10, securityGroupRules: 100 } }, quotaSetReply);
-    await call('network', 'create', { id: NET_C, projectId: P, name: 'edge', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: false } }, networkCreateReply);
-    await expect(call('project', 'delete', { projectId: P }, projectDeleteReply)).resolves.toEqual({ deleted: true });
+    await call('quota', 'set', { projectId: P, limits: { subnets: 10, securityGroupRules: 100 } });
+    await call('network', 'create', { id: NET_C, projectId: P, name: 'edge', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: false } });
+    await expect(call('project', 'delete', { projectId: P })).resolves.toEqual({ deleted: true });
     for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'security-group-rules', 'floatingips']) {
       expect([collection, await neutron.list(collection, nativeId)]).toEqual([collection, []]);
     }
