@@ -148,6 +148,13 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
     }
     msg.respond(encodeJson(checked.data));
   } catch (error) {
+    if (signal.aborted) {
+      // the deadline passed: the caller has given up (its own timeout answers it); a late reply would only
+      // race that timeout with a misleading error
+      code = ErrorCode.REGION_TIMEOUT;
+      reqLog.debug({ deadline }, 'deadline passed; no reply');
+      return;
+    }
     const wire = toWireError(error);
     code = wire.code;
     if (wire.code === ErrorCode.INTERNAL) reqLog.error({ err: error }, 'request failed');
