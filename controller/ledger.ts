@@ -4,11 +4,12 @@ import { z } from 'zod';
 import type { Amounts, Entitlements, Usage } from '../schema/entitlements.ts';
 import { entitlementsSchema } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import { parseProjectPlacementKey } from '../schema/model.ts';
 import type { QuotaResource } from '../schema/quota.ts';
 import { Bucket } from '../schema/subjects.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
 
-/** One placement of a project: `<projectId>|<region>|<platform>`. */
+/** One placement of a project: `<projectId>|<region>|<platform>` (`projectPlacementKey`). */
 export type AllocationKey = string;
 
 const amounts = z.partialRecord(z.string(), z.number());
@@ -38,8 +39,8 @@ const ledgerSchema = z.object({
 type Ledger = z.infer<typeof ledgerSchema>;
 
 const empty = (): Ledger => ({ allocations: {}, counted: {}, reservations: {}, drift: [], syncedAt: null });
-const regionOf = (key: AllocationKey) => key.split('|')[1] as string;
-const platformOf = (key: AllocationKey) => key.split('|')[2] as string;
+const regionOf = (key: AllocationKey) => parseProjectPlacementKey(key).region;
+const platformOf = (key: AllocationKey) => parseProjectPlacementKey(key).platform;
 
 function add(into: Record<string, number>, from: Record<string, number | undefined>, sign = 1): void {
   for (const [r, v] of Object.entries(from)) if (v !== undefined) into[r] = (into[r] ?? 0) + sign * v;

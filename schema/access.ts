@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import type { OperationKind } from './operations.ts';
 
 /** Organisation roles, weakest first (the token's `org_role`). */
 export const orgRoleSchema = z.enum(['reader', 'member', 'admin', 'owner']);
@@ -35,21 +34,6 @@ export const permissionsByRole: Record<OrgRole, readonly Permission[]> = (() => 
   const owner = [...admin, Permission.managePartners];
   return { reader, member, admin, owner };
 })();
-
-/** The permission each kind of operation needs. */
-export const permissionForOperation: Record<OperationKind, Permission> = {
-  CREATE_PROJECT: Permission.manageProjects,
-  DELETE_PROJECT: Permission.manageProjects,
-  ADD_MEMBER: Permission.manageMembers,
-  REMOVE_MEMBER: Permission.manageMembers,
-  CREATE_NETWORK: Permission.manageNetworks,
-  DELETE_NETWORK: Permission.manageNetworks,
-  APPLY_ACCESS_RULE: Permission.manageNetworks,
-  REMOVE_ACCESS_RULE: Permission.manageNetworks,
-  SET_QUOTA: Permission.manageQuotas,
-  SHARE_PROJECT: Permission.managePartners,
-  REVOKE_SHARE: Permission.managePartners,
-};
 
 /** What a partner organisation may never do on a project shared with it, whatever the level. */
 export const ownerOnlyPermissions: readonly Permission[] = [Permission.manageQuotas, Permission.manageProjects, Permission.managePartners, Permission.readAudit];

@@ -62,3 +62,14 @@ export type Placement = z.infer<typeof placementSchema>;
 export function placementKey(p: Placement): string {
   return `${p.region}/${p.platform}`;
 }
+
+/** The key of one project's placement (`project|region|platform`), as the entitlements ledger keeps it. */
+export function projectPlacementKey(projectId: string, p: Placement): string {
+  return `${projectId}|${p.region}|${p.platform}`;
+}
+
+/** The parts of a `projectPlacementKey`. */
+export function parseProjectPlacementKey(key: string): { projectId: string; region: string; platform: string } {
+  const [projectId = '', region = '', platform = ''] = key.split('|');
+  return { projectId, region, platform };
+}

@@ -16,21 +16,6 @@ import {
   userNameSchema,
 } from './model.ts';
 
-export const OperationKind = {
-  CREATE_PROJECT: 'CREATE_PROJECT',
-  DELETE_PROJECT: 'DELETE_PROJECT',
-  ADD_MEMBER: 'ADD_MEMBER',
-  REMOVE_MEMBER: 'REMOVE_MEMBER',
-  CREATE_NETWORK: 'CREATE_NETWORK',
-  DELETE_NETWORK: 'DELETE_NETWORK',
-  APPLY_ACCESS_RULE: 'APPLY_ACCESS_RULE',
-  REMOVE_ACCESS_RULE: 'REMOVE_ACCESS_RULE',
-  SET_QUOTA: 'SET_QUOTA',
-  SHARE_PROJECT: 'SHARE_PROJECT',
-  REVOKE_SHARE: 'REVOKE_SHARE',
-} as const;
-export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind];
-
 export const OperationStatus = {
   /** Recorded, no step started yet. */
   PENDING: 'PENDING',
@@ -110,25 +95,38 @@ export type ShareLevel = z.infer<typeof shareLevelSchema>;
 export const shareProjectInput = z.object({ projectId: projectIdSchema, partner: organizationIdSchema, level: shareLevelSchema });
 export const revokeShareInput = z.object({ projectId: projectIdSchema, partner: organizationIdSchema });
 
+/**
+ * Every kind of operation with its input: the wire contract between the API faces and the controller.
+ * What a kind does is declared once, in `controller/kinds/`.
+ */
+export const operationInputs = {
+  CREATE_PROJECT: createProjectInput,
+  DELETE_PROJECT: deleteProjectInput,
+  ADD_MEMBER: addMemberInput,
+  REMOVE_MEMBER: removeMemberInput,
+  CREATE_NETWORK: createNetworkInput,
+  DELETE_NETWORK: deleteNetworkInput,
+  APPLY_ACCESS_RULE: applyAccessRuleInput,
+  REMOVE_ACCESS_RULE: removeAccessRuleInput,
+  SET_QUOTA: setQuotaInput,
+  SHARE_PROJECT: shareProjectInput,
+  REVOKE_SHARE: revokeShareInput,
+} as const;
+export type OperationKind = keyof typeof operationInputs;
+export const operationKinds = Object.keys(operationInputs) as [OperationKind, ...OperationKind[]];
+export const OperationKind = Object.fromEntries(operationKinds.map((k) => [k, k])) as { readonly [K in OperationKind]: K };
+
+type OperationRequestSchema = { [K in OperationKind]: z.ZodObject<{ kind: z.ZodLiteral<K>; input: (typeof operationInputs)[K] }> }[OperationKind];
 /** What a caller asks the controller to do; validated again by the controller. */
-export const operationRequestSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('CREATE_PROJECT'), input: createProjectInput }),
-  z.object({ kind: z.literal('DELETE_PROJECT'), input: deleteProjectInput }),
-  z.object({ kind: z.literal('ADD_MEMBER'), input: addMemberInput }),
-  z.object({ kind: z.literal('REMOVE_MEMBER'), input: removeMemberInput }),
-  z.object({ kind: z.literal('CREATE_NETWORK'), input: createNetworkInput }),
-  z.object({ kind: z.literal('DELETE_NETWORK'), input: deleteNetworkInput }),
-  z.object({ kind: z.literal('APPLY_ACCESS_RULE'), input: applyAccessRuleInput }),
-  z.object({ kind: z.literal('REMOVE_ACCESS_RULE'), input: removeAccessRuleInput }),
-  z.object({ kind: z.literal('SET_QUOTA'), input: setQuotaInput }),
-  z.object({ kind: z.literal('SHARE_PROJECT'), input: shareProjectInput }),
-  z.object({ kind: z.literal('REVOKE_SHARE'), input: revokeShareInput }),
-]);
+export const operationRequestSchema = z.discriminatedUnion(
+  'kind',
+  operationKinds.map((kind) => z.object({ kind: z.literal(kind), input: operationInputs[kind] })) as unknown as [OperationRequestSchema, ...OperationRequestSchema[]],
+);
 export type OperationRequest = z.infer<typeof operationRequestSchema>;
 
 export const operationSchema = z.object({
   id: operationIdSchema,
-  kind: z.enum(Object.values(OperationKind) as [OperationKind, ...OperationKind[]]),
+  kind: z.enum(operationKinds),
   status: operationStatusSchema,
   organization: organizationIdSchema,
   /** Who asked (the token's subject). */

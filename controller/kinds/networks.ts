@@ -1,0 +1,73 @@
+import { Permission } from '../../schema/access.ts';
+import type { Network } from '../../schema/contracts/network.ts';
+import type { Amounts } from '../../schema/entitlements.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import type { Placement } from '../../schema/model.ts';
+import type { ProjectRecord } from '../../schema/operations.ts';
+import { fanOut } from '../../runtime/nats/request.ts';
+import { activeProject } from '../permissions.ts';
+import { reserveObjects } from '../reservations.ts';
+import { defineKind, type KindContext } from './kind.ts';
+import { openstackIn } from './placements.ts';
+
+/** Which of the project's OpenStack placements holds the network (asks them in parallel), and the network. */
+async function placementOfNetwork(ctx: KindContext, record: ProjectRecord, networkId: string): Promise<{ placement: Placement; network: Network }> {
+  const candidates = record.placements.filter((p) => p.platform === 'openstack');
+  const asked = await fanOut(candidates, (p) => ctx.call(p, 'network', 'get', { projectId: record.projectId, networkId }));
+  const found = asked.ok.find((r) => r.value.network !== null);
+  if (found?.value.network) return { placement: found.target, network: found.value.network };
+  // a region that did not answer may hold it: say so rather than "not found"
+  if (asked.failed[0]) throw asked.failed[0].error;
+  throw new InfrafedError(ErrorCode.NOT_FOUND, `network ${networkId} not found in project ${record.projectId}`);
+}
+
+/** A Neutron network + subnet (+ router) in the project's OpenStack placement of one region. */
+export const CREATE_NETWORK = defineKind({
+  kind: 'CREATE_NETWORK',
+  permission: Permission.manageNetworks,
+  action: 'network.create',
+  takeover: 'rollback',
+  async plan(ctx, principal, request) {
+    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
+    const objects: Amounts = { networks: 1, subnets: 1, ...(request.input.router ? { routers: 1 } : {}) };
+    return { projectId: record.projectId, placements: [openstackIn(record, request.input.region)], resourceId: ctx.newId('net'), objects };
+  },
+  accept: (ctx, op) => reserveObjects(ctx.ledger, op),
+  steps(ctx, op) {
+    const { projectId, name, cidr, gatewayIp, dnsNameservers, router } = op.request.input;
+    const networkId = op.resourceId as string;
+    return {
+      async forward(step) {
+        const body = { id: networkId, projectId, name, cidr, gatewayIp: gatewayIp ?? null, dnsNameservers, router: router ? { external: router.external } : null };
+        const res = await ctx.call(step, 'network', 'create', body);
+        return { nativeId: res.network.nativeId, changed: res.created };
+      },
+      async undo(step) {
+        await ctx.call(step, 'network', 'delete', { projectId, networkId });
+      },
+    };
+  },
+});
+
+/** The network, its subnet and router removed; a failure is finished by deleting again. */
+export const DELETE_NETWORK = defineKind({
+  kind: 'DELETE_NETWORK',
+  permission: Permission.manageNetworks,
+  action: 'network.delete',
+  takeover: 'forward',
+  async plan(ctx, principal, request) {
+    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
+    const { placement, network } = await placementOfNetwork(ctx, record, request.input.networkId);
+    const objects: Amounts = { networks: -1, ...(network.subnetNativeId ? { subnets: -1 } : {}), ...(network.router ? { routers: -1 } : {}) };
+    return { projectId: record.projectId, placements: [placement], resourceId: request.input.networkId, objects };
+  },
+  steps(ctx, op) {
+    const { projectId, networkId } = op.request.input;
+    return {
+      async forward(step) {
+        const res = await ctx.call(step, 'network', 'delete', { projectId, networkId });
+        return { changed: res.deleted };
+      },
+    };
+  },
+});

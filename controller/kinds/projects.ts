@@ -1,0 +1,104 @@
+import { Permission } from '../../schema/access.ts';
+import type { Amounts } from '../../schema/entitlements.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { placementProblems } from '../../schema/operations.ts';
+import { limitsFor } from '../../schema/quota.ts';
+import { badUserInput } from '../../runtime/problems.ts';
+import { activeProject } from '../permissions.ts';
+import { quotaChanges } from '../reservations.ts';
+import { defineKind } from './kind.ts';
+
+/** A project with a placement (Keystone project, OpenShift Project) in each region/platform asked for. */
+export const CREATE_PROJECT = defineKind({
+  kind: 'CREATE_PROJECT',
+  permission: Permission.manageProjects,
+  action: 'project.create',
+  takeover: 'rollback',
+  async plan(ctx, _principal, request) {
+    const problems = placementProblems(request.input.placements, ctx.placements);
+    if (problems.length > 0) throw badUserInput(problems);
+    return { projectId: ctx.newId('prj'), placements: request.input.placements, resourceId: null };
+  },
+  // the name is claimed and the project indexed as CREATING; the organisation's project defaults are held
+  async accept(ctx, op) {
+    const { name } = op.request.input;
+    const projectId = op.projectId as string;
+    if (!(await ctx.store.claimName(op.organization, name, projectId))) {
+      throw new InfrafedError(ErrorCode.CONFLICT, `a project named "${name}" already exists`, { name });
+    }
+    await ctx.store.putProject({ projectId, organization: op.organization, name, placements: op.steps.map(({ region, platform }) => ({ region, platform })), state: 'CREATING', operationId: op.id, shares: [] });
+    const defaults = (await ctx.ledger.entitlementsOf(op.organization)).projectDefaults;
+    if (Object.keys(defaults).length === 0) return { reserved: false };
+    op.quotaDefaults = defaults;
+    try {
+      await ctx.ledger.reserve(op.organization, op.id, quotaChanges(op, defaults));
+    } catch (error) {
+      // the name claimed above is free again: nothing was recorded
+      await ctx.store.deleteProject(projectId);
+      await ctx.store.releaseName(op.organization, name, projectId);
+      throw error;
+    }
+    return { reserved: true };
+  },
+  steps(ctx, op) {
+    const projectId = op.projectId as string;
+    const { name, description } = op.request.input;
+    return {
+      async forward(step) {
+        const res = await ctx.call(step, 'project', 'create', { projectId, organization: op.organization, name, description });
+        // the organisation's project defaults, already held against its entitlements
+        const defaults = op.quotaDefaults ? limitsFor(step.platform, op.quotaDefaults as Amounts) : {};
+        if (Object.keys(defaults).length > 0) await ctx.call(step, 'quota', 'set', { projectId, limits: defaults });
+        return { nativeId: res.placement.nativeId, changed: res.created };
+      },
+      async undo(step) {
+        await ctx.call(step, 'project', 'delete', { projectId });
+      },
+      async onSucceeded() {
+        const record = await ctx.store.getProject(projectId);
+        if (record) await ctx.store.putProject({ ...record, state: 'ACTIVE' });
+        if (op.quotaDefaults) await ctx.ledger.commit(op.organization, op.id, quotaChanges(op, op.quotaDefaults as Amounts));
+      },
+      async onFailed(clean) {
+        if (op.quotaDefaults) await ctx.ledger.release(op.organization, op.id);
+        if (!clean) return; // the index keeps the project until every placement is gone
+        await ctx.store.deleteProject(projectId);
+        await ctx.store.releaseName(op.organization, name, projectId);
+      },
+    };
+  },
+});
+
+/** Every placement deleted (with what the project owns there); a failure is finished by deleting again. */
+export const DELETE_PROJECT = defineKind({
+  kind: 'DELETE_PROJECT',
+  permission: Permission.manageProjects,
+  action: 'project.delete',
+  takeover: 'forward',
+  async plan(ctx, principal, request) {
+    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission, { whileDeleting: true });
+    return { projectId: record.projectId, placements: record.placements, resourceId: null };
+  },
+  async accept(ctx, op) {
+    const record = await ctx.store.getProject(op.projectId as string);
+    if (record) await ctx.store.putProject({ ...record, state: 'DELETING', operationId: op.id });
+    return { reserved: false };
+  },
+  steps(ctx, op) {
+    const { projectId } = op.request.input;
+    return {
+      async forward(step) {
+        await ctx.call(step, 'project', 'delete', { projectId });
+        return {};
+      },
+      async onSucceeded() {
+        const record = await ctx.store.getProject(projectId);
+        await ctx.store.deleteProject(projectId);
+        if (record) await ctx.store.releaseName(record.organization, record.name, projectId);
+        for (const share of record?.shares ?? []) await ctx.store.deleteShare(share.organization, projectId);
+        await ctx.ledger.forgetProject(op.organization, projectId);
+      },
+      // onFailed: the record stays DELETING; deleting again finishes the job (every step is idempotent)
+    };
+  },
+});

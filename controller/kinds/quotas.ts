@@ -1,0 +1,46 @@
+import { Permission } from '../../schema/access.ts';
+import type { Amounts } from '../../schema/entitlements.ts';
+import type { QuotaLimits } from '../../schema/quota.ts';
+import { activeProject } from '../permissions.ts';
+import { quotaChanges } from '../reservations.ts';
+import { defineKind } from './kind.ts';
+import { placementsIn } from './placements.ts';
+
+/** The limits given (only those) on the project's placements in one region, held against the entitlements. */
+export const SET_QUOTA = defineKind({
+  kind: 'SET_QUOTA',
+  permission: Permission.manageQuotas,
+  action: 'quota.set',
+  takeover: 'rollback',
+  async plan(ctx, principal, request) {
+    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
+    return { projectId: record.projectId, placements: placementsIn(record, request.input.region), resourceId: null };
+  },
+  // held before anything is recorded or sent to a platform
+  async accept(ctx, op) {
+    await ctx.ledger.reserve(op.organization, op.id, quotaChanges(op, op.request.input.limits as Amounts));
+    return { reserved: true };
+  },
+  steps(ctx, op) {
+    const { projectId, limits } = op.request.input;
+    return {
+      async forward(step, checkpoint) {
+        const before = await ctx.call(step, 'quota', 'get', { projects: [{ projectId }] });
+        const current = before.quotas[0]?.limits ?? {};
+        const previous: QuotaLimits = {};
+        for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;
+        await checkpoint({ previous });
+        const res = await ctx.call(step, 'quota', 'set', { projectId, limits });
+        const changed = Object.entries(res.previous).some(([r, v]) => v !== limits[r as keyof QuotaLimits]);
+        return { changed, undo: { previous: res.previous } };
+      },
+      async undo(step) {
+        const previous = step.undo?.previous as QuotaLimits | undefined;
+        if (previous && Object.keys(previous).length > 0) await ctx.call(step, 'quota', 'set', { projectId, limits: previous });
+      },
+      // the reservation made when the operation was accepted becomes the allocation, or is freed
+      onSucceeded: () => ctx.ledger.commit(op.organization, op.id, quotaChanges(op, limits as Amounts)),
+      onFailed: () => ctx.ledger.release(op.organization, op.id),
+    };
+  },
+});

@@ -1,0 +1,66 @@
+import { Permission } from '../../schema/access.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { badUserInput } from '../../runtime/problems.ts';
+import { activeProject } from '../permissions.ts';
+import { defineKind } from './kind.ts';
+
+/** The owner shares a project with a partner organisation at a level; no platform changes (the share takes effect when it is done). */
+export const SHARE_PROJECT = defineKind({
+  kind: 'SHARE_PROJECT',
+  permission: Permission.managePartners,
+  action: 'share.add',
+  takeover: 'rollback',
+  async plan(ctx, principal, request) {
+    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
+    if (request.input.partner === record.organization) throw badUserInput([{ path: 'partner', message: 'a project cannot be shared with its own organisation', value: request.input.partner }]);
+    return { projectId: record.projectId, placements: [], resourceId: request.input.partner };
+  },
+  steps(ctx, op) {
+    const { projectId, partner, level } = op.request.input;
+    return {
+      async forward() {
+        return {};
+      },
+      async onSucceeded() {
+        const record = await ctx.store.getProject(projectId);
+        if (!record) return;
+        const shares = [...record.shares.filter((s) => s.organization !== partner), { organization: partner, level, since: new Date().toISOString() }];
+        await ctx.store.putProject({ ...record, shares });
+        await ctx.store.putShare(partner, { projectId, owner: record.organization, level });
+      },
+    };
+  },
+});
+
+/** The partner loses access at once (when recorded); the steps remove its users and groups from every placement. */
+export const REVOKE_SHARE = defineKind({
+  kind: 'REVOKE_SHARE',
+  permission: Permission.managePartners,
+  action: 'member.revoke-partner',
+  takeover: 'forward',
+  async plan(ctx, principal, request) {
+    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
+    if (!record.shares.some((s) => s.organization === request.input.partner)) {
+      throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${record.projectId} is not shared with ${request.input.partner}`);
+    }
+    return { projectId: record.projectId, placements: record.placements, resourceId: request.input.partner };
+  },
+  async accept(ctx, op) {
+    const { partner } = op.request.input;
+    const record = await ctx.store.getProject(op.projectId as string);
+    if (record) await ctx.store.putProject({ ...record, shares: record.shares.filter((s) => s.organization !== partner) });
+    await ctx.store.deleteShare(partner, op.projectId as string);
+    return { reserved: false };
+  },
+  steps(ctx, op) {
+    const { projectId, partner } = op.request.input;
+    return {
+      async forward(step) {
+        const listed = await ctx.call(step, 'member', 'list', { projects: [{ projectId }] });
+        const theirs = listed.members.filter((m) => m.organization === partner);
+        for (const m of theirs) await ctx.call(step, 'member', 'remove', { projectId, kind: m.kind, user: m.user, organization: partner });
+        return { changed: theirs.length > 0 };
+      },
+    };
+  },
+});

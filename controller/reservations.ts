@@ -1,0 +1,36 @@
+import type { Amounts } from '../schema/entitlements.ts';
+import { projectPlacementKey } from '../schema/model.ts';
+import type { Operation } from '../schema/operations.ts';
+import { limitsFor } from '../schema/quota.ts';
+import type { ObjectChange, QuotaLedger } from './ledger.ts';
+
+/** The ledger entries a quota-setting operation changes: one per placement step (the limits its platform has). */
+export function quotaChanges(op: Operation, limits: Amounts): { key: string; limits: Amounts }[] {
+  return op.steps.map((s) => ({ key: projectPlacementKey(op.projectId as string, s), limits: limitsFor(s.platform, limits) }));
+}
+
+/** The objects an operation creates or removes, per placement (`done`: only the steps that changed something). */
+export function objectChanges(op: Operation, done = false): ObjectChange[] {
+  if (!op.objects) return [];
+  return op.steps
+    .filter((s) => !done || (s.status === 'SUCCEEDED' && s.changed !== false))
+    .map((s) => ({ key: projectPlacementKey(op.projectId as string, s), amounts: limitsFor(s.platform, op.objects as Amounts) }));
+}
+
+/** Holds the objects an operation will create against the entitlements (none to create: holds nothing). */
+export async function reserveObjects(ledger: QuotaLedger, op: Operation): Promise<{ reserved: boolean }> {
+  if (!Object.values(op.objects ?? {}).some((v) => (v ?? 0) > 0)) return { reserved: false };
+  await ledger.reserve(op.organization, op.id, [], objectChanges(op));
+  return { reserved: true };
+}
+
+/**
+ * At the end of an operation that counted objects: those its steps made or removed count (a failed
+ * removal that did remove some still counts those as gone); a failed creation frees what it held.
+ */
+export async function settleObjects(ledger: QuotaLedger, op: Operation, succeeded: boolean): Promise<void> {
+  if (!op.objects) return;
+  const removes = Object.values(op.objects).some((v) => (v ?? 0) < 0);
+  if (succeeded || removes) await ledger.commit(op.organization, op.id, [], objectChanges(op, true));
+  else await ledger.release(op.organization, op.id);
+}

@@ -1,0 +1,191 @@
+import { describe, expect, it } from '@jest/globals';
+import pino from 'pino';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import type { Placement } from '../schema/model.ts';
+import type { Operation, OperationStep } from '../schema/operations.ts';
+import { memoryContext } from './inMemory.ts';
+import type { OperationKindDefinition, Steps } from './kinds/kind.ts';
+import { newOperation } from './operations.ts';
+import { createSagaRunner, isUndoPending } from './saga.ts';
+
+const log = pino({ level: 'silent' });
+const principal = { subject: 'alice', organization: 'acme', orgRole: 'owner' as const, platformAdmin: false };
+const three: Placement[] = [
+  { region: 'sto', platform: 'openstack' },
+  { region: 'osl', platform: 'openstack' },
+  { region: 'lla', platform: 'okd' },
+];
+const P = `prj_${'1'.repeat(26)}`;
+
+/**
+ * An in-memory step executor: each region's forward and undo do what the test says and append to one
+ * event log, so the order of what the runner did can be read back.
+ */
+function executor(behaviour: { forward?: Record<string, () => Promise<unknown>>; undo?: Record<string, () => Promise<unknown>> } = {}) {
+  const events: string[] = [];
+  const steps = (): Steps => ({
+    async forward(step: OperationStep) {
+      events.push(`forward ${step.region}`);
+      await behaviour.forward?.[step.region]?.();
+      events.push(`forwarded ${step.region}`);
+      return { nativeId: `native-${step.region}`, changed: true, undo: { made: step.region } };
+    },
+    async undo(step: OperationStep) {
+      events.push(`undo ${step.region}`);
+      await behaviour.undo?.[step.region]?.();
+    },
+    async onSucceeded() {
+      events.push('succeeded');
+    },
+    async onFailed(clean) {
+      events.push(`failed clean=${clean}`);
+    },
+  });
+  return { events, steps };
+}
+
+function runner(steps: () => Steps, takeover: 'forward' | 'rollback' = 'rollback') {
+  const { ctx, store, ledgerCalls } = memoryContext(async () => {
+    throw new Error('no adapter in this test');
+  });
+  const kind = { kind: 'ADD_MEMBER', permission: 'member.manage', action: 'test.step', takeover, plan: async () => ({}), steps } as unknown as OperationKindDefinition;
+  const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs: 30_000 });
+  const operation = (objects?: Operation['objects']): Operation =>
+    newOperation(
+      principal,
+      { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'member' } },
+      { projectId: P, placements: three, resourceId: null, objects: objects ?? undefined },
+      { id: `op_${'2'.repeat(26)}`, action: 'test.step', requestHash: 'h', idempotencyKey: null, owner: 'replica-a', leaseUntil: Date.now() + 30_000 },
+    );
+  return { saga, store, ledgerCalls, operation };
+}
+
+const statuses = (op: Operation) => op.steps.map((s) => [s.region, s.status]);
+
+describe('saga runner', () => {
+  it('runs a step per placement, each recorded before and after it runs, and ends SUCCEEDED without a lease', async () => {
+    const { events, steps } = executor();
+    const { saga, store, operation } = runner(steps);
+    const done = await saga.run(operation());
+    expect(done.status).toBe('SUCCEEDED');
+    expect(statuses(done)).toEqual([
+      ['sto', 'SUCCEEDED'],
+      ['osl', 'SUCCEEDED'],
+      ['lla', 'SUCCEEDED'],
+    ]);
+    expect(done.steps.map((s) => s.nativeId)).toEqual(['native-sto', 'native-osl', 'native-lla']);
+    expect(events.at(-1)).toBe('succeeded');
+    // first write: the operation RUNNING; a step is RUNNING in KV before its forward returns; the last write has no owner
+    const writes = store.operationWrites;
+    expect(writes[0]?.status).toBe('RUNNING');
+    expect(writes.some((w) => w.steps.every((s) => s.status === 'RUNNING'))).toBe(true);
+    expect(writes.at(-1)).toMatchObject({ status: 'SUCCEEDED', owner: null, leaseUntil: null });
+    // every intermediate write renews this replica's lease
+    expect(writes.slice(0, -1).every((w) => w.owner === 'replica-a' && (w.leaseUntil ?? 0) > Date.now())).toBe(true);
+  });
+
+  it('undoes what succeeded and what may have happened (a timeout), never a step that failed cleanly, after every forward ended', async () => {
+    const { events, steps } = executor({
+      forward: {
+        osl: async () => {
+          throw new InfrafedError(ErrorCode.REGION_TIMEOUT, 'osl did not answer in time');
+        },
+        lla: async () => {
+          throw new InfrafedError(ErrorCode.CONFLICT, 'lla refused');
+        },
+      },
+    });
+    const { saga, operation } = runner(steps);
+    const done = await saga.run(operation());
+    expect(done.status).toBe('FAILED');
+    // the undone success is COMPENSATED; the ambiguous step keeps its own failure (and was undone); the clean refusal was left alone
+    expect(statuses(done)).toEqual([
+      ['sto', 'COMPENSATED'],
+      ['osl', 'FAILED'],
+      ['lla', 'FAILED'],
+    ]);
+    expect(done.error).toMatchObject({ code: ErrorCode.REGION_TIMEOUT, message: 'osl did not answer in time' });
+    const undos = events.filter((e) => e.startsWith('undo'));
+    expect(undos.sort()).toEqual(['undo osl', 'undo sto']);
+    // no undo starts before every forward has ended
+    const lastForward = Math.max(...events.map((e, i) => (e.startsWith('forward') ? i : -1)));
+    expect(events.findIndex((e) => e.startsWith('undo'))).toBeGreaterThan(lastForward);
+    expect(events.at(-1)).toBe('failed clean=true');
+  });
+
+  it('keeps an undo that failed as COMPENSATION_FAILED, and a later retry finishes it', async () => {
+    let undoFails = true;
+    const { events, steps } = executor({
+      forward: {
+        lla: async () => {
+          throw new InfrafedError(ErrorCode.QUOTA_EXCEEDED, 'over quota');
+        },
+      },
+      undo: {
+        osl: async () => {
+          if (undoFails) throw new InfrafedError(ErrorCode.REGION_UNAVAILABLE, 'osl is down');
+        },
+      },
+    });
+    const { saga, operation } = runner(steps);
+    const failed = await saga.run(operation());
+    expect(statuses(failed)).toEqual([
+      ['sto', 'COMPENSATED'],
+      ['osl', 'COMPENSATION_FAILED'],
+      ['lla', 'FAILED'],
+    ]);
+    expect(isUndoPending(failed)).toBe(true);
+    expect(events).toContain('failed clean=false');
+    undoFails = false;
+    const retried = await saga.retryCompensation(failed);
+    expect(statuses(retried)).toEqual([
+      ['sto', 'COMPENSATED'],
+      ['osl', 'COMPENSATED'],
+      ['lla', 'FAILED'],
+    ]);
+    expect(isUndoPending(retried)).toBe(false);
+    // the step already undone is not undone twice
+    expect(events.filter((e) => e === 'undo sto')).toHaveLength(1);
+  });
+
+  it('rolls back an operation taken over from a stopped replica: the step in flight is undone, the one not started is skipped', async () => {
+    const { events, steps } = executor();
+    const { saga, operation } = runner(steps, 'rollback');
+    const abandoned = operation();
+    abandoned.status = 'RUNNING';
+    abandoned.steps[0] = { ...(abandoned.steps[0] as OperationStep), status: 'SUCCEEDED' };
+    abandoned.steps[1] = { ...(abandoned.steps[1] as OperationStep), status: 'RUNNING' };
+    const done = await saga.resume(abandoned);
+    expect(done.status).toBe('FAILED');
+    expect(statuses(done)).toEqual([
+      ['sto', 'COMPENSATED'],
+      ['osl', 'FAILED'],
+      ['lla', 'SKIPPED'],
+    ]);
+    expect(done.steps[1]?.error?.code).toBe(ErrorCode.REGION_TIMEOUT);
+    expect(events.filter((e) => e.startsWith('forward'))).toEqual([]);
+    expect(events.filter((e) => e.startsWith('undo')).sort()).toEqual(['undo osl', 'undo sto']);
+  });
+
+  it('drives an operation of a forward kind (a delete) to its end when taken over, without redoing finished steps', async () => {
+    const { events, steps } = executor();
+    const { saga, operation } = runner(steps, 'forward');
+    const abandoned = operation();
+    abandoned.status = 'RUNNING';
+    abandoned.steps[0] = { ...(abandoned.steps[0] as OperationStep), status: 'SUCCEEDED' };
+    abandoned.steps[1] = { ...(abandoned.steps[1] as OperationStep), status: 'RUNNING' };
+    const done = await saga.resume(abandoned);
+    expect(done.status).toBe('SUCCEEDED');
+    expect(events.filter((e) => e.startsWith('forward '))).toEqual(['forward osl', 'forward lla']);
+  });
+
+  it('commits the objects of the steps that changed something, and releases them when the operation fails', async () => {
+    const ok = runner(executor().steps);
+    const done = await ok.saga.run(ok.operation({ networks: 1 }));
+    expect(ok.ledgerCalls).toEqual([{ call: 'commit', id: done.id, changes: [], objects: three.map((p) => ({ key: `${P}|${p.region}|${p.platform}`, amounts: p.platform === 'okd' ? {} : { networks: 1 } })) }]);
+    // (OKD has no networks: its placement counts nothing)
+    const failing = runner(executor({ forward: { sto: async () => Promise.reject(new InfrafedError(ErrorCode.CONFLICT, 'no')) } }).steps);
+    const failed = await failing.saga.run(failing.operation({ networks: 1 }));
+    expect(failing.ledgerCalls).toEqual([{ call: 'release', id: failed.id }]);
+  });
+});
