@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { OpenAPIObject } from 'openapi3-ts/oas31';
-import { ErrorCode, httpStatusByCode, InfrafedError, type Problem } from '../schema/errors.ts';
+import { callerHeaders } from '../schema/contracts/graphql.ts';
+import { ErrorCode, httpByCode, InfrafedError, type Problem } from '../schema/errors.ts';
 import type { ProblemResource } from '../schema/rest.ts';
 import { httpFace, type ReadinessCheck } from '../runtime/http/ops.ts';
 import type { Logger } from '../runtime/log.ts';
 import { toProblems } from '../runtime/problems.ts';
 import { renderDocs } from './docs.ts';
 import { openApiDocument } from './openapi.ts';
-import { fromGraphqlError, routes as allRoutes, type GraphqlError, type GraphqlResult, type Route, type RouteContext, type RouteResult } from './routes.ts';
+import { fromGraphqlError, routes as allRoutes, type GraphqlError, type GraphqlResult, type Route, type RouteContext, type RouteResult } from './routes/index.ts';
 
 export interface RestBridgeOptions {
   /** The gateway's GraphQL endpoint. */
@@ -26,8 +27,6 @@ const MAX_BODY_BYTES = 1 << 20;
 /** Problem types are documented on the docs page, one anchor per error code. */
 const PROBLEM_BASE = '/docs#problem-';
 
-/** Headers the gateway gets from the caller, as they are (the bridge holds no credentials of its own). */
-const passedThrough = ['authorization', 'idempotency-key', 'prefer', 'traceparent'] as const;
 
 interface Compiled {
   route: Route;
@@ -46,36 +45,27 @@ function compile(route: Route): Compiled {
   return { route, pattern, names };
 }
 
+/** A path segment as the caller meant it; a malformed `%` escape is the caller's mistake (400), not ours. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InfrafedError(ErrorCode.BAD_REQUEST, `the path has a malformed %-escape: ${segment}`);
+  }
+}
+
 export function etagOf(value: unknown): string {
   return `"${createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27)}"`;
 }
 
-const statusTitle: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  412: 'Precondition Failed',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  422: 'Unprocessable Content',
-  500: 'Internal Server Error',
-  501: 'Not Implemented',
-  502: 'Bad Gateway',
-  503: 'Service Unavailable',
-  504: 'Gateway Timeout',
-};
-
 /** An error as RFC 9457 problem details: its status from the one table (schema/errors.ts). */
 export function problemOf(error: InfrafedError, instance?: string, locate: (path: string) => string = (p) => p): ProblemResource {
-  const status = httpStatusByCode[error.code];
+  const { status, title } = httpByCode[error.code];
   const { problems, ...extensions } = error.extensions as { problems?: Problem[] } & Record<string, unknown>;
   const body: ProblemResource = {
     ...extensions,
     type: `${PROBLEM_BASE}${error.code.toLowerCase().replace(/_/g, '-')}`,
-    title: statusTitle[status] ?? 'Error',
+    title,
     status,
     detail: error.message,
     code: error.code,
@@ -83,17 +73,6 @@ export function problemOf(error: InfrafedError, instance?: string, locate: (path
   };
   if (problems) body.problems = problems.map((p) => ({ location: locate(p.path), message: p.message, ...('value' in p ? { value: p.value } : {}) }));
   return body;
-}
-
-/** A failure of the HTTP request itself (before any GraphQL): its own status. */
-class HttpFailure extends Error {
-  readonly status: number;
-  readonly code: ErrorCode;
-  constructor(status: number, code: ErrorCode, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
 }
 
 /**
@@ -111,7 +90,8 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
 
   async function graphql<T>(req: IncomingMessage, query: string, variables: Record<string, unknown> = {}): Promise<GraphqlResult<T>> {
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
-    for (const name of passedThrough) {
+    // the caller's own headers, as they are (the bridge holds no credentials of its own)
+    for (const { http: name } of callerHeaders) {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
@@ -145,17 +125,17 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > MAX_BODY_BYTES) throw new HttpFailure(413, ErrorCode.BAD_REQUEST, `the body is larger than ${MAX_BODY_BYTES} bytes`);
+      if (size > MAX_BODY_BYTES) throw new InfrafedError(ErrorCode.PAYLOAD_TOO_LARGE, `the body is larger than ${MAX_BODY_BYTES} bytes`);
       chunks.push(chunk as Buffer);
     }
     const text = Buffer.concat(chunks).toString('utf8');
     if (text.trim() === '') return {};
     const type = req.headers['content-type'] ?? '';
-    if (!/^application\/(.+\+)?json\b/i.test(type)) throw new HttpFailure(415, ErrorCode.BAD_REQUEST, 'send the body as application/json');
+    if (!/^application\/(.+\+)?json\b/i.test(type)) throw new InfrafedError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
-      throw new HttpFailure(400, ErrorCode.BAD_REQUEST, `the body is not JSON: ${(error as Error).message}`);
+      throw new InfrafedError(ErrorCode.BAD_REQUEST, `the body is not JSON: ${(error as Error).message}`);
     }
   }
 
@@ -246,15 +226,15 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     }
 
     const matches = compiled.filter((c) => c.pattern.test(url.pathname));
-    if (matches.length === 0) throw new HttpFailure(404, ErrorCode.NOT_FOUND, `no resource at ${url.pathname} (see /openapi.json)`);
+    if (matches.length === 0) throw new InfrafedError(ErrorCode.NOT_FOUND, `no resource at ${url.pathname} (see /openapi.json)`);
     const match = matches.find((c) => c.route.method === method);
     if (!match) {
       res.setHeader('allow', matches.map((c) => c.route.method.toUpperCase()).join(', '));
-      throw new HttpFailure(405, ErrorCode.BAD_REQUEST, `${method.toUpperCase()} is not allowed on ${url.pathname}`);
+      throw new InfrafedError(ErrorCode.METHOD_NOT_ALLOWED, `${method.toUpperCase()} is not allowed on ${url.pathname}`);
     }
     const { route } = match;
     const raw = match.pattern.exec(url.pathname) as RegExpExecArray;
-    const pathValues = Object.fromEntries(match.names.map((n, i) => [n, decodeURIComponent(raw[i + 1] as string)]));
+    const pathValues = Object.fromEntries(match.names.map((n, i) => [n, decodePathSegment(raw[i + 1] as string)]));
 
     // every problem of path, query and body at once
     const problems: Problem[] = [];
@@ -309,10 +289,6 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     const instance = req.url ?? '/';
     handle(req, res).catch((error: unknown) => {
       if (res.headersSent) return void res.destroy(error as Error);
-      if (error instanceof HttpFailure) {
-        // its own status (405, 413, 415, 400) rather than its code's
-        return sendProblem(res, { ...problemOf(new InfrafedError(error.code, error.message), instance), status: error.status, title: statusTitle[error.status] ?? 'Error' });
-      }
       if (error instanceof InfrafedError) {
         // problems the gateway found in an input the bridge passed on are the caller's body (without the
         // name of the GraphQL argument that carried it: `input.name` is `body.name`)

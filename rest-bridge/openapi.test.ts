@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createRestBridge } from './createRestBridge.ts';
-import { routes } from './routes.ts';
+import { routes } from './routes/index.ts';
 
 const { document } = createRestBridge({ gatewayUrl: 'http://127.0.0.1:9/graphql', timeoutMs: 1_000, log: pino({ level: 'silent' }), version: '0.0.0-test' });
 const operations = Object.values(document.paths ?? {}).flatMap((item) => Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)));

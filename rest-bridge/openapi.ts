@@ -1,7 +1,7 @@
 import { OpenApiBuilder, type OpenAPIObject, type OperationObject, type ParameterObject, type ResponseObject, type SchemaObject } from 'openapi3-ts/oas31';
 import { z } from 'zod';
 import { problemResource } from '../schema/rest.ts';
-import type { Route } from './routes.ts';
+import type { Route } from './routes/index.ts';
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 

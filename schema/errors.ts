@@ -6,8 +6,14 @@
 export const ErrorCode = {
   /** The caller's input is invalid; `extensions.problems` lists every problem. */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
-  /** A message on the wire failed its contract (a component sent something malformed). */
+  /** A message on the wire failed its contract (a component sent something malformed), or an HTTP request that cannot be read (a body that is not JSON, a malformed `%` escape in the path). */
   BAD_REQUEST: 'BAD_REQUEST',
+  /** HTTP: the resource exists but not with that method (the `Allow` header lists those it has). */
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  /** HTTP: the request body is larger than the face accepts. */
+  PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  /** HTTP: the request body is not in a media type the face reads (JSON). */
+  UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
   /** No credentials, or credentials that do not verify (bad signature, expired, wrong issuer). */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** Authenticated, but the principal may not do this. */
@@ -37,24 +43,30 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export const errorCodes = Object.values(ErrorCode) as readonly ErrorCode[];
 
-/** HTTP status of every code; the compiler checks that none is missing. */
-export const httpStatusByCode: Record<ErrorCode, number> = {
-  BAD_USER_INPUT: 422,
-  BAD_REQUEST: 400,
-  UNAUTHENTICATED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  IDEMPOTENCY_KEY_REUSED: 422,
-  QUOTA_EXCEEDED: 409,
-  PRECONDITION_FAILED: 412,
-  NOT_SUPPORTED: 501,
-  REGION_UNAVAILABLE: 503,
-  REGION_TIMEOUT: 504,
-  UPSTREAM_ERROR: 502,
-  SERVICE_UNAVAILABLE: 503,
-  INTERNAL: 500,
+/** HTTP status and RFC 9457 title of every code; the compiler checks that none is missing. */
+export const httpByCode: Record<ErrorCode, { status: number; title: string }> = {
+  BAD_USER_INPUT: { status: 422, title: 'Unprocessable Content' },
+  BAD_REQUEST: { status: 400, title: 'Bad Request' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed' },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Content Too Large' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Media Type' },
+  UNAUTHENTICATED: { status: 401, title: 'Unauthorized' },
+  FORBIDDEN: { status: 403, title: 'Forbidden' },
+  NOT_FOUND: { status: 404, title: 'Not Found' },
+  CONFLICT: { status: 409, title: 'Conflict' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Unprocessable Content' },
+  QUOTA_EXCEEDED: { status: 409, title: 'Conflict' },
+  PRECONDITION_FAILED: { status: 412, title: 'Precondition Failed' },
+  NOT_SUPPORTED: { status: 501, title: 'Not Implemented' },
+  REGION_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
+  REGION_TIMEOUT: { status: 504, title: 'Gateway Timeout' },
+  UPSTREAM_ERROR: { status: 502, title: 'Bad Gateway' },
+  SERVICE_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },
+  INTERNAL: { status: 500, title: 'Internal Server Error' },
 };
+
+/** HTTP status of every code (from {@link httpByCode}). */
+export const httpStatusByCode = Object.fromEntries(Object.entries(httpByCode).map(([code, h]) => [code, h.status])) as Record<ErrorCode, number>;
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);

@@ -1,0 +1,23 @@
+import { operationIdSchema } from '../../schema/model.ts';
+import { operationResource } from '../../schema/rest.ts';
+import { OPERATION, dataOf, type Route } from './route.ts';
+
+/** The routes of the `operations` resource (each one GraphQL operation against the gateway). */
+export const operationsRoutes: Route[] = [
+  {
+    method: 'get',
+    path: '/operations/{operationId}',
+    operationId: 'getOperation',
+    tag: 'operations',
+    summary: 'An operation: its status and per-placement steps',
+    params: { operationId: operationIdSchema },
+    response: operationResource,
+    shape: 'resource',
+    etag: true,
+    async handle(ctx) {
+      const result = await ctx.graphql<{ operation: unknown }>(`query($id: ID!) { operation(id: $id) ${OPERATION} }`, { id: ctx.path.operationId });
+      const op = dataOf(result).operation;
+      return { kind: 'resource', body: op, etag: op };
+    },
+  },
+];

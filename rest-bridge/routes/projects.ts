@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { regionNameSchema, platformSchema } from '../../schema/model.ts';
+import { createProjectInput } from '../../schema/operations.ts';
+import { operationResource, pageOf, placementResource, projectResource } from '../../schema/rest.ts';
+import { selectionOf } from '../selection.ts';
+import { OPERATION, PROJECT, dataOf, projectWith, operation, projectId, limitQuery, type Route } from './route.ts';
+
+/** The routes of the `projects` resource (each one GraphQL operation against the gateway). */
+export const projectsRoutes: Route[] = [
+  {
+    method: 'get',
+    path: '/projects',
+    operationId: 'listProjects',
+    tag: 'projects',
+    summary: "Your organisation's projects (and those shared with it), in every region",
+    query: { ...limitQuery, name: z.string().max(64).optional(), region: regionNameSchema.optional(), platform: platformSchema.optional() },
+    response: pageOf(projectResource, 'ProjectPage'),
+    shape: 'list',
+    async handle(ctx) {
+      const result = await ctx.graphql<{ projects: z.infer<typeof projectResource>[] }>(`{ projects ${PROJECT} }`);
+      const { name, region, platform } = ctx.query as { name?: string; region?: string; platform?: string };
+      const items = dataOf(result).projects.filter(
+        (p) => (!name || p.name === name) && (!region || p.placements.some((x) => x.region === region)) && (!platform || p.placements.some((x) => x.platform === platform)),
+      );
+      return { kind: 'list', items, errors: result.errors, sortKey: (p: { id: string }) => p.id };
+    },
+  },
+  {
+    method: 'post',
+    path: '/projects',
+    operationId: 'createProject',
+    tag: 'projects',
+    summary: 'Create a project in one or more placements',
+    body: { schema: createProjectInput, omit: [], id: 'CreateProjectInput' },
+    response: operationResource,
+    shape: 'operation',
+    handle: (ctx) => operation('createProject')(ctx, `mutation($input: CreateProjectInput!) { createProject(input: $input) ${OPERATION} }`, { input: ctx.body }),
+  },
+  {
+    method: 'get',
+    path: '/projects/{projectId}',
+    operationId: 'getProject',
+    tag: 'projects',
+    summary: 'A project with its placements and partners',
+    params: projectId,
+    response: projectResource,
+    shape: 'resource',
+    etag: true,
+    async handle(ctx) {
+      const { project } = await projectWith<unknown>(ctx, PROJECT);
+      return { kind: 'resource', body: project, etag: project };
+    },
+  },
+  {
+    method: 'delete',
+    path: '/projects/{projectId}',
+    operationId: 'deleteProject',
+    tag: 'projects',
+    summary: 'Delete a project in every placement (with its networks and rules)',
+    params: projectId,
+    response: operationResource,
+    shape: 'operation',
+    handle: (ctx) => operation('deleteProject')(ctx, `mutation($id: ID!) { deleteProject(id: $id) ${OPERATION} }`, { id: ctx.path.projectId }),
+  },
+  {
+    method: 'get',
+    path: '/projects/{projectId}/placements',
+    operationId: 'listPlacements',
+    tag: 'projects',
+    summary: 'Where the project exists, as the platforms report it',
+    params: projectId,
+    query: limitQuery,
+    response: pageOf(placementResource, 'PlacementPage'),
+    shape: 'list',
+    async handle(ctx) {
+      const { project, errors } = await projectWith<{ placements: z.infer<typeof placementResource>[] }>(ctx, `{ placements ${selectionOf(placementResource)} }`);
+      return { kind: 'list', items: project.placements, errors, sortKey: (p: { region: string; platform: string }) => `${p.region}/${p.platform}` };
+    },
+  },
+];
