@@ -2,7 +2,7 @@ import { composeServices } from '@theguild/federation-composition';
 import { parse } from 'graphql';
 import { writeFileSync } from 'node:fs';
 import { SubgraphName, subgraphSubject } from '../schema/subjects.ts';
-import { readSubgraphSdl } from '../runtime/graphql/sdl.ts';
+import { readSubgraphSdl } from '../runtime/sdl.ts';
 
 /** Where the committed supergraph lives. */
 export const SUPERGRAPH_PATH = new URL('./supergraph.graphql', import.meta.url);

@@ -2,17 +2,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { ExecutionRequest, ExecutionResult } from '@graphql-tools/utils';
 import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import { Header } from '../schema/subjects.ts';
-import { graphqlReplySchema } from '../runtime/graphql/serveSubgraph.ts';
+import { callerHeaders, graphqlReplySchema } from '../schema/contracts/graphql.ts';
 import { requestJson } from '../runtime/nats/request.ts';
-
-/** Client headers the gateway passes on to subgraphs (the subgraphs verify the token themselves). */
-const passOn = [
-  ['authorization', Header.authorization],
-  ['idempotency-key', Header.idempotencyKey],
-  ['prefer', Header.prefer],
-  ['traceparent', Header.traceparent],
-] as const;
 
 export interface NatsTransportOptions {
   nc: NatsConnection;
@@ -61,9 +52,10 @@ export function createNatsTransport(options: NatsTransportOptions) {
       return async function execute(request: ExecutionRequest): Promise<ExecutionResult> {
         const ctx = (request.context ?? {}) as GatewayContextLike;
         const headers: Record<string, string> = {};
-        for (const [from, to] of passOn) {
-          const v = ctx.request?.headers.get(from);
-          if (v) headers[to] = v;
+        // the caller's headers (the subgraphs verify the token themselves)
+        for (const { http, nats } of callerHeaders) {
+          const v = ctx.request?.headers.get(http);
+          if (v) headers[nats] = v;
         }
         try {
           const reply = await requestJson(

@@ -1,34 +1,19 @@
-import { ApolloServer, type HeaderMap } from '@apollo/server';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
+import type { HeaderMap } from '@apollo/server';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Svcm } from '@nats-io/services';
-import { GraphQLError, parse } from 'graphql';
 import { ErrorCode, type InfrafedError } from '../../schema/errors.ts';
 import type { Platform } from '../../schema/model.ts';
 import { adapterServiceName } from '../../schema/subjects.ts';
-import type { TokenVerifier } from '../../runtime/auth.ts';
-import { createFormatError } from '../../runtime/graphql/errors.ts';
-import { readSubgraphSdl } from '../../runtime/graphql/sdl.ts';
-import type { Logger } from '../../runtime/log.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
+import { subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 
-export interface CatalogRegion {
-  name: string;
-  displayName: string;
-  platforms: readonly Platform[];
-}
-
-export interface CatalogSubgraphDeps {
-  nc: NatsConnection;
-  regions: readonly CatalogRegion[];
-  verifyToken: TokenVerifier;
+export interface CatalogSubgraphOptions {
   /** Health check per platform, milliseconds (default 2 000). */
   healthTimeoutMs?: number;
   /** Discovery ends this long after the last adapter answered `$SRV.PING`, milliseconds (default 100). */
   discoveryStallMs?: number;
-  log: Logger;
 }
 
 /** Counts adapter replicas per region/platform with `$SRV.PING` (a broadcast: the set of replicas is not known in advance). */
@@ -47,14 +32,14 @@ async function discoverAdapters(nc: NatsConnection, platforms: readonly Platform
 }
 
 /** The catalog subgraph: configured regions and platforms with live health. */
-export function createCatalogSubgraph(deps: CatalogSubgraphDeps) {
-  const healthTimeoutMs = deps.healthTimeoutMs ?? 2_000;
+export function createCatalogSubgraph(deps: Pick<SubgraphDeps, 'nc' | 'regions' | 'verifyToken' | 'log'>, options: CatalogSubgraphOptions = {}) {
+  const healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
   const resolvers = {
     Query: {
       async regions() {
         const targets = deps.regions.flatMap((r) => r.platforms.map((platform) => ({ region: r.name, platform })));
         const [counts, health] = await Promise.all([
-          discoverAdapters(deps.nc, [...new Set(targets.map((t) => t.platform))], deps.discoveryStallMs ?? 100).catch(() => new Map<string, number>()),
+          discoverAdapters(deps.nc, [...new Set(targets.map((t) => t.platform))], options.discoveryStallMs ?? 100).catch(() => new Map<string, number>()),
           fanOut(targets, (t) => requestAdapter(deps.nc, t, 'health', 'check', {}, { timeoutMs: healthTimeoutMs })),
         ]);
         return deps.regions.map((r) => ({
@@ -74,18 +59,6 @@ export function createCatalogSubgraph(deps: CatalogSubgraphDeps) {
       },
     },
   };
-  const server = new ApolloServer({
-    schema: buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl('catalog')), resolvers: resolvers as never }),
-    formatError: createFormatError(deps.log),
-    includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginInlineTraceDisabled()],
-  });
-  async function context(headers: HeaderMap) {
-    try {
-      return { principal: await deps.verifyToken(headers.get('authorization')) };
-    } catch (error) {
-      throw new GraphQLError((error as Error).message, { extensions: { code: ErrorCode.UNAUTHENTICATED, http: { status: 401 } } });
-    }
-  }
-  return { server, context };
+  const server = createSubgraphServer<SubgraphContext>('catalog', resolvers, deps);
+  return { server, context: (headers: HeaderMap) => subgraphContext(headers, deps.verifyToken) };
 }

@@ -14,9 +14,9 @@ import {
   type Operation,
   type OperationRequest,
 } from '../../schema/operations.ts';
-import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
-import { addPartialError } from '../../runtime/graphql/serveSubgraph.ts';
-import { adapterCallOptions, publicErrorExtensions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
+import { addPartialError } from '../shared/serveSubgraph.ts';
+import { adapterCallOptions, publicErrorExtensions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 

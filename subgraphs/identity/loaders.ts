@@ -3,7 +3,7 @@ import DataLoader from 'dataloader';
 import { type Member, type ProjectPlacement } from '../../schema/contracts/identity.ts';
 import type { Placement } from '../../schema/model.ts';
 import { requestAdapter, type AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
-import { createPlacementLoader, type Gathered } from '../../runtime/graphql/placementLoader.ts';
+import { createPlacementLoader, type Gathered } from '../shared/placementLoader.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 
 

@@ -1,4 +1,4 @@
-import { runSubgraphMain } from '../../runtime/graphql/subgraphMain.ts';
+import { runSubgraphMain } from '../shared/subgraphMain.ts';
 import { createIdentitySubgraph } from './createIdentitySubgraph.ts';
 
 await runSubgraphMain('identity', createIdentitySubgraph);

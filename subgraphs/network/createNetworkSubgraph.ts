@@ -5,9 +5,9 @@ import { z } from 'zod';
 import { type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
 import { projectIdSchema, type Placement } from '../../schema/model.ts';
 import { applyAccessRuleInput, createNetworkInput, networkIdSchema, removeAccessRuleInput } from '../../schema/network.ts';
-import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
-import { createPlacementLoader, type PlacedProject } from '../../runtime/graphql/placementLoader.ts';
-import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
+import { createPlacementLoader, type PlacedProject } from '../shared/placementLoader.ts';
+import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 

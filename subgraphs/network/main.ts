@@ -1,4 +1,4 @@
-import { runSubgraphMain } from '../../runtime/graphql/subgraphMain.ts';
+import { runSubgraphMain } from '../shared/subgraphMain.ts';
 import { createNetworkSubgraph } from './createNetworkSubgraph.ts';
 
 await runSubgraphMain('network', createNetworkSubgraph);

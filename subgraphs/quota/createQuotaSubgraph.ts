@@ -7,9 +7,9 @@ import { auditListRequest } from '../../schema/audit.ts';
 import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
-import { createSubgraphServer, type SubgraphDeps } from '../../runtime/graphql/subgraphMain.ts';
-import { createPlacementLoader } from '../../runtime/graphql/placementLoader.ts';
-import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../../runtime/graphql/subgraphContext.ts';
+import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
+import { createPlacementLoader } from '../shared/placementLoader.ts';
+import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 

@@ -1,4 +1,4 @@
-import { runSubgraphMain } from '../../runtime/graphql/subgraphMain.ts';
+import { runSubgraphMain } from '../shared/subgraphMain.ts';
 import { createQuotaSubgraph } from './createQuotaSubgraph.ts';
 
 await runSubgraphMain('quota', createQuotaSubgraph);

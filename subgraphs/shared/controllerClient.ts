@@ -3,7 +3,7 @@ import { getOperationReply, shareListReply, submitOperationReply, type Operation
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
 import { auditListReply, type AuditListRequest } from '../../schema/audit.ts';
 import { controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject, Header } from '../../schema/subjects.ts';
-import { requestJson } from './request.ts';
+import { requestJson } from '../../runtime/nats/request.ts';
 
 export interface ControllerCallOptions {
   /** Headers forwarded to the controller: Authorization (it verifies the caller itself), Idempotency-Key, Prefer, traceparent. */

@@ -12,7 +12,7 @@ export function createHttpHandler<TContext extends BaseContext>(server: ApolloSe
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {
-        res.writeHead(413, { 'content-type': 'application/json' }).end('{"errors":[{"message":"request body too large","extensions":{"code":"BAD_REQUEST"}}]}');
+        res.writeHead(413, { 'content-type': 'application/json' }).end('{"errors":[{"message":"request body too large","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}');
         req.destroy();
         return;
       }

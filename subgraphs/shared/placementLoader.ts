@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { InfrafedError } from '../../schema/errors.ts';
 import { placementKey, type Placement } from '../../schema/model.ts';
-import { fanOut } from '../nats/request.ts';
+import { fanOut } from '../../runtime/nats/request.ts';
 
 /** What the placements said, and one error per placement that did not answer. */
 export interface Gathered<T> {

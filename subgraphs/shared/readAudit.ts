@@ -5,9 +5,9 @@ import { Kind, type OperationDefinitionNode } from 'graphql';
 import { ulid } from 'ulid';
 import type { AuditEvent } from '../../schema/audit.ts';
 import { auditSubject, type SubgraphName } from '../../schema/subjects.ts';
-import type { Principal } from '../auth.ts';
-import type { Logger } from '../log.ts';
-import { encodeJson } from '../nats/wire.ts';
+import type { Principal } from '../../runtime/auth.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { encodeJson } from '../../runtime/nats/wire.ts';
 
 /** Top-level fields of a query, e.g. `projects`, `project`, `_entities`. */
 function fieldsOf(operation: OperationDefinitionNode): string[] {

@@ -4,24 +4,15 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Service } from '@nats-io/services';
 import { GraphQLError } from 'graphql';
 import { createServer } from 'node:http';
-import { z } from 'zod';
 import { createHttpHandler } from './httpHandler.ts';
+import { callerHeaders, graphqlReplySchema, graphqlRequestSchema } from '../../schema/contracts/graphql.ts';
 import type { InfrafedError } from '../../schema/errors.ts';
 import { Header, subgraphQueue, subgraphServiceName, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
-import type { Logger } from '../log.ts';
-import { endpoint, startService } from '../nats/service.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { endpoint, startService } from '../../runtime/nats/service.ts';
 
-/** A GraphQL-over-HTTP request carried in a NATS message (headers travel as NATS headers). */
-export const graphqlRequestSchema = z.object({
-  query: z.string().max(100_000),
-  variables: z.record(z.string(), z.unknown()).nullish(),
-  operationName: z.string().nullish(),
-  extensions: z.record(z.string(), z.unknown()).nullish(),
-});
-export const graphqlReplySchema = z.object({ status: z.number().int(), body: z.unknown() });
-
-/** NATS headers a subgraph reads (NATS header names are case-sensitive: these are the canonical ones). */
-export const forwardedHeaders = [Header.authorization, Header.idempotencyKey, Header.prefer, Header.traceparent, Header.deadline] as const;
+/** NATS headers a subgraph reads: the caller's, and the request's deadline. */
+const forwardedHeaders = [...callerHeaders.map((h) => h.nats), Header.deadline];
 
 export interface ServeSubgraphOptions<TContext extends BaseContext> {
   nc: NatsConnection;

@@ -1,12 +1,13 @@
-import { currentContext } from '../context.ts';
+import { currentContext } from '../../runtime/context.ts';
 import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
+import { callerHeaders } from '../../schema/contracts/graphql.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { Operation, OperationRequest } from '../../schema/operations.ts';
 import { Header } from '../../schema/subjects.ts';
-import type { Principal, TokenVerifier } from '../auth.ts';
-import type { AdapterCallOptions } from '../nats/adapterClient.ts';
-import type { ControllerClient } from '../nats/controllerClient.ts';
+import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
+import type { AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
+import type { ControllerClient } from './controllerClient.ts';
 import { addPartialError, type PartialErrors } from './serveSubgraph.ts';
 
 /** What every subgraph resolver knows about the request. */
@@ -30,7 +31,7 @@ export async function subgraphContext(headers: HeaderMap, verifyToken: TokenVeri
   const request = currentContext();
   if (request) request.organization = principal.organization;
   const forward: Record<string, string> = {};
-  for (const header of [Header.authorization, Header.idempotencyKey, Header.prefer, Header.traceparent]) {
+  for (const { nats: header } of callerHeaders) {
     const v = headers.get(header);
     if (v) forward[header] = v;
   }

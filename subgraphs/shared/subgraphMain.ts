@@ -3,20 +3,20 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { parse } from 'graphql';
-import type { Placement } from '../../schema/model.ts';
+import type { Placement, Platform } from '../../schema/model.ts';
 import type { SubgraphName } from '../../schema/subjects.ts';
-import { createTokenVerifier, type Principal, type TokenVerifier } from '../auth.ts';
-import { loadSystemConfig, placementsOf } from '../config.ts';
-import { runMain } from '../lifecycle.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { natsReady, opsForComponent } from '../http/ops.ts';
-import { connectNats, natsOptionsOf } from '../nats/connect.ts';
-import { createControllerClient, type ControllerClient } from '../nats/controllerClient.ts';
-import { VERSION } from '../version.ts';
+import { createTokenVerifier, type Principal, type TokenVerifier } from '../../runtime/auth.ts';
+import { loadSystemConfig, placementsOf } from '../../runtime/config.ts';
+import { runMain } from '../../runtime/lifecycle.ts';
+import { createLogger, type Logger } from '../../runtime/log.ts';
+import { natsReady, opsForComponent } from '../../runtime/http/ops.ts';
+import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
+import { createControllerClient, type ControllerClient } from './controllerClient.ts';
+import { VERSION } from '../../runtime/version.ts';
 import { createFormatError } from './errors.ts';
 import { readAuditPlugin } from './readAudit.ts';
 import { partialErrorsPlugin, startSubgraph, type PartialErrors } from './serveSubgraph.ts';
-import { readSubgraphSdl } from './sdl.ts';
+import { readSubgraphSdl } from '../../runtime/sdl.ts';
 
 /** What a subgraph that reads from adapters and writes through the controller is built from. */
 export interface SubgraphDeps {
@@ -25,6 +25,8 @@ export interface SubgraphDeps {
   verifyToken: TokenVerifier;
   /** The configured placements (region + platform). */
   placements: readonly Placement[];
+  /** The configured regions with their display names and platforms. */
+  regions: readonly { name: string; displayName: string; platforms: readonly Platform[] }[];
   adapterTimeoutMs: number;
   log: Logger;
 }
@@ -63,6 +65,7 @@ export async function runSubgraphMain<TContext extends BaseContext>(
       controller: createControllerClient(nc, { waitMs: config.timeouts.operationWaitMs }),
       verifyToken: createTokenVerifier(config.auth),
       placements: placementsOf(config),
+      regions: config.regions.map((r) => ({ name: r.name, displayName: r.displayName, platforms: r.platforms.map((p) => p.platform) })),
       adapterTimeoutMs: config.timeouts.adapterMs,
       log,
     });
