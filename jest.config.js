@@ -14,7 +14,15 @@ const config = {
   projects: [
     { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway', '<rootDir>/rest-bridge'], testMatch: ['**/*.test.ts'] },
     { ...common, displayName: 'integration', roots: ['<rootDir>/test/integration'], testMatch: ['**/*.test.ts'] },
-    { ...common, displayName: 'e2e', roots: ['<rootDir>/test/e2e'], testMatch: ['**/*.test.ts'] },
+    // one local system for every e2e suite of the run (test/harness/sharedSystem.ts), started only when an e2e suite runs
+    {
+      ...common,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test/e2e'],
+      testMatch: ['**/*.test.ts'],
+      globalSetup: '<rootDir>/test/harness/e2eGlobalSetup.ts',
+      globalTeardown: '<rootDir>/test/harness/e2eGlobalTeardown.ts',
+    },
   ],
 };
 export default config;

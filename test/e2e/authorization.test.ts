@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { fileURLToPath } from 'node:url';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient, type GraphQLResponse } from '../harness/graphql.ts';
 
 /**
  * Every GraphQL operation run by every kind of caller: acme's reader, member, admin and owner, another
- * organisation's owner (globex), a partner organisation's owner (initech, project shared at level
+ * organisation's owner (globex-authz), a partner organisation's owner (initech, project shared at level
  * member), no token and an expired token. Each cell expects one outcome; a denied cell must carry no
  * data, and reads by outsiders must not reveal the project.
  */
@@ -28,7 +27,7 @@ interface Row {
 }
 
 describe('authorization matrix: every operation × every kind of caller, no leak', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   const tokens = {} as Record<Caller, string | null>;
   let projectId: string;
   let operationId: string;
@@ -39,14 +38,14 @@ describe('authorization matrix: every operation × every kind of caller, no leak
   const cells: { row: string; caller: Caller; expected: Outcome; got: string }[] = [];
 
   beforeAll(async () => {
-    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
-    for (const role of ['reader', 'member', 'admin', 'owner'] as const) tokens[role] = await system.token('acme', role, `acme-${role}`);
-    tokens.other = await system.token('globex', 'owner', 'globex-owner');
-    tokens.partner = await system.token('initech', 'owner', 'initech-owner');
+    system = await sharedSystem();
+    for (const role of ['reader', 'member', 'admin', 'owner'] as const) tokens[role] = await system.token('acme-authz', role, `acme-authz-${role}`);
+    tokens.other = await system.token('globex-authz', 'owner', 'globex-authz-owner');
+    tokens.partner = await system.token('initech-authz', 'owner', 'initech-authz-owner');
     tokens.none = null;
-    tokens.expired = await new SignJWT({ org: 'acme', org_role: 'owner' })
+    tokens.expired = await new SignJWT({ org: 'acme-authz', org_role: 'owner' })
       .setProtectedHeader({ alg: 'HS256' })
-      .setSubject('acme-owner')
+      .setSubject('acme-authz-owner')
       .setIssuer('infrafed-local')
       .setAudience('infrafed')
       .setExpirationTime(Math.floor(Date.now() / 1000) - 60)
@@ -58,7 +57,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     );
     projectId = created.data?.createProject.projectId as string;
     operationId = created.data?.createProject.id as string;
-    const share = await gql<{ shareProject: { status: string } }>('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "member") { status } }', { p: projectId }, tokens.owner);
+    const share = await gql<{ shareProject: { status: string } }>('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }', { p: projectId }, tokens.owner);
     expect(share.data?.shareProject.status).toBe('SUCCEEDED');
   }, 180_000);
 
@@ -74,7 +73,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       tokens.owner,
     );
     const id = res.data?.createProject.projectId as string;
-    await gql('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "member") { status } }', { p: id }, tokens.owner);
+    await gql('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }', { p: id }, tokens.owner);
     return id;
   };
   const inProjects = (data: Record<string, unknown>, id: string) => ((data.projects as { id: string }[] | undefined) ?? []).some((p) => p.id === id);
@@ -100,7 +99,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       name: 'organization (each caller sees its own)',
       query: '{ organization { id } }',
       expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
-      shows: (d, _p, caller) => (d.organization as { id?: string } | null)?.id === (caller === 'other' ? 'globex' : caller === 'partner' ? 'initech' : 'acme'),
+      shows: (d, _p, caller) => (d.organization as { id?: string } | null)?.id === (caller === 'other' ? 'globex-authz' : caller === 'partner' ? 'initech-authz' : 'acme-authz'),
     },
     { name: 'auditEvents', query: '{ auditEvents(first: 200) { events { projectId } } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'], shows: (d, id) => JSON.stringify(d).includes(id) },
     {
@@ -136,12 +135,12 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     { name: 'setQuota', query: 'mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 10}) { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
     {
       name: 'setEntitlements (platform operators only)',
-      query: 'mutation { setEntitlements(input: {organization: "acme", total: {cores: 1000}}) { id } }',
+      query: 'mutation { setEntitlements(input: {organization: "acme-authz", total: {cores: 1000}}) { id } }',
       expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN'],
     },
     {
       name: 'shareProject',
-      query: 'mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "member") { status } }',
+      query: 'mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }',
       expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
     },
     {
@@ -152,7 +151,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     },
     {
       name: 'revokeShare (a throwaway project each time)',
-      query: 'mutation($p: ID!) { revokeShare(projectId: $p, partner: "initech") { status } }',
+      query: 'mutation($p: ID!) { revokeShare(projectId: $p, partner: "initech-authz") { status } }',
       vars: async () => ({ p: await newProject() }),
       expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
     },
@@ -196,7 +195,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     const events = audit.data?.auditEvents.events ?? [];
     // its own refused attempts (it named the project) are there, as denied; nothing of what acme did
     expect(events.filter((e) => e.projectId === projectId).length).toBeGreaterThan(0);
-    expect(events.filter((e) => e.projectId === projectId && !(e.decision === 'denied' && e.principal === 'globex-owner'))).toEqual([]);
-    expect(events.filter((e) => e.principal.startsWith('acme-'))).toEqual([]);
+    expect(events.filter((e) => e.projectId === projectId && !(e.decision === 'denied' && e.principal === 'globex-authz-owner'))).toEqual([]);
+    expect(events.filter((e) => e.principal.startsWith('acme-authz-'))).toEqual([]);
   });
 });

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { fileURLToPath } from 'node:url';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 
@@ -15,7 +14,7 @@ interface Org {
 const ORG = 'id entitlements { total { cores ramMiB } regions { region amounts { cores } } } usage { total { cores } regions { region amounts { cores } } } remaining { total { cores } regions { region amounts { cores } } }';
 
 describe('entitlements end to end: operators set them, every setQuota is held against them first', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   let owner: string;
   let operator: string;
   let projectId: string;
@@ -30,8 +29,8 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     gql<{ setQuota: { status: string } }>('mutation($p: ID!, $r: String!, $c: Int!) { setQuota(projectId: $p, region: $r, limits: {cores: $c}) { status } }', { p: projectId, r: region, c: cores });
 
   beforeAll(async () => {
-    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
-    owner = await system.token('acme', 'owner', 'alice');
+    system = await sharedSystem();
+    owner = await system.token('acme-ent', 'owner', 'alice');
     operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
     const res = await gql<{ createProject: { projectId: string; steps: { nativeId: string }[] } }>(
       'mutation { createProject(input: {name: "entitled", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { projectId steps { nativeId } } }',
@@ -47,10 +46,10 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
   const ENTITLE = 'mutation($input: EntitlementsInput!) { setEntitlements(input: $input) { id entitlements { total { cores } regions { region amounts { cores } } } } }';
 
   it('only platform operators set entitlements; an organisation owner gets FORBIDDEN', async () => {
-    const input = { organization: 'acme', total: { cores: 8, ramMiB: 16384 }, regions: [{ region: 'sto', amounts: { cores: 6 } }] };
+    const input = { organization: 'acme-ent', total: { cores: 8, ramMiB: 16384 }, regions: [{ region: 'sto', amounts: { cores: 6 } }] };
     const denied = await gql(ENTITLE, { input }, owner);
     expect(denied.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'entitlement.manage' });
-    const bad = await gql(ENTITLE, { input: { organization: 'acme', total: { cores: -1 }, regions: [{ region: 'mars', amounts: {} }] } }, operator);
+    const bad = await gql(ENTITLE, { input: { organization: 'acme-ent', total: { cores: -1 }, regions: [{ region: 'mars', amounts: {} }] } }, operator);
     expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const set = await gql<{ setEntitlements: Org }>(ENTITLE, { input }, operator);
     expect(set.errors).toBeUndefined();
@@ -60,14 +59,14 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
   it('shows the organisation its entitlements, usage and what remains; another organisation sees nothing of it', async () => {
     const mine = await org();
     expect(mine).toEqual({
-      id: 'acme',
+      id: 'acme-ent',
       entitlements: { total: { cores: 8, ramMiB: 16384 }, regions: [{ region: 'sto', amounts: { cores: 6 } }] },
       usage: { total: { cores: null }, regions: [] },
       remaining: { total: { cores: 8 }, regions: [{ region: 'sto', amounts: { cores: 6 } }] },
     });
-    const globex = await system.token('globex', 'owner', 'mallory');
-    expect(await org(globex, 'acme')).toBeNull();
-    expect((await org(operator, 'acme'))?.id).toBe('acme');
+    const globex = await system.token('globex-ent', 'owner', 'mallory');
+    expect(await org(globex, 'acme-ent')).toBeNull();
+    expect((await org(operator, 'acme-ent'))?.id).toBe('acme-ent');
   });
 
   it('holds setQuota against the entitlements: within them it succeeds; beyond them QUOTA_EXCEEDED and no platform is touched', async () => {
@@ -109,7 +108,7 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     ]);
     expect(all.data?.auditEvents.events[0]).toMatchObject({ principal: 'alice', placements: ['sto/openstack', 'osl/openstack'] });
     // reads are decisions too: a reader's read of the project is in the log, per subgraph that answered it
-    const reader = await system.token('acme', 'reader', 'rita');
+    const reader = await system.token('acme-ent', 'reader', 'rita');
     expect((await gql('query($id: ID!) { project(id: $id) { name quotas { region } } }', { id: projectId }, reader)).errors).toBeUndefined();
     let reads: Page['auditEvents']['events'] = [];
     for (let i = 0; i < 40 && reads.length < 2; i++) {
@@ -123,7 +122,7 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
       f: { action: 'read.identity', projectId },
     });
     expect(named.data?.auditEvents.events.map((e) => [e.kind, e.projectId])).toContainEqual(['project', projectId]);
-    // the owner's refused attempt and the operator's change of acme's entitlements are in acme's log
+    // the owner's refused attempt and the operator's change of acme's entitlements are in acme-ent's log
     const entitlements = await gql<Page>(AUDIT, { f: { action: 'entitlement.set' } });
     expect(entitlements.data?.auditEvents.events.map((e) => [e.principal, e.decision, e.result])).toEqual([
       ['alice', 'denied', 'FORBIDDEN'],
@@ -134,11 +133,11 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     const second = await gql<Page>(AUDIT, { f: { projectId }, first: 3, after: first.data?.auditEvents.nextCursor });
     expect([...(first.data?.auditEvents.events ?? []), ...(second.data?.auditEvents.events ?? [])]).toEqual(all.data?.auditEvents.events.slice(0, 6));
     // readers and members may not read it; other organisations do not see it
-    const member = await system.token('acme', 'member', 'mike');
+    const member = await system.token('acme-ent', 'member', 'mike');
     expect((await gql(AUDIT, {}, member)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'audit.read' });
-    const globex = await system.token('globex', 'owner', 'mallory');
-    expect((await gql(AUDIT, { f: { organization: 'acme' } }, globex)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    expect((await gql<Page>(AUDIT, { f: { organization: 'acme', action: 'entitlement.set' } }, operator)).data?.auditEvents.events).toHaveLength(2);
+    const globex = await system.token('globex-ent', 'owner', 'mallory');
+    expect((await gql(AUDIT, { f: { organization: 'acme-ent' } }, globex)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await gql<Page>(AUDIT, { f: { organization: 'acme-ent', action: 'entitlement.set' } }, operator)).data?.auditEvents.events).toHaveLength(2);
 
     // the stream itself: every event of every organisation, and no token or password anywhere
     const nc = await connect({ servers: system.natsUrl });
@@ -158,36 +157,36 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     const osl = keystoneAdmin(system.keystoneUrl('osl'));
     const sto = keystoneAdmin(system.keystoneUrl('sto'));
     const [oslNative] = await osl.projectsTagged(`ifd-project=${projectId}`);
-    const globex = await system.token('globex', 'owner', 'mallory');
-    const globexMember = await system.token('globex', 'member', 'gina');
+    const globex = await system.token('globex-ent', 'owner', 'mallory');
+    const globexMember = await system.token('globex-ent', 'member', 'gina');
     const op = (query: string, token: string, vars: Record<string, unknown> = {}) => gql<Record<string, { status: string; kind: string }>>(query, { p: projectId, ...vars }, token);
 
     // only the owner organisation's owner shares
-    expect((await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex", level: "admin") { status } }', globex)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const shared = await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex", level: "admin") { status kind } }', owner);
+    expect((await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex-ent", level: "admin") { status } }', globex)).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    const shared = await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex-ent", level: "admin") { status kind } }', owner);
     expect(shared.data?.shareProject).toEqual({ status: 'SUCCEEDED', kind: 'SHARE_PROJECT' });
     const shares = await gql<{ project: { shares: { organization: string; level: string }[] } }>('query($id: ID!) { project(id: $id) { shares { organization level } } }', { id: projectId });
-    expect(shares.data?.project.shares).toEqual([{ organization: 'globex', level: 'admin' }]);
+    expect(shares.data?.project.shares).toEqual([{ organization: 'globex-ent', level: 'admin' }]);
 
     // the partner sees it and adds its own user
     const seen = await gql<{ projects: { id: string; organization: string }[] }>('{ projects { id organization } }', {}, globex);
-    expect(seen.data?.projects).toEqual([{ id: projectId, organization: 'acme' }]);
+    expect(seen.data?.projects).toEqual([{ id: projectId, organization: 'acme-ent' }]);
     const added = await op('mutation($p: ID!) { addMember(projectId: $p, user: "gary", role: "member") { status } }', globex);
     expect(added.data?.addMember?.status).toBe('SUCCEEDED');
-    expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'gary', domain: 'ifd-globex', role: 'member' });
-    expect(await osl.roleAssignments(oslNative?.id as string)).toContainEqual({ user: 'gary', domain: 'ifd-globex', role: 'member' });
+    expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'gary', domain: 'ifd-globex-ent', role: 'member' });
+    expect(await osl.roleAssignments(oslNative?.id as string)).toContainEqual({ user: 'gary', domain: 'ifd-globex-ent', role: 'member' });
 
     // … but not what only the owner may do, nor more than its own role allows
     const refused = async (query: string, token: string) => (await op(query, token)).errors?.[0]?.extensions;
     expect(await refused('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 1}) { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
     expect(await refused('mutation($p: ID!) { deleteProject(id: $p) { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'project.manage' });
-    expect(await refused('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech", level: "reader") { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'partner.manage' });
+    expect(await refused('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-ent", level: "reader") { status } }', globex)).toMatchObject({ code: 'FORBIDDEN', permission: 'partner.manage' });
     expect(await refused('mutation($p: ID!) { addMember(projectId: $p, user: "gus", role: "admin") { status } }', globexMember)).toMatchObject({ code: 'FORBIDDEN', permission: 'member.manage' });
     // the partner does not see who else the project is shared with
     expect((await gql<{ project: { shares: unknown[] } }>('query($id: ID!) { project(id: $id) { shares { organization } } }', { id: projectId }, globex)).data?.project.shares).toEqual([]);
 
     // revoking ends access at once and removes the partner's members from every placement
-    const revoked = await op('mutation($p: ID!) { revokeShare(projectId: $p, partner: "globex") { status kind } }', owner);
+    const revoked = await op('mutation($p: ID!) { revokeShare(projectId: $p, partner: "globex-ent") { status kind } }', owner);
     expect(revoked.data?.revokeShare).toEqual({ status: 'SUCCEEDED', kind: 'REVOKE_SHARE' });
     expect((await sto.roleAssignments(stoProject)).filter((a) => a.user === 'gary')).toEqual([]);
     expect((await osl.roleAssignments(oslNative?.id as string)).filter((a) => a.user === 'gary')).toEqual([]);
@@ -206,7 +205,7 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     });
     expect(put.status).toBe(200);
     expect(await sto.novaQuota(system.novaUrl('sto'), stoProject)).toMatchObject({ cores: 9 });
-    const member = await system.token('acme', 'member', 'mike');
+    const member = await system.token('acme-ent', 'member', 'mike');
     expect((await gql('mutation { syncUsage { id } }', {}, member)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
 
     const synced = await gql<{ syncUsage: { drift: Record<string, unknown>[]; usageSyncedAt: string; syncUnreachable: string[]; usage: { regions: { region: string; amounts: { cores: number } }[] } } }>(
@@ -233,7 +232,7 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     const usage = async () => (await gql<{ organization: { usage: { total: Totals } } }>('{ organization { usage { total { networks subnets routers securityGroupRules } } } }')).data?.organization.usage.total as Totals;
     const before = await usage();
     const [nets, rules] = [before.networks ?? 0, before.securityGroupRules ?? 0];
-    const input = { organization: 'acme', total: { cores: 100, networks: nets + 1, securityGroupRules: rules + 2 }, regions: [] };
+    const input = { organization: 'acme-ent', total: { cores: 100, networks: nets + 1, securityGroupRules: rules + 2 }, regions: [] };
     expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();
     const NETWORK = 'mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { status resourceId } }';
     const made = await gql<{ createNetwork: { status: string; resourceId: string } }>(NETWORK, { input: { projectId: counted, region: 'sto', name: 'counted', cidr: '10.9.0.0/24', router: {} } });
@@ -269,7 +268,7 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
   });
 
   it('project defaults: a new project gets them on every placement, held against the entitlements (refused when they do not fit)', async () => {
-    const input = { organization: 'acme', total: { cores: 8 }, regions: [], projectDefaults: { cores: 2, instances: 3 } };
+    const input = { organization: 'acme-ent', total: { cores: 8 }, regions: [], projectDefaults: { cores: 2, instances: 3 } };
     expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();
     const CREATE = 'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}, {region: "lla", platform: "okd"}]}) { status projectId steps { nativeId } } }';
     // acme holds 14 cores since the sync: no room for 2 more
@@ -301,7 +300,7 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
         (p) => p.platform === 'okd',
       )?.amounts.cores ?? 0;
     const used = await okdCores();
-    const input = { organization: 'acme', total: { cores: 1000 }, regions: [], platforms: [{ platform: 'okd', amounts: { cores: used + 10 } }], projectDefaults: { cores: 1 } };
+    const input = { organization: 'acme-ent', total: { cores: 1000 }, regions: [], platforms: [{ platform: 'okd', amounts: { cores: used + 10 } }], projectDefaults: { cores: 1 } };
     expect((await gql(ENTITLE, { input }, operator)).errors).toBeUndefined();
     const CREATE = 'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "lla", platform: "okd"}]}) { status projectId } }';
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => gql<{ createProject: { status: string; projectId: string } }>(CREATE, { n: `burst-${i}` })));

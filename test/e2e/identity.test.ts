@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { fileURLToPath } from 'node:url';
 import { SignJWT } from 'jose';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 
 describe('identity end to end: gateway → subgraphs → controller → adapters → Keystone (two regions)', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   let acme: string;
   let globex: string;
   let sto: ReturnType<typeof keystoneAdmin>;
@@ -25,9 +24,9 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
 
   beforeAll(async () => {
     // a stable state dir: the first run bootstraps the regions, later runs restore their snapshots
-    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
-    acme = await system.token('acme', 'owner', 'alice');
-    globex = await system.token('globex', 'owner', 'mallory');
+    system = await sharedSystem();
+    acme = await system.token('acme-id', 'owner', 'alice');
+    globex = await system.token('globex-id', 'owner', 'mallory');
     sto = keystoneAdmin(system.keystoneUrl('sto'));
     osl = keystoneAdmin(system.keystoneUrl('osl'));
   }, 120_000);
@@ -52,7 +51,7 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
 
   it('creates a project in both regions, tagged with its global id and organisation', async () => {
     const res = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; status: string; nativeId: string }[] } }>(CREATE, {
-      input: { organization: 'acme', name: 'research-cluster', description: 'genomics', placements: both },
+      input: { organization: 'acme-id', name: 'research-cluster', description: 'genomics', placements: both },
     });
     expect(res.errors).toBeUndefined();
     const op = res.data?.createProject;
@@ -68,7 +67,7 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
     ] as const) {
       const found = await admin.projectsTagged(`ifd-project=${projectId}`);
       expect(found.map((p) => [p.id, p.name])).toEqual([[step?.nativeId, 'research-cluster']]);
-      expect(found[0]?.tags).toContain('ifd-org=acme');
+      expect(found[0]?.tags).toContain('ifd-org=acme-id');
     }
   });
 
@@ -81,27 +80,27 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   });
 
   it('adds a member in every placement, shows it, changes its role and removes it', async () => {
-    const add = await gql<{ addMember: { status: string } }>('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme.example", role: "member") { status } }', { p: projectId });
+    const add = await gql<{ addMember: { status: string } }>('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "member") { status } }', { p: projectId });
     expect(add.data?.addMember.status).toBe('SUCCEEDED');
     const [nativeSto] = await sto.projectsTagged(`ifd-project=${projectId}`);
     const [nativeOsl] = await osl.projectsTagged(`ifd-project=${projectId}`);
-    expect(await sto.roleAssignments(nativeSto?.id as string)).toContainEqual({ user: 'bob@acme.example', domain: 'ifd-acme', role: 'member' });
-    expect(await osl.roleAssignments(nativeOsl?.id as string)).toContainEqual({ user: 'bob@acme.example', domain: 'ifd-acme', role: 'member' });
+    expect(await sto.roleAssignments(nativeSto?.id as string)).toContainEqual({ user: 'bob@acme-id.example', domain: 'ifd-acme-id', role: 'member' });
+    expect(await osl.roleAssignments(nativeOsl?.id as string)).toContainEqual({ user: 'bob@acme-id.example', domain: 'ifd-acme-id', role: 'member' });
 
-    await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme.example", role: "admin") { status } }', { p: projectId });
+    await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "admin") { status } }', { p: projectId });
     const members = await gql<{ project: { members: { user: string; role: string; region: string }[] } }>(
       'query($id: ID!) { project(id: $id) { members { user organization role region platform } } }',
       { id: projectId },
     );
     expect(members.data?.project.members.map((m) => [m.user, m.role, m.region])).toEqual([
-      ['bob@acme.example', 'admin', 'osl'],
-      ['bob@acme.example', 'admin', 'sto'],
+      ['bob@acme-id.example', 'admin', 'osl'],
+      ['bob@acme-id.example', 'admin', 'sto'],
     ]);
 
-    const removed = await gql<{ removeMember: { status: string } }>('mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme.example") { status } }', { p: projectId });
+    const removed = await gql<{ removeMember: { status: string } }>('mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme-id.example") { status } }', { p: projectId });
     expect(removed.data?.removeMember.status).toBe('SUCCEEDED');
-    expect((await sto.roleAssignments(nativeSto?.id as string)).filter((a) => a.user === 'bob@acme.example')).toEqual([]);
-    expect((await osl.roleAssignments(nativeOsl?.id as string)).filter((a) => a.user === 'bob@acme.example')).toEqual([]);
+    expect((await sto.roleAssignments(nativeSto?.id as string)).filter((a) => a.user === 'bob@acme-id.example')).toEqual([]);
+    expect((await osl.roleAssignments(nativeOsl?.id as string)).filter((a) => a.user === 'bob@acme-id.example')).toEqual([]);
   });
 
   it('shows an operation with its per-placement steps', async () => {
@@ -151,7 +150,7 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
       const res = await gql(mutation, { p: projectId }, globex);
       expect(res.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     }
-    const forOther = await gql(CREATE, { input: { organization: 'acme', name: 'intrusion', placements: [both[0]] } }, globex);
+    const forOther = await gql(CREATE, { input: { organization: 'acme-id', name: 'intrusion', placements: [both[0]] } }, globex);
     expect(forOther.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
     expect(await sto.projectsTagged(`ifd-project=${projectId}`)).toHaveLength(1);
     const [native] = await sto.projectsTagged(`ifd-project=${projectId}`);
@@ -159,14 +158,14 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   });
 
   it('answers UNAUTHENTICATED to no token, a forged token and an expired token', async () => {
-    const forged = await new SignJWT({ org: 'acme', org_role: 'owner' })
+    const forged = await new SignJWT({ org: 'acme-id', org_role: 'owner' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('eve')
       .setIssuer('infrafed-local')
       .setAudience('infrafed')
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode('not-the-key-not-the-key-not-the-key-00'));
-    const expired = await new SignJWT({ org: 'acme', org_role: 'owner' })
+    const expired = await new SignJWT({ org: 'acme-id', org_role: 'owner' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('alice')
       .setIssuer('infrafed-local')

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { fileURLToPath } from 'node:url';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 
@@ -18,7 +17,7 @@ interface Kube {
 }
 
 describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access rules and quotas land as each platform’s own objects', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   let acme: string;
   let projectId: string;
   let namespace: string;
@@ -43,8 +42,8 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     gql<Record<string, Op>>(`mutation($p: ID!) { ${name}(projectId: $p, ${args}) { ${OP} } }`, { p: projectId, ...variables });
 
   beforeAll(async () => {
-    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
-    acme = await system.token('acme', 'owner', 'alice');
+    system = await sharedSystem();
+    acme = await system.token('acme-mix', 'owner', 'alice');
     sto = keystoneAdmin(system.keystoneUrl('sto'));
   }, 180_000);
 
@@ -65,7 +64,7 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     namespace = res.data?.createProject.steps[1]?.nativeId as string;
     stoProject = res.data?.createProject.steps[0]?.nativeId as string;
     const ns = await kube(`/api/v1/namespaces/${namespace}`);
-    expect(ns.body.metadata.labels).toMatchObject({ 'infrafed.io/project': projectId, 'infrafed.io/org': 'acme', 'infrafed.io/managed': 'true' });
+    expect(ns.body.metadata.labels).toMatchObject({ 'infrafed.io/project': projectId, 'infrafed.io/org': 'acme-mix', 'infrafed.io/managed': 'true' });
     expect((await kube(`/apis/project.openshift.io/v1/projects/${namespace}`)).status).toBe(200);
     const listed = await gql<{ project: { placements: { region: string; platform: string }[] } }>('query($id: ID!) { project(id: $id) { placements { region platform } } }', { id: projectId });
     expect(listed.data?.project.placements).toEqual([
@@ -78,8 +77,8 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     expect((await mutate('addMember', 'user: "bob", role: "admin"')).data?.addMember?.status).toBe('SUCCEEDED');
     const bindings = await kube<{ items: Kube[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
     expect(bindings.body.items.map((b) => b.roleRef?.name)).toEqual(['admin']);
-    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme')).body.users).toEqual(['bob']);
-    expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'bob', domain: 'ifd-acme', role: 'admin' });
+    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-mix')).body.users).toEqual(['bob']);
+    expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'bob', domain: 'ifd-acme-mix', role: 'admin' });
     // a role change: the binding's roleRef cannot change, so it is replaced
     await mutate('addMember', 'user: "bob", role: "reader"');
     const after = await kube<{ items: Kube[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
@@ -94,10 +93,10 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
   it('gives a group a role: a Keystone group assignment in sto, a RoleBinding of the OpenShift Group in lla', async () => {
     const res = await gql<{ addMember: Op }>(`mutation($p: ID!) { addMember(projectId: $p, group: "researchers", role: "member") { ${OP} } }`, { p: projectId });
     expect(res.data?.addMember.status).toBe('SUCCEEDED');
-    expect(await sto.groupRoleAssignments(stoProject)).toEqual([{ group: 'researchers', domain: 'ifd-acme', role: 'member' }]);
+    expect(await sto.groupRoleAssignments(stoProject)).toEqual([{ group: 'researchers', domain: 'ifd-acme-mix', role: 'member' }]);
     const bindings = await kube<{ items: (Kube & { subjects: { kind: string; name: string }[] })[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
-    expect(bindings.body.items.filter((b) => b.subjects[0]?.kind === 'Group').map((b) => [b.subjects[0]?.name, b.roleRef?.name])).toEqual([['ifd-acme-researchers', 'edit']]);
-    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-researchers')).status).toBe(200);
+    expect(bindings.body.items.filter((b) => b.subjects[0]?.kind === 'Group').map((b) => [b.subjects[0]?.name, b.roleRef?.name])).toEqual([['ifd-acme-mix-researchers', 'edit']]);
+    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-mix-researchers')).status).toBe(200);
     const members = await gql<{ project: { members: { user: string | null; group: string | null; role: string; platform: string }[] } }>(
       'query($id: ID!) { project(id: $id) { members { user group role platform } } }',
       { id: projectId },
@@ -160,7 +159,7 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
 
   it('an entitlement per platform (at most 2 cores on OKD) holds setQuota on the OKD placement', async () => {
     const operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
-    const set = await gql('mutation { setEntitlements(input: {organization: "acme", platforms: [{platform: "okd", amounts: {cores: 2}}]}) { id } }', {}, operator);
+    const set = await gql('mutation { setEntitlements(input: {organization: "acme-mix", platforms: [{platform: "okd", amounts: {cores: 2}}]}) { id } }', {}, operator);
     expect(set.errors).toBeUndefined();
     const over = await mutate('setQuota', 'region: "lla", limits: {cores: 3}');
     expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', scope: 'platform', platform: 'okd', resource: 'cores', limit: 2, used: 2, requested: 1 });

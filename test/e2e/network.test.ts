@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { fileURLToPath } from 'node:url';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 
@@ -23,7 +22,7 @@ interface NeutronRule {
 }
 
 describe('networks, access rules and quotas end to end: gateway → subgraphs → controller → adapters → Neutron/Nova (two regions)', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   let acme: string;
   let globex: string;
   let admins: Record<'sto' | 'osl', ReturnType<typeof keystoneAdmin>>;
@@ -43,9 +42,9 @@ describe('networks, access rules and quotas end to end: gateway → subgraphs �
 
   beforeAll(async () => {
     // the same state dir as the identity suite (they run one after the other): regions are restored, not bootstrapped again
-    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
-    acme = await system.token('acme', 'owner', 'alice');
-    globex = await system.token('globex', 'owner', 'mallory');
+    system = await sharedSystem();
+    acme = await system.token('acme-net', 'owner', 'alice');
+    globex = await system.token('globex-net', 'owner', 'mallory');
     admins = { sto: keystoneAdmin(system.keystoneUrl('sto')), osl: keystoneAdmin(system.keystoneUrl('osl')) };
     const res = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; nativeId: string }[] } }>(
       'mutation($input: CreateProjectInput!) { createProject(input: $input) { status projectId steps { region nativeId } } }',
@@ -195,8 +194,8 @@ describe('networks, access rules and quotas end to end: gateway → subgraphs �
   });
 
   it('lets the organisation role decide: readers read, members manage rules, admins manage quotas and members', async () => {
-    const reader = await system.token('acme', 'reader', 'rita');
-    const member = await system.token('acme', 'member', 'mike');
+    const reader = await system.token('acme-net', 'reader', 'rita');
+    const member = await system.token('acme-net', 'member', 'mike');
     const read = await gql<{ project: { networks: unknown[] } }>('query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }', { id: projectId }, reader);
     expect(read.errors).toBeUndefined();
     expect(read.data?.project.networks.length).toBeGreaterThan(0);

@@ -2,24 +2,22 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Svcm } from '@nats-io/services';
 import { connect } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 
 /** What an operator sees: one request's trace in every hop's log, no token in any log, health and metrics everywhere. */
 describe('observability end to end: traces, logs, health, metrics', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   let owner: string;
-  const lines: { name: string; line: string }[] = [];
+  /** Every line every component printed (the shared system's components log at debug level); refreshed by `read()`. */
+  let lines: { name: string; line: string }[] = [];
+  const read = async () => {
+    lines = await system.lines();
+  };
 
   beforeAll(async () => {
-    system = await startLocalSystem({
-      stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)),
-      freshOpenstack: true,
-      componentLogLevel: 'debug',
-      onLine: (name, line) => lines.push({ name, line }),
-    });
+    system = await sharedSystem();
     owner = await system.token('obsco', 'owner', 'olga');
-  }, 180_000);
+  }, 60_000);
 
   afterAll(async () => {
     await system?.stop();
@@ -46,6 +44,7 @@ describe('observability end to end: traces, logs, health, metrics', () => {
     });
     expect(res.status).toBe(201);
     await new Promise((r) => setTimeout(r, 300));
+    await read();
     const hops = ['rest-bridge', 'gateway', 'identity', 'controller', 'adapter-sto'];
     expect(Object.fromEntries(hops.map((h) => [h, logOf(h, traceId).length > 0]))).toEqual(Object.fromEntries(hops.map((h) => [h, true])));
     // the vendor call itself (Keystone) is logged with the trace, and the operation's lines with its id and organisation
@@ -55,6 +54,7 @@ describe('observability end to end: traces, logs, health, metrics', () => {
     // a request without a traceparent gets one at the first hop, and it travels on
     await fetch(`${system.restUrl}/projects`, { headers: { authorization: `Bearer ${owner}` } });
     await new Promise((r) => setTimeout(r, 200));
+    await read();
     const last = lines.filter((l) => l.name === 'rest-bridge' && l.line.includes('"http request"')).at(-1);
     const started = (JSON.parse(last?.line ?? '{}') as { traceId?: string }).traceId as string;
     expect(started).toMatch(/^[0-9a-f]{32}$/);
@@ -68,6 +68,7 @@ describe('observability end to end: traces, logs, health, metrics', () => {
     await fetch(`${system.restUrl}/projects`, { headers: { authorization: `Bearer ${bad}` } });
     await fetch(system.gatewayUrl, { method: 'POST', headers: { authorization: `Bearer ${bad}`, 'content-type': 'application/json' }, body: '{"query":"{ projects { id } }"}' });
     await new Promise((r) => setTimeout(r, 300));
+    await read();
     // the requests were logged (so the check below looks at their lines), without what they carried
     expect(lines.filter((l) => l.name === 'rest-bridge' && l.line.includes('"status":401')).length).toBeGreaterThan(0);
     expect(lines.filter((l) => l.name === 'gateway' && l.line.includes('"status":401')).length).toBeGreaterThan(0);

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { OpenAPIObject } from 'openapi3-ts/oas31';
-import { fileURLToPath } from 'node:url';
-import { startLocalSystem, type LocalSystem } from '../../platforms/localSystem.ts';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 import { restClient } from '../harness/restClient.ts';
 
@@ -11,7 +10,7 @@ type Page<T> = { items: T[]; nextCursor: string | null; incompleteRegions: { reg
 
 /** The REST bridge end to end: every response is checked against the OpenAPI document the bridge serves. */
 describe('REST bridge end to end', () => {
-  let system: LocalSystem;
+  let system: SharedSystem;
   let document: OpenAPIObject;
   let owner: string;
   let projectId: string;
@@ -23,7 +22,7 @@ describe('REST bridge end to end', () => {
     rest.call<T>(method, path, { token: owner, ...options });
 
   beforeAll(async () => {
-    system = await startLocalSystem({ stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)), freshOpenstack: true });
+    system = await sharedSystem();
     owner = await system.token('restco', 'owner', 'rosa');
     document = (await (await fetch(`${system.restUrl}/openapi.json`)).json()) as OpenAPIObject;
   }, 180_000);
@@ -165,7 +164,7 @@ describe('REST bridge end to end', () => {
     expect(anonymous.status).toBe(401);
     expect(anonymous.headers.get('www-authenticate')).toBe('Bearer');
     expect(anonymous.body.code).toBe('UNAUTHENTICATED');
-    const globex = await system.token('globex', 'owner', 'mallory');
+    const globex = await system.token('globex-rest', 'owner', 'mallory');
     expect((await rest.call<Problem>('get', `/projects/${projectId}`, { token: globex })).status).toBe(404);
     const reader = await system.token('restco', 'reader', 'rita');
     const denied = await rest.call<Problem>('delete', `/projects/${projectId}`, { token: reader });
