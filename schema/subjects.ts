@@ -1,3 +1,4 @@
+import type { AdapterContractResource, AdapterContractVerb } from './contracts/adapter.ts';
 import type { Platform } from './model.ts';
 
 /**
@@ -7,30 +8,14 @@ import type { Platform } from './model.ts';
  */
 export const SUBJECT_ROOT = 'infra.v1';
 
-/** Resources and verbs an adapter serves. */
-export const AdapterResource = { project: 'project', member: 'member', network: 'network', rule: 'rule', quota: 'quota', health: 'health' } as const;
-export type AdapterResource = (typeof AdapterResource)[keyof typeof AdapterResource];
-
-export const AdapterVerb = {
-  create: 'create',
-  get: 'get',
-  list: 'list',
-  delete: 'delete',
-  add: 'add',
-  remove: 'remove',
-  apply: 'apply',
-  set: 'set',
-  check: 'check',
-} as const;
-export type AdapterVerb = (typeof AdapterVerb)[keyof typeof AdapterVerb];
-
 const tokenPattern = /^[a-z][a-z0-9-]*$/;
 function token(value: string, what: string): string {
   if (!tokenPattern.test(value)) throw new Error(`invalid ${what} for a NATS subject: ${JSON.stringify(value)}`);
   return value;
 }
 
-export function adapterSubject(region: string, platform: Platform, resource: AdapterResource, verb: AdapterVerb): string {
+/** The subject of one adapter request: its resource and verb are those of the contract table (schema/contracts/adapter.ts). */
+export function adapterSubject<R extends AdapterContractResource>(region: string, platform: Platform, resource: R, verb: AdapterContractVerb<R>): string {
   return `${SUBJECT_ROOT}.${token(region, 'region')}.${platform}.${resource}.${verb}`;
 }
 
@@ -39,7 +24,7 @@ export function adapterWildcard(region: string, platform: Platform): string {
   return `${SUBJECT_ROOT}.${token(region, 'region')}.${platform}.>`;
 }
 
-export function broadcastSubject(resource: AdapterResource, verb: AdapterVerb): string {
+export function broadcastSubject<R extends AdapterContractResource>(resource: R, verb: AdapterContractVerb<R>): string {
   return `${SUBJECT_ROOT}.all.${resource}.${verb}`;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { accessRuleInput, fromAccessRuleInput } from '../../schema/network.ts';
 import { parseExceededQuota } from './client/kubeClient.ts';
-import { fromNetworkPolicy, toNetworkPolicy } from './createOkdAdapter.ts';
+import { fromNetworkPolicy, toNetworkPolicy } from './mapping.ts';
 import { fromKubeQuantity, namespaceName, policyName } from './mapping.ts';
 
 const P = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { ProjectPlacement } from '../../schema/contracts/identity.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { organizationIdSchema, projectIdSchema, type ProjectRole } from '../../schema/model.ts';
+import { normalizeAccessRule, type AccessRule } from '../../schema/network.ts';
 import type { QuotaResource } from '../../schema/quota.ts';
 import type { KubeObject } from './client/kubeClient.ts';
 
@@ -101,3 +103,87 @@ export function fromNamespace(ns: KubeObject, region: string): ProjectPlacement 
     enabled: true,
   };
 }
+
+/** The NetworkPolicy shape infrafed writes (one direction, one peer block, at most one port range). */
+export interface PolicyPort {
+  protocol?: string;
+  port?: number;
+  endPort?: number;
+}
+export interface PolicyRule {
+  from?: { ipBlock?: { cidr: string } }[];
+  to?: { ipBlock?: { cidr: string } }[];
+  ports?: PolicyPort[];
+}
+export interface PolicySpec {
+  spec: { podSelector: object; policyTypes: string[]; ingress?: PolicyRule[]; egress?: PolicyRule[] };
+}
+
+/** A NetworkPolicy as a neutral rule (null when it is not one infrafed could have written). */
+export function fromNetworkPolicy(policy: KubeObject<PolicySpec>): AccessRule | null {
+  const spec = policy.spec;
+  const direction = spec.policyTypes.includes('Egress') ? 'egress' : 'ingress';
+  const rules = (direction === 'ingress' ? spec.ingress : spec.egress) ?? [];
+  if (rules.length !== 1) return null;
+  const rule = rules[0] as PolicyRule;
+  const peers = (direction === 'ingress' ? rule.from : rule.to) ?? [];
+  const cidr = peers[0]?.ipBlock?.cidr;
+  if (peers.length !== 1 || !cidr) return null;
+  const port = rule.ports?.[0];
+  if ((rule.ports?.length ?? 0) > 1) return null;
+  const protocol = port ? (port.protocol === 'UDP' ? 'udp' : port.protocol === 'TCP' || port.protocol === undefined ? 'tcp' : null) : 'any';
+  if (!protocol) return null;
+  return normalizeAccessRule({
+    direction,
+    protocol,
+    portFrom: port?.port ?? null,
+    portTo: port?.endPort ?? port?.port ?? null,
+    remoteCidr: cidr,
+    description: policy.metadata.annotations?.[Annotation.ruleDescription] ?? '',
+  });
+}
+
+/** The NetworkPolicy of a neutral rule: all pods of the namespace, one direction, one peer block, its ports. */
+export function toNetworkPolicy(rule: AccessRule, projectId: string, region: string): KubeObject<PolicySpec> {
+  if (rule.protocol === 'icmp') {
+    throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `ICMP rules cannot be expressed as a Kubernetes NetworkPolicy (TCP, UDP and SCTP only); the OKD placement in ${region} cannot take this rule`, {
+      region,
+      platform: 'okd',
+    });
+  }
+  const ports: PolicyPort[] | undefined =
+    rule.protocol === 'any'
+      ? undefined
+      : [{ protocol: rule.protocol.toUpperCase(), ...(rule.portFrom !== null ? { port: rule.portFrom } : {}), ...(rule.portTo !== null && rule.portTo !== rule.portFrom ? { endPort: rule.portTo } : {}) }];
+  const peer = [{ ipBlock: { cidr: rule.remoteCidr } }];
+  const body: PolicyRule = rule.direction === 'ingress' ? { from: peer, ...(ports ? { ports } : {}) } : { to: peer, ...(ports ? { ports } : {}) };
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: policyName(rule.id),
+      labels: { [Label.managed]: 'true', [Label.rule]: rule.id.replace('_', '-'), [Label.project]: projectId },
+      annotations: { [Annotation.ruleDescription]: rule.description },
+    },
+    spec: {
+      podSelector: {},
+      policyTypes: [rule.direction === 'ingress' ? 'Ingress' : 'Egress'],
+      ...(rule.direction === 'ingress' ? { ingress: [body] } : { egress: [body] }),
+    },
+  };
+}
+
+
+/** Admission's "exceeded quota" with neutral names and units. */
+export function fromAdmissionQuotaError(error: unknown, region: string): unknown {
+  if (!(error instanceof InfrafedError) || error.code !== ErrorCode.QUOTA_EXCEEDED) return error;
+  const exceeded = (error.extensions.exceeded as { resource: string; requested: string; used: string; limited: string }[] | null) ?? [];
+  for (const e of exceeded) {
+    const resource = fromKubeQuotaName(e.resource);
+    if (!resource) continue;
+    const [limit, used, requested] = [fromKubeQuantity(resource, e.limited), fromKubeQuantity(resource, e.used), fromKubeQuantity(resource, e.requested)];
+    return new InfrafedError(ErrorCode.QUOTA_EXCEEDED, `${resource} quota exceeded in ${region}: limit ${limit}, in use ${used}, requested ${requested}`, { region, platform: 'okd', resource, limit, used, requested });
+  }
+  return error;
+}
+

@@ -1,12 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import type { ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { ProjectRole } from '../../schema/model.ts';
-import { adapterQueue, adapterServiceName } from '../../schema/subjects.ts';
 import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
-import { startService, type EndpointSpec } from '../../runtime/nats/service.ts';
+import type { EndpointSpec } from '../../runtime/nats/service.ts';
+import { healthEndpoint, perProject, startAdapterService, type AdapterService, type ProjectRef } from '../shared/adapterKit.ts';
 import type { CallOptions } from './client/http.ts';
 import type { KeystoneActor, KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
@@ -32,10 +31,7 @@ export interface OpenstackAdapterDeps {
   version: string;
 }
 
-export interface OpenstackAdapter {
-  service: Service;
-  stop(): Promise<void>;
-}
+export type OpenstackAdapter = AdapterService;
 
 /**
  * The OpenStack adapter of one region: a NATS service on `infra.v1.<region>.openstack.>` (queue group
@@ -117,21 +113,8 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return ops;
   }
 
-  /** The Keystone project id: given by a caller that listed it, else looked up by tag. */
-  async function nativeIdOf(ref: { projectId: string; nativeId?: string }, options: CallOptions): Promise<string | null> {
-    return ref.nativeId ?? (await findProject(ref.projectId, options))?.id ?? null;
-  }
-
-  /** Runs `work` for every project of a batch that exists here, in parallel. */
-  async function perProject<T>(refs: { projectId: string; nativeId?: string }[], options: CallOptions, work: (projectId: string, nativeId: string) => Promise<T[]>): Promise<T[]> {
-    const lists = await Promise.all(
-      refs.map(async (ref) => {
-        const nativeId = await nativeIdOf(ref, options);
-        return nativeId ? work(ref.projectId, nativeId) : [];
-      }),
-    );
-    return lists.flat();
-  }
+  /** Looks up the Keystone project id of a batch's project by its tag (callers that listed it pass it along). */
+  const nativeIdOf = (options: CallOptions) => async (ref: ProjectRef) => (await findProject(ref.projectId, options))?.id ?? null;
 
   const endpoints: EndpointSpec[] = [
     adapterEndpoint(region, 'openstack', 'project', 'create', {
@@ -223,13 +206,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'member', 'list', {
       async handle(req, { signal }) {
         const options = { signal };
-        const perProject = await Promise.all(
-          req.projects.map(async ({ projectId, nativeId }) => {
-            const id = nativeId ?? (await findProject(projectId, options))?.id;
-            return id ? toMembers(projectId, await keystone.listProjectAssignments(id, options)) : [];
-          }),
-        );
-        return { members: perProject.flat() };
+        return { members: await perProject(req.projects, nativeIdOf(options), async (projectId, id) => toMembers(projectId, await keystone.listProjectAssignments(id, options))) };
       },
     }),
     adapterEndpoint(region, 'openstack', 'network', 'create', {
@@ -256,7 +233,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'network', 'list', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        return { networks: await perProject(req.projects, { signal }, (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
+        return { networks: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
       },
     }),
     adapterEndpoint(region, 'openstack', 'rule', 'apply', {
@@ -276,12 +253,12 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'rule', 'list', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
-        return { rules: await perProject(req.projects, { signal }, (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
+        return { rules: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
       },
     }),
     adapterEndpoint(region, 'openstack', 'quota', 'get', {
       async handle(req, { signal }) {
-        return { quotas: await perProject(req.projects, { signal }, async (projectId, nativeId) => [await quotas.get(projectId, nativeId, { signal })]) };
+        return { quotas: await perProject(req.projects, nativeIdOf({ signal }), async (projectId, nativeId) => [await quotas.get(projectId, nativeId, { signal })]) };
       },
     }),
     adapterEndpoint(region, 'openstack', 'quota', 'set', {
@@ -290,33 +267,11 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         return quotas.set(project.id, req.limits, { signal });
       },
     }),
-    adapterEndpoint(region, 'openstack', 'health', 'check', {
-      async handle(_req, { signal }) {
-        const started = performance.now();
-        await keystone.token();
-        const version = await keystone.version({ signal });
-        return { region, platform: 'openstack' as const, vendorLatencyMs: Math.round((performance.now() - started) * 10) / 10, vendorVersion: `keystone ${version}` };
-      },
+    healthEndpoint(region, 'openstack', async (signal) => {
+      await keystone.token();
+      return `keystone ${await keystone.version({ signal })}`;
     }),
   ];
 
-  const service = await startService(
-    deps.nc,
-    {
-      name: adapterServiceName('openstack'),
-      version: deps.version,
-      description: `OpenStack adapter for region ${region}`,
-      queue: adapterQueue(region, 'openstack'),
-      metadata: { region, platform: 'openstack' },
-      log: deps.log,
-      readinessEndpoint: 'health-check',
-    },
-    endpoints,
-  );
-  return {
-    service,
-    async stop() {
-      await service.stop();
-    },
-  };
+  return startAdapterService({ nc: deps.nc, region, platform: 'openstack', description: `OpenStack adapter for region ${region}`, version: deps.version, log: deps.log }, endpoints);
 }

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { adapterContract, type AdapterContract, type AdapterContractResource, type AdapterContractVerb } from '../../schema/contracts/adapter.ts';
 import type { Platform } from '../../schema/model.ts';
-import { adapterSubject, type AdapterResource, type AdapterVerb } from '../../schema/subjects.ts';
+import { adapterSubject } from '../../schema/subjects.ts';
 import type { EndpointSpec, HandlerContext } from './service.ts';
 
 /**
@@ -19,7 +19,8 @@ export function adapterEndpoint<R extends AdapterContractResource, V extends Ada
   const { request, reply } = adapterContract(resource, verb);
   return {
     name: `${resource}-${verb}`,
-    subject: adapterSubject(region, platform, resource as AdapterResource, verb as AdapterVerb),
+    region,
+    subject: adapterSubject(region, platform, resource, verb),
     request,
     reply,
     handle: (req, ctx) => spec.handle(req, ctx),

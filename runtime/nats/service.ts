@@ -24,6 +24,8 @@ export interface EndpointSpec<Req extends z.ZodType = z.ZodType, Rep extends z.Z
   /** Endpoint name in `$SRV.INFO` (no dots). */
   name: string;
   subject: string;
+  /** The region an adapter's endpoint serves (the `region` label of its metrics); none for other components. */
+  region?: string;
   request: Req;
   reply: Rep;
   handle(request: z.infer<Req>, context: HandlerContext): Promise<z.infer<Rep>>;
@@ -127,7 +129,7 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
   const reqLog = log.child({ endpoint: spec.name });
   reqLog.debug({ subject: msg.subject }, 'request');
   const started = performance.now();
-  const region = regionOfSubject(msg.subject);
+  const region = spec.region ?? '';
   let code = 'OK';
   try {
     let body: unknown;
@@ -165,12 +167,6 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
     reqLog.debug({ code, ms: Math.round(seconds * 1000) }, 'answered');
     recordRequest(spec.name, region, code, seconds);
   }
-}
-
-/** The region of an adapter subject (`infra.v1.<region>.<platform>.…`); '' for other subjects. */
-function regionOfSubject(subject: string): string {
-  const parts = subject.split('.');
-  return parts.length >= 5 && (parts[3] === 'openstack' || parts[3] === 'okd') ? (parts[2] as string) : '';
 }
 
 function respondError(msg: ServiceMsg, wire: ReturnType<typeof toWireError>): void {

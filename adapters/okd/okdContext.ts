@@ -1,0 +1,41 @@
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { perProject, type ProjectRef } from '../shared/adapterKit.ts';
+import type { KubeCallOptions, KubeClient, KubeObject } from './client/kubeClient.ts';
+import { fromNamespace, namespaceName } from './mapping.ts';
+
+export const RBAC = '/apis/rbac.authorization.k8s.io/v1';
+export const NETWORKING = '/apis/networking.k8s.io/v1';
+
+/** What every OKD endpoint works with: the cluster's API, the region, and finding a project's namespace. */
+export interface OkdContext {
+  kube: KubeClient;
+  region: string;
+  /** `region` and `platform`, for errors. */
+  where: { region: string; platform: 'okd' };
+  /** The project's namespace here, when it is one infrafed labelled for that project. */
+  findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null>;
+  /** The namespace's name, or NOT_FOUND. */
+  requireNamespace(projectId: string, o: KubeCallOptions): Promise<string>;
+  /** Runs `work` for every project of a batch that has a namespace here (the caller's native id, else a look-up), in parallel. */
+  perProject<T>(refs: readonly ProjectRef[], signal: AbortSignal, work: (projectId: string, ns: string) => Promise<T[]>): Promise<T[]>;
+}
+
+export function createOkdContext(kube: KubeClient, region: string): OkdContext {
+  const where = { region, platform: 'okd' as const };
+  async function findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null> {
+    const ns = await kube.find(`/api/v1/namespaces/${namespaceName(projectId)}`, o);
+    return ns && fromNamespace(ns, region)?.projectId === projectId ? ns : null;
+  }
+  return {
+    kube,
+    region,
+    where,
+    findNamespace,
+    async requireNamespace(projectId, o) {
+      const ns = await findNamespace(projectId, o);
+      if (!ns) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, { ...where, projectId });
+      return ns.metadata.name;
+    },
+    perProject: (refs, signal, work) => perProject(refs, async (ref) => (await findNamespace(ref.projectId, { signal }))?.metadata.name ?? null, work),
+  };
+}

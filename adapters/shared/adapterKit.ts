@@ -1,0 +1,74 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import type { Service } from '@nats-io/services';
+import type { Logger } from 'pino';
+import type { Platform } from '../../schema/model.ts';
+import { adapterQueue, adapterServiceName } from '../../schema/subjects.ts';
+import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
+import { startService, type EndpointSpec } from '../../runtime/nats/service.ts';
+
+/** A project of a batch request, with its native id when the caller listed it already. */
+export interface ProjectRef {
+  projectId: string;
+  nativeId?: string;
+}
+
+/**
+ * Runs `work` for every project of a batch that has a placement here (the caller's native id, else the
+ * adapter's look-up), in parallel; projects without one contribute nothing.
+ */
+export async function perProject<T>(
+  refs: readonly ProjectRef[],
+  nativeIdOf: (ref: ProjectRef) => Promise<string | null>,
+  work: (projectId: string, nativeId: string) => Promise<T[]>,
+): Promise<T[]> {
+  const lists = await Promise.all(
+    refs.map(async (ref) => {
+      const nativeId = ref.nativeId ?? (await nativeIdOf(ref));
+      return nativeId ? work(ref.projectId, nativeId) : [];
+    }),
+  );
+  return lists.flat();
+}
+
+/** The health check of an adapter: one live vendor call (`probe` answers the vendor's version), timed. */
+export function healthEndpoint(region: string, platform: Platform, probe: (signal: AbortSignal) => Promise<string>): EndpointSpec {
+  return adapterEndpoint(region, platform, 'health', 'check', {
+    async handle(_req, { signal }) {
+      const started = performance.now();
+      const vendorVersion = await probe(signal);
+      return { region, platform, vendorLatencyMs: Math.round((performance.now() - started) * 10) / 10, vendorVersion };
+    },
+  });
+}
+
+export interface AdapterService {
+  service: Service;
+  stop(): Promise<void>;
+}
+
+/** Serves an adapter's endpoints as the NATS service of its platform in its region (queue group `<platform>-<region>`, readiness from the health check). */
+export async function startAdapterService(
+  options: { nc: NatsConnection; region: string; platform: Platform; description: string; version: string; log: Logger },
+  endpoints: EndpointSpec[],
+): Promise<AdapterService> {
+  const { region, platform } = options;
+  const service = await startService(
+    options.nc,
+    {
+      name: adapterServiceName(platform),
+      version: options.version,
+      description: options.description,
+      queue: adapterQueue(region, platform),
+      metadata: { region, platform },
+      log: options.log,
+      readinessEndpoint: 'health-check',
+    },
+    endpoints,
+  );
+  return {
+    service,
+    async stop() {
+      await service.stop();
+    },
+  };
+}
