@@ -1,5 +1,3 @@
-
-
 // TypeScript runs as-is on Node 24 (type stripping); jest needs a transform of its own, so swc strips
 // the types and keeps ES modules (jest runs with --experimental-vm-modules).
 const transform = {
@@ -12,7 +10,20 @@ const config = {
   // integration and e2e tests wait for real services (each call bounded by its own timeout); a global option in jest
   testTimeout: 30_000,
   projects: [
-    { ...common, displayName: 'unit', roots: ['<rootDir>/schema', '<rootDir>/runtime', '<rootDir>/adapters', '<rootDir>/controller', '<rootDir>/subgraphs', '<rootDir>/gateway', '<rootDir>/rest-bridge'], testMatch: ['**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'unit',
+      roots: [
+        '<rootDir>/schema',
+        '<rootDir>/runtime',
+        '<rootDir>/adapters',
+        '<rootDir>/controller',
+        '<rootDir>/subgraphs',
+        '<rootDir>/gateway',
+        '<rootDir>/rest-bridge',
+      ],
+      testMatch: ['**/*.test.ts'],
+    },
     { ...common, displayName: 'integration', roots: ['<rootDir>/test/integration'], testMatch: ['**/*.test.ts'] },
     // one local system for every e2e suite of the run (test/harness/sharedSystem.ts), started only when an e2e suite runs
     {

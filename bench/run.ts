@@ -20,7 +20,10 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
 
-async function measure(name: string, fn: () => Promise<void>): Promise<{ name: string; p50: number; p95: number; p99: number; rps: number }> {
+async function measure(
+  name: string,
+  fn: () => Promise<void>,
+): Promise<{ name: string; p50: number; p95: number; p99: number; rps: number }> {
   for (let i = 0; i < 10; i++) await fn(); // warm-up
   const times: number[] = [];
   const started = performance.now();
@@ -40,13 +43,19 @@ const system = await startLocalSystem({ stateDir: mkdtempSync(join(tmpdir(), 'in
 try {
   const token = await system.token('bench', 'owner');
   const gql = async (query: string) => {
-    const res = await fetch(system.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query }) });
+    const res = await fetch(system.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query }),
+    });
     const body = (await res.json()) as { errors?: unknown[] };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
     return body;
   };
   for (let i = 0; i < PROJECTS; i++) {
-    await gql(`mutation { createProject(input: {name: "bench-${i}", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status } }`);
+    await gql(
+      `mutation { createProject(input: {name: "bench-${i}", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status } }`,
+    );
   }
   const nc = await connect({ servers: system.natsUrl });
   const placements = placementsOf(system.config);
@@ -58,7 +67,9 @@ try {
       await gql('{ projects { id name placements { region nativeId } } }');
     }),
     await measure('gateway: the query the REST bridge sends for GET /projects', async () => {
-      await gql('{ projects { id organization name description placements { region platform nativeId enabled } shares { organization level since } } }');
+      await gql(
+        '{ projects { id organization name description placements { region platform nativeId enabled } shares { organization level since } } }',
+      );
     }),
     await measure('REST bridge: GET /projects (projects with placements and shares behind it)', async () => {
       const res = await fetch(`${system.restUrl}/projects?limit=500`, { headers: { authorization: `Bearer ${token}` } });
@@ -82,7 +93,10 @@ try {
   say('');
   say('| what | p50 ms | p95 ms | p99 ms | req/s | p50 vs NATS fan-out |');
   say('|---|---|---|---|---|---|');
-  for (const r of results) say(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rps.toFixed(0)} | ${(r.p50 / base.p50).toFixed(2)}x |`);
+  for (const r of results)
+    say(
+      `| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rps.toFixed(0)} | ${(r.p50 / base.p50).toFixed(2)}x |`,
+    );
 } finally {
   await system.stop();
 }

@@ -7,8 +7,24 @@ import { auditListReply, auditListRequest } from '../schema/audit.ts';
 import { entitlementGetRequest, entitlementReply, setEntitlementsInput, usageSyncRequest } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import type { Placement } from '../schema/model.ts';
-import { getOperationReply, getOperationRequest, shareListReply, shareListRequest, submitOperationReply, submitOperationRequest, type ShareLevel } from '../schema/operations.ts';
-import { CONTROLLER_QUEUE, Header, CONTROLLER_SERVICE_NAME, controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject } from '../schema/subjects.ts';
+import {
+  getOperationReply,
+  getOperationRequest,
+  shareListReply,
+  shareListRequest,
+  submitOperationReply,
+  submitOperationRequest,
+  type ShareLevel,
+} from '../schema/operations.ts';
+import {
+  CONTROLLER_QUEUE,
+  Header,
+  CONTROLLER_SERVICE_NAME,
+  controllerAuditSubject,
+  controllerEntitlementSubject,
+  controllerShareSubject,
+  controllerSubject,
+} from '../schema/subjects.ts';
 import type { TokenVerifier } from '../runtime/auth.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
@@ -79,17 +95,34 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     store,
     ledger: deps.ledger,
     placements: deps.placements,
-    call: (placement, resource, verb, body) => requestAdapter(deps.nc, placement, resource, verb, body, { timeoutMs: deps.adapterTimeoutMs }),
+    call: (placement, resource, verb, body) =>
+      requestAdapter(deps.nc, placement, resource, verb, body, { timeoutMs: deps.adapterTimeoutMs }),
     newId: (prefix) => `${prefix}_${ulid().toLowerCase()}`,
   };
   const saga = createSagaRunner({ ctx, kindOf, log, replicaId: deps.replicaId, leaseMs });
-  const operations = createOperations({ ctx, kindOf, saga, audit: deps.audit, log, replicaId: deps.replicaId, leaseMs, undoRetryMs: deps.undoRetryMs ?? 60_000 });
+  const operations = createOperations({
+    ctx,
+    kindOf,
+    saga,
+    audit: deps.audit,
+    log,
+    replicaId: deps.replicaId,
+    leaseMs,
+    undoRetryMs: deps.undoRetryMs ?? 60_000,
+  });
   const entitlements = createEntitlements({ ctx, audit: deps.audit, log });
   const principalOf = (headers: { get(name: string): string } | undefined) => deps.verifyToken(headers?.get(Header.authorization));
 
   const service = await startService(
     deps.nc,
-    { name: CONTROLLER_SERVICE_NAME, version: deps.version, description: 'infrafed controller: operations, quota and access', queue: CONTROLLER_QUEUE, log, defaultTimeoutMs: 35_000 },
+    {
+      name: CONTROLLER_SERVICE_NAME,
+      version: deps.version,
+      description: 'infrafed controller: operations, quota and access',
+      queue: CONTROLLER_QUEUE,
+      log,
+      defaultTimeoutMs: 35_000,
+    },
     [
       endpoint({
         name: 'operation-submit',
@@ -151,7 +184,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         reply: shareListReply,
         async handle(req, { headers }) {
           const principal = await principalOf(headers);
-          const sharedWithMe = (await store.listSharedWith(principal.organization)).map((e) => ({ projectId: e.projectId, owner: e.owner, level: e.level as ShareLevel }));
+          const sharedWithMe = (await store.listSharedWith(principal.organization)).map((e) => ({
+            projectId: e.projectId,
+            owner: e.owner,
+            level: e.level as ShareLevel,
+          }));
           // only the owner sees who else a project is shared with
           const partnersOf = async (projectId: string) => {
             const record = await store.getProject(projectId);

@@ -25,7 +25,11 @@ export function createEntitlements(deps: EntitlementsDeps) {
   const { ledger, store } = ctx;
 
   async function view(organization: string, unreachable: string[] = []) {
-    const [entitlements, usage, drift] = await Promise.all([ledger.entitlementsOf(organization), ledger.usage(organization), ledger.drift(organization)]);
+    const [entitlements, usage, drift] = await Promise.all([
+      ledger.entitlementsOf(organization),
+      ledger.usage(organization),
+      ledger.drift(organization),
+    ]);
     return {
       entitlements,
       usage,
@@ -68,12 +72,22 @@ export function createEntitlements(deps: EntitlementsDeps) {
   /** Platform operators only; unknown regions are the caller's mistake. */
   async function set(principal: Principal, req: z.infer<typeof setEntitlementsInput>) {
     if (!principal.platformAdmin) {
-      await auditDecision(audit, principal, { action: 'entitlement.set', decision: 'denied', result: ErrorCode.FORBIDDEN, reason: `entitlements of ${req.organization}` });
-      throw new InfrafedError(ErrorCode.FORBIDDEN, 'setting entitlements needs the platform-admin role (entitlement.manage)', { permission: 'entitlement.manage', role: principal.orgRole });
+      await auditDecision(audit, principal, {
+        action: 'entitlement.set',
+        decision: 'denied',
+        result: ErrorCode.FORBIDDEN,
+        reason: `entitlements of ${req.organization}`,
+      });
+      throw new InfrafedError(ErrorCode.FORBIDDEN, 'setting entitlements needs the platform-admin role (entitlement.manage)', {
+        permission: 'entitlement.manage',
+        role: principal.orgRole,
+      });
     }
     const regions = [...new Set(ctx.placements.map((p) => p.region))];
     const problems = req.regions.flatMap((r, i) =>
-      regions.includes(r.region) ? [] : [{ path: `regions[${i}].region`, message: `unknown region; known regions: ${regions.join(', ')}`, value: r.region }],
+      regions.includes(r.region)
+        ? []
+        : [{ path: `regions[${i}].region`, message: `unknown region; known regions: ${regions.join(', ')}`, value: r.region }],
     );
     if (problems.length > 0) throw badUserInput(problems);
     await ledger.setEntitlements({
@@ -88,7 +102,13 @@ export function createEntitlements(deps: EntitlementsDeps) {
     log.info({ organization: req.organization, by: principal.subject }, 'entitlements set');
     // in the operator's log and in the organisation's
     for (const organization of new Set([principal.organization, req.organization])) {
-      await auditDecision(audit, principal, { organization, action: 'entitlement.set', decision: 'allowed', result: 'SUCCEEDED', reason: `entitlements of ${req.organization} set` });
+      await auditDecision(audit, principal, {
+        organization,
+        action: 'entitlement.set',
+        decision: 'allowed',
+        result: 'SUCCEEDED',
+        reason: `entitlements of ${req.organization} set`,
+      });
     }
     return view(req.organization);
   }

@@ -73,8 +73,15 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
 }
 
 /** A ledger that records what it is asked (reserve, commit, release) and refuses a reservation when `refuse` says so. */
-export function recordingLedger(options: { projectDefaults?: Amounts; refuse?: (objects: { key: string; amounts: Amounts }[]) => Error | null } = {}) {
-  const calls: { call: 'reserve' | 'commit' | 'release' | 'forgetProject'; id: string; changes?: unknown; objects?: { key: string; amounts: Amounts }[] }[] = [];
+export function recordingLedger(
+  options: { projectDefaults?: Amounts; refuse?: (objects: { key: string; amounts: Amounts }[]) => Error | null } = {},
+) {
+  const calls: {
+    call: 'reserve' | 'commit' | 'release' | 'forgetProject';
+    id: string;
+    changes?: unknown;
+    objects?: { key: string; amounts: Amounts }[];
+  }[] = [];
   const ledger = {
     entitlementsOf: async (organization: string) => ({
       organization,
@@ -104,7 +111,10 @@ export function recordingLedger(options: { projectDefaults?: Amounts; refuse?: (
 }
 
 /** A kind context over the in-memory store, a recording ledger and an adapter caller the test provides. */
-export function memoryContext(call: KindContext['call'], options: Parameters<typeof recordingLedger>[0] & { placements?: KindContext['placements'] } = {}) {
+export function memoryContext(
+  call: KindContext['call'],
+  options: Parameters<typeof recordingLedger>[0] & { placements?: KindContext['placements'] } = {},
+) {
   const store = memoryStore();
   const { ledger, calls } = recordingLedger(options);
   let n = 0;

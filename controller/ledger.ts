@@ -30,7 +30,11 @@ const ledgerSchema = z.object({
   reservations: z.record(
     z.string(),
     /** `delta`: per allocation key, what the change adds (negative: frees once committed). */
-    z.object({ changes: z.array(z.object({ key: z.string(), region: z.string(), limits: amounts })), delta: z.record(z.string(), amounts), expiresAt: z.number() }),
+    z.object({
+      changes: z.array(z.object({ key: z.string(), region: z.string(), limits: amounts })),
+      delta: z.record(z.string(), amounts),
+      expiresAt: z.number(),
+    }),
   ),
   /** What the last usage sync found changed on the platforms behind infrafed's back. */
   drift: z.array(driftSchema).default([]),
@@ -78,7 +82,11 @@ export function remainingOf(entitlements: Entitlements, usage: Usage): Usage {
     Object.fromEntries(Object.entries(limit).map(([r, v]) => [r, Math.max(0, (v as number) - (used[r as QuotaResource] ?? 0))])) as Amounts;
   const each = <K extends string>(limits: Partial<Record<K, Amounts>>, used: Partial<Record<K, Amounts>>) =>
     Object.fromEntries(Object.entries(limits).map(([k, limit]) => [k, left(limit as Amounts, used[k as K] ?? {})])) as Record<K, Amounts>;
-  return { total: left(entitlements.total, usage.total), regions: each(entitlements.regions, usage.regions), platforms: each(entitlements.platforms, usage.platforms) };
+  return {
+    total: left(entitlements.total, usage.total),
+    regions: each(entitlements.regions, usage.regions),
+    platforms: each(entitlements.platforms, usage.platforms),
+  };
 }
 
 export interface OverEntitlement {
@@ -101,10 +109,20 @@ export function overEntitlement(entitlements: Entitlements, usage: Usage, delta:
     for (const [key, d] of Object.entries(delta)) add((out[pick(key) ?? ''] ??= {}), d);
     return out;
   };
-  const scopes: { scope: OverEntitlement['scope']; deltas: Record<string, Record<string, number>>; limits: (k: string) => Amounts | undefined; used: (k: string) => Amounts | undefined }[] = [
+  const scopes: {
+    scope: OverEntitlement['scope'];
+    deltas: Record<string, Record<string, number>>;
+    limits: (k: string) => Amounts | undefined;
+    used: (k: string) => Amounts | undefined;
+  }[] = [
     { scope: 'organization', deltas: sum(() => null), limits: () => entitlements.total, used: () => usage.total },
     { scope: 'region', deltas: sum(regionOf), limits: (k) => entitlements.regions[k], used: (k) => usage.regions[k] },
-    { scope: 'platform', deltas: sum(platformOf), limits: (k) => entitlements.platforms[k as 'okd'], used: (k) => usage.platforms[k as 'okd'] },
+    {
+      scope: 'platform',
+      deltas: sum(platformOf),
+      limits: (k) => entitlements.platforms[k as 'okd'],
+      used: (k) => usage.platforms[k as 'okd'],
+    },
   ];
   for (const { scope, deltas, limits, used } of scopes) {
     for (const [k, d] of Object.entries(deltas)) {
@@ -112,7 +130,15 @@ export function overEntitlement(entitlements: Entitlements, usage: Usage, delta:
         const limit = limits(k)?.[resource as QuotaResource];
         const inUse = used(k)?.[resource as QuotaResource] ?? 0;
         if (limit !== undefined && requested > 0 && inUse + requested > limit) {
-          return { resource: resource as QuotaResource, limit, used: inUse, requested, scope, region: scope === 'region' ? k : null, platform: scope === 'platform' ? k : null };
+          return {
+            resource: resource as QuotaResource,
+            limit,
+            used: inUse,
+            requested,
+            scope,
+            region: scope === 'region' ? k : null,
+            platform: scope === 'platform' ? k : null,
+          };
         }
       }
     }
@@ -171,7 +197,8 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
 
   async function entitlementsOf(organization: string): Promise<Entitlements> {
     const entry = await entitlementsKv.get(organization);
-    if (!entry || entry.operation !== 'PUT') return { organization, total: {}, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null };
+    if (!entry || entry.operation !== 'PUT')
+      return { organization, total: {}, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null };
     return entitlementsSchema.parse(entry.json());
   }
 
@@ -189,7 +216,12 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
      * are objects about to be created per placement (they hold only where that resource has no limit).
      * QUOTA_EXCEEDED with the figures when it does not fit (and nothing is written).
      */
-    async reserve(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[], objects: ObjectChange[] = []): Promise<void> {
+    async reserve(
+      organization: string,
+      id: string,
+      changes: { key: AllocationKey; limits: Amounts }[],
+      objects: ObjectChange[] = [],
+    ): Promise<void> {
       const entitlements = await entitlementsOf(organization);
       await change(organization, (ledger) => {
         if (ledger.reservations[id]) return;
@@ -197,28 +229,40 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
         for (const c of changes) {
           const current = heldAt(ledger, c.key);
           const d = (delta[c.key] ??= {});
-          for (const [r, v] of Object.entries(c.limits)) if (v !== undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v - (current[r] ?? 0);
+          for (const [r, v] of Object.entries(c.limits))
+            if (v !== undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v - (current[r] ?? 0);
         }
         for (const o of objects) {
           const limited = ledger.allocations[o.key] ?? {};
           const d = (delta[o.key] ??= {});
-          for (const [r, v] of Object.entries(o.amounts)) if (v !== undefined && v > 0 && limited[r] === undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v;
+          for (const [r, v] of Object.entries(o.amounts))
+            if (v !== undefined && v > 0 && limited[r] === undefined) d[r as QuotaResource] = (d[r as QuotaResource] ?? 0) + v;
         }
         const over = overEntitlement(entitlements, usageOf(ledger), delta);
         if (over) {
           const where = over.scope === 'region' ? `in ${over.region}` : over.scope === 'platform' ? `on ${over.platform}` : 'in total';
           throw new InfrafedError(
             ErrorCode.QUOTA_EXCEEDED,
-            `${organization} is entitled to ${over.limit} ${over.resource} ${where}; ${over.used} are allocated or reserved and ${over.requested} more were asked for`,
+            `${organization} is entitled to ${over.limit} ${over.resource} ${where}; ` +
+              `${over.used} are allocated or reserved and ${over.requested} more were asked for`,
             { ...over },
           );
         }
-        ledger.reservations[id] = { changes: changes.map((c) => ({ key: c.key, region: regionOf(c.key), limits: c.limits })), delta, expiresAt: Date.now() + ttl };
+        ledger.reservations[id] = {
+          changes: changes.map((c) => ({ key: c.key, region: regionOf(c.key), limits: c.limits })),
+          delta,
+          expiresAt: Date.now() + ttl,
+        };
       });
     },
 
     /** The change happened: its limits become the allocation, its objects are counted (negative: removed). */
-    async commit(organization: string, id: string, changes: { key: AllocationKey; limits: Amounts }[], objects: ObjectChange[] = []): Promise<void> {
+    async commit(
+      organization: string,
+      id: string,
+      changes: { key: AllocationKey; limits: Amounts }[],
+      objects: ObjectChange[] = [],
+    ): Promise<void> {
       await change(organization, (ledger) => {
         for (const c of changes) ledger.allocations[c.key] = { ...ledger.allocations[c.key], ...c.limits };
         for (const o of objects) {
@@ -242,7 +286,10 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
      * use; where a recorded limit differs, that is drift, kept until the next sync. Placements not in
      * `actual` (not read this time) keep theirs.
      */
-    async reconcile(organization: string, actual: Record<AllocationKey, { limits: Record<string, number | null>; usage: Amounts }>): Promise<{ drift: Drift[]; syncedAt: string }> {
+    async reconcile(
+      organization: string,
+      actual: Record<AllocationKey, { limits: Record<string, number | null>; usage: Amounts }>,
+    ): Promise<{ drift: Drift[]; syncedAt: string }> {
       const syncedAt = new Date().toISOString();
       return change(organization, (ledger) => {
         const drift: Drift[] = [];

@@ -111,7 +111,12 @@ export function createOperations(deps: OperationsDeps) {
     }
   }
 
-  async function submit(principal: Principal, request: OperationRequest, idempotencyKey: string | null, waitMs: number): Promise<{ operation: Operation; replayed: boolean }> {
+  async function submit(
+    principal: Principal,
+    request: OperationRequest,
+    idempotencyKey: string | null,
+    waitMs: number,
+  ): Promise<{ operation: Operation; replayed: boolean }> {
     const kind = deps.kindOf(request.kind);
     authorize(principal, kind.permission);
     const requestHash = sha256(JSON.stringify(request));
@@ -121,14 +126,24 @@ export function createOperations(deps: OperationsDeps) {
       const existingId = await store.claimIdempotencyKey(principal.organization, idempotencyKey, id);
       if (existingId) {
         const existing = await store.getOperation(existingId);
-        if (!existing) throw new InfrafedError(ErrorCode.CONFLICT, 'a request with this Idempotency-Key is still being recorded; retry shortly');
+        if (!existing)
+          throw new InfrafedError(ErrorCode.CONFLICT, 'a request with this Idempotency-Key is still being recorded; retry shortly');
         if (existing.operation.requestHash !== requestHash) {
-          throw new InfrafedError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used with another request', { operationId: existingId });
+          throw new InfrafedError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used with another request', {
+            operationId: existingId,
+          });
         }
         return { operation: await waitFor(existing.operation, waitMs), replayed: true };
       }
     }
-    const op = newOperation(principal, request, planned, { id, action: kind.action, requestHash, idempotencyKey, owner: deps.replicaId, leaseUntil: Date.now() + deps.leaseMs });
+    const op = newOperation(principal, request, planned, {
+      id,
+      action: kind.action,
+      requestHash,
+      idempotencyKey,
+      owner: deps.replicaId,
+      leaseUntil: Date.now() + deps.leaseMs,
+    });
     try {
       await record(kind, op);
     } catch (error) {
@@ -149,7 +164,10 @@ export function createOperations(deps: OperationsDeps) {
       if (reserved) await ctx.ledger.release(op.organization, op.id);
       throw error;
     }
-    log.info({ operationId: op.id, kind: op.kind, organization: op.organization, principal: op.principal, projectId: op.projectId }, 'operation accepted');
+    log.info(
+      { operationId: op.id, kind: op.kind, organization: op.organization, principal: op.principal, projectId: op.projectId },
+      'operation accepted',
+    );
     await deps.audit.record({
       principal: op.principal,
       organization: op.organization,
@@ -179,7 +197,10 @@ export function createOperations(deps: OperationsDeps) {
       const claimed = { ...op, owner: deps.replicaId, leaseUntil: Date.now() + deps.leaseMs };
       if ((await store.updateOperation(claimed, revision)) === null) continue;
       taken++;
-      log.warn({ operationId: id, status: op.status, previousOwner: op.owner }, abandoned ? 'resuming abandoned operation' : 'retrying unfinished undo');
+      log.warn(
+        { operationId: id, status: op.status, previousOwner: op.owner },
+        abandoned ? 'resuming abandoned operation' : 'retrying unfinished undo',
+      );
       void start(claimed, abandoned ? deps.saga.resume : deps.saga.retryCompensation);
     }
     return taken;

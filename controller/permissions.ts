@@ -30,19 +30,22 @@ export async function activeProject(
 ): Promise<ProjectRecord> {
   const record = await store.getProject(projectId);
   const share = record?.shares.find((s) => s.organization === principal.organization);
-  if (!record || (record.organization !== principal.organization && !share)) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
+  if (!record || (record.organization !== principal.organization && !share))
+    throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
   if (share && record.organization !== principal.organization) {
     const effective = weaker(principal.orgRole, share.level);
+    const who = ownerOnlyPermissions.includes(permission) ? 'only its owner' : `level ${weakestRoleWith(permission)} or above`;
     if (ownerOnlyPermissions.includes(permission) || !can(effective, permission)) {
       throw new InfrafedError(
         ErrorCode.FORBIDDEN,
-        `project ${projectId} is shared with ${principal.organization} at level ${share.level}: ${ownerOnlyPermissions.includes(permission) ? 'only its owner' : `level ${weakestRoleWith(permission)} or above`} has ${permission}`,
+        `project ${projectId} is shared with ${principal.organization} at level ${share.level}: ${who} has ${permission}`,
         { permission, role: effective, shareLevel: share.level },
       );
     }
   }
   if (record.state === 'CREATING') throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is still being created`);
-  if (record.state === 'DELETING' && !options.whileDeleting) throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
+  if (record.state === 'DELETING' && !options.whileDeleting)
+    throw new InfrafedError(ErrorCode.CONFLICT, `project ${record.projectId} is being deleted`);
   return record;
 }
 
@@ -50,7 +53,14 @@ export async function activeProject(
 export function auditDecision(
   audit: Audit,
   principal: Principal,
-  e: { organization?: string; action: string; decision: 'allowed' | 'denied'; result: string; reason: string | null; placements?: string[] },
+  e: {
+    organization?: string;
+    action: string;
+    decision: 'allowed' | 'denied';
+    result: string;
+    reason: string | null;
+    placements?: string[];
+  },
 ): Promise<void> {
   return audit.record({
     principal: principal.subject,
@@ -70,10 +80,20 @@ export function auditDecision(
  * The organisation a request is about: the caller's own unless it names another, which only platform
  * operators may (to anyone else it does not exist; the refusal is audited).
  */
-export async function targetOrganization(audit: Audit, principal: Principal, requested: string | undefined, action: string): Promise<string> {
+export async function targetOrganization(
+  audit: Audit,
+  principal: Principal,
+  requested: string | undefined,
+  action: string,
+): Promise<string> {
   const organization = requested ?? principal.organization;
   if (organization !== principal.organization && !principal.platformAdmin) {
-    await auditDecision(audit, principal, { action, decision: 'denied', result: ErrorCode.NOT_FOUND, reason: `${action} of ${organization}` });
+    await auditDecision(audit, principal, {
+      action,
+      decision: 'denied',
+      result: ErrorCode.NOT_FOUND,
+      reason: `${action} of ${organization}`,
+    });
     throw new InfrafedError(ErrorCode.NOT_FOUND, `organization ${organization} not found`);
   }
   return organization;

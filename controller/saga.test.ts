@@ -48,14 +48,28 @@ function runner(steps: () => Steps, takeover: 'forward' | 'rollback' = 'rollback
   const { ctx, store, ledgerCalls } = memoryContext(async () => {
     throw new Error('no adapter in this test');
   });
-  const kind = { kind: 'ADD_MEMBER', permission: 'member.manage', action: 'test.step', takeover, plan: async () => ({}), steps } as unknown as OperationKindDefinition;
+  const kind = {
+    kind: 'ADD_MEMBER',
+    permission: 'member.manage',
+    action: 'test.step',
+    takeover,
+    plan: async () => ({}),
+    steps,
+  } as unknown as OperationKindDefinition;
   const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs: 30_000 });
   const operation = (objects?: Operation['objects']): Operation =>
     newOperation(
       principal,
       { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'member' } },
       { projectId: P, placements: three, resourceId: null, objects: objects ?? undefined },
-      { id: `op_${'2'.repeat(26)}`, action: 'test.step', requestHash: 'h', idempotencyKey: null, owner: 'replica-a', leaseUntil: Date.now() + 30_000 },
+      {
+        id: `op_${'2'.repeat(26)}`,
+        action: 'test.step',
+        requestHash: 'h',
+        idempotencyKey: null,
+        owner: 'replica-a',
+        leaseUntil: Date.now() + 30_000,
+      },
     );
   return { saga, store, ledgerCalls, operation };
 }
@@ -182,7 +196,14 @@ describe('saga runner', () => {
   it('commits the objects of the steps that changed something, and releases them when the operation fails', async () => {
     const ok = runner(executor().steps);
     const done = await ok.saga.run(ok.operation({ networks: 1 }));
-    expect(ok.ledgerCalls).toEqual([{ call: 'commit', id: done.id, changes: [], objects: three.map((p) => ({ key: `${P}|${p.region}|${p.platform}`, amounts: p.platform === 'okd' ? {} : { networks: 1 } })) }]);
+    expect(ok.ledgerCalls).toEqual([
+      {
+        call: 'commit',
+        id: done.id,
+        changes: [],
+        objects: three.map((p) => ({ key: `${P}|${p.region}|${p.platform}`, amounts: p.platform === 'okd' ? {} : { networks: 1 } })),
+      },
+    ]);
     // (OKD has no networks: its placement counts nothing)
     const failing = runner(executor({ forward: { sto: async () => Promise.reject(new InfrafedError(ErrorCode.CONFLICT, 'no')) } }).steps);
     const failed = await failing.saga.run(failing.operation({ networks: 1 }));

@@ -20,7 +20,10 @@ export interface SagaDeps {
 
 const now = () => new Date().toISOString();
 
-/** Steps that must be undone: those that succeeded, whose undo failed before, or whose outcome is unknown (a timeout may have done the work). */
+/**
+ * Steps that must be undone: those that succeeded, whose undo failed before, or whose outcome is unknown
+ * (a timeout may have done the work).
+ */
 export function needsUndo(step: OperationStep): boolean {
   return (
     step.status === 'SUCCEEDED' ||
@@ -43,7 +46,10 @@ export function markInterrupted(op: Operation): void {
   for (const step of op.steps) {
     if (step.status === 'RUNNING' || step.status === 'PENDING') {
       step.status = step.status === 'RUNNING' ? 'FAILED' : 'SKIPPED';
-      step.error = { code: step.status === 'FAILED' ? ErrorCode.REGION_TIMEOUT : ErrorCode.INTERNAL, message: 'interrupted: the controller replica running it stopped' };
+      step.error = {
+        code: step.status === 'FAILED' ? ErrorCode.REGION_TIMEOUT : ErrorCode.INTERNAL,
+        message: 'interrupted: the controller replica running it stopped',
+      };
     }
   }
   op.status = 'COMPENSATING';

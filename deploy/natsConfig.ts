@@ -2,13 +2,7 @@ import { nkeys } from '@nats-io/nats-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  adapterServiceName,
-  CONTROLLER_SERVICE_NAME,
-  SUBJECT_ROOT,
-  SubgraphName,
-  subgraphServiceName,
-} from '../schema/subjects.ts';
+import { adapterServiceName, CONTROLLER_SERVICE_NAME, SUBJECT_ROOT, SubgraphName, subgraphServiceName } from '../schema/subjects.ts';
 
 /**
  * Generates a NATS supercluster for infrafed: per region one cluster, the clusters joined by gateways,
@@ -79,7 +73,14 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
     for (const platform of r.platforms) {
       out.set(`adapter-${r.name}-${platform}`, {
         publish: { allow: [] },
-        subscribe: { allow: [`${SUBJECT_ROOT}.${r.name}.${platform}.>`, `${SUBJECT_ROOT}.all.>`, ...srv(adapterServiceName(platform)), inbox(`adapter-${r.name}-${platform}`)] },
+        subscribe: {
+          allow: [
+            `${SUBJECT_ROOT}.${r.name}.${platform}.>`,
+            `${SUBJECT_ROOT}.all.>`,
+            ...srv(adapterServiceName(platform)),
+            inbox(`adapter-${r.name}-${platform}`),
+          ],
+        },
         allow_responses: ANSWER,
       });
     }
@@ -117,9 +118,31 @@ function makeTls(dir: string, servers: NatsServerSpec[]): void {
     const hosts = new Set([s.host, `nats-${name}`, 'localhost']);
     const sans = [...hosts].map((h) => (/^[\d.]+$/.test(h) ? `IP:${h}` : `DNS:${h}`));
     if (!sans.includes('IP:127.0.0.1')) sans.push('IP:127.0.0.1');
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyAgreement\n`);
+    writeFileSync(
+      join(dir, `${name}.ext`),
+      `subjectAltName=${sans.join(',')}\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=digitalSignature,keyAgreement\n`,
+    );
     openssl(['req', ...ec, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`], dir);
-    openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.pem`, '-days', '825', '-extfile', `${name}.ext`], dir);
+    openssl(
+      [
+        'x509',
+        '-req',
+        '-in',
+        `${name}.csr`,
+        '-CA',
+        'ca.pem',
+        '-CAkey',
+        'ca.key',
+        '-CAcreateserial',
+        '-out',
+        `${name}.pem`,
+        '-days',
+        '825',
+        '-extfile',
+        `${name}.ext`,
+      ],
+      dir,
+    );
   }
 }
 
@@ -128,16 +151,35 @@ const list = (xs: string[]) => `[${xs.map(quote).join(', ')}]`;
 
 function serverConfig(s: NatsServerSpec, all: NatsServerSpec[], users: NatsUser[], tlsDir: string): string {
   const name = `${s.region}-${s.index}`;
-  const tls = (verify: boolean) => `tls {\n    cert_file: ${quote(`${tlsDir}/${name}.pem`)}\n    key_file: ${quote(`${tlsDir}/${name}.key`)}\n    ca_file: ${quote(`${tlsDir}/ca.pem`)}\n    verify: ${verify}\n    timeout: 5\n  }`;
+  const tls = (verify: boolean) =>
+    [
+      'tls {',
+      `    cert_file: ${quote(`${tlsDir}/${name}.pem`)}`,
+      `    key_file: ${quote(`${tlsDir}/${name}.key`)}`,
+      `    ca_file: ${quote(`${tlsDir}/ca.pem`)}`,
+      `    verify: ${verify}`,
+      '    timeout: 5',
+      '  }',
+    ].join('\n');
   const routes = all.filter((o) => o.region === s.region && o !== s).map((o) => `nats-route://${o.host}:${o.clusterPort}`);
   const regions = [...new Set(all.map((o) => o.region))];
-  const gateways = regions.map((r) => `    { name: ${quote(r)}, urls: ${list(all.filter((o) => o.region === r).map((o) => `nats://${o.host}:${o.gatewayPort}`))} }`);
+  const gateways = regions.map(
+    (r) => `    { name: ${quote(r)}, urls: ${list(all.filter((o) => o.region === r).map((o) => `nats://${o.host}:${o.gatewayPort}`))} }`,
+  );
   const userBlocks = users.map((u) => {
     const p = u.permissions;
-    const responses = p.allow_responses ? `\n        allow_responses: { max: ${p.allow_responses.max}, expires: ${quote(p.allow_responses.expires)} }` : '';
+    const responses = p.allow_responses
+      ? `\n        allow_responses: { max: ${p.allow_responses.max}, expires: ${quote(p.allow_responses.expires)} }`
+      : '';
     // an empty allow list would allow everything: deny all instead
     const publish = p.publish.allow.length > 0 ? `publish: { allow: ${list(p.publish.allow)} }` : `publish: { deny: [">"] }`;
-    return `    # ${u.component}\n    { nkey: ${quote(u.publicKey)}, permissions: {\n        ${publish}\n        subscribe: { allow: ${list(p.subscribe.allow)} }${responses}\n      } }`;
+    return [
+      `    # ${u.component}`,
+      `    { nkey: ${quote(u.publicKey)}, permissions: {`,
+      `        ${publish}`,
+      `        subscribe: { allow: ${list(p.subscribe.allow)} }${responses}`,
+      '      } }',
+    ].join('\n');
   });
   return `# generated by deploy/natsConfig.ts: NATS server ${name} of region ${s.region}
 server_name: ${quote(name)}

@@ -27,7 +27,13 @@ await runMain(log, async () => {
   } catch (error) {
     loaded = (error as Error).message;
   }
-  const gateway = createGateway({ nc, verifyToken: createTokenVerifier(config.auth), timeoutMs: config.timeouts.gatewayMs, log, supergraph: supergraphSdl });
+  const gateway = createGateway({
+    nc,
+    verifyToken: createTokenVerifier(config.auth),
+    timeoutMs: config.timeouts.gatewayMs,
+    log,
+    supergraph: supergraphSdl,
+  });
   const supergraph: ReadinessCheck = async () => ({ supergraph: loaded });
   const ready = allOf(natsReady(nc), servicesReady(nc, Object.values(SubgraphName).map(subgraphServiceName)), supergraph);
   const http = createServer(httpFace(gateway, { log, ready, operationOf: () => 'graphql' }));

@@ -63,7 +63,13 @@ export function createNatsTransport(options: NatsTransportOptions) {
             subject,
             { query: print(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null },
             graphqlReplySchema,
-            { timeoutMs: options.timeoutMs, deadline: ctx.infrafedDeadline, signal: request.signal, headers, target: { kind: 'service', name: `subgraph ${subgraphName}` } },
+            {
+              timeoutMs: options.timeoutMs,
+              deadline: ctx.infrafedDeadline,
+              signal: request.signal,
+              headers,
+              target: { kind: 'service', name: `subgraph ${subgraphName}` },
+            },
           );
           return setAsidePartialErrors(reply.body as ExecutionResult, ctx);
         } catch (error) {

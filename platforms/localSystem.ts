@@ -107,7 +107,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const keystoneDirs: string[] = [];
   const stopAll = async () => {
     for (const p of [...processes].reverse()) await p.stop();
-    await Promise.all(keystoneDirs.map((dir) => run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir }).catch(() => '')));
+    await Promise.all(
+      keystoneDirs.map((dir) =>
+        run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir }).catch(() => ''),
+      ),
+    );
   };
 
   try {
@@ -166,7 +170,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const r of openstackRegions) ports.set(r.name, { keystone: await freePort(), neutron: await freePort(), nova: await freePort() });
     const portsOf = (region: string) => ports.get(region) as { keystone: number; neutron: number; nova: number };
     const t0 = Date.now();
-    progress(`OpenStack: starting Keystone, Neutron and nova-api for ${openstackRegions.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`);
+    progress(
+      `OpenStack: starting Keystone, Neutron and nova-api for ${openstackRegions.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`,
+    );
     await Promise.all(
       openstackRegions.map(async (r) => {
         const dir = join(stateDir, 'openstack', r.name);
@@ -186,7 +192,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         // processes a crashed earlier run left behind
         await run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], env).catch(() => '');
         keystoneDirs.push(dir);
-        await run('bash', [join(OPENSTACK_SCRIPTS, 'start.sh')], { ...env, RESET: options.freshOpenstack ? '1' : '0' }, (l) => options.onLine?.(`keystone-${r.name}`, l));
+        await run('bash', [join(OPENSTACK_SCRIPTS, 'start.sh')], { ...env, RESET: options.freshOpenstack ? '1' : '0' }, (l) =>
+          options.onLine?.(`keystone-${r.name}`, l),
+        );
       }),
     );
     progress(`OpenStack: Keystone, Neutron and nova-api answering in every region (${Date.now() - t0} ms)`);
@@ -201,7 +209,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         displayName: r.displayName,
         platforms: platformsOf(r).map((platform) =>
           platform === 'okd'
-            ? { platform: 'okd' as const, apiUrl: (okd.get(r.name) as { url: string }).url, token: { env: `INFRAFED_OKD_TOKEN_${r.name.toUpperCase().replace(/-/g, '_')}` } }
+            ? {
+                platform: 'okd' as const,
+                apiUrl: (okd.get(r.name) as { url: string }).url,
+                token: { env: `INFRAFED_OKD_TOKEN_${r.name.toUpperCase().replace(/-/g, '_')}` },
+              }
             : {
                 platform: 'openstack' as const,
                 keystoneUrl: `http://127.0.0.1:${portsOf(r.name).keystone}/v3`,
@@ -215,15 +227,30 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
               },
         ),
       })),
-      timeouts: { gatewayMs: 10_000, adapterMs: 5_000, vendorMs: 4_000, operationWaitMs: 8_000, operationLeaseMs: 30_000, ...options.timeouts },
+      timeouts: {
+        gatewayMs: 10_000,
+        adapterMs: 5_000,
+        vendorMs: 4_000,
+        operationWaitMs: 8_000,
+        operationLeaseMs: 30_000,
+        ...options.timeouts,
+      },
       gateway: { host: '127.0.0.1', port: gatewayPort },
       restBridge: { host: '127.0.0.1', port: restPort },
     };
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
     // readiness is read from each component's info-level "ready" line, whatever the caller's LOG_LEVEL
-    const okdTokens = Object.fromEntries([...okd.entries()].map(([region, o]) => [`INFRAFED_OKD_TOKEN_${region.toUpperCase().replace(/-/g, '_')}`, o.token]));
-    const env = { ...process.env, ...okdTokens, INFRAFED_CONFIG: configPath, INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD, LOG_LEVEL: options.componentLogLevel ?? 'info' };
+    const okdTokens = Object.fromEntries(
+      [...okd.entries()].map(([region, o]) => [`INFRAFED_OKD_TOKEN_${region.toUpperCase().replace(/-/g, '_')}`, o.token]),
+    );
+    const env = {
+      ...process.env,
+      ...okdTokens,
+      INFRAFED_CONFIG: configPath,
+      INFRAFED_OPENSTACK_PASSWORD: ADMIN_PASSWORD,
+      LOG_LEVEL: options.componentLogLevel ?? 'info',
+    };
 
     /** Ops endpoints (`/healthz`, `/readyz`, `/metrics`) of the components without an HTTP face, by name. */
     const opsPorts = new Map<string, number>();
@@ -287,7 +314,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       startAdapter,
       output: (name) => processes.find((p) => p.name === name)?.output() ?? '',
       opsUrl: (name) =>
-        name === 'gateway' ? `http://127.0.0.1:${gatewayPort}` : name === 'rest-bridge' ? `http://127.0.0.1:${restPort}` : `http://127.0.0.1:${opsPorts.get(name) ?? 0}`,
+        name === 'gateway'
+          ? `http://127.0.0.1:${gatewayPort}`
+          : name === 'rest-bridge'
+            ? `http://127.0.0.1:${restPort}`
+            : `http://127.0.0.1:${opsPorts.get(name) ?? 0}`,
       stop: stopAll,
     };
   } catch (error) {

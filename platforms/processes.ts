@@ -74,7 +74,11 @@ export interface SpawnOptions {
 
 /** Spawns a process, keeps its output, and waits until it says it is ready. */
 export async function spawnManaged(options: SpawnOptions): Promise<ManagedProcess> {
-  const child = spawn(options.command, options.args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(options.command, options.args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let all = '';
   const lines: string[] = [];
   let ready: (() => void) | undefined;
@@ -114,7 +118,10 @@ export async function spawnManaged(options: SpawnOptions): Promise<ManagedProces
   if (!options.readyWhen) return managed;
   const timeoutMs = options.readyTimeoutMs ?? 30_000;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${options.name} was not ready within ${timeoutMs} ms:\n${managed.tail()}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`${options.name} was not ready within ${timeoutMs} ms:\n${managed.tail()}`)),
+      timeoutMs,
+    );
     ready = () => {
       clearTimeout(timer);
       resolve();

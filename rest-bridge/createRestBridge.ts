@@ -9,7 +9,15 @@ import type { Logger } from '../runtime/log.ts';
 import { toProblems } from '../runtime/problems.ts';
 import { renderDocs } from './docs.ts';
 import { openApiDocument } from './openapi.ts';
-import { fromGraphqlError, routes as allRoutes, type GraphqlError, type GraphqlResult, type Route, type RouteContext, type RouteResult } from './routes/index.ts';
+import {
+  fromGraphqlError,
+  routes as allRoutes,
+  type GraphqlError,
+  type GraphqlResult,
+  type Route,
+  type RouteContext,
+  type RouteResult,
+} from './routes/index.ts';
 
 export interface RestBridgeOptions {
   /** The gateway's GraphQL endpoint. */
@@ -26,7 +34,6 @@ export interface RestBridgeOptions {
 const MAX_BODY_BYTES = 1 << 20;
 /** Problem types are documented on the docs page, one anchor per error code. */
 const PROBLEM_BASE = '/docs#problem-';
-
 
 interface Compiled {
   route: Route;
@@ -71,7 +78,8 @@ export function problemOf(error: InfrafedError, instance?: string, locate: (path
     code: error.code,
     ...(instance ? { instance } : {}),
   };
-  if (problems) body.problems = problems.map((p) => ({ location: locate(p.path), message: p.message, ...('value' in p ? { value: p.value } : {}) }));
+  if (problems)
+    body.problems = problems.map((p) => ({ location: locate(p.path), message: p.message, ...('value' in p ? { value: p.value } : {}) }));
   return body;
 }
 
@@ -89,7 +97,10 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
   const { log } = options;
 
   async function graphql<T>(req: IncomingMessage, query: string, variables: Record<string, unknown> = {}): Promise<GraphqlResult<T>> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json',
+    };
     // the caller's own headers, as they are (the bridge holds no credentials of its own)
     for (const { http: name } of callerHeaders) {
       const value = req.headers[name];
@@ -97,10 +108,18 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     }
     let res: Response;
     try {
-      res = await fetch(options.gatewayUrl, { method: 'POST', headers, body: JSON.stringify({ query, variables }), signal: AbortSignal.timeout(options.timeoutMs) });
+      res = await fetch(options.gatewayUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ query, variables }),
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
-      throw new InfrafedError(timedOut ? ErrorCode.REGION_TIMEOUT : ErrorCode.SERVICE_UNAVAILABLE, timedOut ? 'the gateway did not answer in time' : 'the gateway is not reachable');
+      throw new InfrafedError(
+        timedOut ? ErrorCode.REGION_TIMEOUT : ErrorCode.SERVICE_UNAVAILABLE,
+        timedOut ? 'the gateway did not answer in time' : 'the gateway is not reachable',
+      );
     }
     const text = await res.text();
     let parsed: { data?: T | null; errors?: GraphqlError[] };
@@ -131,7 +150,8 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     const text = Buffer.concat(chunks).toString('utf8');
     if (text.trim() === '') return {};
     const type = req.headers['content-type'] ?? '';
-    if (!/^application\/(.+\+)?json\b/i.test(type)) throw new InfrafedError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
+    if (!/^application\/(.+\+)?json\b/i.test(type))
+      throw new InfrafedError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, 'send the body as application/json');
     try {
       return JSON.parse(text) as unknown;
     } catch (error) {
@@ -141,7 +161,10 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, type = 'application/json'): void {
     const payload = body === undefined ? '' : JSON.stringify(body);
-    res.writeHead(status, { ...headers, ...(body === undefined ? {} : { 'content-type': type, 'content-length': Buffer.byteLength(payload).toString() }) });
+    res.writeHead(status, {
+      ...headers,
+      ...(body === undefined ? {} : { 'content-type': type, 'content-length': Buffer.byteLength(payload).toString() }),
+    });
     res.end(payload);
   }
 
@@ -165,7 +188,14 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     return [...seen.values()];
   }
 
-  function respond(req: IncomingMessage, res: ServerResponse, url: URL, route: Route, result: RouteResult, query: Record<string, unknown>): void {
+  function respond(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    route: Route,
+    result: RouteResult,
+    query: Record<string, unknown>,
+  ): void {
     switch (result.kind) {
       case 'resource': {
         const headers: Record<string, string> = {};
@@ -173,7 +203,8 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
           const tag = etagOf(result.etag ?? result.body);
           headers.etag = tag;
           const held = req.headers['if-none-match'];
-          if (req.method === 'GET' && held && held.split(',').some((t) => t.trim() === tag || t.trim() === '*')) return send(res, 304, undefined, headers);
+          if (req.method === 'GET' && held && held.split(',').some((t) => t.trim() === tag || t.trim() === '*'))
+            return send(res, 304, undefined, headers);
         }
         return send(res, 200, result.body, headers);
       }
@@ -203,7 +234,13 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     }
   }
 
-  function sendPage(res: ServerResponse, url: URL, items: unknown[], nextCursor: string | null, incomplete: ReturnType<typeof incompleteRegions>): void {
+  function sendPage(
+    res: ServerResponse,
+    url: URL,
+    items: unknown[],
+    nextCursor: string | null,
+    incomplete: ReturnType<typeof incompleteRegions>,
+  ): void {
     const headers: Record<string, string> = {};
     if (nextCursor) {
       const next = new URLSearchParams(url.searchParams);
@@ -252,7 +289,8 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       else problems.push(...toProblems(r.error, given, `query.${name}`));
     }
     if (route.query?.cursor && typeof query.cursor === 'string' && route.shape === 'list' && route.operationId !== 'listAuditEvents') {
-      if (!/^[A-Za-z0-9_-]+$/.test(query.cursor)) problems.push({ path: 'query.cursor', message: 'a cursor comes from a previous page', value: query.cursor });
+      if (!/^[A-Za-z0-9_-]+$/.test(query.cursor))
+        problems.push({ path: 'query.cursor', message: 'a cursor comes from a previous page', value: query.cursor });
     }
     let body: Record<string, unknown> = {};
     if (route.body) {
@@ -268,7 +306,9 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       }
     }
     if (problems.length > 0) {
-      throw new InfrafedError(ErrorCode.BAD_USER_INPUT, `invalid request: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { problems });
+      throw new InfrafedError(ErrorCode.BAD_USER_INPUT, `invalid request: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, {
+        problems,
+      });
     }
 
     const ctx: RouteContext = { path, query, body, graphql: (q, v) => graphql(req, q, v) };
@@ -277,7 +317,11 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       if (wanted) {
         const current = etagOf(await route.ifMatch.read(ctx));
         if (!wanted.split(',').some((t) => t.trim() === current || t.trim() === '*')) {
-          throw new InfrafedError(ErrorCode.PRECONDITION_FAILED, `the resource changed since you read it: If-Match ${wanted}, now ${current}; read it again`, { etag: current });
+          throw new InfrafedError(
+            ErrorCode.PRECONDITION_FAILED,
+            `the resource changed since you read it: If-Match ${wanted}, now ${current}; read it again`,
+            { etag: current },
+          );
         }
       }
     }
@@ -292,7 +336,10 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       if (error instanceof InfrafedError) {
         // problems the gateway found in an input the bridge passed on are the caller's body (without the
         // name of the GraphQL argument that carried it: `input.name` is `body.name`)
-        return sendProblem(res, problemOf(error, instance, (p) => (/^(path|query|body)\b/.test(p) ? p : `body.${p.replace(/^(input|rule|limits)\./, '')}`)));
+        return sendProblem(
+          res,
+          problemOf(error, instance, (p) => (/^(path|query|body)\b/.test(p) ? p : `body.${p.replace(/^(input|rule|limits)\./, '')}`)),
+        );
       }
       log.error({ err: error, url: instance }, 'unexpected error');
       sendProblem(res, problemOf(new InfrafedError(ErrorCode.INTERNAL, 'unexpected error; see the bridge log'), instance));
@@ -302,7 +349,10 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
   const operationOf = (req: IncomingMessage) => {
     const path = (req.url ?? '/').split('?')[0] as string;
     const method = (req.method ?? 'GET').toLowerCase();
-    return compiled.find((c) => c.route.method === method && c.pattern.test(path))?.route.operationId ?? (path === '/openapi.json' || path.startsWith('/docs') ? path : 'unknown');
+    return (
+      compiled.find((c) => c.route.method === method && c.pattern.test(path))?.route.operationId ??
+      (path === '/openapi.json' || path.startsWith('/docs') ? path : 'unknown')
+    );
   };
   // ready: the gateway behind it says it is ready
   const ready: ReadinessCheck =

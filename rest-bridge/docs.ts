@@ -1,4 +1,11 @@
-import type { OpenAPIObject, OperationObject, ParameterObject, ReferenceObject, RequestBodyObject, ResponseObject } from 'openapi3-ts/oas31';
+import type {
+  OpenAPIObject,
+  OperationObject,
+  ParameterObject,
+  ReferenceObject,
+  RequestBodyObject,
+  ResponseObject,
+} from 'openapi3-ts/oas31';
 import { ErrorCode, httpStatusByCode } from '../schema/errors.ts';
 
 const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -20,9 +27,15 @@ export function renderDocs(doc: OpenAPIObject): string {
       const op = (item as Record<string, OperationObject | undefined>)[method];
       if (!op) continue;
       const params = ((op.parameters ?? []) as ParameterObject[])
-        .map((p) => `<li><code>${escape(p.name)}</code> (${p.in}${p.required ? ', required' : ''}) ${p.description ? escape(p.description) : ''} ${schemaLink(p.schema)}</li>`)
+        .map(
+          (p) =>
+            `<li><code>${escape(p.name)}</code> (${p.in}${p.required ? ', required' : ''}) ` +
+            `${p.description ? escape(p.description) : ''} ${schemaLink(p.schema)}</li>`,
+        )
         .join('');
-      const body = op.requestBody ? `<p>Body: ${schemaLink((op.requestBody as RequestBodyObject).content['application/json']?.schema)}</p>` : '';
+      const body = op.requestBody
+        ? `<p>Body: ${schemaLink((op.requestBody as RequestBodyObject).content['application/json']?.schema)}</p>`
+        : '';
       const responses = Object.entries(op.responses ?? {})
         .map(([status, r]) => {
           const res = r as ResponseObject;
@@ -30,7 +43,8 @@ export function renderDocs(doc: OpenAPIObject): string {
           return `<li><b>${status}</b> ${escape(res.description)} ${schema ? schemaLink(schema) : ''}</li>`;
         })
         .join('');
-      const html = `<section id="op-${op.operationId}"><h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
+      const html = `<section id="op-${op.operationId}">
+<h3><span class="m ${method}">${method.toUpperCase()}</span> <code>${escape(path)}</code></h3>
 <p>${escape(op.summary ?? '')}</p>${op.description ? `<p>${escape(op.description)}</p>` : ''}
 ${params ? `<p>Parameters:</p><ul>${params}</ul>` : ''}${body}<p>Responses:</p><ul>${responses}</ul></section>`;
       const tag = op.tags?.[0] ?? 'other';
@@ -49,12 +63,17 @@ ${params ? `<p>Parameters:</p><ul>${params}</ul>` : ''}${body}<p>Responses:</p><
     .join('');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escape(doc.info.title)}</title>
-<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.5rem;overflow:auto}
-.m{display:inline-block;min-width:4rem;text-align:center;border-radius:3px;color:#fff;font-size:12px;padding:1px 4px}.get{background:#2b6cb0}.post{background:#2f855a}.put{background:#b7791f}.patch{background:#6b46c1}.delete{background:#c53030}</style></head>
+<style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}
+code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.5rem;overflow:auto}
+.m{display:inline-block;min-width:4rem;text-align:center;border-radius:3px;color:#fff;font-size:12px;padding:1px 4px}
+.get{background:#2b6cb0}.post{background:#2f855a}.put{background:#b7791f}
+.patch{background:#6b46c1}.delete{background:#c53030}</style></head>
 <body><h1>${escape(doc.info.title)} <small>${escape(doc.info.version)}</small></h1>${description}
 <p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escape(doc.openapi)}).</p>
 ${[...byTag.entries()].map(([tag, ops]) => `<h2>${escape(tag)}</h2>${ops.join('\n')}`).join('\n')}
-<h2>Error codes</h2><p>Every problem's <code>type</code> is <code>/docs#problem-&lt;code&gt;</code>; its HTTP status comes from this table.</p><ul>${problems}</ul>
+<h2>Error codes</h2>
+<p>Every problem's <code>type</code> is <code>/docs#problem-&lt;code&gt;</code>; its HTTP status comes from this table.</p>
+<ul>${problems}</ul>
 <h2>Schemas</h2>${schemas}
 </body></html>`;
 }

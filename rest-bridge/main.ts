@@ -17,7 +17,10 @@ await runMain(log, async () => {
   const { server } = createRestBridge({ gatewayUrl, timeoutMs: config.timeouts.gatewayMs + 2_000, log, version: VERSION });
   await new Promise<void>((resolve) => server.listen(config.restBridge.port, config.restBridge.host, resolve));
   const { port } = server.address() as { port: number };
-  log.info({ url: `http://${config.restBridge.host}:${port}`, gatewayUrl, docs: `http://${config.restBridge.host}:${port}/docs` }, 'rest-bridge ready');
+  log.info(
+    { url: `http://${config.restBridge.host}:${port}`, gatewayUrl, docs: `http://${config.restBridge.host}:${port}/docs` },
+    'rest-bridge ready',
+  );
   return async () => {
     await closeGracefully(server);
   };

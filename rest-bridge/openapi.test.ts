@@ -9,8 +9,15 @@ import { pino } from 'pino';
 import { createRestBridge } from './createRestBridge.ts';
 import { routes } from './routes/index.ts';
 
-const { document } = createRestBridge({ gatewayUrl: 'http://127.0.0.1:9/graphql', timeoutMs: 1_000, log: pino({ level: 'silent' }), version: '0.0.0-test' });
-const operations = Object.values(document.paths ?? {}).flatMap((item) => Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)));
+const { document } = createRestBridge({
+  gatewayUrl: 'http://127.0.0.1:9/graphql',
+  timeoutMs: 1_000,
+  log: pino({ level: 'silent' }),
+  version: '0.0.0-test',
+});
+const operations = Object.values(document.paths ?? {}).flatMap((item) =>
+  Object.keys(item).filter((k) => ['get', 'post', 'put', 'patch', 'delete'].includes(k)),
+);
 
 describe('the OpenAPI document of the REST bridge', () => {
   it('is valid OpenAPI 3.1 (the official schema, through @seriousme/openapi-schema-validator)', async () => {
@@ -28,7 +35,11 @@ describe('the OpenAPI document of the REST bridge', () => {
     writeFileSync(file, JSON.stringify(document));
     const cli = fileURLToPath(new URL('../node_modules/@redocly/cli/bin/cli.js', import.meta.url));
     // telemetry and update checks off: nothing may leave this machine
-    const run = spawnSync(process.execPath, [cli, 'lint', file], { encoding: 'utf8', env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' }, timeout: 60_000 });
+    const run = spawnSync(process.execPath, [cli, 'lint', file], {
+      encoding: 'utf8',
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
+      timeout: 60_000,
+    });
     const output = `${run.stdout}${run.stderr}`;
     expect({ status: run.status, output }).toMatchObject({ status: 0 });
     expect(output).toContain('Your API description is valid');
@@ -40,7 +51,9 @@ describe('the OpenAPI document of the REST bridge', () => {
     const ids = routes.map((r) => r.operationId);
     expect(new Set(ids).size).toBe(ids.length);
     const createProject = document.paths?.['/projects']?.post;
-    expect(Object.keys(createProject?.responses ?? {})).toEqual(expect.arrayContaining(['201', '202', '401', '403', '409', '422', 'default']));
+    expect(Object.keys(createProject?.responses ?? {})).toEqual(
+      expect.arrayContaining(['201', '202', '401', '403', '409', '422', 'default']),
+    );
     expect(createProject?.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
     expect(document.paths?.['/projects/{projectId}/quotas/{region}']?.patch?.responses?.['412']).toBeDefined();
     // request bodies come from the controller's own input schemas: the path's fields are not in the body

@@ -1,4 +1,11 @@
-import { OpenApiBuilder, type OpenAPIObject, type OperationObject, type ParameterObject, type ResponseObject, type SchemaObject } from 'openapi3-ts/oas31';
+import {
+  OpenApiBuilder,
+  type OpenAPIObject,
+  type OperationObject,
+  type ParameterObject,
+  type ResponseObject,
+  type SchemaObject,
+} from 'openapi3-ts/oas31';
 import { z } from 'zod';
 import { problemResource } from '../schema/rest.ts';
 import type { Route } from './routes/index.ts';
@@ -23,7 +30,10 @@ function bodySchemaOf(body: NonNullable<Route['body']>): SchemaObject {
   return json;
 }
 
-const problem = (description: string): ResponseObject => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const problem = (description: string): ResponseObject => ({
+  description,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
 
 const header = (description: string, required = true) => ({ description, required, schema: { type: 'string' as const } });
 
@@ -60,7 +70,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
   });
   builder.addServer({ url: '/', description: 'this bridge' });
 
-  const named = z.toJSONSchema(z.globalRegistry, { target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` }) as { schemas: Record<string, Record<string, unknown>> };
+  const named = z.toJSONSchema(z.globalRegistry, { target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` }) as {
+    schemas: Record<string, Record<string, unknown>>;
+  };
   for (const [id, schema] of Object.entries(named.schemas).sort(([a], [b]) => a.localeCompare(b))) {
     delete schema.$schema;
     delete schema.$id;
@@ -72,19 +84,52 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
   for (const route of routes) {
     tags.add(route.tag);
     const parameters: ParameterObject[] = [];
-    for (const [name, schema] of Object.entries(route.params ?? {})) parameters.push({ name, in: 'path', required: true, schema: schemaOf(schema, 'input') });
+    for (const [name, schema] of Object.entries(route.params ?? {}))
+      parameters.push({ name, in: 'path', required: true, schema: schemaOf(schema, 'input') });
     for (const [name, schema] of Object.entries(route.query ?? {})) {
       const json = schemaOf(schema, 'input');
-      parameters.push({ name, in: 'query', required: !(schema.safeParse(undefined).success), schema: json, ...(json.description ? { description: json.description } : {}) });
+      parameters.push({
+        name,
+        in: 'query',
+        required: !schema.safeParse(undefined).success,
+        schema: json,
+        ...(json.description ? { description: json.description } : {}),
+      });
     }
     if (route.method === 'post') {
-      parameters.push({ name: 'Idempotency-Key', in: 'header', required: false, description: 'The same key and body return the same result; another body with it is refused (422).', schema: { type: 'string', maxLength: 200 } });
+      parameters.push({
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description: 'The same key and body return the same result; another body with it is refused (422).',
+        schema: { type: 'string', maxLength: 200 },
+      });
     }
     if (route.shape === 'operation') {
-      parameters.push({ name: 'Prefer', in: 'header', required: false, description: '`respond-async`: answer at once (202) while the operation runs.', schema: { type: 'string' } });
+      parameters.push({
+        name: 'Prefer',
+        in: 'header',
+        required: false,
+        description: '`respond-async`: answer at once (202) while the operation runs.',
+        schema: { type: 'string' },
+      });
     }
-    if (route.ifMatch) parameters.push({ name: 'If-Match', in: 'header', required: false, description: 'The ETag you read; a stale one gets 412 and changes nothing.', schema: { type: 'string' } });
-    if (route.etag && route.method === 'get') parameters.push({ name: 'If-None-Match', in: 'header', required: false, description: 'The ETag you hold: 304 when it is still current.', schema: { type: 'string' } });
+    if (route.ifMatch)
+      parameters.push({
+        name: 'If-Match',
+        in: 'header',
+        required: false,
+        description: 'The ETag you read; a stale one gets 412 and changes nothing.',
+        schema: { type: 'string' },
+      });
+    if (route.etag && route.method === 'get')
+      parameters.push({
+        name: 'If-None-Match',
+        in: 'header',
+        required: false,
+        description: 'The ETag you hold: 304 when it is still current.',
+        schema: { type: 'string' },
+      });
 
     const json = (description: string, headers: Record<string, ReturnType<typeof header>> = {}): ResponseObject => ({
       description,
@@ -98,14 +143,19 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
     } else if (route.shape === 'list') {
       responses['200'] = json('A page of the list', { Link: header('`<…?cursor=…>; rel="next"` when there is a next page', false) });
     } else {
-      responses['200'] = json('The resource', route.etag ? { ETag: header('Tag of this representation, for If-Match / If-None-Match') } : {});
+      responses['200'] = json(
+        'The resource',
+        route.etag ? { ETag: header('Tag of this representation, for If-Match / If-None-Match') } : {},
+      );
     }
-    if (route.etag && route.method === 'get') responses['304'] = { description: 'Not modified (If-None-Match matched)', headers: { ETag: header('The current tag') } };
+    if (route.etag && route.method === 'get')
+      responses['304'] = { description: 'Not modified (If-None-Match matched)', headers: { ETag: header('The current tag') } };
     if (route.body) responses['400'] = problem('The body is not JSON');
     responses['401'] = { ...problem('No token, or one that does not verify'), headers: { 'WWW-Authenticate': header('Bearer') } };
     responses['403'] = problem('The token’s role (or the partner level) does not allow this; `permission` names what is missing');
     responses['404'] = problem('Not found (or not visible to the caller’s organisation)');
-    if (route.method !== 'get') responses['409'] = problem('Conflict (e.g. the name is taken) or QUOTA_EXCEEDED with `resource`, `limit`, `used`, `requested`');
+    if (route.method !== 'get')
+      responses['409'] = problem('Conflict (e.g. the name is taken) or QUOTA_EXCEEDED with `resource`, `limit`, `used`, `requested`');
     if (route.ifMatch) responses['412'] = problem('If-Match did not match the current ETag: nothing was changed');
     responses['422'] = problem('Invalid input: every problem with its location and value');
     responses.default = problem('A region, the gateway or a platform failed (502, 503, 504) or an unexpected error (500)');

@@ -15,13 +15,21 @@ async function rejection(p: Promise<unknown>) {
 describe('token verification', () => {
   it('turns a valid token into a principal', async () => {
     const token = await signLocalToken(config, { subject: 'alice', organization: 'acme', orgRole: 'admin' });
-    await expect(verify(`Bearer ${token}`)).resolves.toEqual({ subject: 'alice', organization: 'acme', orgRole: 'admin', platformAdmin: false });
+    await expect(verify(`Bearer ${token}`)).resolves.toEqual({
+      subject: 'alice',
+      organization: 'acme',
+      orgRole: 'admin',
+      platformAdmin: false,
+    });
     const operator = await signLocalToken(config, { subject: 'ops', organization: 'infrafed', orgRole: 'reader', platformAdmin: true });
     await expect(verify(`Bearer ${operator}`)).resolves.toMatchObject({ subject: 'ops', platformAdmin: true });
   });
 
   it('refuses no token, a malformed header, a wrong key, an expired token and missing claims as UNAUTHENTICATED', async () => {
-    const other = await signLocalToken({ ...config, hs256Secret: 'b'.repeat(40) }, { subject: 'x', organization: 'acme', orgRole: 'owner' });
+    const other = await signLocalToken(
+      { ...config, hs256Secret: 'b'.repeat(40) },
+      { subject: 'x', organization: 'acme', orgRole: 'owner' },
+    );
     const expired = await signLocalToken(config, { subject: 'x', organization: 'acme', orgRole: 'owner', ttlSeconds: -10 });
     const noOrg = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })

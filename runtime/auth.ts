@@ -30,15 +30,18 @@ export const authConfigSchema = z
   .refine((c) => Boolean(c.hs256Secret) !== Boolean(c.jwksUrl), { message: 'set exactly one of hs256Secret and jwksUrl' });
 export type AuthConfig = z.infer<typeof authConfigSchema>;
 
-const claimsSchema = z.object({ sub: z.string().min(1), org: organizationIdSchema, org_role: orgRoleSchema, roles: z.array(z.string()).optional() });
+const claimsSchema = z.object({
+  sub: z.string().min(1),
+  org: organizationIdSchema,
+  org_role: orgRoleSchema,
+  roles: z.array(z.string()).optional(),
+});
 
 export type TokenVerifier = (authorization: string | null | undefined) => Promise<Principal>;
 
 /** Verifies `Authorization: Bearer <jwt>` (signature, issuer, audience, expiry) into a {@link Principal}. */
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
-  const key = config.hs256Secret
-    ? new TextEncoder().encode(config.hs256Secret)
-    : createRemoteJWKSet(new URL(config.jwksUrl as string));
+  const key = config.hs256Secret ? new TextEncoder().encode(config.hs256Secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
   return async (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'a bearer token is required (Authorization: Bearer <token>)');
@@ -55,7 +58,12 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'the token lacks the sub, org or org_role claim');
-    return { subject: claims.data.sub, organization: claims.data.org, orgRole: claims.data.org_role, platformAdmin: claims.data.roles?.includes(PLATFORM_ADMIN) ?? false };
+    return {
+      subject: claims.data.sub,
+      organization: claims.data.org,
+      orgRole: claims.data.org_role,
+      platformAdmin: claims.data.roles?.includes(PLATFORM_ADMIN) ?? false,
+    };
   };
 }
 
@@ -72,7 +80,11 @@ export interface LocalTokenOptions {
 /** Signs a token with the local stack's HS256 key (local stack and tests only). */
 export async function signLocalToken(config: AuthConfig, options: LocalTokenOptions): Promise<string> {
   if (!config.hs256Secret) throw new Error('local tokens need auth.hs256Secret');
-  return new SignJWT({ org: options.organization, org_role: options.orgRole, ...(options.platformAdmin ? { roles: [PLATFORM_ADMIN] } : {}) })
+  return new SignJWT({
+    org: options.organization,
+    org_role: options.orgRole,
+    ...(options.platformAdmin ? { roles: [PLATFORM_ADMIN] } : {}),
+  })
     .setProtectedHeader({ alg: 'HS256' })
     .setSubject(options.subject)
     .setIssuer(config.issuer)

@@ -15,7 +15,11 @@ describe('system configuration', () => {
   });
 
   it('lists every problem of a bad OKD platform', () => {
-    const raw = { nats: { servers: ['nats://x:4222'] }, auth: { issuer: 'i', audience: 'a', hs256Secret: 'x'.repeat(32) }, regions: [{ name: 'lla', displayName: 'L', platforms: [{ platform: 'okd', apiUrl: 'not a url' }] }] };
+    const raw = {
+      nats: { servers: ['nats://x:4222'] },
+      auth: { issuer: 'i', audience: 'a', hs256Secret: 'x'.repeat(32) },
+      regions: [{ name: 'lla', displayName: 'L', platforms: [{ platform: 'okd', apiUrl: 'not a url' }] }],
+    };
     const error = (() => {
       try {
         parseConfig(systemConfigSchema, raw, 'test');

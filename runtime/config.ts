@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { platformSchema} from '../schema/model.ts';
+import type { platformSchema } from '../schema/model.ts';
 import { regionNameSchema } from '../schema/model.ts';
 import { authConfigSchema } from './auth.ts';
 import { toProblems } from './problems.ts';
@@ -68,7 +68,10 @@ export const timeoutsSchema = z.object({
   vendorMs: z.number().int().positive().default(4_000),
   /** How long a mutation waits for its operation before returning it still running. */
   operationWaitMs: z.number().int().min(0).max(30_000).default(8_000),
-  /** How long a controller replica's claim on a running operation lasts without renewal; past it, another replica takes the operation over. */
+  /**
+   * How long a controller replica's claim on a running operation lasts without renewal; past it, another
+   * replica takes the operation over.
+   */
   operationLeaseMs: z.number().int().min(1_000).max(600_000).default(30_000),
 });
 
@@ -86,10 +89,16 @@ export const systemConfigSchema = z.object({
     .min(1)
     .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'a region is listed twice'),
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
-  gateway: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4000) }).default({ host: '127.0.0.1', port: 4000 }),
+  gateway: z
+    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4000) })
+    .default({ host: '127.0.0.1', port: 4000 }),
   /** The REST bridge; `gatewayUrl` defaults to the gateway above (on loopback when it listens on every address). */
   restBridge: z
-    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4100), gatewayUrl: z.string().url().optional() })
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(4100),
+      gatewayUrl: z.string().url().optional(),
+    })
     .default({ host: '127.0.0.1', port: 4100 }),
 });
 export type SystemConfig = z.infer<typeof systemConfigSchema>;
@@ -107,7 +116,10 @@ export class ConfigError extends Error {
 export function parseConfig<S extends z.ZodType>(schema: S, raw: unknown, source: string): Readonly<z.infer<S>> {
   const result = schema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(source, toProblems(result.error, raw).map((p) => `${p.path || '(root)'}: ${p.message}`));
+    throw new ConfigError(
+      source,
+      toProblems(result.error, raw).map((p) => `${p.path || '(root)'}: ${p.message}`),
+    );
   }
   return Object.freeze(result.data);
 }

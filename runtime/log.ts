@@ -3,9 +3,19 @@ import { currentContext } from './context.ts';
 
 /** Paths pino blanks out wherever they appear: a token or password never reaches a log line. */
 export const redactPaths = [
-  'password', '*.password', '*.*.password',
-  'token', '*.token', 'authorization', '*.authorization', '*.headers.authorization', '*.headers.Authorization',
-  'secret', '*.secret', '*.hs256Secret', '*.*.hs256Secret',
+  'password',
+  '*.password',
+  '*.*.password',
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.headers.Authorization',
+  'secret',
+  '*.secret',
+  '*.hs256Secret',
+  '*.*.hs256Secret',
 ];
 
 /**
@@ -21,7 +31,11 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
     mixin() {
       const c = currentContext();
       if (!c) return {};
-      return { ...(c.traceId ? { traceId: c.traceId } : {}), ...(c.organization ? { organization: c.organization } : {}), ...(c.operationId ? { operationId: c.operationId } : {}) };
+      return {
+        ...(c.traceId ? { traceId: c.traceId } : {}),
+        ...(c.organization ? { organization: c.organization } : {}),
+        ...(c.operationId ? { operationId: c.operationId } : {}),
+      };
     },
   });
 }

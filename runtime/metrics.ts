@@ -19,14 +19,57 @@ collectDefaultMetrics({ register: registry });
 
 const buckets = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export const requestsTotal = new Counter({ name: 'infrafed_requests_total', help: 'Requests served, by outcome code', labelNames: ['component', 'operation', 'region', 'code'], registers: [registry] });
-export const requestErrorsTotal = new Counter({ name: 'infrafed_request_errors_total', help: 'Requests that failed, by error code', labelNames: ['component', 'operation', 'region', 'code'], registers: [registry] });
-export const requestDuration = new Histogram({ name: 'infrafed_request_duration_seconds', help: 'Latency of requests served', labelNames: ['component', 'operation', 'region'], buckets, registers: [registry] });
-export const natsRequestsTotal = new Counter({ name: 'infrafed_nats_requests_total', help: 'NATS requests made, by outcome', labelNames: ['target', 'region', 'outcome'], registers: [registry] });
-export const natsNoRespondersTotal = new Counter({ name: 'infrafed_nats_no_responders_total', help: 'NATS requests nobody could answer', labelNames: ['target', 'region'], registers: [registry] });
-export const natsRequestDuration = new Histogram({ name: 'infrafed_nats_request_duration_seconds', help: 'Latency of NATS requests made', labelNames: ['target', 'region'], buckets, registers: [registry] });
-export const vendorRequestsTotal = new Counter({ name: 'infrafed_vendor_requests_total', help: 'Vendor API calls of the adapters, by HTTP status', labelNames: ['vendor', 'region', 'status'], registers: [registry] });
-export const vendorRequestDuration = new Histogram({ name: 'infrafed_vendor_request_duration_seconds', help: 'Latency of vendor API calls', labelNames: ['vendor', 'region'], buckets, registers: [registry] });
+export const requestsTotal = new Counter({
+  name: 'infrafed_requests_total',
+  help: 'Requests served, by outcome code',
+  labelNames: ['component', 'operation', 'region', 'code'],
+  registers: [registry],
+});
+export const requestErrorsTotal = new Counter({
+  name: 'infrafed_request_errors_total',
+  help: 'Requests that failed, by error code',
+  labelNames: ['component', 'operation', 'region', 'code'],
+  registers: [registry],
+});
+export const requestDuration = new Histogram({
+  name: 'infrafed_request_duration_seconds',
+  help: 'Latency of requests served',
+  labelNames: ['component', 'operation', 'region'],
+  buckets,
+  registers: [registry],
+});
+export const natsRequestsTotal = new Counter({
+  name: 'infrafed_nats_requests_total',
+  help: 'NATS requests made, by outcome',
+  labelNames: ['target', 'region', 'outcome'],
+  registers: [registry],
+});
+export const natsNoRespondersTotal = new Counter({
+  name: 'infrafed_nats_no_responders_total',
+  help: 'NATS requests nobody could answer',
+  labelNames: ['target', 'region'],
+  registers: [registry],
+});
+export const natsRequestDuration = new Histogram({
+  name: 'infrafed_nats_request_duration_seconds',
+  help: 'Latency of NATS requests made',
+  labelNames: ['target', 'region'],
+  buckets,
+  registers: [registry],
+});
+export const vendorRequestsTotal = new Counter({
+  name: 'infrafed_vendor_requests_total',
+  help: 'Vendor API calls of the adapters, by HTTP status',
+  labelNames: ['vendor', 'region', 'status'],
+  registers: [registry],
+});
+export const vendorRequestDuration = new Histogram({
+  name: 'infrafed_vendor_request_duration_seconds',
+  help: 'Latency of vendor API calls',
+  labelNames: ['vendor', 'region'],
+  buckets,
+  registers: [registry],
+});
 
 let component = 'unknown';
 /** Names the process's component once at start (the `component` label). */

@@ -24,10 +24,17 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
  * Every problem zod found, with the offending value (never a secret: inputs here carry none). `prefix`
  * goes before each path; a function chooses it by the path's first segment (e.g. `path` or `body`).
  */
-export function toProblems(error: z.ZodError, input: unknown, prefix: string | ((first: PropertyKey | undefined) => string) = ''): Problem[] {
+export function toProblems(
+  error: z.ZodError,
+  input: unknown,
+  prefix: string | ((first: PropertyKey | undefined) => string) = '',
+): Problem[] {
   return error.issues.map((issue) => {
     const value = valueAt(input, issue.path);
-    const problem: Problem = { path: toPath(issue.path, typeof prefix === 'string' ? prefix : prefix(issue.path[0])), message: issue.message };
+    const problem: Problem = {
+      path: toPath(issue.path, typeof prefix === 'string' ? prefix : prefix(issue.path[0])),
+      message: issue.message,
+    };
     if (value !== undefined && (typeof value !== 'object' || value === null)) problem.value = value;
     return problem;
   });

@@ -36,7 +36,12 @@ export const permissionsByRole: Record<OrgRole, readonly Permission[]> = (() => 
 })();
 
 /** What a partner organisation may never do on a project shared with it, whatever the level. */
-export const ownerOnlyPermissions: readonly Permission[] = [Permission.manageQuotas, Permission.manageProjects, Permission.managePartners, Permission.readAudit];
+export const ownerOnlyPermissions: readonly Permission[] = [
+  Permission.manageQuotas,
+  Permission.manageProjects,
+  Permission.managePartners,
+  Permission.readAudit,
+];
 
 /** The weaker of two roles. */
 export function weaker(a: OrgRole, b: OrgRole): OrgRole {

@@ -36,7 +36,10 @@ export const auditListRequest = z.object({
   decision: z.enum(['allowed', 'denied']).optional(),
   first: z.number().int().min(1).max(500).default(50),
   /** The cursor of the previous page (`nextCursor`). */
-  after: z.string().regex(/^[0-9]+$/, 'a cursor is a number from a previous page').optional(),
+  after: z
+    .string()
+    .regex(/^[0-9]+$/, 'a cursor is a number from a previous page')
+    .optional(),
 });
 export type AuditListRequest = z.infer<typeof auditListRequest>;
 export const auditListReply = z.object({ events: z.array(auditEventSchema), nextCursor: z.string().nullable() });

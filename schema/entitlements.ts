@@ -3,7 +3,10 @@ import { organizationIdSchema, platformSchema, regionNameSchema } from './model.
 import { quotaResources, type QuotaResource } from './quota.ts';
 
 /** Amounts per quota resource (absent: none set / not limited). */
-export const amountsSchema = z.partialRecord(z.enum(quotaResources), z.number().int().min(0, 'an amount cannot be negative').max(2_147_483_647));
+export const amountsSchema = z.partialRecord(
+  z.enum(quotaResources),
+  z.number().int().min(0, 'an amount cannot be negative').max(2_147_483_647),
+);
 export type Amounts = Partial<Record<QuotaResource, number>>;
 
 /**
@@ -26,8 +29,14 @@ export type Entitlements = z.infer<typeof entitlementsSchema>;
 export const setEntitlementsInput = z.object({
   organization: organizationIdSchema,
   total: amountsSchema.default({}),
-  regions: z.array(z.object({ region: regionNameSchema, amounts: amountsSchema })).max(64).default([]),
-  platforms: z.array(z.object({ platform: platformSchema, amounts: amountsSchema })).max(8).default([]),
+  regions: z
+    .array(z.object({ region: regionNameSchema, amounts: amountsSchema }))
+    .max(64)
+    .default([]),
+  platforms: z
+    .array(z.object({ platform: platformSchema, amounts: amountsSchema }))
+    .max(8)
+    .default([]),
   projectDefaults: amountsSchema.default({}),
 });
 export type SetEntitlementsInput = z.infer<typeof setEntitlementsInput>;

@@ -6,7 +6,10 @@
 export const ErrorCode = {
   /** The caller's input is invalid; `extensions.problems` lists every problem. */
   BAD_USER_INPUT: 'BAD_USER_INPUT',
-  /** A message on the wire failed its contract (a component sent something malformed), or an HTTP request that cannot be read (a body that is not JSON, a malformed `%` escape in the path). */
+  /**
+   * A message on the wire failed its contract (a component sent something malformed), or an HTTP request
+   * that cannot be read (a body that is not JSON, a malformed `%` escape in the path).
+   */
   BAD_REQUEST: 'BAD_REQUEST',
   /** HTTP: the resource exists but not with that method (the `Allow` header lists those it has). */
   METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
@@ -66,7 +69,10 @@ export const httpByCode: Record<ErrorCode, { status: number; title: string }> = 
 };
 
 /** HTTP status of every code (from {@link httpByCode}). */
-export const httpStatusByCode = Object.fromEntries(Object.entries(httpByCode).map(([code, h]) => [code, h.status])) as Record<ErrorCode, number>;
+export const httpStatusByCode = Object.fromEntries(Object.entries(httpByCode).map(([code, h]) => [code, h.status])) as Record<
+  ErrorCode,
+  number
+>;
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);

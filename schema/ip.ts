@@ -100,7 +100,7 @@ export function formatIp(ip: IpAddress): string {
   const groups = Array.from({ length: 8 }, (_, i) => Number((ip.value >> BigInt(112 - 16 * i)) & 0xffffn));
   // RFC 5952: the longest run (2 or more) of zero groups becomes ::, the first one on a tie
   let best = { at: -1, len: 0 };
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

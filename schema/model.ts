@@ -26,7 +26,10 @@ export const projectNameSchema = z
   .string()
   .min(1, 'the name must not be empty')
   .max(64, 'the name must be at most 64 characters')
-  .regex(/^([A-Za-z0-9][A-Za-z0-9 ._-]*)?$/, 'the name may contain letters, digits, spaces, dots, dashes and underscores, and starts with a letter or digit');
+  .regex(
+    /^([A-Za-z0-9][A-Za-z0-9 ._-]*)?$/,
+    'the name may contain letters, digits, spaces, dots, dashes and underscores, and starts with a letter or digit',
+  );
 
 export const descriptionSchema = z.string().max(255, 'the description must be at most 255 characters');
 

@@ -16,7 +16,8 @@ describe('IP addresses and blocks', () => {
     expect(parseIp('::ffff:192.0.2.1')?.value).toBe(0xffffc0000201n);
   });
   it('refuses what is not an address', () => {
-    for (const bad of ['256.1.1.1', '1.2.3', '01.2.3.4', '1::2::3', '12345::', 'gg::1', '1:2:3:4:5:6:7:8:9', '']) expect([bad, parseIp(bad)]).toEqual([bad, null]);
+    for (const bad of ['256.1.1.1', '1.2.3', '01.2.3.4', '1::2::3', '12345::', 'gg::1', '1:2:3:4:5:6:7:8:9', ''])
+      expect([bad, parseIp(bad)]).toEqual([bad, null]);
     for (const bad of ['10.0.0.0/33', '10.0.0.0', '::/129', '10.0.0.0/08']) expect([bad, parseCidr(bad)]).toEqual([bad, null]);
   });
 });
@@ -32,17 +33,39 @@ describe('network input', () => {
       ['dnsNameservers.0', 'not an IPv4 or IPv6 address'],
       ['gatewayIp', 'the gateway is not inside 10.0.0.0/24'],
     ]);
-    expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.1.1' }))).toEqual([['gatewayIp', 'the gateway is not inside 10.0.0.0/24']]);
-    expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.0.255' }))).toEqual([['gatewayIp', 'the gateway cannot be the network or broadcast address of 10.0.0.0/24']]);
-    expect(issues(createNetworkInput.safeParse({ ...ok, cidr: 'fd00::/64', gatewayIp: '10.0.0.1' }))).toEqual([['gatewayIp', 'the gateway is not inside fd00::/64']]);
+    expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.1.1' }))).toEqual([
+      ['gatewayIp', 'the gateway is not inside 10.0.0.0/24'],
+    ]);
+    expect(issues(createNetworkInput.safeParse({ ...ok, gatewayIp: '10.0.0.255' }))).toEqual([
+      ['gatewayIp', 'the gateway cannot be the network or broadcast address of 10.0.0.0/24'],
+    ]);
+    expect(issues(createNetworkInput.safeParse({ ...ok, cidr: 'fd00::/64', gatewayIp: '10.0.0.1' }))).toEqual([
+      ['gatewayIp', 'the gateway is not inside fd00::/64'],
+    ]);
     expect(issues(createNetworkInput.safeParse({ ...ok, cidr: 'fd00::/64', gatewayIp: 'fd00::' }))).toEqual([]);
   });
 });
 
 describe('access rules', () => {
   it('has one id per meaning, however it is written', () => {
-    const a = fromAccessRuleInput(accessRuleInput.parse({ direction: 'ingress', protocol: 'tcp', ports: { from: 443 }, remoteCidr: '2001:db8:0::/48', description: 'a' }));
-    const b = fromAccessRuleInput(accessRuleInput.parse({ direction: 'ingress', protocol: 'tcp', ports: { from: 443, to: 443 }, remoteCidr: '2001:0db8::/48', description: 'b' }));
+    const a = fromAccessRuleInput(
+      accessRuleInput.parse({
+        direction: 'ingress',
+        protocol: 'tcp',
+        ports: { from: 443 },
+        remoteCidr: '2001:db8:0::/48',
+        description: 'a',
+      }),
+    );
+    const b = fromAccessRuleInput(
+      accessRuleInput.parse({
+        direction: 'ingress',
+        protocol: 'tcp',
+        ports: { from: 443, to: 443 },
+        remoteCidr: '2001:0db8::/48',
+        description: 'b',
+      }),
+    );
     expect(a.id).toBe(b.id);
     expect(a.id).toMatch(/^acr_[0-9a-f]{26}$/);
     const all = fromAccessRuleInput(accessRuleInput.parse({ direction: 'ingress', protocol: 'tcp', ports: { from: 1, to: 65535 } }));
@@ -60,17 +83,18 @@ describe('access rules', () => {
       ['ports', 'ports apply to tcp and udp only, not icmp'],
       ['ports.to', 'the range ends (8) before it starts (9)'],
     ]);
-    expect(issues(accessRuleInput.safeParse({ direction: 'sideways', protocol: 'gre' })).map(([path]) => path)).toEqual(['direction', 'protocol']);
+    expect(issues(accessRuleInput.safeParse({ direction: 'sideways', protocol: 'gre' })).map(([path]) => path)).toEqual([
+      'direction',
+      'protocol',
+    ]);
   });
 });
 
 describe('quota limits', () => {
   it('refuses negative, fractional and unknown limits, and an empty change', () => {
-    expect(issues(quotaLimitsInput.safeParse({ cores: -1, ramMiB: 1.5, gpus: 2 })).map(([path, message]) => `${path}: ${message}`)).toEqual([
-      'cores: a quota cannot be negative',
-      'ramMiB: a quota is a whole number',
-      ': Unrecognized key: "gpus"',
-    ]);
+    expect(issues(quotaLimitsInput.safeParse({ cores: -1, ramMiB: 1.5, gpus: 2 })).map(([path, message]) => `${path}: ${message}`)).toEqual(
+      ['cores: a quota cannot be negative', 'ramMiB: a quota is a whole number', ': Unrecognized key: "gpus"'],
+    );
     expect(issues(quotaLimitsInput.safeParse({}))).toEqual([['', 'give at least one limit']]);
   });
 });

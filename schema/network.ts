@@ -16,7 +16,10 @@ export const networkNameSchema = z
   .string()
   .min(1, 'the name must not be empty')
   .max(64, 'the name must be at most 64 characters')
-  .regex(/^([A-Za-z0-9][A-Za-z0-9._-]*)?$/, 'the name may contain letters, digits, dots, dashes and underscores, and starts with a letter or digit');
+  .regex(
+    /^([A-Za-z0-9][A-Za-z0-9._-]*)?$/,
+    'the name may contain letters, digits, dots, dashes and underscores, and starts with a letter or digit',
+  );
 
 export const ipAddressSchema = z.string().refine((s) => parseIp(s) !== null, 'not an IPv4 or IPv6 address');
 
@@ -53,7 +56,11 @@ export const createNetworkInput = z
       ctx.addIssue({ code: 'custom', path: ['gatewayIp'], message: `the gateway is not inside ${formatCidr(cidr)}` });
     } else if (cidr.version === 4 && cidr.prefix < 31 && (gateway.value === networkAddress(cidr) || isIpv4Broadcast(cidr, gateway))) {
       // (IPv6 has no broadcast, and its network address is a valid gateway: Neutron's own default)
-      ctx.addIssue({ code: 'custom', path: ['gatewayIp'], message: `the gateway cannot be the network or broadcast address of ${formatCidr(cidr)}` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gatewayIp'],
+        message: `the gateway cannot be the network or broadcast address of ${formatCidr(cidr)}`,
+      });
     }
   });
 export type CreateNetworkInput = z.infer<typeof createNetworkInput>;
@@ -81,7 +88,11 @@ export const accessRuleInput = z
       ctx.addIssue({ code: 'custom', path: ['ports'], message: `ports apply to tcp and udp only, not ${rule.protocol}` });
     }
     if (rule.ports.to != null && rule.ports.to < rule.ports.from) {
-      ctx.addIssue({ code: 'custom', path: ['ports', 'to'], message: `the range ends (${rule.ports.to}) before it starts (${rule.ports.from})` });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ports', 'to'],
+        message: `the range ends (${rule.ports.to}) before it starts (${rule.ports.from})`,
+      });
     }
   });
 export type AccessRuleInput = z.infer<typeof accessRuleInput>;

@@ -9,7 +9,15 @@ const known = [
 
 describe('placementProblems', () => {
   it('accepts configured placements', () => {
-    expect(placementProblems([{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'okd' }], known)).toEqual([]);
+    expect(
+      placementProblems(
+        [
+          { region: 'sto', platform: 'openstack' },
+          { region: 'osl', platform: 'okd' },
+        ],
+        known,
+      ),
+    ).toEqual([]);
   });
 
   it('lists an unknown region, a platform the region lacks and a duplicate, each with its path and value', () => {

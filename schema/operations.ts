@@ -77,12 +77,15 @@ export const deleteProjectInput = z.object({ projectId: projectIdSchema });
 /** Exactly one of `user` and `group`. */
 function oneMember(input: { user?: string | null; group?: string | null }, ctx: z.RefinementCtx): void {
   const given = [input.user, input.group].filter((v) => v != null).length;
-  if (given !== 1) ctx.addIssue({ code: 'custom', path: ['user'], message: given === 0 ? 'give a user or a group' : 'give a user or a group, not both' });
+  if (given !== 1)
+    ctx.addIssue({ code: 'custom', path: ['user'], message: given === 0 ? 'give a user or a group' : 'give a user or a group, not both' });
 }
 export const addMemberInput = z
   .object({ projectId: projectIdSchema, user: userNameSchema.nullish(), group: groupNameSchema.nullish(), role: projectRoleSchema })
   .superRefine(oneMember);
-export const removeMemberInput = z.object({ projectId: projectIdSchema, user: userNameSchema.nullish(), group: groupNameSchema.nullish() }).superRefine(oneMember);
+export const removeMemberInput = z
+  .object({ projectId: projectIdSchema, user: userNameSchema.nullish(), group: groupNameSchema.nullish() })
+  .superRefine(oneMember);
 
 /** The member an add/remove input names, as adapters take it. */
 export function memberOf(input: { user?: string | null; group?: string | null }): { kind: 'user' | 'group'; user: string } {
@@ -116,11 +119,16 @@ export type OperationKind = keyof typeof operationInputs;
 export const operationKinds = Object.keys(operationInputs) as [OperationKind, ...OperationKind[]];
 export const OperationKind = Object.fromEntries(operationKinds.map((k) => [k, k])) as { readonly [K in OperationKind]: K };
 
-type OperationRequestSchema = { [K in OperationKind]: z.ZodObject<{ kind: z.ZodLiteral<K>; input: (typeof operationInputs)[K] }> }[OperationKind];
+type OperationRequestSchema = {
+  [K in OperationKind]: z.ZodObject<{ kind: z.ZodLiteral<K>; input: (typeof operationInputs)[K] }>;
+}[OperationKind];
 /** What a caller asks the controller to do; validated again by the controller. */
 export const operationRequestSchema = z.discriminatedUnion(
   'kind',
-  operationKinds.map((kind) => z.object({ kind: z.literal(kind), input: operationInputs[kind] })) as unknown as [OperationRequestSchema, ...OperationRequestSchema[]],
+  operationKinds.map((kind) => z.object({ kind: z.literal(kind), input: operationInputs[kind] })) as unknown as [
+    OperationRequestSchema,
+    ...OperationRequestSchema[],
+  ],
 );
 export type OperationRequest = z.infer<typeof operationRequestSchema>;
 
@@ -206,7 +214,11 @@ export function placementProblems(
       problems.push({ path: `${at}.region`, message: `unknown region; known regions: ${regions.join(', ')}`, value: p.region });
     } else if (!known.some((k) => k.region === p.region && k.platform === p.platform)) {
       const here = known.filter((k) => k.region === p.region).map((k) => k.platform);
-      problems.push({ path: `${at}.platform`, message: `region ${p.region} does not run ${p.platform}; it runs ${here.join(', ')}`, value: p.platform });
+      problems.push({
+        path: `${at}.platform`,
+        message: `region ${p.region} does not run ${p.platform}; it runs ${here.join(', ')}`,
+        value: p.platform,
+      });
     }
     const key = `${p.region}/${p.platform}`;
     if (seen.has(key)) problems.push({ path: at, message: `duplicate placement ${key}`, value: key });

@@ -30,7 +30,9 @@ const limitSchema = z
 
 /** Limits to set: fields left out stay as they are. */
 export const quotaLimitsInput = z
-  .object(Object.fromEntries(quotaResources.map((r) => [r, limitSchema.optional()])) as Record<QuotaResource, z.ZodOptional<typeof limitSchema>>)
+  .object(
+    Object.fromEntries(quotaResources.map((r) => [r, limitSchema.optional()])) as Record<QuotaResource, z.ZodOptional<typeof limitSchema>>,
+  )
   .strict()
   .refine((limits) => Object.values(limits).some((v) => v !== undefined), 'give at least one limit');
 export type QuotaLimitsInput = z.infer<typeof quotaLimitsInput>;
@@ -48,11 +50,25 @@ export type SetQuotaInput = z.infer<typeof setQuotaInput>;
 
 /** The neutral quota resources each platform has (OpenStack here: Nova and Neutron; no Cinder). */
 export const platformQuotaResources: Record<'openstack' | 'okd', readonly QuotaResource[]> = {
-  openstack: ['cores', 'ramMiB', 'instances', 'networks', 'subnets', 'ports', 'routers', 'floatingIps', 'securityGroups', 'securityGroupRules'],
+  openstack: [
+    'cores',
+    'ramMiB',
+    'instances',
+    'networks',
+    'subnets',
+    'ports',
+    'routers',
+    'floatingIps',
+    'securityGroups',
+    'securityGroupRules',
+  ],
   okd: ['cores', 'ramMiB', 'instances', 'volumes', 'securityGroupRules'],
 };
 
 /** The limits of `limits` that a platform has. */
-export function limitsFor(platform: 'openstack' | 'okd', limits: Partial<Record<QuotaResource, number>>): Partial<Record<QuotaResource, number>> {
+export function limitsFor(
+  platform: 'openstack' | 'okd',
+  limits: Partial<Record<QuotaResource, number>>,
+): Partial<Record<QuotaResource, number>> {
   return Object.fromEntries(Object.entries(limits).filter(([r]) => platformQuotaResources[platform].includes(r as QuotaResource)));
 }

@@ -11,7 +11,12 @@ import { quotaResources } from './quota.ts';
 
 const platform = z.enum(['openstack', 'okd']);
 /** Every quota resource; null: unlimited (limits) or not a resource of that platform. */
-const limits = z.object(Object.fromEntries(quotaResources.map((r) => [r, z.number().int().nullable()])) as Record<(typeof quotaResources)[number], z.ZodNullable<z.ZodNumber>>);
+const limits = z.object(
+  Object.fromEntries(quotaResources.map((r) => [r, z.number().int().nullable()])) as Record<
+    (typeof quotaResources)[number],
+    z.ZodNullable<z.ZodNumber>
+  >,
+);
 
 export const regionResource = z
   .object({
@@ -30,8 +35,12 @@ export const regionResource = z
   })
   .meta({ id: 'Region' });
 
-export const placementResource = z.object({ region: z.string(), platform, nativeId: z.string(), enabled: z.boolean() }).meta({ id: 'Placement' });
-export const partnerResource = z.object({ organization: z.string(), level: z.enum(['reader', 'member', 'admin']), since: z.string() }).meta({ id: 'Partner' });
+export const placementResource = z
+  .object({ region: z.string(), platform, nativeId: z.string(), enabled: z.boolean() })
+  .meta({ id: 'Placement' });
+export const partnerResource = z
+  .object({ organization: z.string(), level: z.enum(['reader', 'member', 'admin']), since: z.string() })
+  .meta({ id: 'Partner' });
 
 export const projectResource = z
   .object({
@@ -75,7 +84,9 @@ export const accessRuleResource = z
   })
   .meta({ id: 'AccessRule' });
 
-export const placementQuotaResource = z.object({ region: z.string(), platform, quota: limits, usage: limits }).meta({ id: 'PlacementQuota' });
+export const placementQuotaResource = z
+  .object({ region: z.string(), platform, quota: limits, usage: limits })
+  .meta({ id: 'PlacementQuota' });
 
 const allocation = z.object({
   total: limits,
@@ -92,7 +103,16 @@ export const organizationResource = z
     projectDefaults: limits,
     entitlementsUpdatedAt: z.string().nullable(),
     entitlementsUpdatedBy: z.string().nullable(),
-    drift: z.array(z.object({ projectId: z.string(), region: z.string(), platform: z.string(), resource: z.string(), recorded: z.number().int(), actual: z.number().int().nullable() })),
+    drift: z.array(
+      z.object({
+        projectId: z.string(),
+        region: z.string(),
+        platform: z.string(),
+        resource: z.string(),
+        recorded: z.number().int(),
+        actual: z.number().int().nullable(),
+      }),
+    ),
     usageSyncedAt: z.string().nullable(),
     syncUnreachable: z.array(z.string()),
   })
@@ -111,7 +131,9 @@ export const entitlementsResource = z
   .meta({ id: 'Entitlements' });
 
 /** The placements of a project in one region with their quotas. */
-export const quotaRegionResource = z.object({ region: z.string(), placements: z.array(placementQuotaResource) }).meta({ id: 'RegionQuota' });
+export const quotaRegionResource = z
+  .object({ region: z.string(), placements: z.array(placementQuotaResource) })
+  .meta({ id: 'RegionQuota' });
 
 const operationError = z.object({
   code: z.string(),

@@ -15,7 +15,12 @@ function token(value: string, what: string): string {
 }
 
 /** The subject of one adapter request: its resource and verb are those of the contract table (schema/contracts/adapter.ts). */
-export function adapterSubject<R extends AdapterContractResource>(region: string, platform: Platform, resource: R, verb: AdapterContractVerb<R>): string {
+export function adapterSubject<R extends AdapterContractResource>(
+  region: string,
+  platform: Platform,
+  resource: R,
+  verb: AdapterContractVerb<R>,
+): string {
   return `${SUBJECT_ROOT}.${token(region, 'region')}.${platform}.${resource}.${verb}`;
 }
 
@@ -77,7 +82,8 @@ export const CONTROLLER_QUEUE = 'controller';
 /** The audit stream and its subjects: one per organisation. */
 export const AUDIT_STREAM = 'INFRAFED_AUDIT';
 export function auditSubject(organization: string): string {
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(organization)) throw new Error(`invalid organization for a NATS subject: ${JSON.stringify(organization)}`);
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(organization))
+    throw new Error(`invalid organization for a NATS subject: ${JSON.stringify(organization)}`);
   return `${SUBJECT_ROOT}.audit.${organization}`;
 }
 export function auditWildcard(): string {

@@ -42,7 +42,12 @@ const servers: NatsServerSpec[] = config.regions.flatMap((r) =>
 );
 const out = resolve(values.out);
 rmSync(out, { recursive: true, force: true });
-const generated = generateNats({ regions: config.regions.map((r) => ({ name: r.name, platforms: r.platforms.map((p) => p.platform) })), servers, outDir: out, tlsDirInConfig: '/etc/nats/tls' });
+const generated = generateNats({
+  regions: config.regions.map((r) => ({ name: r.name, platforms: r.platforms.map((p) => p.platform) })),
+  servers,
+  outDir: out,
+  tlsDirInConfig: '/etc/nats/tls',
+});
 process.stdout.write(
   `wrote ${generated.configs.size} server configs, ${generated.users.size} users (${[...generated.users.keys()].join(', ')}) and the CA to ${out}\n`,
 );

@@ -34,7 +34,10 @@ process.stdout.write(`
   REST:     ${system.restUrl}  (OpenAPI ${system.restUrl}/openapi.json, docs ${system.restUrl}/docs)
   NATS:     ${system.natsUrl}
   Regions:  ${system.config.regions
-    .map((r) => `${r.name} (${r.platforms.map((p) => (p.platform === 'okd' ? `OKD API emulator ${p.apiUrl}` : `OpenStack, Keystone ${p.keystoneUrl}`)).join('; ')})`)
+    .map(
+      (r) =>
+        `${r.name} (${r.platforms.map((p) => (p.platform === 'okd' ? `OKD API emulator ${p.apiUrl}` : `OpenStack, Keystone ${p.keystoneUrl}`)).join('; ')})`,
+    )
     .join(', ')}
   Config:   ${system.configPath}
 

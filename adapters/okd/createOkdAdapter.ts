@@ -33,7 +33,11 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
   const networksNotSupported = (['create', 'get', 'delete', 'list'] as const).map((verb) =>
     adapterEndpoint(region, 'okd', 'network', verb, {
       async handle() {
-        throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `Networks are OpenStack (Neutron) objects: an OKD placement has none (region ${region}); use access rules for its traffic`, okd.where);
+        throw new InfrafedError(
+          ErrorCode.NOT_SUPPORTED,
+          `Networks are OpenStack (Neutron) objects: an OKD placement has none (region ${region}); use access rules for its traffic`,
+          okd.where,
+        );
       },
     }),
   );
@@ -43,7 +47,14 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
     ...accessRuleEndpoints(okd),
     ...quotaEndpoints(okd),
     ...networksNotSupported,
-    healthEndpoint(region, 'okd', async (signal) => `okd ${(await kube.request<{ gitVersion: string }>('GET', '/version', undefined, { signal })).gitVersion}`),
+    healthEndpoint(
+      region,
+      'okd',
+      async (signal) => `okd ${(await kube.request<{ gitVersion: string }>('GET', '/version', undefined, { signal })).gitVersion}`,
+    ),
   ];
-  return startAdapterService({ nc: deps.nc, region, platform: 'okd', description: `OKD adapter for region ${region}`, version: deps.version, log: deps.log }, endpoints);
+  return startAdapterService(
+    { nc: deps.nc, region, platform: 'okd', description: `OKD adapter for region ${region}`, version: deps.version, log: deps.log },
+    endpoints,
+  );
 }

@@ -14,7 +14,9 @@ await runMain(log, async () => {
   const config = loadSystemConfig();
   const regionConfig = config.regions.find((r) => r.name === region);
   if (!regionConfig) {
-    throw new ConfigError('the environment', [`INFRAFED_REGION: must be one of ${config.regions.map((r) => r.name).join(', ')} (got ${JSON.stringify(region)})`]);
+    throw new ConfigError('the environment', [
+      `INFRAFED_REGION: must be one of ${config.regions.map((r) => r.name).join(', ')} (got ${JSON.stringify(region)})`,
+    ]);
   }
   const platform = regionConfig.platforms.find((p) => p.platform === 'okd');
   if (!platform || platform.platform !== 'okd') throw new ConfigError('the configuration', [`regions.${region}: has no okd platform`]);

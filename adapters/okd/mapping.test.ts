@@ -24,15 +24,25 @@ describe('OKD mapping', () => {
       expect(fromNetworkPolicy(policy)).toEqual(r);
     }
     const web = toNetworkPolicy(rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 443 } }), P, 'lla');
-    expect(web.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'], ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ protocol: 'TCP', port: 443 }] }] });
+    expect(web.spec).toEqual({
+      podSelector: {},
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ protocol: 'TCP', port: 443 }] }],
+    });
   });
 
   it('refuses ICMP, which a NetworkPolicy cannot express', () => {
-    expect(() => toNetworkPolicy(rule({ direction: 'ingress', protocol: 'icmp' }), P, 'lla')).toThrow(expect.objectContaining({ code: 'NOT_SUPPORTED' }));
+    expect(() => toNetworkPolicy(rule({ direction: 'ingress', protocol: 'icmp' }), P, 'lla')).toThrow(
+      expect.objectContaining({ code: 'NOT_SUPPORTED' }),
+    );
   });
 
   it('reads the API server’s exceeded-quota message and Kubernetes quantities', () => {
-    expect(parseExceededQuota('pods "p2" is forbidden: exceeded quota: q, requested: pods=1,requests.cpu=500m, used: pods=2,requests.cpu=1500m, limited: pods=2,requests.cpu=2')).toEqual([
+    expect(
+      parseExceededQuota(
+        'pods "p2" is forbidden: exceeded quota: q, requested: pods=1,requests.cpu=500m, used: pods=2,requests.cpu=1500m, limited: pods=2,requests.cpu=2',
+      ),
+    ).toEqual([
       { resource: 'pods', requested: '1', used: '2', limited: '2' },
       { resource: 'requests.cpu', requested: '500m', used: '1500m', limited: '2' },
     ]);

@@ -71,7 +71,18 @@ export function fromKubeQuotaName(name: string): QuotaResource | null {
 export function parseQuantity(q: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
   if (!m) return Number.NaN;
-  const factor: Record<string, number> = { '': 1, m: 0.001, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+  const factor: Record<string, number> = {
+    '': 1,
+    m: 0.001,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+  };
   return Number(m[1]) * (factor[m[2] ?? ''] as number);
 }
 
@@ -91,7 +102,12 @@ export function fromNamespace(ns: KubeObject, region: string): ProjectPlacement 
   const annotations = ns.metadata.annotations ?? {};
   const projectId = labels[Label.project];
   const organization = labels[Label.org];
-  if (labels[Label.managed] !== 'true' || !projectIdSchema.safeParse(projectId).success || !organizationIdSchema.safeParse(organization).success) return null;
+  if (
+    labels[Label.managed] !== 'true' ||
+    !projectIdSchema.safeParse(projectId).success ||
+    !organizationIdSchema.safeParse(organization).success
+  )
+    return null;
   return {
     projectId: projectId as string,
     organization: organization as string,
@@ -146,17 +162,29 @@ export function fromNetworkPolicy(policy: KubeObject<PolicySpec>): AccessRule | 
 /** The NetworkPolicy of a neutral rule: all pods of the namespace, one direction, one peer block, its ports. */
 export function toNetworkPolicy(rule: AccessRule, projectId: string, region: string): KubeObject<PolicySpec> {
   if (rule.protocol === 'icmp') {
-    throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `ICMP rules cannot be expressed as a Kubernetes NetworkPolicy (TCP, UDP and SCTP only); the OKD placement in ${region} cannot take this rule`, {
-      region,
-      platform: 'okd',
-    });
+    throw new InfrafedError(
+      ErrorCode.NOT_SUPPORTED,
+      'ICMP rules cannot be expressed as a Kubernetes NetworkPolicy (TCP, UDP and SCTP only); ' +
+        `the OKD placement in ${region} cannot take this rule`,
+      {
+        region,
+        platform: 'okd',
+      },
+    );
   }
   const ports: PolicyPort[] | undefined =
     rule.protocol === 'any'
       ? undefined
-      : [{ protocol: rule.protocol.toUpperCase(), ...(rule.portFrom !== null ? { port: rule.portFrom } : {}), ...(rule.portTo !== null && rule.portTo !== rule.portFrom ? { endPort: rule.portTo } : {}) }];
+      : [
+          {
+            protocol: rule.protocol.toUpperCase(),
+            ...(rule.portFrom !== null ? { port: rule.portFrom } : {}),
+            ...(rule.portTo !== null && rule.portTo !== rule.portFrom ? { endPort: rule.portTo } : {}),
+          },
+        ];
   const peer = [{ ipBlock: { cidr: rule.remoteCidr } }];
-  const body: PolicyRule = rule.direction === 'ingress' ? { from: peer, ...(ports ? { ports } : {}) } : { to: peer, ...(ports ? { ports } : {}) };
+  const body: PolicyRule =
+    rule.direction === 'ingress' ? { from: peer, ...(ports ? { ports } : {}) } : { to: peer, ...(ports ? { ports } : {}) };
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
@@ -173,7 +201,6 @@ export function toNetworkPolicy(rule: AccessRule, projectId: string, region: str
   };
 }
 
-
 /** Admission's "exceeded quota" with neutral names and units. */
 export function fromAdmissionQuotaError(error: unknown, region: string): unknown {
   if (!(error instanceof InfrafedError) || error.code !== ErrorCode.QUOTA_EXCEEDED) return error;
@@ -181,9 +208,16 @@ export function fromAdmissionQuotaError(error: unknown, region: string): unknown
   for (const e of exceeded) {
     const resource = fromKubeQuotaName(e.resource);
     if (!resource) continue;
-    const [limit, used, requested] = [fromKubeQuantity(resource, e.limited), fromKubeQuantity(resource, e.used), fromKubeQuantity(resource, e.requested)];
-    return new InfrafedError(ErrorCode.QUOTA_EXCEEDED, `${resource} quota exceeded in ${region}: limit ${limit}, in use ${used}, requested ${requested}`, { region, platform: 'okd', resource, limit, used, requested });
+    const [limit, used, requested] = [
+      fromKubeQuantity(resource, e.limited),
+      fromKubeQuantity(resource, e.used),
+      fromKubeQuantity(resource, e.requested),
+    ];
+    return new InfrafedError(
+      ErrorCode.QUOTA_EXCEEDED,
+      `${resource} quota exceeded in ${region}: limit ${limit}, in use ${used}, requested ${requested}`,
+      { region, platform: 'okd', resource, limit, used, requested },
+    );
   }
   return error;
 }
-

@@ -36,6 +36,7 @@ export function createOkdContext(kube: KubeClient, region: string): OkdContext {
       if (!ns) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, { ...where, projectId });
       return ns.metadata.name;
     },
-    perProject: (refs, signal, work) => perProject(refs, async (ref) => (await findNamespace(ref.projectId, { signal }))?.metadata.name ?? null, work),
+    perProject: (refs, signal, work) =>
+      perProject(refs, async (ref) => (await findNamespace(ref.projectId, { signal }))?.metadata.name ?? null, work),
   };
 }

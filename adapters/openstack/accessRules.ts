@@ -54,7 +54,11 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
   const { neutron, region } = deps;
 
   async function findGroup(nativeProjectId: string, options: CallOptions): Promise<NeutronSecurityGroup | null> {
-    const groups = await neutron.listWhere<NeutronSecurityGroup>('security-groups', { project_id: nativeProjectId, name: ACCESS_RULES_GROUP }, options);
+    const groups = await neutron.listWhere<NeutronSecurityGroup>(
+      'security-groups',
+      { project_id: nativeProjectId, name: ACCESS_RULES_GROUP },
+      options,
+    );
     return groups[0] ?? null;
   }
 
@@ -65,7 +69,11 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
       neutron.create<NeutronSecurityGroup>(
         'security-groups',
         'security_group',
-        { name: ACCESS_RULES_GROUP, project_id: nativeProjectId, description: 'infrafed access rules (managed by infrafed: change them through infrafed)' },
+        {
+          name: ACCESS_RULES_GROUP,
+          project_id: nativeProjectId,
+          description: 'infrafed access rules (managed by infrafed: change them through infrafed)',
+        },
         options,
       ),
     );
@@ -85,7 +93,12 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
 
   return {
     /** Applies the rule; when an equal rule exists already, nothing changes and that rule is reported. */
-    async apply(projectId: string, nativeProjectId: string, rule: AccessRule, options: CallOptions): Promise<{ rule: PlacedAccessRule; created: boolean }> {
+    async apply(
+      projectId: string,
+      nativeProjectId: string,
+      rule: AccessRule,
+      options: CallOptions,
+    ): Promise<{ rule: PlacedAccessRule; created: boolean }> {
       const group = await ensureGroup(nativeProjectId, options);
       const existing = findRule(group, rule.id);
       if (existing) return { rule: place(projectId, existing.rule, existing.neutral), created: false };
@@ -112,7 +125,11 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
         return { rule: place(projectId, created, rule), created: true };
       } catch (error) {
         // created meanwhile (another replica, or Neutron's own spelling of an equal rule): report that one
-        if (error instanceof InfrafedError && error.code === ErrorCode.CONFLICT && error.extensions?.vendorType === 'SecurityGroupRuleExists') {
+        if (
+          error instanceof InfrafedError &&
+          error.code === ErrorCode.CONFLICT &&
+          error.extensions?.vendorType === 'SecurityGroupRuleExists'
+        ) {
           const again = findRule((await findGroup(nativeProjectId, options)) as NeutronSecurityGroup, rule.id);
           if (again) return { rule: place(projectId, again.rule, again.neutral), created: false };
         }

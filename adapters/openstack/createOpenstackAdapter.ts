@@ -13,7 +13,16 @@ import type { NovaClient } from './client/novaClient.ts';
 import { createAccessRuleOps } from './accessRules.ts';
 import { createNetworkOps } from './networks.ts';
 import { createQuotaOps } from './quotas.ts';
-import { fromKeystoneProject, infrafedRoles, isProjectRole, projectTag, strongest, toDomainName, toMembers, toProjectTags } from './mapping.ts';
+import {
+  fromKeystoneProject,
+  infrafedRoles,
+  isProjectRole,
+  projectTag,
+  strongest,
+  toDomainName,
+  toMembers,
+  toProjectTags,
+} from './mapping.ts';
 
 export interface OpenstackAdapterDeps {
   nc: NatsConnection;
@@ -75,17 +84,31 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
 
   async function requireProject(projectId: string, options: CallOptions): Promise<KeystoneProject> {
     const project = await findProject(projectId, options);
-    if (!project) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, { region, platform: 'openstack', projectId });
+    if (!project)
+      throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, {
+        region,
+        platform: 'openstack',
+        projectId,
+      });
     return project;
   }
 
   async function currentRoles(projectNativeId: string, actor: KeystoneActor, options: CallOptions): Promise<ProjectRole[]> {
     const assignments = await keystone.listProjectAssignments(projectNativeId, options);
-    return assignments.filter((a) => (actor.kind === 'user' ? a.user : a.group)?.id === actor.id).map((a) => a.role.name).filter(isProjectRole);
+    return assignments
+      .filter((a) => (actor.kind === 'user' ? a.user : a.group)?.id === actor.id)
+      .map((a) => a.role.name)
+      .filter(isProjectRole);
   }
 
   /** The user or group in the organisation's domain; created when asked and missing. */
-  async function findActor(kind: 'user' | 'group', name: string, domain: string, create: boolean, options: CallOptions): Promise<KeystoneActor | null> {
+  async function findActor(
+    kind: 'user' | 'group',
+    name: string,
+    domain: string,
+    create: boolean,
+    options: CallOptions,
+  ): Promise<KeystoneActor | null> {
     const find = () => (kind === 'user' ? keystone.findUser(name, domain, options) : keystone.findGroup(name, domain, options));
     let found = await find();
     if (!found && create) {
@@ -104,12 +127,23 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
   const vendorTimeoutMs = deps.vendorTimeoutMs ?? 4_000;
   const quotas = createQuotaOps({ region, neutron: deps.neutron, nova: deps.nova, vendorTimeoutMs });
   const networks = deps.neutron
-    ? createNetworkOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors, externalNetwork: deps.externalNetwork, vendorTimeoutMs })
+    ? createNetworkOps({
+        neutron: deps.neutron,
+        region,
+        quotaErrors: quotas.quotaErrors,
+        externalNetwork: deps.externalNetwork,
+        vendorTimeoutMs,
+      })
     : null;
   const rules = deps.neutron ? createAccessRuleOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors }) : null;
 
   function needNeutron<T>(ops: T | null): T {
-    if (!ops) throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `region ${region} runs no Neutron: networks and access rules are not available there`, { region, platform: 'openstack' });
+    if (!ops)
+      throw new InfrafedError(
+        ErrorCode.NOT_SUPPORTED,
+        `region ${region} runs no Neutron: networks and access rules are not available there`,
+        { region, platform: 'openstack' },
+      );
     return ops;
   }
 
@@ -131,11 +165,15 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
           return { placement: toPlacement(project), created: true };
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) {
-            throw new InfrafedError(ErrorCode.CONFLICT, `a project named "${req.name}" already exists for ${req.organization} in ${region}`, {
-              region,
-              platform: 'openstack',
-              name: req.name,
-            });
+            throw new InfrafedError(
+              ErrorCode.CONFLICT,
+              `a project named "${req.name}" already exists for ${req.organization} in ${region}`,
+              {
+                region,
+                platform: 'openstack',
+                name: req.name,
+              },
+            );
           }
           throw error;
         }
@@ -206,7 +244,11 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'member', 'list', {
       async handle(req, { signal }) {
         const options = { signal };
-        return { members: await perProject(req.projects, nativeIdOf(options), async (projectId, id) => toMembers(projectId, await keystone.listProjectAssignments(id, options))) };
+        return {
+          members: await perProject(req.projects, nativeIdOf(options), async (projectId, id) =>
+            toMembers(projectId, await keystone.listProjectAssignments(id, options)),
+          ),
+        };
       },
     }),
     adapterEndpoint(region, 'openstack', 'network', 'create', {
@@ -233,7 +275,11 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'network', 'list', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        return { networks: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
+        return {
+          networks: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) =>
+            ops.list(projectId, nativeId, { signal }),
+          ),
+        };
       },
     }),
     adapterEndpoint(region, 'openstack', 'rule', 'apply', {
@@ -253,12 +299,18 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'rule', 'list', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
-        return { rules: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) => ops.list(projectId, nativeId, { signal })) };
+        return {
+          rules: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) => ops.list(projectId, nativeId, { signal })),
+        };
       },
     }),
     adapterEndpoint(region, 'openstack', 'quota', 'get', {
       async handle(req, { signal }) {
-        return { quotas: await perProject(req.projects, nativeIdOf({ signal }), async (projectId, nativeId) => [await quotas.get(projectId, nativeId, { signal })]) };
+        return {
+          quotas: await perProject(req.projects, nativeIdOf({ signal }), async (projectId, nativeId) => [
+            await quotas.get(projectId, nativeId, { signal }),
+          ]),
+        };
       },
     }),
     adapterEndpoint(region, 'openstack', 'quota', 'set', {
@@ -273,5 +325,15 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     }),
   ];
 
-  return startAdapterService({ nc: deps.nc, region, platform: 'openstack', description: `OpenStack adapter for region ${region}`, version: deps.version, log: deps.log }, endpoints);
+  return startAdapterService(
+    {
+      nc: deps.nc,
+      region,
+      platform: 'openstack',
+      description: `OpenStack adapter for region ${region}`,
+      version: deps.version,
+      log: deps.log,
+    },
+    endpoints,
+  );
 }

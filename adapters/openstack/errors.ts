@@ -4,7 +4,8 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 function vendorMessage(body: unknown): string {
   if (body && typeof body === 'object') {
     const b = body as Record<string, unknown>;
-    const inner = (b.error ?? b.NeutronError ?? b.badRequest ?? b.itemNotFound ?? b.conflictingRequest ?? b.forbidden) as Record<string, unknown> | undefined;
+    const inner = (b.error ?? b.NeutronError ?? b.badRequest ?? b.itemNotFound ?? b.conflictingRequest ?? b.forbidden) as
+      Record<string, unknown> | undefined;
     if (inner && typeof inner.message === 'string') return inner.message;
   }
   return typeof body === 'string' && body.length > 0 ? body.slice(0, 200) : 'no detail';
@@ -20,7 +21,11 @@ function neutronErrorType(body: unknown): string | undefined {
  * adapter reads them from the quota details). Nova: 403 "Quota exceeded for cores: Requested 4, but already
  * used 0 of 2 cores".
  */
-function overQuota(status: number, body: unknown, detail: string): { vendorResources: string[]; figures?: { requested: number; used: number; limit: number } } | null {
+function overQuota(
+  status: number,
+  body: unknown,
+  detail: string,
+): { vendorResources: string[]; figures?: { requested: number; used: number; limit: number } } | null {
   if (status === 409 && neutronErrorType(body) === 'OverQuota') {
     return { vendorResources: [...detail.matchAll(/'([a-z_]+)'/g)].map((m) => m[1] as string) };
   }

@@ -16,11 +16,15 @@ await runMain(log, async () => {
   const config = loadSystemConfig();
   const regionConfig = config.regions.find((r) => r.name === region);
   if (!regionConfig) {
-    throw new ConfigError('the environment', [`INFRAFED_REGION: must be one of ${config.regions.map((r) => r.name).join(', ')} (got ${JSON.stringify(region)})`]);
+    throw new ConfigError('the environment', [
+      `INFRAFED_REGION: must be one of ${config.regions.map((r) => r.name).join(', ')} (got ${JSON.stringify(region)})`,
+    ]);
   }
   const platform = regionConfig.platforms.find((p) => p.platform === 'openstack');
   if (!platform) throw new ConfigError('the configuration', [`regions.${region}: has no openstack platform`]);
-  const nc = await connectNats(natsOptionsOf(config, `adapter-${region}-openstack`, `adapter-openstack-${region}`, regionConfig.natsServers));
+  const nc = await connectNats(
+    natsOptionsOf(config, `adapter-${region}-openstack`, `adapter-openstack-${region}`, regionConfig.natsServers),
+  );
   const stopOps = await opsForComponent(`adapter-openstack`, natsReady(nc));
   const keystone = createKeystoneClient({
     url: platform.keystoneUrl,
@@ -35,10 +39,24 @@ await runMain(log, async () => {
     log,
   });
   const neutron = platform.neutronUrl
-    ? createNeutronClient({ url: platform.neutronUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Neutron ${region}`, context: { region, platform: 'openstack' }, log })
+    ? createNeutronClient({
+        url: platform.neutronUrl,
+        token: keystone.token,
+        timeoutMs: config.timeouts.vendorMs,
+        service: `Neutron ${region}`,
+        context: { region, platform: 'openstack' },
+        log,
+      })
     : undefined;
   const nova = platform.novaUrl
-    ? createNovaClient({ url: platform.novaUrl, token: keystone.token, timeoutMs: config.timeouts.vendorMs, service: `Nova ${region}`, context: { region, platform: 'openstack' }, log })
+    ? createNovaClient({
+        url: platform.novaUrl,
+        token: keystone.token,
+        timeoutMs: config.timeouts.vendorMs,
+        service: `Nova ${region}`,
+        context: { region, platform: 'openstack' },
+        log,
+      })
     : undefined;
   const adapter = await createOpenstackAdapter({
     nc,
@@ -51,7 +69,10 @@ await runMain(log, async () => {
     log,
     version: VERSION,
   });
-  log.info({ region, keystone: platform.keystoneUrl, neutron: platform.neutronUrl ?? null, nova: platform.novaUrl ?? null }, 'openstack adapter ready');
+  log.info(
+    { region, keystone: platform.keystoneUrl, neutron: platform.neutronUrl ?? null, nova: platform.novaUrl ?? null },
+    'openstack adapter ready',
+  );
   return async () => {
     await adapter.stop();
     await nc.drain();

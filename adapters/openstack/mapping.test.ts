@@ -39,7 +39,11 @@ describe('Keystone mapping', () => {
       { scope: { project: { id: 'p' } }, user: { id: 'u1', name: 'alice', domain }, role: { id: 'r3', name: 'admin' } },
       { scope: { project: { id: 'p' } }, user: { id: 'u2', name: 'bob', domain }, role: { id: 'r2', name: 'member' } },
       // Keystone's own admin (default domain) and unknown roles are not members
-      { scope: { project: { id: 'p' } }, user: { id: 'u0', name: 'admin', domain: { id: 'default', name: 'Default' } }, role: { id: 'r3', name: 'admin' } },
+      {
+        scope: { project: { id: 'p' } },
+        user: { id: 'u0', name: 'admin', domain: { id: 'default', name: 'Default' } },
+        role: { id: 'r3', name: 'admin' },
+      },
       { scope: { project: { id: 'p' } }, user: { id: 'u2', name: 'bob', domain }, role: { id: 'r9', name: 'load-balancer_member' } },
       // a group named like a user is another member
       { scope: { project: { id: 'p' } }, group: { id: 'g1', name: 'alice', domain }, role: { id: 'r1', name: 'reader' } },

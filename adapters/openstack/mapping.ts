@@ -33,7 +33,12 @@ export function fromKeystoneProject(project: KeystoneProject, region: string): P
   const projectId = tags.find((t) => t.startsWith(PROJECT_TAG))?.slice(PROJECT_TAG.length);
   const organization = tags.find((t) => t.startsWith(ORG_TAG))?.slice(ORG_TAG.length);
   // a tag edited by hand must not break the whole listing: such a project is not one of ours
-  if (!tags.includes(INFRAFED_TAG) || !projectIdSchema.safeParse(projectId).success || !organizationIdSchema.safeParse(organization).success) return null;
+  if (
+    !tags.includes(INFRAFED_TAG) ||
+    !projectIdSchema.safeParse(projectId).success ||
+    !organizationIdSchema.safeParse(organization).success
+  )
+    return null;
   return {
     projectId: projectId as string,
     organization: organization as string,

@@ -41,7 +41,12 @@ export interface NetworkOpsDeps {
 export function createNetworkOps(deps: NetworkOpsDeps) {
   const { neutron, region } = deps;
 
-  function toNetwork(projectId: string, net: NeutronNetwork, subnet: NeutronSubnet | undefined, router: NeutronRouter | undefined): Network {
+  function toNetwork(
+    projectId: string,
+    net: NeutronNetwork,
+    subnet: NeutronSubnet | undefined,
+    router: NeutronRouter | undefined,
+  ): Network {
     const gatewayIps = router?.external_gateway_info?.external_fixed_ips ?? [];
     return {
       id: networkIdFromMarker(net.description) as string,
@@ -56,7 +61,12 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
       dnsNameservers: subnet?.dns_nameservers ?? [],
       subnetNativeId: subnet?.id ?? null,
       router: router
-        ? { nativeId: router.id, status: router.status, external: router.external_gateway_info !== null, externalIp: gatewayIps[0]?.ip_address ?? null }
+        ? {
+            nativeId: router.id,
+            status: router.status,
+            external: router.external_gateway_info !== null,
+            externalIp: gatewayIps[0]?.ip_address ?? null,
+          }
         : null,
     };
   }
@@ -80,11 +90,17 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
     if (candidates.length === 0) {
       throw new InfrafedError(
         ErrorCode.NOT_SUPPORTED,
-        wanted ? `region ${region} has no external network "${wanted}"` : `region ${region} has no external network: routers there cannot have an external gateway`,
+        wanted
+          ? `region ${region} has no external network "${wanted}"`
+          : `region ${region} has no external network: routers there cannot have an external gateway`,
         { region, platform: 'openstack' },
       );
     }
-    throw new InfrafedError(ErrorCode.UPSTREAM_ERROR, `region ${region} has ${candidates.length} external networks and none is configured as the default`, { region, platform: 'openstack' });
+    throw new InfrafedError(
+      ErrorCode.UPSTREAM_ERROR,
+      `region ${region} has ${candidates.length} external networks and none is configured as the default`,
+      { region, platform: 'openstack' },
+    );
   }
 
   /** Removes every Neutron object of the network (router interfaces, router, subnet, network). Idempotent. */
@@ -93,7 +109,11 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
     for (const router of all.routers) {
       const ports = await neutron.listWhere<NeutronPort>('ports', { device_id: router.id }, options);
       for (const port of ports.filter((p) => p.device_owner.startsWith('network:router_interface'))) {
-        await neutron.call('PUT', `/routers/${router.id}/remove_router_interface`, { ...options, body: { port_id: port.id }, accept: [200, 404] });
+        await neutron.call('PUT', `/routers/${router.id}/remove_router_interface`, {
+          ...options,
+          body: { port_id: port.id },
+          accept: [200, 404],
+        });
       }
       await neutron.remove('routers', router.id, options);
     }
@@ -108,7 +128,11 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
      * completes what an earlier attempt left; a failure removes what this network already had, so a
      * failed create leaves nothing behind.
      */
-    async create(req: NetworkCreateRequest, nativeProjectId: string, options: CallOptions): Promise<{ network: Network; created: boolean }> {
+    async create(
+      req: NetworkCreateRequest,
+      nativeProjectId: string,
+      options: CallOptions,
+    ): Promise<{ network: Network; created: boolean }> {
       const marker = networkMarker(req.id);
       const externalId = req.router?.external ? await externalNetworkId(options) : null;
       const found = await parts(nativeProjectId, req.id, options);
@@ -117,7 +141,12 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
         const network =
           found.network ??
           (await deps.quotaErrors.enrich(nativeProjectId, () =>
-            neutron.create<NeutronNetwork>('networks', 'network', { name: req.name, project_id: nativeProjectId, description: marker }, options),
+            neutron.create<NeutronNetwork>(
+              'networks',
+              'network',
+              { name: req.name, project_id: nativeProjectId, description: marker },
+              options,
+            ),
           ));
         const subnet =
           found.subnet ??
@@ -144,14 +173,26 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
             neutron.create<NeutronRouter>(
               'routers',
               'router',
-              { name: req.name, project_id: nativeProjectId, description: marker, ...(externalId ? { external_gateway_info: { network_id: externalId } } : {}) },
+              {
+                name: req.name,
+                project_id: nativeProjectId,
+                description: marker,
+                ...(externalId ? { external_gateway_info: { network_id: externalId } } : {}),
+              },
               options,
             ),
           );
-          const ports = await neutron.listWhere<NeutronPort & { fixed_ips: { subnet_id: string }[] }>('ports', { device_id: router.id }, options);
+          const ports = await neutron.listWhere<NeutronPort & { fixed_ips: { subnet_id: string }[] }>(
+            'ports',
+            { device_id: router.id },
+            options,
+          );
           if (!ports.some((p) => p.fixed_ips.some((ip) => ip.subnet_id === subnet.id))) {
             await deps.quotaErrors.enrich(nativeProjectId, () =>
-              neutron.call('PUT', `/routers/${(router as NeutronRouter).id}/add_router_interface`, { ...options, body: { subnet_id: subnet.id } }),
+              neutron.call('PUT', `/routers/${(router as NeutronRouter).id}/add_router_interface`, {
+                ...options,
+                body: { subnet_id: subnet.id },
+              }),
             );
           }
         }

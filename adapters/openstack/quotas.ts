@@ -44,7 +44,11 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
   }
 
   function unsupported(resources: QuotaResource[]): InfrafedError {
-    return new InfrafedError(ErrorCode.NOT_SUPPORTED, `OpenStack in ${region} has no quota for: ${resources.join(', ')} (the region runs no service that has it)`, { region, platform: 'openstack', resources });
+    return new InfrafedError(
+      ErrorCode.NOT_SUPPORTED,
+      `OpenStack in ${region} has no quota for: ${resources.join(', ')} (the region runs no service that has it)`,
+      { region, platform: 'openstack', resources },
+    );
   }
 
   /** A vendor's refusal with neutral resource names and figures (reading them from the quota details when the vendor gives none). */
@@ -57,13 +61,17 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
     if (error.code === ErrorCode.CONFLICT) {
       // a limit below what is in use
       const used = figures?.used ?? 0;
-      return new InfrafedError(ErrorCode.CONFLICT, `the ${resource} quota in ${region} cannot be set to ${figures?.limit} while ${used} are in use`, {
-        region,
-        platform: 'openstack',
-        resource,
-        limit: figures?.limit ?? null,
-        used,
-      });
+      return new InfrafedError(
+        ErrorCode.CONFLICT,
+        `the ${resource} quota in ${region} cannot be set to ${figures?.limit} while ${used} are in use`,
+        {
+          region,
+          platform: 'openstack',
+          resource,
+          limit: figures?.limit ?? null,
+          used,
+        },
+      );
     }
     let limit = figures?.limit;
     let used = figures?.used;
@@ -73,14 +81,18 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
       used = now?.usage[resource] ?? -1;
     }
     const asked = figures?.requested ?? requested;
-    return new InfrafedError(ErrorCode.QUOTA_EXCEEDED, `${resource} quota exceeded in ${region}: limit ${limit}, in use ${used}, requested ${asked}`, {
-      region,
-      platform: 'openstack',
-      resource,
-      limit,
-      used,
-      requested: asked,
-    });
+    return new InfrafedError(
+      ErrorCode.QUOTA_EXCEEDED,
+      `${resource} quota exceeded in ${region}: limit ${limit}, in use ${used}, requested ${asked}`,
+      {
+        region,
+        platform: 'openstack',
+        resource,
+        limit,
+        used,
+        requested: asked,
+      },
+    );
   }
 
   const quotaErrors = {
@@ -119,10 +131,13 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
       const novaChanged = nova && Object.keys(novaBody).length > 0;
       try {
         if (novaChanged) await nova.setQuota(nativeProjectId, novaBody, options);
-        if (neutron && Object.keys(neutronBody).length > 0) await neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options);
+        if (neutron && Object.keys(neutronBody).length > 0)
+          await neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options);
       } catch (error) {
         if (novaChanged) {
-          const restore = Object.fromEntries(Object.keys(novaBody).map((v) => [v, toVendorLimit(previous[fromVendorQuotaName(v) as QuotaResource] ?? null)]));
+          const restore = Object.fromEntries(
+            Object.keys(novaBody).map((v) => [v, toVendorLimit(previous[fromVendorQuotaName(v) as QuotaResource] ?? null)]),
+          );
           await nova.setQuota(nativeProjectId, restore, { signal: AbortSignal.timeout(deps.vendorTimeoutMs) }).catch(() => undefined);
         }
         throw await translate(error, nativeProjectId, 0);
@@ -134,4 +149,3 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
 }
 export type QuotaOps = ReturnType<typeof createQuotaOps>;
 export type QuotaErrors = QuotaOps['quotaErrors'];
-

@@ -46,7 +46,10 @@ export interface AdapterService {
   stop(): Promise<void>;
 }
 
-/** Serves an adapter's endpoints as the NATS service of its platform in its region (queue group `<platform>-<region>`, readiness from the health check). */
+/**
+ * Serves an adapter's endpoints as the NATS service of its platform in its region (queue group
+ * `<platform>-<region>`, readiness from the health check).
+ */
 export async function startAdapterService(
   options: { nc: NatsConnection; region: string; platform: Platform; description: string; version: string; log: Logger },
   endpoints: EndpointSpec[],

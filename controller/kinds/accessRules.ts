@@ -15,7 +15,12 @@ export const APPLY_ACCESS_RULE = defineKind({
   takeover: 'rollback',
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    return { projectId: record.projectId, placements: record.placements, resourceId: fromAccessRuleInput(request.input.rule).id, objects: { securityGroupRules: 1 } };
+    return {
+      projectId: record.projectId,
+      placements: record.placements,
+      resourceId: fromAccessRuleInput(request.input.rule).id,
+      objects: { securityGroupRules: 1 },
+    };
   },
   /**
    * At the entitlement's limit, re-applying a rule that is already there must not be refused: the
@@ -32,9 +37,18 @@ export const APPLY_ACCESS_RULE = defineKind({
         (p) => ctx.call(p, 'rule', 'list', { projects: [{ projectId }] }),
       );
       if (asked.failed.length > 0) throw error;
-      const lacking = new Set(asked.ok.filter((r) => !r.value.rules.some((rule) => rule.id === op.resourceId)).map((r) => projectPlacementKey(projectId, r.target)));
+      const lacking = new Set(
+        asked.ok
+          .filter((r) => !r.value.rules.some((rule) => rule.id === op.resourceId))
+          .map((r) => projectPlacementKey(projectId, r.target)),
+      );
       if (lacking.size === 0) return { reserved: false };
-      await ctx.ledger.reserve(op.organization, op.id, [], objectChanges(op).filter((c) => lacking.has(c.key)));
+      await ctx.ledger.reserve(
+        op.organization,
+        op.id,
+        [],
+        objectChanges(op).filter((c) => lacking.has(c.key)),
+      );
       return { reserved: true };
     }
   },
@@ -66,7 +80,12 @@ export const REMOVE_ACCESS_RULE = defineKind({
   takeover: 'rollback',
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    return { projectId: record.projectId, placements: record.placements, resourceId: request.input.ruleId, objects: { securityGroupRules: -1 } };
+    return {
+      projectId: record.projectId,
+      placements: record.placements,
+      resourceId: request.input.ruleId,
+      objects: { securityGroupRules: -1 },
+    };
   },
   steps(ctx, op) {
     const { projectId, ruleId } = op.request.input;

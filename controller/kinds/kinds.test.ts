@@ -9,8 +9,18 @@ import { kindOf, kinds } from './index.ts';
 import type { KindContext } from './kind.ts';
 
 const P = `prj_${'a'.repeat(26)}`;
-const acme = (orgRole: Principal['orgRole'] = 'owner'): Principal => ({ subject: 'alice', organization: 'acme', orgRole, platformAdmin: false });
-const globex = (orgRole: Principal['orgRole'] = 'owner'): Principal => ({ subject: 'gina', organization: 'globex', orgRole, platformAdmin: false });
+const acme = (orgRole: Principal['orgRole'] = 'owner'): Principal => ({
+  subject: 'alice',
+  organization: 'acme',
+  orgRole,
+  platformAdmin: false,
+});
+const globex = (orgRole: Principal['orgRole'] = 'owner'): Principal => ({
+  subject: 'gina',
+  organization: 'globex',
+  orgRole,
+  platformAdmin: false,
+});
 const project: ProjectRecord = {
   projectId: P,
   organization: 'acme',
@@ -80,7 +90,15 @@ describe('planning', () => {
     const planned = failure(
       plan(ctx, acme(), {
         kind: 'CREATE_PROJECT',
-        input: { name: 'x', description: '', placements: [{ region: 'mars', platform: 'openstack' }, { region: 'lla', platform: 'openstack' }, { region: 'lla', platform: 'openstack' }] },
+        input: {
+          name: 'x',
+          description: '',
+          placements: [
+            { region: 'mars', platform: 'openstack' },
+            { region: 'lla', platform: 'openstack' },
+            { region: 'lla', platform: 'openstack' },
+          ],
+        },
       }),
     );
     expect(await planned).toEqual({
@@ -103,7 +121,10 @@ describe('planning', () => {
       resourceId: expect.stringMatching(/^net_/),
       objects: { networks: 1, subnets: 1, routers: 1 },
     });
-    expect(await failure(plan(ctx, acme('member'), { kind: 'CREATE_NETWORK', input: { ...input, region: 'lla' } }))).toMatchObject({ code: ErrorCode.NOT_SUPPORTED, region: 'lla' });
+    expect(await failure(plan(ctx, acme('member'), { kind: 'CREATE_NETWORK', input: { ...input, region: 'lla' } }))).toMatchObject({
+      code: ErrorCode.NOT_SUPPORTED,
+      region: 'lla',
+    });
     expect(await failure(plan(ctx, acme('member'), { kind: 'CREATE_NETWORK', input: { ...input, region: 'osl' } }))).toMatchObject({
       code: ErrorCode.BAD_USER_INPUT,
       problems: [{ path: 'region', value: 'osl' }],
@@ -118,20 +139,30 @@ describe('planning', () => {
     });
     const planned = await plan(ctx, acme('member'), { kind: 'DELETE_NETWORK', input: { projectId: P, networkId: 'net_x' } });
     expect(asked).toEqual(['sto network get']);
-    expect(planned).toMatchObject({ placements: [{ region: 'sto', platform: 'openstack' }], resourceId: 'net_x', objects: { networks: -1, subnets: -1 } });
+    expect(planned).toMatchObject({
+      placements: [{ region: 'sto', platform: 'openstack' }],
+      resourceId: 'net_x',
+      objects: { networks: -1, subnets: -1 },
+    });
   });
 
   it('lets a partner act within its share level, never on what only the owner may do, and hides the project from everyone else', async () => {
     const { ctx } = await withProject();
     const rule = { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24' } as const;
-    await expect(plan(ctx, globex('admin'), { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } as never })).resolves.toMatchObject({ projectId: P });
-    expect(await failure(plan(ctx, globex('owner'), { kind: 'SET_QUOTA', input: { projectId: P, region: 'sto', limits: { cores: 1 } } }))).toMatchObject({
+    await expect(plan(ctx, globex('admin'), { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } as never })).resolves.toMatchObject({
+      projectId: P,
+    });
+    expect(
+      await failure(plan(ctx, globex('owner'), { kind: 'SET_QUOTA', input: { projectId: P, region: 'sto', limits: { cores: 1 } } })),
+    ).toMatchObject({
       code: ErrorCode.FORBIDDEN,
       permission: 'quota.manage',
       shareLevel: 'member',
     });
     // the partner's own role caps the share level
-    expect(await failure(plan(ctx, globex('reader'), { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } as never }))).toMatchObject({ code: ErrorCode.FORBIDDEN, role: 'reader' });
+    expect(await failure(plan(ctx, globex('reader'), { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } as never }))).toMatchObject(
+      { code: ErrorCode.FORBIDDEN, role: 'reader' },
+    );
     const stranger: Principal = { subject: 'mallory', organization: 'initech', orgRole: 'owner', platformAdmin: false };
     expect(await failure(plan(ctx, stranger, { kind: 'DELETE_PROJECT', input: { projectId: P } }))).toEqual({ code: ErrorCode.NOT_FOUND });
   });
@@ -139,17 +170,26 @@ describe('planning', () => {
   it('refuses changes to a project being deleted, except deleting it again', async () => {
     const { ctx } = await withProject();
     await ctx.store.putProject({ ...project, state: 'DELETING' });
-    expect(await failure(plan(ctx, acme(), { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'reader' } }))).toEqual({ code: ErrorCode.CONFLICT });
-    await expect(plan(ctx, acme(), { kind: 'DELETE_PROJECT', input: { projectId: P } })).resolves.toMatchObject({ projectId: P, placements: project.placements });
+    expect(await failure(plan(ctx, acme(), { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'reader' } }))).toEqual({
+      code: ErrorCode.CONFLICT,
+    });
+    await expect(plan(ctx, acme(), { kind: 'DELETE_PROJECT', input: { projectId: P } })).resolves.toMatchObject({
+      projectId: P,
+      placements: project.placements,
+    });
   });
 
   it('refuses sharing with the owner itself and revoking a share that does not exist', async () => {
     const { ctx } = await withProject();
-    expect(await failure(plan(ctx, acme(), { kind: 'SHARE_PROJECT', input: { projectId: P, partner: 'acme', level: 'reader' } }))).toMatchObject({
+    expect(
+      await failure(plan(ctx, acme(), { kind: 'SHARE_PROJECT', input: { projectId: P, partner: 'acme', level: 'reader' } })),
+    ).toMatchObject({
       code: ErrorCode.BAD_USER_INPUT,
       problems: [{ path: 'partner' }],
     });
-    expect(await failure(plan(ctx, acme(), { kind: 'REVOKE_SHARE', input: { projectId: P, partner: 'initech' } }))).toEqual({ code: ErrorCode.NOT_FOUND });
+    expect(await failure(plan(ctx, acme(), { kind: 'REVOKE_SHARE', input: { projectId: P, partner: 'initech' } }))).toEqual({
+      code: ErrorCode.NOT_FOUND,
+    });
   });
 });
 
@@ -158,13 +198,21 @@ describe('accepting', () => {
 
   it('claims a new project’s name and indexes it as CREATING; a second project of that name is a CONFLICT', async () => {
     const { ctx } = memoryContext(noAdapter);
-    const request: OperationRequest = { kind: 'CREATE_PROJECT', input: { name: 'Genomics', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } };
+    const request: OperationRequest = {
+      kind: 'CREATE_PROJECT',
+      input: { name: 'Genomics', description: '', placements: [{ region: 'sto', platform: 'openstack' }] },
+    };
     const def = kindOf('CREATE_PROJECT');
     const planned = await def.plan(ctx, acme(), request);
     expect(await def.accept?.(ctx, newOperation(acme(), request, planned, { ...ids, action: def.action }))).toEqual({ reserved: false });
     expect(await ctx.store.getProject(planned.projectId)).toMatchObject({ state: 'CREATING', name: 'Genomics' });
-    const again = await def.plan(ctx, acme(), { kind: 'CREATE_PROJECT', input: { name: 'genomics', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } });
-    expect(await failure(def.accept?.(ctx, newOperation(acme(), request, again, { ...ids, action: def.action })) as Promise<unknown>)).toMatchObject({ code: ErrorCode.CONFLICT });
+    const again = await def.plan(ctx, acme(), {
+      kind: 'CREATE_PROJECT',
+      input: { name: 'genomics', description: '', placements: [{ region: 'sto', platform: 'openstack' }] },
+    });
+    expect(
+      await failure(def.accept?.(ctx, newOperation(acme(), request, again, { ...ids, action: def.action })) as Promise<unknown>),
+    ).toMatchObject({ code: ErrorCode.CONFLICT });
   });
 
   it('holds a rule at the entitlement limit only where a placement lacks it', async () => {
@@ -183,6 +231,8 @@ describe('accepting', () => {
     const request = { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } } as never;
     const planned = await def.plan(ctx, acme(), request);
     expect(await def.accept?.(ctx, newOperation(acme(), request, planned, { ...ids, action: def.action }))).toEqual({ reserved: true });
-    expect(ledgerCalls).toEqual([{ call: 'reserve', id: ids.id, changes: [], objects: [{ key: `${P}|lla|okd`, amounts: { securityGroupRules: 1 } }] }]);
+    expect(ledgerCalls).toEqual([
+      { call: 'reserve', id: ids.id, changes: [], objects: [{ key: `${P}|lla|okd`, amounts: { securityGroupRules: 1 } }] },
+    ]);
   });
 });

@@ -11,7 +11,11 @@ import { defineKind, type KindContext } from './kind.ts';
 import { openstackIn } from './placements.ts';
 
 /** Which of the project's OpenStack placements holds the network (asks them in parallel), and the network. */
-async function placementOfNetwork(ctx: KindContext, record: ProjectRecord, networkId: string): Promise<{ placement: Placement; network: Network }> {
+async function placementOfNetwork(
+  ctx: KindContext,
+  record: ProjectRecord,
+  networkId: string,
+): Promise<{ placement: Placement; network: Network }> {
   const candidates = record.placements.filter((p) => p.platform === 'openstack');
   const asked = await fanOut(candidates, (p) => ctx.call(p, 'network', 'get', { projectId: record.projectId, networkId }));
   const found = asked.ok.find((r) => r.value.network !== null);
@@ -38,7 +42,15 @@ export const CREATE_NETWORK = defineKind({
     const networkId = op.resourceId as string;
     return {
       async forward(step) {
-        const body = { id: networkId, projectId, name, cidr, gatewayIp: gatewayIp ?? null, dnsNameservers, router: router ? { external: router.external } : null };
+        const body = {
+          id: networkId,
+          projectId,
+          name,
+          cidr,
+          gatewayIp: gatewayIp ?? null,
+          dnsNameservers,
+          router: router ? { external: router.external } : null,
+        };
         const res = await ctx.call(step, 'network', 'create', body);
         return { nativeId: res.network.nativeId, changed: res.created };
       },
@@ -58,7 +70,11 @@ export const DELETE_NETWORK = defineKind({
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     const { placement, network } = await placementOfNetwork(ctx, record, request.input.networkId);
-    const objects: Amounts = { networks: -1, ...(network.subnetNativeId ? { subnets: -1 } : {}), ...(network.router ? { routers: -1 } : {}) };
+    const objects: Amounts = {
+      networks: -1,
+      ...(network.subnetNativeId ? { subnets: -1 } : {}),
+      ...(network.router ? { routers: -1 } : {}),
+    };
     return { projectId: record.projectId, placements: [placement], resourceId: request.input.networkId, objects };
   },
   steps(ctx, op) {

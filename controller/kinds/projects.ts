@@ -26,7 +26,15 @@ export const CREATE_PROJECT = defineKind({
     if (!(await ctx.store.claimName(op.organization, name, projectId))) {
       throw new InfrafedError(ErrorCode.CONFLICT, `a project named "${name}" already exists`, { name });
     }
-    await ctx.store.putProject({ projectId, organization: op.organization, name, placements: op.steps.map(({ region, platform }) => ({ region, platform })), state: 'CREATING', operationId: op.id, shares: [] });
+    await ctx.store.putProject({
+      projectId,
+      organization: op.organization,
+      name,
+      placements: op.steps.map(({ region, platform }) => ({ region, platform })),
+      state: 'CREATING',
+      operationId: op.id,
+      shares: [],
+    });
     const defaults = (await ctx.ledger.entitlementsOf(op.organization)).projectDefaults;
     if (Object.keys(defaults).length === 0) return { reserved: false };
     op.quotaDefaults = defaults;

@@ -12,7 +12,10 @@ export const SHARE_PROJECT = defineKind({
   takeover: 'rollback',
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    if (request.input.partner === record.organization) throw badUserInput([{ path: 'partner', message: 'a project cannot be shared with its own organisation', value: request.input.partner }]);
+    if (request.input.partner === record.organization)
+      throw badUserInput([
+        { path: 'partner', message: 'a project cannot be shared with its own organisation', value: request.input.partner },
+      ]);
     return { projectId: record.projectId, placements: [], resourceId: request.input.partner };
   },
   steps(ctx, op) {
@@ -24,7 +27,10 @@ export const SHARE_PROJECT = defineKind({
       async onSucceeded() {
         const record = await ctx.store.getProject(projectId);
         if (!record) return;
-        const shares = [...record.shares.filter((s) => s.organization !== partner), { organization: partner, level, since: new Date().toISOString() }];
+        const shares = [
+          ...record.shares.filter((s) => s.organization !== partner),
+          { organization: partner, level, since: new Date().toISOString() },
+        ];
         await ctx.store.putProject({ ...record, shares });
         await ctx.store.putShare(partner, { projectId, owner: record.organization, level });
       },

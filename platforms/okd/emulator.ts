@@ -49,7 +49,18 @@ const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
 export function parseQuantity(q: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
   if (!m) return Number.NaN;
-  const factor: Record<string, number> = { '': 1, m: 0.001, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+  const factor: Record<string, number> = {
+    '': 1,
+    m: 0.001,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 1024,
+    Mi: 1024 ** 2,
+    Gi: 1024 ** 3,
+    Ti: 1024 ** 4,
+  };
   return Number(m[1]) * (factor[m[2] ?? ''] as number);
 }
 
@@ -58,26 +69,49 @@ function validateNetworkPolicy(obj: KubeObject): Cause[] {
   const spec = (obj.spec ?? {}) as { podSelector?: unknown; policyTypes?: string[]; ingress?: unknown[]; egress?: unknown[] };
   if (spec.podSelector === undefined) causes.push({ field: 'spec.podSelector', reason: 'FieldValueRequired', message: 'Required value' });
   for (const [i, t] of (spec.policyTypes ?? []).entries()) {
-    if (t !== 'Ingress' && t !== 'Egress') causes.push({ field: `spec.policyTypes[${i}]`, reason: 'FieldValueNotSupported', message: `Unsupported value: "${t}": supported values: "Ingress", "Egress"` });
+    if (t !== 'Ingress' && t !== 'Egress')
+      causes.push({
+        field: `spec.policyTypes[${i}]`,
+        reason: 'FieldValueNotSupported',
+        message: `Unsupported value: "${t}": supported values: "Ingress", "Egress"`,
+      });
   }
   for (const dir of ['ingress', 'egress'] as const) {
-    for (const [i, rule] of ((spec[dir] ?? []) as { ports?: { protocol?: string; port?: number; endPort?: number }[]; from?: unknown[]; to?: unknown[] }[]).entries()) {
+    for (const [i, rule] of (
+      (spec[dir] ?? []) as { ports?: { protocol?: string; port?: number; endPort?: number }[]; from?: unknown[]; to?: unknown[] }[]
+    ).entries()) {
       for (const [j, port] of (rule.ports ?? []).entries()) {
         const at = `spec.${dir}[${i}].ports[${j}]`;
         if (port.protocol !== undefined && !['TCP', 'UDP', 'SCTP'].includes(port.protocol)) {
-          causes.push({ field: `${at}.protocol`, reason: 'FieldValueNotSupported', message: `Unsupported value: "${port.protocol}": supported values: "SCTP", "TCP", "UDP"` });
+          causes.push({
+            field: `${at}.protocol`,
+            reason: 'FieldValueNotSupported',
+            message: `Unsupported value: "${port.protocol}": supported values: "SCTP", "TCP", "UDP"`,
+          });
         }
         if (port.port !== undefined && (typeof port.port !== 'number' || port.port < 1 || port.port > 65535)) {
-          causes.push({ field: `${at}.port`, reason: 'FieldValueInvalid', message: `Invalid value: ${port.port}: must be between 1 and 65535, inclusive` });
+          causes.push({
+            field: `${at}.port`,
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: ${port.port}: must be between 1 and 65535, inclusive`,
+          });
         }
         if (port.endPort !== undefined && (port.port === undefined || port.endPort < port.port)) {
-          causes.push({ field: `${at}.endPort`, reason: 'FieldValueInvalid', message: `Invalid value: ${port.endPort}: must be greater than or equal to port` });
+          causes.push({
+            field: `${at}.endPort`,
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: ${port.endPort}: must be greater than or equal to port`,
+          });
         }
       }
       for (const [j, peer] of ((rule.from ?? rule.to ?? []) as { ipBlock?: { cidr?: string } }[]).entries()) {
         const cidr = peer.ipBlock?.cidr;
         if (peer.ipBlock && (typeof cidr !== 'string' || !/^[0-9a-fA-F:.]+\/[0-9]{1,3}$/.test(cidr))) {
-          causes.push({ field: `spec.${dir}[${i}].${dir === 'ingress' ? 'from' : 'to'}[${j}].ipBlock.cidr`, reason: 'FieldValueInvalid', message: `Invalid value: "${cidr}": must be a valid CIDR` });
+          causes.push({
+            field: `spec.${dir}[${i}].${dir === 'ingress' ? 'from' : 'to'}[${j}].ipBlock.cidr`,
+            reason: 'FieldValueInvalid',
+            message: `Invalid value: "${cidr}": must be a valid CIDR`,
+          });
         }
       }
     }
@@ -89,7 +123,11 @@ function validateResourceQuota(obj: KubeObject): Cause[] {
   const hard = ((obj.spec as { hard?: Record<string, string> } | undefined)?.hard ?? {}) as Record<string, unknown>;
   return Object.entries(hard)
     .filter(([, v]) => typeof v !== 'string' || !QUANTITY.test(v))
-    .map(([k, v]) => ({ field: `spec.hard[${k}]`, reason: 'FieldValueInvalid' as const, message: `Invalid value: "${String(v)}": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'` }));
+    .map(([k, v]) => ({
+      field: `spec.hard[${k}]`,
+      reason: 'FieldValueInvalid' as const,
+      message: `Invalid value: "${String(v)}": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
+    }));
 }
 
 function validateRoleBinding(obj: KubeObject): Cause[] {
@@ -97,7 +135,11 @@ function validateRoleBinding(obj: KubeObject): Cause[] {
   const causes: Cause[] = [];
   if (!roleRef?.name) causes.push({ field: 'roleRef.name', reason: 'FieldValueRequired', message: 'Required value' });
   if (roleRef?.kind && roleRef.kind !== 'Role' && roleRef.kind !== 'ClusterRole') {
-    causes.push({ field: 'roleRef.kind', reason: 'FieldValueNotSupported', message: `Unsupported value: "${roleRef.kind}": supported values: "Role", "ClusterRole"` });
+    causes.push({
+      field: 'roleRef.kind',
+      reason: 'FieldValueNotSupported',
+      message: `Unsupported value: "${roleRef.kind}": supported values: "Role", "ClusterRole"`,
+    });
   }
   return causes;
 }
@@ -110,8 +152,22 @@ const TYPES: ResourceType[] = [
   { group: 'project.openshift.io', version: 'v1', plural: 'projects', kind: 'Project', namespaced: false },
   { group: 'project.openshift.io', version: 'v1', plural: 'projectrequests', kind: 'ProjectRequest', namespaced: false },
   { group: 'user.openshift.io', version: 'v1', plural: 'groups', kind: 'Group', namespaced: false },
-  { group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', kind: 'RoleBinding', namespaced: true, validate: validateRoleBinding },
-  { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true, validate: validateNetworkPolicy },
+  {
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    plural: 'rolebindings',
+    kind: 'RoleBinding',
+    namespaced: true,
+    validate: validateRoleBinding,
+  },
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'networkpolicies',
+    kind: 'NetworkPolicy',
+    namespaced: true,
+    validate: validateNetworkPolicy,
+  },
 ];
 
 const apiVersionOf = (t: ResourceType) => (t.group ? `${t.group}/${t.version}` : t.version);
@@ -130,7 +186,16 @@ class ApiError extends Error {
 }
 
 function status(code: number, reason: string, message: string, details?: Record<string, unknown>) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 400 ? 'Success' : 'Failure', message, reason, ...(details ? { details } : {}), code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: code < 400 ? 'Success' : 'Failure',
+    message,
+    reason,
+    ...(details ? { details } : {}),
+    code,
+  };
 }
 
 /** `a=b,c!=d,e,!f` */
@@ -184,11 +249,14 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     return [...store.entries()]
       .filter(([k]) => (ns === undefined && t.namespaced ? k.startsWith(`${qualified(t)}/`) : k.startsWith(`${prefix}/`)))
       .map(([, v]) => v)
-      .sort((a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+      .sort(
+        (a, b) => (a.metadata.namespace ?? '').localeCompare(b.metadata.namespace ?? '') || a.metadata.name.localeCompare(b.metadata.name),
+      );
   }
 
   function present(t: ResourceType, obj: KubeObject): KubeObject {
-    if (t.plural === 'projects') return { ...structuredClone(obj), apiVersion: 'project.openshift.io/v1', kind: 'Project', status: { phase: 'Active' } };
+    if (t.plural === 'projects')
+      return { ...structuredClone(obj), apiVersion: 'project.openshift.io/v1', kind: 'Project', status: { phase: 'Active' } };
     if (t.plural === 'namespaces') return { ...structuredClone(obj), status: { phase: 'Active' } };
     if (t.plural === 'resourcequotas') return { ...structuredClone(obj), status: quotaStatus(obj) };
     return structuredClone(obj);
@@ -199,13 +267,15 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     const pods = list(TYPES.find((t) => t.plural === 'pods') as ResourceType, ns);
     const requests = (what: 'cpu' | 'memory') =>
       pods.reduce((sum, p) => {
-        const containers = ((p.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] } | undefined)?.containers ?? []);
+        const containers =
+          (p.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] } | undefined)?.containers ?? [];
         return sum + containers.reduce((s, c) => s + (c.resources?.requests?.[what] ? parseQuantity(c.resources.requests[what]) : 0), 0);
       }, 0);
     if (resource === 'pods') return pods.length;
     if (resource === 'requests.cpu' || resource === 'cpu') return requests('cpu');
     if (resource === 'requests.memory' || resource === 'memory') return requests('memory');
-    if (resource === 'persistentvolumeclaims') return list(TYPES.find((t) => t.plural === 'persistentvolumeclaims') as ResourceType, ns).length;
+    if (resource === 'persistentvolumeclaims')
+      return list(TYPES.find((t) => t.plural === 'persistentvolumeclaims') as ResourceType, ns).length;
     const count = /^count\/([a-z]+)(?:\.(.+))?$/.exec(resource);
     if (count) {
       const t = TYPES.find((x) => x.plural === count[1] && x.group === (count[2] ?? ''));
@@ -222,7 +292,10 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
 
   function quotaStatus(rq: KubeObject) {
     const hard = ((rq.spec as { hard?: Record<string, string> } | undefined)?.hard ?? {}) as Record<string, string>;
-    return { hard: { ...hard }, used: Object.fromEntries(Object.keys(hard).map((r) => [r, formatUsed(r, used(rq.metadata.namespace as string, r))])) };
+    return {
+      hard: { ...hard },
+      used: Object.fromEntries(Object.keys(hard).map((r) => [r, formatUsed(r, used(rq.metadata.namespace as string, r))])),
+    };
   }
 
   /** What creating `obj` adds to each quota-limited resource. */
@@ -230,7 +303,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     const inc: Record<string, number> = { [`count/${qualified(t)}`]: 1 };
     if (t.plural === 'pods') {
       inc.pods = 1;
-      for (const c of ((obj.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] } | undefined)?.containers ?? [])) {
+      for (const c of (obj.spec as { containers?: { resources?: { requests?: Record<string, string> } }[] } | undefined)?.containers ??
+        []) {
         for (const what of ['cpu', 'memory'] as const) {
           const q = c.resources?.requests?.[what];
           if (q) inc[`requests.${what}`] = (inc[`requests.${what}`] ?? 0) + parseQuantity(q);
@@ -253,11 +327,16 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
         const requested = fmt(over.map(([r, n]) => [r, n]));
         const usedNow = fmt(over.map(([r]) => [r, used(ns, r)]));
         const limited = over.map(([r]) => `${r}=${hard[r]}`).join(',');
-        throw new ApiError(403, 'Forbidden', `${qualified(t)} "${obj.metadata.name}" is forbidden: exceeded quota: ${rq.metadata.name}, requested: ${requested}, used: ${usedNow}, limited: ${limited}`, {
-          name: obj.metadata.name,
-          group: t.group,
-          kind: t.plural,
-        });
+        throw new ApiError(
+          403,
+          'Forbidden',
+          `${qualified(t)} "${obj.metadata.name}" is forbidden: exceeded quota: ${rq.metadata.name}, requested: ${requested}, used: ${usedNow}, limited: ${limited}`,
+          {
+            name: obj.metadata.name,
+            group: t.group,
+            kind: t.plural,
+          },
+        );
       }
     }
   }
@@ -266,26 +345,50 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     const causes: Cause[] = [];
     const name = obj.metadata?.name;
     // OpenShift Groups are named like path segments (LDAP sync names them after the directory's groups)
-    const namePattern = t.plural === 'namespaces' || t.plural === 'projectrequests' ? DNS_LABEL : t.plural === 'groups' ? /^(?!\.\.?$)[^/%]+$/ : DNS_SUBDOMAIN;
-    if (!name) causes.push({ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' });
+    const namePattern =
+      t.plural === 'namespaces' || t.plural === 'projectrequests'
+        ? DNS_LABEL
+        : t.plural === 'groups'
+          ? /^(?!\.\.?$)[^/%]+$/
+          : DNS_SUBDOMAIN;
+    if (!name)
+      causes.push({ field: 'metadata.name', reason: 'FieldValueRequired', message: 'Required value: name or generateName is required' });
     else if (!namePattern.test(name) || name.length > (namePattern === DNS_LABEL ? 63 : 253)) {
-      causes.push({ field: 'metadata.name', reason: 'FieldValueInvalid', message: `Invalid value: "${name}": a lowercase RFC 1123 ${namePattern === DNS_LABEL ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'` });
+      causes.push({
+        field: 'metadata.name',
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: "${name}": a lowercase RFC 1123 ${namePattern === DNS_LABEL ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'`,
+      });
     }
     if (ns && obj.metadata?.namespace && obj.metadata.namespace !== ns) {
-      causes.push({ field: 'metadata.namespace', reason: 'FieldValueInvalid', message: `Invalid value: "${obj.metadata.namespace}": does not match the namespace of the request` });
+      causes.push({
+        field: 'metadata.namespace',
+        reason: 'FieldValueInvalid',
+        message: `Invalid value: "${obj.metadata.namespace}": does not match the namespace of the request`,
+      });
     }
     for (const [k, v] of Object.entries(obj.metadata?.labels ?? {})) {
-      if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v)) causes.push({ field: `metadata.labels`, reason: 'FieldValueInvalid', message: `Invalid value: "${String(v)}": a valid label value (key ${k})` });
+      if (typeof v !== 'string' || v.length > 63 || !LABEL_VALUE.test(v))
+        causes.push({
+          field: `metadata.labels`,
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: "${String(v)}": a valid label value (key ${k})`,
+        });
     }
     causes.push(...(t.validate?.(obj) ?? []));
     if (causes.length > 0) {
       const kind = t.group ? `${t.kind}.${t.group}` : t.kind;
-      throw new ApiError(422, 'Invalid', `${kind} "${name ?? ''}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`, {
-        name: name ?? '',
-        group: t.group,
-        kind: t.kind,
-        causes,
-      });
+      throw new ApiError(
+        422,
+        'Invalid',
+        `${kind} "${name ?? ''}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
+        {
+          name: name ?? '',
+          group: t.group,
+          kind: t.kind,
+          causes,
+        },
+      );
     }
   }
 
@@ -294,7 +397,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
   }
 
   function requireNamespace(ns: string): void {
-    if (!store.has(keyOf(TYPES[0] as ResourceType, undefined, ns))) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+    if (!store.has(keyOf(TYPES[0] as ResourceType, undefined, ns)))
+      throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
   }
 
   function stamp(t: ResourceType, body: KubeObject, ns: string | undefined, previous?: KubeObject): KubeObject {
@@ -318,7 +422,12 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
       const name = body.metadata?.name;
       validate(t, body, undefined);
       const nsType = TYPES[0] as ResourceType;
-      if (store.has(keyOf(nsType, undefined, name))) throw new ApiError(409, 'AlreadyExists', `project.project.openshift.io "${name}" already exists`, { name, group: 'project.openshift.io', kind: 'project' });
+      if (store.has(keyOf(nsType, undefined, name)))
+        throw new ApiError(409, 'AlreadyExists', `project.project.openshift.io "${name}" already exists`, {
+          name,
+          group: 'project.openshift.io',
+          kind: 'project',
+        });
       const annotations: Record<string, string> = { 'openshift.io/requester': 'infrafed' };
       if (typeof body.displayName === 'string') annotations['openshift.io/display-name'] = body.displayName;
       if (typeof body.description === 'string') annotations['openshift.io/description'] = body.description;
@@ -326,11 +435,20 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
       store.set(keyOf(nsType, undefined, name), created);
       return { code: 201, body: present(TYPES.find((x) => x.plural === 'projects') as ResourceType, created) };
     }
-    if (t.plural === 'projects') throw new ApiError(403, 'Forbidden', 'projects.project.openshift.io is forbidden: use a ProjectRequest', { kind: 'projects', group: t.group });
+    if (t.plural === 'projects')
+      throw new ApiError(403, 'Forbidden', 'projects.project.openshift.io is forbidden: use a ProjectRequest', {
+        kind: 'projects',
+        group: t.group,
+      });
     if (t.namespaced) requireNamespace(ns as string);
     validate(t, body, ns);
     const key = keyOf(t, ns, body.metadata.name);
-    if (store.has(key)) throw new ApiError(409, 'AlreadyExists', `${qualified(t)} "${body.metadata.name}" already exists`, { name: body.metadata.name, group: t.group, kind: t.plural });
+    if (store.has(key))
+      throw new ApiError(409, 'AlreadyExists', `${qualified(t)} "${body.metadata.name}" already exists`, {
+        name: body.metadata.name,
+        group: t.group,
+        kind: t.plural,
+      });
     if (t.namespaced) admit(t, ns as string, body);
     const created = stamp(t, body, ns);
     store.set(key, created);
@@ -348,19 +466,29 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     validate(st, body, ns);
     const rv = body.metadata.resourceVersion;
     if (rv !== undefined && rv !== current.metadata.resourceVersion) {
-      throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`, {
-        name,
-        group: t.group,
-        kind: t.plural,
-      });
+      throw new ApiError(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${qualified(t)} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        {
+          name,
+          group: t.group,
+          kind: t.plural,
+        },
+      );
     }
     if (st.plural === 'rolebindings' && JSON.stringify(body.roleRef) !== JSON.stringify(current.roleRef)) {
-      throw new ApiError(422, 'Invalid', `RoleBinding.rbac.authorization.k8s.io "${name}" is invalid: roleRef: Invalid value: ${JSON.stringify(body.roleRef)}: cannot change roleRef`, {
-        name,
-        group: st.group,
-        kind: st.kind,
-        causes: [{ field: 'roleRef', reason: 'FieldValueInvalid', message: 'Invalid value: cannot change roleRef' }],
-      });
+      throw new ApiError(
+        422,
+        'Invalid',
+        `RoleBinding.rbac.authorization.k8s.io "${name}" is invalid: roleRef: Invalid value: ${JSON.stringify(body.roleRef)}: cannot change roleRef`,
+        {
+          name,
+          group: st.group,
+          kind: st.kind,
+          causes: [{ field: 'roleRef', reason: 'FieldValueInvalid', message: 'Invalid value: cannot change roleRef' }],
+        },
+      );
     }
     const updated = stamp(st, { ...body, metadata: { ...body.metadata, name } }, ns, current);
     store.set(key, updated);
@@ -398,7 +526,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     try {
       if (req.headers.authorization !== `Bearer ${options.token}`) throw new ApiError(401, 'Unauthorized', 'Unauthorized');
       const url = new URL(req.url ?? '/', 'http://emulator');
-      if (url.pathname === '/version') return send(200, { major: '1', minor: '29', gitVersion: 'v1.29.0+okd-emulator', platform: 'linux/amd64' });
+      if (url.pathname === '/version')
+        return send(200, { major: '1', minor: '29', gitVersion: 'v1.29.0+okd-emulator', platform: 'linux/amd64' });
       // /api/v1/... or /apis/<group>/<version>/...
       const parts = url.pathname.split('/').filter(Boolean);
       let group = '';
@@ -415,7 +544,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
       }
       const [plural, name, ...extra] = rest;
       const t = TYPES.find((x) => x.group === group && x.plural === plural);
-      if (!t || extra.length > 0 || (ns && !t.namespaced)) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+      if (!t || extra.length > 0 || (ns && !t.namespaced))
+        throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const method = req.method ?? 'GET';
       if (method === 'GET' && name) {
         const found = store.get(keyOf(storageType(t), ns, name));
@@ -424,7 +554,9 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
       }
       if (method === 'GET') {
         const selector = url.searchParams.get('labelSelector');
-        const items = list(t, ns).filter((o) => matches(selector, o.metadata.labels)).map((o) => present(t, o));
+        const items = list(t, ns)
+          .filter((o) => matches(selector, o.metadata.labels))
+          .map((o) => present(t, o));
         return send(200, { apiVersion: apiVersionOf(t), kind: `${t.kind}List`, metadata: { resourceVersion: String(version) }, items });
       }
       const write = (r: { code: number; body: unknown }) => {

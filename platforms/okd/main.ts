@@ -8,7 +8,11 @@ if (!token) {
   process.stderr.write('OKD_TOKEN is required\n');
   process.exit(1);
 }
-const emulator = await startOkdEmulator({ token, port: Number(process.env.OKD_PORT ?? 0), stateFile: process.env.OKD_STATE_FILE || undefined });
+const emulator = await startOkdEmulator({
+  token,
+  port: Number(process.env.OKD_PORT ?? 0),
+  stateFile: process.env.OKD_STATE_FILE || undefined,
+});
 process.stdout.write(`${JSON.stringify({ level: 30, name: 'okd-emulator', url: emulator.url, msg: 'okd emulator ready' })}\n`);
 const stop = () => void emulator.close().then(() => process.exit(0));
 process.on('SIGTERM', stop);

@@ -17,8 +17,16 @@ export const accessRulesRoutes: Route[] = [
     response: pageOf(accessRuleResource, 'AccessRulePage'),
     shape: 'list',
     async handle(ctx) {
-      const { project, errors } = await projectWith<{ accessRules: z.infer<typeof accessRuleResource>[] }>(ctx, `{ accessRules ${selectionOf(accessRuleResource)} }`);
-      return { kind: 'list', items: project.accessRules, errors, sortKey: (r: { id: string; region: string; platform: string }) => `${r.id}|${r.region}/${r.platform}` };
+      const { project, errors } = await projectWith<{ accessRules: z.infer<typeof accessRuleResource>[] }>(
+        ctx,
+        `{ accessRules ${selectionOf(accessRuleResource)} }`,
+      );
+      return {
+        kind: 'list',
+        items: project.accessRules,
+        errors,
+        sortKey: (r: { id: string; region: string; platform: string }) => `${r.id}|${r.region}/${r.platform}`,
+      };
     },
   },
   {
@@ -31,7 +39,12 @@ export const accessRulesRoutes: Route[] = [
     body: { schema: accessRuleInput, omit: [], id: 'AccessRuleInput' },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('applyAccessRule')(ctx, `mutation($p: ID!, $rule: AccessRuleInput!) { applyAccessRule(projectId: $p, rule: $rule) ${OPERATION} }`, { p: ctx.path.projectId, rule: ctx.body }),
+    handle: (ctx) =>
+      operation('applyAccessRule')(
+        ctx,
+        `mutation($p: ID!, $rule: AccessRuleInput!) { applyAccessRule(projectId: $p, rule: $rule) ${OPERATION} }`,
+        { p: ctx.path.projectId, rule: ctx.body },
+      ),
   },
   {
     method: 'delete',
@@ -42,6 +55,10 @@ export const accessRulesRoutes: Route[] = [
     params: { ...projectId, ruleId: accessRuleIdSchema },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('removeAccessRule')(ctx, `mutation($p: ID!, $r: ID!) { removeAccessRule(projectId: $p, ruleId: $r) ${OPERATION} }`, { p: ctx.path.projectId, r: ctx.path.ruleId }),
+    handle: (ctx) =>
+      operation('removeAccessRule')(ctx, `mutation($p: ID!, $r: ID!) { removeAccessRule(projectId: $p, ruleId: $r) ${OPERATION} }`, {
+        p: ctx.path.projectId,
+        r: ctx.path.ruleId,
+      }),
   },
 ];

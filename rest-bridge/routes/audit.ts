@@ -14,7 +14,10 @@ export const auditRoutes: Route[] = [
     summary: "The organisation's audit log, oldest first (admins; platform operators: any organisation)",
     query: {
       limit: limitQuery.limit,
-      cursor: z.string().regex(/^[0-9]+$/, 'a cursor comes from a previous page').optional(),
+      cursor: z
+        .string()
+        .regex(/^[0-9]+$/, 'a cursor comes from a previous page')
+        .optional(),
       organization: organizationIdSchema.optional(),
       projectId: projectIdSchema.optional(),
       action: z.string().max(100).optional(),
@@ -25,7 +28,8 @@ export const auditRoutes: Route[] = [
     async handle(ctx) {
       const { limit, cursor, ...filter } = ctx.query as { limit: number; cursor?: string } & Record<string, string | undefined>;
       const result = await ctx.graphql<{ auditEvents: { events: unknown[]; nextCursor: string | null } }>(
-        `query($f: AuditFilter, $first: Int, $after: String) { auditEvents(filter: $f, first: $first, after: $after) { events ${selectionOf(auditEventResource)} nextCursor } }`,
+        'query($f: AuditFilter, $first: Int, $after: String) ' +
+          `{ auditEvents(filter: $f, first: $first, after: $after) { events ${selectionOf(auditEventResource)} nextCursor } }`,
         { f: filter, first: limit, after: cursor ?? null },
       );
       const page = dataOf(result).auditEvents;

@@ -18,8 +18,16 @@ export const membersRoutes: Route[] = [
     response: pageOf(memberResource, 'MemberPage'),
     shape: 'list',
     async handle(ctx) {
-      const { project, errors } = await projectWith<{ members: z.infer<typeof memberResource>[] }>(ctx, `{ members ${selectionOf(memberResource)} }`);
-      return { kind: 'list', items: project.members, errors, sortKey: (m: z.infer<typeof memberResource>) => `${m.user ?? ''}|${m.group ?? ''}|${m.region}/${m.platform}` };
+      const { project, errors } = await projectWith<{ members: z.infer<typeof memberResource>[] }>(
+        ctx,
+        `{ members ${selectionOf(memberResource)} }`,
+      );
+      return {
+        kind: 'list',
+        items: project.members,
+        errors,
+        sortKey: (m: z.infer<typeof memberResource>) => `${m.user ?? ''}|${m.group ?? ''}|${m.region}/${m.platform}`,
+      };
     },
   },
   {
@@ -33,12 +41,16 @@ export const membersRoutes: Route[] = [
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
-      operation('addMember')(ctx, `mutation($p: ID!, $u: String, $g: String, $r: String!) { addMember(projectId: $p, user: $u, group: $g, role: $r) ${OPERATION} }`, {
-        p: ctx.path.projectId,
-        u: ctx.body.user ?? null,
-        g: ctx.body.group ?? null,
-        r: ctx.body.role,
-      }),
+      operation('addMember')(
+        ctx,
+        `mutation($p: ID!, $u: String, $g: String, $r: String!) { addMember(projectId: $p, user: $u, group: $g, role: $r) ${OPERATION} }`,
+        {
+          p: ctx.path.projectId,
+          u: ctx.body.user ?? null,
+          g: ctx.body.group ?? null,
+          r: ctx.body.role,
+        },
+      ),
   },
   {
     method: 'delete',
@@ -49,7 +61,11 @@ export const membersRoutes: Route[] = [
     params: { ...projectId, user: userNameSchema },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('removeMember')(ctx, `mutation($p: ID!, $u: String) { removeMember(projectId: $p, user: $u) ${OPERATION} }`, { p: ctx.path.projectId, u: ctx.path.user }),
+    handle: (ctx) =>
+      operation('removeMember')(ctx, `mutation($p: ID!, $u: String) { removeMember(projectId: $p, user: $u) ${OPERATION} }`, {
+        p: ctx.path.projectId,
+        u: ctx.path.user,
+      }),
   },
   {
     method: 'delete',
@@ -60,6 +76,10 @@ export const membersRoutes: Route[] = [
     params: { ...projectId, group: groupNameSchema },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('removeMember')(ctx, `mutation($p: ID!, $g: String) { removeMember(projectId: $p, group: $g) ${OPERATION} }`, { p: ctx.path.projectId, g: ctx.path.group }),
+    handle: (ctx) =>
+      operation('removeMember')(ctx, `mutation($p: ID!, $g: String) { removeMember(projectId: $p, group: $g) ${OPERATION} }`, {
+        p: ctx.path.projectId,
+        g: ctx.path.group,
+      }),
   },
 ];

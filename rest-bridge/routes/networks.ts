@@ -17,7 +17,10 @@ export const networksRoutes: Route[] = [
     response: pageOf(networkResource, 'NetworkPage'),
     shape: 'list',
     async handle(ctx) {
-      const { project, errors } = await projectWith<{ networks: z.infer<typeof networkResource>[] }>(ctx, `{ networks ${selectionOf(networkResource)} }`);
+      const { project, errors } = await projectWith<{ networks: z.infer<typeof networkResource>[] }>(
+        ctx,
+        `{ networks ${selectionOf(networkResource)} }`,
+      );
       return { kind: 'list', items: project.networks, errors, sortKey: (n: { id: string }) => n.id };
     },
   },
@@ -31,7 +34,10 @@ export const networksRoutes: Route[] = [
     body: { schema: createNetworkInput, omit: ['projectId'], id: 'CreateNetworkInput' },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('createNetwork')(ctx, `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) ${OPERATION} }`, { input: { ...ctx.body, projectId: ctx.path.projectId } }),
+    handle: (ctx) =>
+      operation('createNetwork')(ctx, `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) ${OPERATION} }`, {
+        input: { ...ctx.body, projectId: ctx.path.projectId },
+      }),
   },
   {
     method: 'delete',
@@ -42,6 +48,10 @@ export const networksRoutes: Route[] = [
     params: { ...projectId, networkId: networkIdSchema },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('deleteNetwork')(ctx, `mutation($p: ID!, $n: ID!) { deleteNetwork(projectId: $p, id: $n) ${OPERATION} }`, { p: ctx.path.projectId, n: ctx.path.networkId }),
+    handle: (ctx) =>
+      operation('deleteNetwork')(ctx, `mutation($p: ID!, $n: ID!) { deleteNetwork(projectId: $p, id: $n) ${OPERATION} }`, {
+        p: ctx.path.projectId,
+        n: ctx.path.networkId,
+      }),
   },
 ];

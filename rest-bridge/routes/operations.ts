@@ -15,7 +15,9 @@ export const operationsRoutes: Route[] = [
     shape: 'resource',
     etag: true,
     async handle(ctx) {
-      const result = await ctx.graphql<{ operation: unknown }>(`query($id: ID!) { operation(id: $id) ${OPERATION} }`, { id: ctx.path.operationId });
+      const result = await ctx.graphql<{ operation: unknown }>(`query($id: ID!) { operation(id: $id) ${OPERATION} }`, {
+        id: ctx.path.operationId,
+      });
       const op = dataOf(result).operation;
       return { kind: 'resource', body: op, etag: op };
     },

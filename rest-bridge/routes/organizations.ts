@@ -5,7 +5,10 @@ import { organizationResource, entitlementsResource } from '../../schema/rest.ts
 import { ORGANIZATION, dataOf, notFound, type Route, type RouteContext } from './route.ts';
 
 async function entitlementsOf(ctx: RouteContext) {
-  const result = await ctx.graphql<{ organization: z.infer<typeof organizationResource> | null }>(`query($id: String) { organization(id: $id) ${ORGANIZATION} }`, { id: ctx.path.organization });
+  const result = await ctx.graphql<{ organization: z.infer<typeof organizationResource> | null }>(
+    `query($id: String) { organization(id: $id) ${ORGANIZATION} }`,
+    { id: ctx.path.organization },
+  );
   const org = dataOf(result).organization;
   if (!org) throw notFound(`organisation ${ctx.path.organization}`);
   return {
@@ -33,7 +36,9 @@ export const organizationsRoutes: Route[] = [
     shape: 'resource',
     etag: true,
     async handle(ctx) {
-      const result = await ctx.graphql<{ organization: unknown }>(`query($id: String) { organization(id: $id) ${ORGANIZATION} }`, { id: ctx.path.organization });
+      const result = await ctx.graphql<{ organization: unknown }>(`query($id: String) { organization(id: $id) ${ORGANIZATION} }`, {
+        id: ctx.path.organization,
+      });
       const org = dataOf(result).organization;
       if (!org) throw notFound(`organisation ${ctx.path.organization}`);
       return { kind: 'resource', body: org, etag: org };
@@ -68,7 +73,10 @@ export const organizationsRoutes: Route[] = [
     etag: true,
     ifMatch: { read: entitlementsOf },
     async handle(ctx) {
-      const result = await ctx.graphql<{ setEntitlements: { id: string } }>('mutation($input: EntitlementsInput!) { setEntitlements(input: $input) { id } }', { input: ctx.body });
+      const result = await ctx.graphql<{ setEntitlements: { id: string } }>(
+        'mutation($input: EntitlementsInput!) { setEntitlements(input: $input) { id } }',
+        { input: ctx.body },
+      );
       dataOf(result);
       const body = await entitlementsOf(ctx);
       return { kind: 'resource', body, etag: body };
@@ -84,7 +92,9 @@ export const organizationsRoutes: Route[] = [
     response: organizationResource,
     shape: 'resource',
     async handle(ctx) {
-      const result = await ctx.graphql<{ syncUsage: unknown }>(`mutation($id: String) { syncUsage(organization: $id) ${ORGANIZATION} }`, { id: ctx.path.organization });
+      const result = await ctx.graphql<{ syncUsage: unknown }>(`mutation($id: String) { syncUsage(organization: $id) ${ORGANIZATION} }`, {
+        id: ctx.path.organization,
+      });
       return { kind: 'resource', body: dataOf(result).syncUsage };
     },
   },

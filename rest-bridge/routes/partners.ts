@@ -18,7 +18,10 @@ export const partnersRoutes: Route[] = [
     response: pageOf(partnerResource, 'PartnerPage'),
     shape: 'list',
     async handle(ctx) {
-      const { project, errors } = await projectWith<{ shares: z.infer<typeof partnerResource>[] }>(ctx, `{ shares ${selectionOf(partnerResource)} }`);
+      const { project, errors } = await projectWith<{ shares: z.infer<typeof partnerResource>[] }>(
+        ctx,
+        `{ shares ${selectionOf(partnerResource)} }`,
+      );
       return { kind: 'list', items: project.shares, errors, sortKey: (s: { organization: string }) => s.organization };
     },
   },
@@ -33,11 +36,15 @@ export const partnersRoutes: Route[] = [
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
-      operation('shareProject')(ctx, `mutation($p: ID!, $o: String!, $l: String!) { shareProject(projectId: $p, partner: $o, level: $l) ${OPERATION} }`, {
-        p: ctx.path.projectId,
-        o: ctx.path.partner,
-        l: ctx.body.level,
-      }),
+      operation('shareProject')(
+        ctx,
+        `mutation($p: ID!, $o: String!, $l: String!) { shareProject(projectId: $p, partner: $o, level: $l) ${OPERATION} }`,
+        {
+          p: ctx.path.projectId,
+          o: ctx.path.partner,
+          l: ctx.body.level,
+        },
+      ),
   },
   {
     method: 'delete',
@@ -48,6 +55,10 @@ export const partnersRoutes: Route[] = [
     params: { ...projectId, partner: organizationIdSchema },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('revokeShare')(ctx, `mutation($p: ID!, $o: String!) { revokeShare(projectId: $p, partner: $o) ${OPERATION} }`, { p: ctx.path.projectId, o: ctx.path.partner }),
+    handle: (ctx) =>
+      operation('revokeShare')(ctx, `mutation($p: ID!, $o: String!) { revokeShare(projectId: $p, partner: $o) ${OPERATION} }`, {
+        p: ctx.path.projectId,
+        o: ctx.path.partner,
+      }),
   },
 ];

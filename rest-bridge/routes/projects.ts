@@ -20,7 +20,10 @@ export const projectsRoutes: Route[] = [
       const result = await ctx.graphql<{ projects: z.infer<typeof projectResource>[] }>(`{ projects ${PROJECT} }`);
       const { name, region, platform } = ctx.query as { name?: string; region?: string; platform?: string };
       const items = dataOf(result).projects.filter(
-        (p) => (!name || p.name === name) && (!region || p.placements.some((x) => x.region === region)) && (!platform || p.placements.some((x) => x.platform === platform)),
+        (p) =>
+          (!name || p.name === name) &&
+          (!region || p.placements.some((x) => x.region === region)) &&
+          (!platform || p.placements.some((x) => x.platform === platform)),
       );
       return { kind: 'list', items, errors: result.errors, sortKey: (p: { id: string }) => p.id };
     },
@@ -34,7 +37,10 @@ export const projectsRoutes: Route[] = [
     body: { schema: createProjectInput, omit: [], id: 'CreateProjectInput' },
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('createProject')(ctx, `mutation($input: CreateProjectInput!) { createProject(input: $input) ${OPERATION} }`, { input: ctx.body }),
+    handle: (ctx) =>
+      operation('createProject')(ctx, `mutation($input: CreateProjectInput!) { createProject(input: $input) ${OPERATION} }`, {
+        input: ctx.body,
+      }),
   },
   {
     method: 'get',
@@ -60,7 +66,8 @@ export const projectsRoutes: Route[] = [
     params: projectId,
     response: operationResource,
     shape: 'operation',
-    handle: (ctx) => operation('deleteProject')(ctx, `mutation($id: ID!) { deleteProject(id: $id) ${OPERATION} }`, { id: ctx.path.projectId }),
+    handle: (ctx) =>
+      operation('deleteProject')(ctx, `mutation($id: ID!) { deleteProject(id: $id) ${OPERATION} }`, { id: ctx.path.projectId }),
   },
   {
     method: 'get',
@@ -73,8 +80,16 @@ export const projectsRoutes: Route[] = [
     response: pageOf(placementResource, 'PlacementPage'),
     shape: 'list',
     async handle(ctx) {
-      const { project, errors } = await projectWith<{ placements: z.infer<typeof placementResource>[] }>(ctx, `{ placements ${selectionOf(placementResource)} }`);
-      return { kind: 'list', items: project.placements, errors, sortKey: (p: { region: string; platform: string }) => `${p.region}/${p.platform}` };
+      const { project, errors } = await projectWith<{ placements: z.infer<typeof placementResource>[] }>(
+        ctx,
+        `{ placements ${selectionOf(placementResource)} }`,
+      );
+      return {
+        kind: 'list',
+        items: project.placements,
+        errors,
+        sortKey: (p: { region: string; platform: string }) => `${p.region}/${p.platform}`,
+      };
     },
   },
 ];

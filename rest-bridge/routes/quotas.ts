@@ -6,7 +6,10 @@ import { selectionOf } from '../selection.ts';
 import { OPERATION, notFound, projectWith, operation, projectId, limitQuery, type Route, type RouteContext } from './route.ts';
 
 async function quotasIn(ctx: RouteContext) {
-  const { project } = await projectWith<{ quotas: z.infer<typeof placementQuotaResource>[] }>(ctx, `{ quotas ${selectionOf(placementQuotaResource)} }`);
+  const { project } = await projectWith<{ quotas: z.infer<typeof placementQuotaResource>[] }>(
+    ctx,
+    `{ quotas ${selectionOf(placementQuotaResource)} }`,
+  );
   const placements = project.quotas.filter((q) => q.region === ctx.path.region);
   if (placements.length === 0) throw notFound(`a placement of project ${ctx.path.projectId} in ${ctx.path.region}`);
   return { region: ctx.path.region as string, placements };
@@ -25,8 +28,16 @@ export const quotasRoutes: Route[] = [
     response: pageOf(placementQuotaResource, 'PlacementQuotaPage'),
     shape: 'list',
     async handle(ctx) {
-      const { project, errors } = await projectWith<{ quotas: z.infer<typeof placementQuotaResource>[] }>(ctx, `{ quotas ${selectionOf(placementQuotaResource)} }`);
-      return { kind: 'list', items: project.quotas, errors, sortKey: (q: { region: string; platform: string }) => `${q.region}/${q.platform}` };
+      const { project, errors } = await projectWith<{ quotas: z.infer<typeof placementQuotaResource>[] }>(
+        ctx,
+        `{ quotas ${selectionOf(placementQuotaResource)} }`,
+      );
+      return {
+        kind: 'list',
+        items: project.quotas,
+        errors,
+        sortKey: (q: { region: string; platform: string }) => `${q.region}/${q.platform}`,
+      };
     },
   },
   {
@@ -51,17 +62,23 @@ export const quotasRoutes: Route[] = [
     operationId: 'setQuota',
     tag: 'quotas',
     summary: "Set quota limits on the project's placements in a region (limits left out stay)",
-    description: 'Held against the organisation’s entitlements first. Send `If-Match` with the ETag of GET …/quotas/{region}: a stale tag gets 412 and changes nothing.',
+    description:
+      'Held against the organisation’s entitlements first. ' +
+      'Send `If-Match` with the ETag of GET …/quotas/{region}: a stale tag gets 412 and changes nothing.',
     params: { ...projectId, region: regionNameSchema },
     body: { schema: quotaLimitsInput, omit: [], id: 'QuotaLimitsInput' },
     response: operationResource,
     shape: 'operation',
     ifMatch: { read: async (ctx) => (await quotasIn(ctx)).placements.map((p) => [p.platform, p.quota]) },
     handle: (ctx) =>
-      operation('setQuota')(ctx, `mutation($p: ID!, $r: String!, $l: QuotaLimitsInput!) { setQuota(projectId: $p, region: $r, limits: $l) ${OPERATION} }`, {
-        p: ctx.path.projectId,
-        r: ctx.path.region,
-        l: ctx.body,
-      }),
+      operation('setQuota')(
+        ctx,
+        `mutation($p: ID!, $r: String!, $l: QuotaLimitsInput!) { setQuota(projectId: $p, region: $r, limits: $l) ${OPERATION} }`,
+        {
+          p: ctx.path.projectId,
+          r: ctx.path.region,
+          l: ctx.body,
+        },
+      ),
   },
 ];

@@ -98,6 +98,3 @@ export function operation(name: string) {
 
 export const projectId = { projectId: projectIdSchema };
 export const limitQuery = { limit: z.coerce.number().int().min(1).max(500).default(50), cursor: z.string().max(200).optional() };
-
-
-

@@ -24,7 +24,9 @@ export async function serveOps(req: IncomingMessage, res: ServerResponse, ready:
       checks = { checks: (error as Error).message };
     }
     const ok = Object.values(checks).every((v) => v === true);
-    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
+    res
+      .writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ status: ok ? 'ready' : 'not ready', checks }));
     return true;
   }
   if (path === '/metrics') {
@@ -39,7 +41,10 @@ export async function serveOps(req: IncomingMessage, res: ServerResponse, ready:
  * caller's `traceparent`, or a new one, also set on the request so it travels on), is logged once at info
  * (method, path, status, ms, trace id) and counted in the metrics (`operation` from `operationOf`).
  */
-export function httpFace(handler: RequestListener, options: { log: Logger; ready: ReadinessCheck; operationOf?: (req: IncomingMessage) => string }): RequestListener {
+export function httpFace(
+  handler: RequestListener,
+  options: { log: Logger; ready: ReadinessCheck; operationOf?: (req: IncomingMessage) => string },
+): RequestListener {
   return (req, res) => {
     void serveOps(req, res, options.ready).then((handled) => {
       if (handled) return;
@@ -50,7 +55,10 @@ export function httpFace(handler: RequestListener, options: { log: Logger; ready
         const started = performance.now();
         res.once('finish', () => {
           const ms = performance.now() - started;
-          options.log.info({ method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(ms), traceId }, 'http request');
+          options.log.info(
+            { method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(ms), traceId },
+            'http request',
+          );
           const code = res.statusCode < 400 ? 'OK' : `HTTP_${res.statusCode}`;
           recordRequest(options.operationOf?.(req) ?? `${req.method} ${(req.url ?? '/').split('?')[0]}`, '', code, ms / 1000);
         });
@@ -92,7 +100,10 @@ export function natsReady(nc: NatsConnection): ReadinessCheck {
     if (nc.isClosed()) return { nats: 'closed' };
     let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([nc.flush(), new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 1 s')), 1_000)))]);
+      await Promise.race([
+        nc.flush(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 1 s')), 1_000))),
+      ]);
       return { nats: true };
     } catch (error) {
       return { nats: (error as Error).message };
@@ -133,7 +144,11 @@ export function allOf(...checks: ReadinessCheck[]): ReadinessCheck {
  * `/readyz` and `/metrics` on INFRAFED_OPS_PORT (INFRAFED_OPS_HOST, default 127.0.0.1) when set.
  * Returns what stops it.
  */
-export async function opsForComponent(component: string, ready: ReadinessCheck, env: NodeJS.ProcessEnv = process.env): Promise<() => Promise<void>> {
+export async function opsForComponent(
+  component: string,
+  ready: ReadinessCheck,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<() => Promise<void>> {
   setComponent(component);
   if (!env.INFRAFED_OPS_PORT) return async () => {};
   const server = await startOpsServer(Number(env.INFRAFED_OPS_PORT), env.INFRAFED_OPS_HOST ?? '127.0.0.1', ready);

@@ -1,6 +1,11 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { z } from 'zod';
-import { adapterContract, type AdapterContract, type AdapterContractResource, type AdapterContractVerb } from '../../schema/contracts/adapter.ts';
+import {
+  adapterContract,
+  type AdapterContract,
+  type AdapterContractResource,
+  type AdapterContractVerb,
+} from '../../schema/contracts/adapter.ts';
 import type { Placement } from '../../schema/model.ts';
 import { adapterSubject } from '../../schema/subjects.ts';
 import { requestJson } from './request.ts';
@@ -27,8 +32,14 @@ export function requestAdapter<R extends AdapterContractResource, V extends Adap
   body: AdapterRequest<R, V>,
   options: AdapterCallOptions,
 ): Promise<AdapterReply<R, V>> {
-  return requestJson(nc, adapterSubject(placement.region, placement.platform, resource, verb), body, adapterContract(resource, verb).reply, {
-    ...options,
-    target: { kind: 'region', region: placement.region, platform: placement.platform },
-  }) as Promise<AdapterReply<R, V>>;
+  return requestJson(
+    nc,
+    adapterSubject(placement.region, placement.platform, resource, verb),
+    body,
+    adapterContract(resource, verb).reply,
+    {
+      ...options,
+      target: { kind: 'region', region: placement.region, platform: placement.platform },
+    },
+  ) as Promise<AdapterReply<R, V>>;
 }

@@ -1,5 +1,10 @@
 import type { z } from 'zod';
-import { adapterContract, type AdapterContract, type AdapterContractResource, type AdapterContractVerb } from '../../schema/contracts/adapter.ts';
+import {
+  adapterContract,
+  type AdapterContract,
+  type AdapterContractResource,
+  type AdapterContractVerb,
+} from '../../schema/contracts/adapter.ts';
 import type { Platform } from '../../schema/model.ts';
 import { adapterSubject } from '../../schema/subjects.ts';
 import type { EndpointSpec, HandlerContext } from './service.ts';
@@ -14,7 +19,9 @@ export function adapterEndpoint<R extends AdapterContractResource, V extends Ada
   platform: Platform,
   resource: R,
   verb: V,
-  spec: { handle(request: z.infer<AdapterContract<R, V>['request']>, context: HandlerContext): Promise<z.infer<AdapterContract<R, V>['reply']>> },
+  spec: {
+    handle(request: z.infer<AdapterContract<R, V>['request']>, context: HandlerContext): Promise<z.infer<AdapterContract<R, V>['reply']>>;
+  },
 ): EndpointSpec<AdapterContract<R, V>['request'], AdapterContract<R, V>['reply']> {
   const { request, reply } = adapterContract(resource, verb);
   return {

@@ -37,7 +37,12 @@ export async function connectNats(options: ConnectOptions): Promise<NatsConnecti
 }
 
 /** Connection options of a component from the system configuration (`servers`: e.g. its region's cluster). */
-export function natsOptionsOf(config: Pick<SystemConfig, 'nats'>, component: string, name = component, servers: readonly string[] = config.nats.servers): ConnectOptions {
+export function natsOptionsOf(
+  config: Pick<SystemConfig, 'nats'>,
+  component: string,
+  name = component,
+  servers: readonly string[] = config.nats.servers,
+): ConnectOptions {
   return {
     servers,
     name,

@@ -8,9 +8,7 @@ import { natsNoRespondersTotal, natsRequestDuration, natsRequestsTotal } from '.
 import { decodeReply, encodeJson } from './wire.ts';
 
 /** Who is being called, for error codes and messages. */
-export type RequestTarget =
-  | { kind: 'region'; region: string; platform: string }
-  | { kind: 'service'; name: string };
+export type RequestTarget = { kind: 'region'; region: string; platform: string } | { kind: 'service'; name: string };
 
 export interface RequestOptions {
   /** Upper bound for this call, milliseconds; shrunk to `deadline` when that comes sooner. */
@@ -70,7 +68,10 @@ export async function requestJson<S extends z.ZodType>(
     onAbort = () => reject(options.signal?.reason);
     options.signal.addEventListener('abort', onAbort, { once: true });
   });
-  const labels = { target: target.kind === 'region' ? `adapter-${target.platform}` : target.name, region: target.kind === 'region' ? target.region : '' };
+  const labels = {
+    target: target.kind === 'region' ? `adapter-${target.platform}` : target.name,
+    region: target.kind === 'region' ? target.region : '',
+  };
   const started = performance.now();
   let outcome = 'error';
   try {
@@ -100,13 +101,21 @@ export async function requestJson<S extends z.ZodType>(
 
 function unavailableError(target: RequestTarget): InfrafedError {
   return target.kind === 'region'
-    ? new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `region ${target.region} has no ${target.platform} adapter available`, targetExtensions(target))
+    ? new InfrafedError(
+        ErrorCode.REGION_UNAVAILABLE,
+        `region ${target.region} has no ${target.platform} adapter available`,
+        targetExtensions(target),
+      )
     : new InfrafedError(ErrorCode.SERVICE_UNAVAILABLE, `${target.name} is not available`, targetExtensions(target));
 }
 
 function timeoutError(target: RequestTarget): InfrafedError {
   return target.kind === 'region'
-    ? new InfrafedError(ErrorCode.REGION_TIMEOUT, `region ${target.region} (${target.platform}) did not answer in time`, targetExtensions(target))
+    ? new InfrafedError(
+        ErrorCode.REGION_TIMEOUT,
+        `region ${target.region} (${target.platform}) did not answer in time`,
+        targetExtensions(target),
+      )
     : new InfrafedError(ErrorCode.SERVICE_UNAVAILABLE, `${target.name} did not answer in time`, targetExtensions(target));
 }
 
@@ -126,7 +135,8 @@ export async function fanOut<T, V>(targets: readonly T[], call: (target: T) => P
     const target = targets[i] as T;
     if (s.status === 'fulfilled') result.ok.push({ target, value: s.value });
     else {
-      const error = s.reason instanceof InfrafedError ? s.reason : new InfrafedError(ErrorCode.INTERNAL, 'internal error', {}, { cause: s.reason });
+      const error =
+        s.reason instanceof InfrafedError ? s.reason : new InfrafedError(ErrorCode.INTERNAL, 'internal error', {}, { cause: s.reason });
       result.failed.push({ target, error });
     }
   });

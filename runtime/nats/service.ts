@@ -76,7 +76,12 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
             const checkedAt = new Date().toISOString();
             const deadline = Date.now() + 3_000;
             try {
-              await probe.handle(probe.request.parse({}), { headers: undefined, deadline, signal: AbortSignal.timeout(3_000), log: options.log });
+              await probe.handle(probe.request.parse({}), {
+                headers: undefined,
+                deadline,
+                signal: AbortSignal.timeout(3_000),
+                log: options.log,
+              });
               return { ready: true, detail: null, checkedAt };
             } catch (error) {
               return { ready: false, detail: (error as Error).message, checkedAt };
@@ -140,7 +145,9 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
     }
     const parsed = spec.request.safeParse(body);
     if (!parsed.success) {
-      throw new InfrafedError(ErrorCode.BAD_REQUEST, `the request breaks the ${spec.name} contract`, { problems: toProblems(parsed.error, body) });
+      throw new InfrafedError(ErrorCode.BAD_REQUEST, `the request breaks the ${spec.name} contract`, {
+        problems: toProblems(parsed.error, body),
+      });
     }
     const reply = await spec.handle(parsed.data, { headers: msg.headers, deadline, signal, log: reqLog });
     const checked = spec.reply.safeParse(reply);

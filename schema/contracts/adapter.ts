@@ -43,10 +43,16 @@ export const adapterContracts = {
 type Contracts = typeof adapterContracts;
 export type AdapterContractResource = keyof Contracts;
 export type AdapterContractVerb<R extends AdapterContractResource> = keyof Contracts[R] & string;
-export type AdapterContract<R extends AdapterContractResource, V extends AdapterContractVerb<R>> = Contracts[R][V] extends { request: infer Q extends z.ZodType; reply: infer P extends z.ZodType }
+export type AdapterContract<R extends AdapterContractResource, V extends AdapterContractVerb<R>> = Contracts[R][V] extends {
+  request: infer Q extends z.ZodType;
+  reply: infer P extends z.ZodType;
+}
   ? { request: Q; reply: P }
   : never;
 
-export function adapterContract<R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V): AdapterContract<R, V> {
+export function adapterContract<R extends AdapterContractResource, V extends AdapterContractVerb<R>>(
+  resource: R,
+  verb: V,
+): AdapterContract<R, V> {
   return (adapterContracts[resource] as Record<string, unknown>)[verb] as AdapterContract<R, V>;
 }

@@ -72,14 +72,24 @@ export type MemberAddRequest = z.infer<typeof memberAddRequest>;
 export const memberAddReply = z.object({ member: memberSchema, previousRole: projectRoleSchema.nullable() });
 export type MemberAddReply = z.infer<typeof memberAddReply>;
 
-export const memberRemoveRequest = z.object({ projectId: projectIdSchema, kind: memberKindSchema.default('user'), user: userNameSchema, organization: organizationIdSchema });
+export const memberRemoveRequest = z.object({
+  projectId: projectIdSchema,
+  kind: memberKindSchema.default('user'),
+  user: userNameSchema,
+  organization: organizationIdSchema,
+});
 export type MemberRemoveRequest = z.infer<typeof memberRemoveRequest>;
 export const memberRemoveReply = z.object({ removed: z.boolean(), previousRole: projectRoleSchema.nullable() });
 export type MemberRemoveReply = z.infer<typeof memberRemoveReply>;
 
 export const memberListRequest = z.object({
   projects: z
-    .array(z.object({ projectId: projectIdSchema, /** When the caller knows it (from a listing): saves a look-up per project. */ nativeId: z.string().min(1).optional() }))
+    .array(
+      z.object({
+        projectId: projectIdSchema,
+        /** When the caller knows it (from a listing): saves a look-up per project. */ nativeId: z.string().min(1).optional(),
+      }),
+    )
     .min(1)
     .max(500),
 });

@@ -32,14 +32,19 @@ async function discoverAdapters(nc: NatsConnection, platforms: readonly Platform
 }
 
 /** The catalog subgraph: configured regions and platforms with live health. */
-export function createCatalogSubgraph(deps: Pick<SubgraphDeps, 'nc' | 'regions' | 'verifyToken' | 'log'>, options: CatalogSubgraphOptions = {}) {
+export function createCatalogSubgraph(
+  deps: Pick<SubgraphDeps, 'nc' | 'regions' | 'verifyToken' | 'log'>,
+  options: CatalogSubgraphOptions = {},
+) {
   const healthTimeoutMs = options.healthTimeoutMs ?? 2_000;
   const resolvers = {
     Query: {
       async regions() {
         const targets = deps.regions.flatMap((r) => r.platforms.map((platform) => ({ region: r.name, platform })));
         const [counts, health] = await Promise.all([
-          discoverAdapters(deps.nc, [...new Set(targets.map((t) => t.platform))], options.discoveryStallMs ?? 100).catch(() => new Map<string, number>()),
+          discoverAdapters(deps.nc, [...new Set(targets.map((t) => t.platform))], options.discoveryStallMs ?? 100).catch(
+            () => new Map<string, number>(),
+          ),
           fanOut(targets, (t) => requestAdapter(deps.nc, t, 'health', 'check', {}, { timeoutMs: healthTimeoutMs })),
         ]);
         return deps.regions.map((r) => ({
@@ -50,7 +55,15 @@ export function createCatalogSubgraph(deps: Pick<SubgraphDeps, 'nc' | 'regions' 
             const ok = health.ok.find((h) => h.target.region === r.name && h.target.platform === platform);
             const failed = health.failed.find((h) => h.target.region === r.name && h.target.platform === platform);
             const adapters = counts.get(key) ?? 0;
-            if (ok) return { platform, status: 'UP', adapters: Math.max(adapters, 1), latencyMs: ok.value.vendorLatencyMs, vendorVersion: ok.value.vendorVersion, detail: null };
+            if (ok)
+              return {
+                platform,
+                status: 'UP',
+                adapters: Math.max(adapters, 1),
+                latencyMs: ok.value.vendorLatencyMs,
+                vendorVersion: ok.value.vendorVersion,
+                detail: null,
+              };
             const error = failed?.error as InfrafedError;
             const down = error.code === ErrorCode.REGION_UNAVAILABLE && adapters === 0;
             return { platform, status: down ? 'DOWN' : 'DEGRADED', adapters, latencyMs: null, vendorVersion: null, detail: error.message };

@@ -16,7 +16,14 @@ import {
 } from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { addPartialError } from '../shared/serveSubgraph.ts';
-import { adapterCallOptions, publicErrorExtensions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
+import {
+  adapterCallOptions,
+  publicErrorExtensions,
+  reportMissing,
+  submitOperation,
+  subgraphContext,
+  type SubgraphContext,
+} from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 
@@ -44,7 +51,19 @@ function toProjectView(placements: ProjectPlacement[]): ProjectView {
 }
 
 function toOperationView(op: Operation) {
-  const err = (e: Operation['error']) => (e ? { code: e.code, message: e.message, region: null, resource: null, limit: null, used: null, requested: null, ...publicErrorExtensions(e.extensions) } : null);
+  const err = (e: Operation['error']) =>
+    e
+      ? {
+          code: e.code,
+          message: e.message,
+          region: null,
+          resource: null,
+          limit: null,
+          used: null,
+          requested: null,
+          ...publicErrorExtensions(e.extensions),
+        }
+      : null;
   return {
     id: op.id,
     kind: op.kind,
@@ -85,17 +104,26 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
           return op ? toOperationView(op) : null;
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.BAD_REQUEST) {
-            throw badUserInput([{ path: 'id', message: 'an operation id looks like op_ followed by 26 letters or digits', value: args.id }]);
+            throw badUserInput([
+              { path: 'id', message: 'an operation id looks like op_ followed by 26 letters or digits', value: args.id },
+            ]);
           }
           throw error;
         }
       },
     },
     Mutation: {
-      async createProject(_: unknown, args: { input: { organization?: string | null; name: string; description?: string | null; placements: Placement[] } }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async createProject(
+        _: unknown,
+        args: { input: { organization?: string | null; name: string; description?: string | null; placements: Placement[] } },
+        ctx: IdentityContext,
+        info: GraphQLResolveInfo,
+      ) {
         const { organization, ...rest } = args.input;
         if (organization != null && organization !== ctx.principal.organization) {
-          throw new GraphQLError(`your token is for organization ${ctx.principal.organization}, not ${organization}`, { extensions: { code: ErrorCode.FORBIDDEN } });
+          throw new GraphQLError(`your token is for organization ${ctx.principal.organization}, not ${organization}`, {
+            extensions: { code: ErrorCode.FORBIDDEN },
+          });
         }
         const candidate = { ...rest, description: rest.description ?? '' };
         const parsed = createProjectInput.safeParse(candidate);
@@ -110,13 +138,28 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       async deleteProject(_: unknown, args: { id: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         return submit(ctx, info, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
       },
-      async addMember(_: unknown, args: { projectId: string; user?: string | null; group?: string | null; role: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async addMember(
+        _: unknown,
+        args: { projectId: string; user?: string | null; group?: string | null; role: string },
+        ctx: IdentityContext,
+        info: GraphQLResolveInfo,
+      ) {
         return submit(ctx, info, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
       },
-      async removeMember(_: unknown, args: { projectId: string; user?: string | null; group?: string | null }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async removeMember(
+        _: unknown,
+        args: { projectId: string; user?: string | null; group?: string | null },
+        ctx: IdentityContext,
+        info: GraphQLResolveInfo,
+      ) {
         return submit(ctx, info, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
       },
-      async shareProject(_: unknown, args: { projectId: string; partner: string; level: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async shareProject(
+        _: unknown,
+        args: { projectId: string; partner: string; level: string },
+        ctx: IdentityContext,
+        info: GraphQLResolveInfo,
+      ) {
         return submit(ctx, info, { kind: 'SHARE_PROJECT', input: parseUserInput(shareProjectInput, args) });
       },
       async revokeShare(_: unknown, args: { projectId: string; partner: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
@@ -134,7 +177,9 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         return ctx.loaders.partnersByProject.load(project.id);
       },
       async members(project: ProjectView, _: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        const perPlacement = await Promise.all(project.placements.map((p) => ctx.loaders.membersByPlacement.load({ ...p, projectId: project.id })));
+        const perPlacement = await Promise.all(
+          project.placements.map((p) => ctx.loaders.membersByPlacement.load({ ...p, projectId: project.id })),
+        );
         return perPlacement.flatMap((gathered, i) => {
           const placement = project.placements[i] as ProjectPlacement;
           return reportMissing(ctx, info, gathered).map((m: Member) => ({
@@ -167,8 +212,11 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       placements: deps.placements,
       call: callOptions(ctx),
       sharedWithMe: () =>
-        (shared ??= deps.controller.listShares({}, { headers: ctx.forward, deadline: ctx.deadline }).then((r) => new Map(r.sharedWithMe.map((e) => [e.projectId, e.owner])))),
-      partnersOf: async (projectIds: string[]) => (await deps.controller.listShares({ projectIds }, { headers: ctx.forward, deadline: ctx.deadline })).partnersByProject,
+        (shared ??= deps.controller
+          .listShares({}, { headers: ctx.forward, deadline: ctx.deadline })
+          .then((r) => new Map(r.sharedWithMe.map((e) => [e.projectId, e.owner])))),
+      partnersOf: async (projectIds: string[]) =>
+        (await deps.controller.listShares({ projectIds }, { headers: ctx.forward, deadline: ctx.deadline })).partnersByProject,
     };
   }
 

@@ -6,7 +6,6 @@ import { requestAdapter, type AdapterCallOptions } from '../../runtime/nats/adap
 import { createPlacementLoader, type Gathered } from '../shared/placementLoader.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 
-
 export interface LoaderDeps {
   nc: NatsConnection;
   organization: string;
@@ -15,12 +14,16 @@ export interface LoaderDeps {
   /** Projects other organisations shared with this one: project id → owner organisation. */
   sharedWithMe: () => Promise<Map<string, string>>;
   /** The partners of the caller's own projects (one controller request per batch). */
-  partnersOf: (projectIds: string[]) => Promise<Record<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>>;
+  partnersOf: (
+    projectIds: string[],
+  ) => Promise<Record<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>>;
 }
 
 /** The placements of some projects of one owner organisation, in every region (one fan-out). */
 async function placementsOf(deps: LoaderDeps, owner: string, projectIds?: string[]): Promise<Gathered<ProjectPlacement[]>> {
-  const res = await fanOut(deps.placements, (p) => requestAdapter(deps.nc, p, 'project', 'list', { organization: owner, projectIds }, deps.call));
+  const res = await fanOut(deps.placements, (p) =>
+    requestAdapter(deps.nc, p, 'project', 'list', { organization: owner, projectIds }, deps.call),
+  );
   return { value: res.ok.flatMap((r) => r.value.placements), missing: res.failed.map((f) => f.error) };
 }
 
@@ -28,7 +31,10 @@ async function placementsOf(deps: LoaderDeps, owner: string, projectIds?: string
 export async function listPlacements(deps: LoaderDeps): Promise<Gathered<ProjectPlacement[]>> {
   const byOwner = new Map<string, string[]>();
   for (const [projectId, owner] of await deps.sharedWithMe()) byOwner.set(owner, [...(byOwner.get(owner) ?? []), projectId]);
-  const all = await Promise.all([placementsOf(deps, deps.organization), ...[...byOwner].map(([owner, ids]) => placementsOf(deps, owner, ids))]);
+  const all = await Promise.all([
+    placementsOf(deps, deps.organization),
+    ...[...byOwner].map(([owner, ids]) => placementsOf(deps, owner, ids)),
+  ]);
   return { value: all.flatMap((g) => g.value), missing: all.flatMap((g) => g.missing) };
 }
 
@@ -57,10 +63,12 @@ export function createLoaders(deps: LoaderDeps) {
     (m: Member) => m.projectId,
   );
 
-  const partnersByProject = new DataLoader<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>(async (projectIds) => {
-    const found = await deps.partnersOf([...projectIds]);
-    return projectIds.map((id) => found[id] ?? []);
-  });
+  const partnersByProject = new DataLoader<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>(
+    async (projectIds) => {
+      const found = await deps.partnersOf([...projectIds]);
+      return projectIds.map((id) => found[id] ?? []);
+    },
+  );
   return { placementsByProject, membersByPlacement, partnersByProject };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

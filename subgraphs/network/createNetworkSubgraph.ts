@@ -36,7 +36,9 @@ interface ProjectRef {
 }
 
 const placed = (project: ProjectRef, filter: (p: Placement) => boolean = () => true): PlacedProject[] =>
-  (project.placements ?? []).filter(filter).map((p) => ({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }));
+  (project.placements ?? [])
+    .filter(filter)
+    .map((p) => ({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }));
 
 /** The network subgraph: networks and access rules of projects. Reads go to the adapters; writes are operations of the controller. */
 export function createNetworkSubgraph(deps: SubgraphDeps) {
@@ -50,9 +52,16 @@ export function createNetworkSubgraph(deps: SubgraphDeps) {
       },
       async deleteNetwork(_: unknown, args: { projectId: string; id: string }, ctx: NetworkContext, info: GraphQLResolveInfo) {
         const { projectId, id } = parseUserInput(deleteNetworkArgs, args);
-        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'DELETE_NETWORK', input: { projectId, networkId: id } })).id };
+        return {
+          id: (await submitOperation(deps.controller, ctx, info, { kind: 'DELETE_NETWORK', input: { projectId, networkId: id } })).id,
+        };
       },
-      async applyAccessRule(_: unknown, args: { projectId: string; rule: Record<string, unknown> }, ctx: NetworkContext, info: GraphQLResolveInfo) {
+      async applyAccessRule(
+        _: unknown,
+        args: { projectId: string; rule: Record<string, unknown> },
+        ctx: NetworkContext,
+        info: GraphQLResolveInfo,
+      ) {
         const input = parseUserInput(applyAccessRuleInput, withoutNulls(args));
         return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'APPLY_ACCESS_RULE', input })).id };
       },

@@ -33,7 +33,8 @@ interface ProjectRef {
 }
 
 /** Every resource as a field: null where the platform has no such resource. */
-const allResources = <T>(values: Partial<Record<(typeof quotaResources)[number], T>>) => Object.fromEntries(quotaResources.map((r) => [r, values[r] ?? null]));
+const allResources = <T>(values: Partial<Record<(typeof quotaResources)[number], T>>) =>
+  Object.fromEntries(quotaResources.map((r) => [r, values[r] ?? null]));
 
 /** The quota subgraph: limits and usage per placement, and setting limits (an operation of the controller). */
 export function createQuotaSubgraph(deps: SubgraphDeps) {
@@ -65,26 +66,39 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
     Query: {
       async organization(_: unknown, args: { id?: string | null }, ctx: QuotaContext) {
         try {
-          return toOrganization(await deps.controller.getEntitlements(args.id ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }));
+          return toOrganization(
+            await deps.controller.getEntitlements(args.id ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }),
+          );
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.NOT_FOUND) return null;
           throw error;
         }
       },
-      async auditEvents(_: unknown, args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null }, ctx: QuotaContext) {
+      async auditEvents(
+        _: unknown,
+        args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null },
+        ctx: QuotaContext,
+      ) {
         const request = parseUserInput(auditListRequest, withoutNulls({ ...(args.filter ?? {}), first: args.first, after: args.after }));
         return deps.controller.listAudit(request, { headers: ctx.forward, deadline: ctx.deadline });
       },
     },
     Mutation: {
       async syncUsage(_: unknown, args: { organization?: string | null }, ctx: QuotaContext) {
-        return toOrganization(await deps.controller.syncUsage(args.organization ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }));
+        return toOrganization(
+          await deps.controller.syncUsage(args.organization ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }),
+        );
       },
       async setEntitlements(_: unknown, args: { input: Record<string, unknown> }, ctx: QuotaContext) {
         const input = parseUserInput(setEntitlementsInput, withoutNulls(args.input), 'input');
         return toOrganization(await deps.controller.setEntitlements(input, { headers: ctx.forward, deadline: ctx.deadline }));
       },
-      async setQuota(_: unknown, args: { projectId: string; region: string; limits: Record<string, unknown> }, ctx: QuotaContext, info: GraphQLResolveInfo) {
+      async setQuota(
+        _: unknown,
+        args: { projectId: string; region: string; limits: Record<string, unknown> },
+        ctx: QuotaContext,
+        info: GraphQLResolveInfo,
+      ) {
         const input = parseUserInput(setQuotaInput, withoutNulls(args));
         return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input })).id };
       },
@@ -95,10 +109,19 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       },
       async quotas(project: ProjectRef, _: unknown, ctx: QuotaContext, info: GraphQLResolveInfo) {
         const placements = project.placements ?? [];
-        const found = await Promise.all(placements.map((p) => ctx.loaders.quotas.load({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id })));
+        const found = await Promise.all(
+          placements.map((p) =>
+            ctx.loaders.quotas.load({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }),
+          ),
+        );
         return found.flatMap((g, i) => {
           const p = placements[i] as Placement;
-          return reportMissing(ctx, info, g).map((q) => ({ region: p.region, platform: p.platform, quota: allResources(q.limits), usage: allResources(q.usage) }));
+          return reportMissing(ctx, info, g).map((q) => ({
+            region: p.region,
+            platform: p.platform,
+            quota: allResources(q.limits),
+            usage: allResources(q.usage),
+          }));
         });
       },
     },

@@ -2,7 +2,13 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { getOperationReply, shareListReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
 import { auditListReply, type AuditListRequest } from '../../schema/audit.ts';
-import { controllerAuditSubject, controllerEntitlementSubject, controllerShareSubject, controllerSubject, Header } from '../../schema/subjects.ts';
+import {
+  controllerAuditSubject,
+  controllerEntitlementSubject,
+  controllerShareSubject,
+  controllerSubject,
+  Header,
+} from '../../schema/subjects.ts';
 import { requestJson } from '../../runtime/nats/request.ts';
 
 export interface ControllerCallOptions {
@@ -26,19 +32,44 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
       });
     },
     getEntitlements(organization: string | undefined, call: ControllerCallOptions) {
-      return requestJson(nc, controllerEntitlementSubject('get'), { organization }, entitlementReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
+      return requestJson(nc, controllerEntitlementSubject('get'), { organization }, entitlementReply, {
+        timeoutMs: 3_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
     },
     setEntitlements(input: SetEntitlementsInput, call: ControllerCallOptions) {
-      return requestJson(nc, controllerEntitlementSubject('set'), input, entitlementReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
+      return requestJson(nc, controllerEntitlementSubject('set'), input, entitlementReply, {
+        timeoutMs: 3_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
     },
     syncUsage(organization: string | undefined, call: ControllerCallOptions) {
-      return requestJson(nc, controllerEntitlementSubject('sync'), { organization }, entitlementReply, { timeoutMs: 15_000, deadline: call.deadline, headers: call.headers, target });
+      return requestJson(nc, controllerEntitlementSubject('sync'), { organization }, entitlementReply, {
+        timeoutMs: 15_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
     },
     listShares(query: { projectIds?: string[] }, call: ControllerCallOptions) {
-      return requestJson(nc, controllerShareSubject(), query, shareListReply, { timeoutMs: 3_000, deadline: call.deadline, headers: call.headers, target });
+      return requestJson(nc, controllerShareSubject(), query, shareListReply, {
+        timeoutMs: 3_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
     },
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
-      return requestJson(nc, controllerAuditSubject(), request, auditListReply, { timeoutMs: 5_000, deadline: call.deadline, headers: call.headers, target });
+      return requestJson(nc, controllerAuditSubject(), request, auditListReply, {
+        timeoutMs: 5_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
     },
     async get(id: string, call: ControllerCallOptions): Promise<Operation | null> {
       const reply = await requestJson(nc, controllerSubject('get'), { id }, getOperationReply, {

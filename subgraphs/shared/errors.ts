@@ -4,7 +4,14 @@ import { ErrorCode, InfrafedError, isErrorCode } from '../../schema/errors.ts';
 import type { Logger } from '../../runtime/log.ts';
 
 /** Codes that GraphQL servers produce themselves and that pass through unchanged. */
-const graphqlCodes = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT', 'PERSISTED_QUERY_NOT_FOUND', 'OPERATION_RESOLUTION_FAILURE', 'BAD_REQUEST']);
+const graphqlCodes = new Set([
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_USER_INPUT',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'OPERATION_RESOLUTION_FAILURE',
+  'BAD_REQUEST',
+]);
 
 /**
  * Apollo Server `formatError`: known codes pass with their extensions; anything else is masked as
@@ -15,7 +22,12 @@ export function createFormatError(log: Logger) {
     const original = error instanceof GraphQLError ? error.originalError : error;
     if (original instanceof InfrafedError) {
       if (original.code === ErrorCode.INTERNAL) log.error({ err: original }, 'internal error');
-      return { message: original.message, path: formatted.path, locations: formatted.locations, extensions: { ...original.extensions, code: original.code } };
+      return {
+        message: original.message,
+        path: formatted.path,
+        locations: formatted.locations,
+        extensions: { ...original.extensions, code: original.code },
+      };
     }
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && (isErrorCode(code) || graphqlCodes.has(code))) {

@@ -5,14 +5,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A node:http handler running Apollo's HTTP pipeline (POST /graphql with JSON, GET for queries). */
-export function createHttpHandler<TContext extends BaseContext>(server: ApolloServer<TContext>, context: (headers: HeaderMap) => Promise<TContext>) {
+export function createHttpHandler<TContext extends BaseContext>(
+  server: ApolloServer<TContext>,
+  context: (headers: HeaderMap) => Promise<TContext>,
+) {
   return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {
-        res.writeHead(413, { 'content-type': 'application/json' }).end('{"errors":[{"message":"request body too large","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}');
+        res
+          .writeHead(413, { 'content-type': 'application/json' })
+          .end('{"errors":[{"message":"request body too large","extensions":{"code":"PAYLOAD_TOO_LARGE"}}]}');
         req.destroy();
         return;
       }
@@ -45,7 +50,9 @@ export function createHttpHandler<TContext extends BaseContext>(server: ApolloSe
           res.end();
         }
       } catch {
-        res.writeHead(500, { 'content-type': 'application/json' }).end('{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}');
+        res
+          .writeHead(500, { 'content-type': 'application/json' })
+          .end('{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}');
       }
     });
   };

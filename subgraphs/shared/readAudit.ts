@@ -38,7 +38,8 @@ export function readAuditPlugin<TContext extends BaseContext & { principal?: Pri
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
           const forbidden = errors.find((e) => e.extensions?.code === 'FORBIDDEN');
           const variables = request.variables ?? {};
-          const projectId = [variables.projectId, variables.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
+          const projectId =
+            [variables.projectId, variables.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
           const event: AuditEvent = {
             id: ulid().toLowerCase(),
             time: new Date().toISOString(),
@@ -53,7 +54,9 @@ export function readAuditPlugin<TContext extends BaseContext & { principal?: Pri
             result: forbidden ? 'FORBIDDEN' : errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'ERROR') : 'ok',
             reason: forbidden?.message ?? null,
           };
-          js.publish(auditSubject(principal.organization), encodeJson(event)).catch((error: unknown) => log.warn({ err: error, action: event.action }, 'audit event not recorded'));
+          js.publish(auditSubject(principal.organization), encodeJson(event)).catch((error: unknown) =>
+            log.warn({ err: error, action: event.action }, 'audit event not recorded'),
+          );
         },
       };
     },

@@ -75,7 +75,9 @@ export interface PartialErrors {
 export function addPartialError(context: PartialErrors, error: InfrafedError, path: readonly (string | number)[]): void {
   const key = `${String(error.extensions.region)}/${String(error.extensions.platform)}/${error.code}/${path.join('.')}`;
   if (context.partialErrors.some((e) => e.extensions.dedupeKey === key)) return;
-  context.partialErrors.push(new GraphQLError(error.message, { path, extensions: { ...error.extensions, code: error.code, dedupeKey: key } }));
+  context.partialErrors.push(
+    new GraphQLError(error.message, { path, extensions: { ...error.extensions, code: error.code, dedupeKey: key } }),
+  );
 }
 
 /**
@@ -105,7 +107,9 @@ export interface StartSubgraphOptions<TContext extends BaseContext> extends Serv
 }
 
 /** Starts the server, serves it on NATS (and HTTP when asked); returns `stop` and the HTTP URL. */
-export async function startSubgraph<TContext extends BaseContext>(options: StartSubgraphOptions<TContext>): Promise<{ stop(): Promise<void>; httpUrl: string | null }> {
+export async function startSubgraph<TContext extends BaseContext>(
+  options: StartSubgraphOptions<TContext>,
+): Promise<{ stop(): Promise<void>; httpUrl: string | null }> {
   await options.server.start();
   const service = await serveSubgraphOverNats(options);
   let httpUrl: string | null = null;

@@ -71,7 +71,12 @@ export function publicErrorExtensions(extensions: Record<string, unknown> | unde
  * Submits a write to the controller. When the operation failed within the wait, the response carries an
  * error with the operation's code beside the operation itself (so clients that look at `errors` see it).
  */
-export async function submitOperation(controller: ControllerClient, ctx: SubgraphContext, info: GraphQLResolveInfo, request: OperationRequest): Promise<Operation> {
+export async function submitOperation(
+  controller: ControllerClient,
+  ctx: SubgraphContext,
+  info: GraphQLResolveInfo,
+  request: OperationRequest,
+): Promise<Operation> {
   const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
   if (operation.status === 'FAILED' && operation.error) {
     const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {

@@ -46,7 +46,11 @@ export function createSubgraphServer<TContext extends BaseContext & PartialError
     formatError: createFormatError(deps.log),
     includeStacktraceInErrorResponses: false,
     // no inline traces: they are Apollo Studio's, and nothing here reports to it
-    plugins: [partialErrorsPlugin<TContext>(), readAuditPlugin<TContext>(deps.nc, name, deps.log, auditedElsewhere), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      partialErrorsPlugin<TContext>(),
+      readAuditPlugin<TContext>(deps.nc, name, deps.log, auditedElsewhere),
+      ApolloServerPluginInlineTraceDisabled(),
+    ],
   });
 }
 

@@ -39,7 +39,8 @@ describe('authorization matrix: every operation × every kind of caller, no leak
 
   beforeAll(async () => {
     system = await sharedSystem();
-    for (const role of ['reader', 'member', 'admin', 'owner'] as const) tokens[role] = await system.token('acme-authz', role, `acme-authz-${role}`);
+    for (const role of ['reader', 'member', 'admin', 'owner'] as const)
+      tokens[role] = await system.token('acme-authz', role, `acme-authz-${role}`);
     tokens.other = await system.token('globex-authz', 'owner', 'globex-authz-owner');
     tokens.partner = await system.token('initech-authz', 'owner', 'initech-authz-owner');
     tokens.none = null;
@@ -57,7 +58,11 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     );
     projectId = created.data?.createProject.projectId as string;
     operationId = created.data?.createProject.id as string;
-    const share = await gql<{ shareProject: { status: string } }>('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }', { p: projectId }, tokens.owner);
+    const share = await gql<{ shareProject: { status: string } }>(
+      'mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }',
+      { p: projectId },
+      tokens.owner,
+    );
     expect(share.data?.shareProject.status).toBe('SUCCEEDED');
   }, 180_000);
 
@@ -73,10 +78,15 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       tokens.owner,
     );
     const id = res.data?.createProject.projectId as string;
-    await gql('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }', { p: id }, tokens.owner);
+    await gql(
+      'mutation($p: ID!) { shareProject(projectId: $p, partner: "initech-authz", level: "member") { status } }',
+      { p: id },
+      tokens.owner,
+    );
     return id;
   };
-  const inProjects = (data: Record<string, unknown>, id: string) => ((data.projects as { id: string }[] | undefined) ?? []).some((p) => p.id === id);
+  const inProjects = (data: Record<string, unknown>, id: string) =>
+    ((data.projects as { id: string }[] | undefined) ?? []).some((p) => p.id === id);
   const isProject = (data: Record<string, unknown>, id: string) => (data.project as { id?: string } | null)?.id === id;
 
   const rows: Row[] = [
@@ -88,7 +98,12 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'ALLOW'],
       shows: isProject,
     },
-    { name: 'project shares', query: 'query($p: ID!) { project(id: $p) { id shares { organization } } }', expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'ALLOW'], shows: isProject },
+    {
+      name: 'project shares',
+      query: 'query($p: ID!) { project(id: $p) { id shares { organization } } }',
+      expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'ALLOW'],
+      shows: isProject,
+    },
     {
       name: 'operation',
       query: 'query($o: ID!) { operation(id: $o) { id } }',
@@ -99,20 +114,36 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       name: 'organization (each caller sees its own)',
       query: '{ organization { id } }',
       expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
-      shows: (d, _p, caller) => (d.organization as { id?: string } | null)?.id === (caller === 'other' ? 'globex-authz' : caller === 'partner' ? 'initech-authz' : 'acme-authz'),
+      shows: (d, _p, caller) =>
+        (d.organization as { id?: string } | null)?.id ===
+        (caller === 'other' ? 'globex-authz' : caller === 'partner' ? 'initech-authz' : 'acme-authz'),
     },
-    { name: 'auditEvents', query: '{ auditEvents(first: 200) { events { projectId } } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'], shows: (d, id) => JSON.stringify(d).includes(id) },
+    {
+      name: 'auditEvents',
+      query: '{ auditEvents(first: 200) { events { projectId } } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
+      shows: (d, id) => JSON.stringify(d).includes(id),
+    },
     {
       name: 'createProject',
       query: 'mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}]}) { status } }',
       vars: (c) => ({ n: `new-by-${c}` }),
       expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
     },
-    { name: 'addMember', query: 'mutation($p: ID!) { addMember(projectId: $p, user: "matrix-user", role: "reader") { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
-    { name: 'removeMember', query: 'mutation($p: ID!) { removeMember(projectId: $p, user: "nobody") { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
+    {
+      name: 'addMember',
+      query: 'mutation($p: ID!) { addMember(projectId: $p, user: "matrix-user", role: "reader") { status } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
+    {
+      name: 'removeMember',
+      query: 'mutation($p: ID!) { removeMember(projectId: $p, user: "nobody") { status } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
     {
       name: 'createNetwork',
-      query: 'mutation($p: ID!, $n: String!) { createNetwork(input: {projectId: $p, region: "sto", name: $n, cidr: "10.5.0.0/24"}) { status } }',
+      query:
+        'mutation($p: ID!, $n: String!) { createNetwork(input: {projectId: $p, region: "sto", name: $n, cidr: "10.5.0.0/24"}) { status } }',
       vars: (c) => ({ n: `net-${c}` }),
       expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
     },
@@ -124,7 +155,8 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     },
     {
       name: 'applyAccessRule',
-      query: 'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 443}}) { status } }',
+      query:
+        'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 443}}) { status } }',
       expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
     },
     {
@@ -132,7 +164,11 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       query: 'mutation($p: ID!) { removeAccessRule(projectId: $p, ruleId: "acr_00000000000000000000000000") { status } }',
       expect: ['FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'ALLOW'],
     },
-    { name: 'setQuota', query: 'mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 10}) { status } }', expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'] },
+    {
+      name: 'setQuota',
+      query: 'mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 10}) { status } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
     {
       name: 'setEntitlements (platform operators only)',
       query: 'mutation { setEntitlements(input: {organization: "acme-authz", total: {cores: 1000}}) { id } }',
@@ -165,7 +201,8 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       return res.data == null ? code : `${code}-WITH-DATA`;
     }
     // anything else: allowed only when it answered cleanly (or with the error the row expects past authorisation)
-    if (error && !(row.allowedError && code === row.allowedError.code && row.allowedError.message.test(error.message))) return `UNEXPECTED ${code}: ${error.message}`;
+    if (error && !(row.allowedError && code === row.allowedError.code && row.allowedError.message.test(error.message)))
+      return `UNEXPECTED ${code}: ${error.message}`;
     if (row.shows) return row.shows(res.data ?? {}, projectId, caller) ? 'ALLOW' : 'HIDDEN';
     return 'ALLOW';
   }
@@ -173,7 +210,8 @@ describe('authorization matrix: every operation × every kind of caller, no leak
   it('gives each cell the expected outcome (and no data with a refusal)', async () => {
     for (const row of rows) {
       for (const caller of CALLERS) {
-        const expected: Outcome = caller === 'none' || caller === 'expired' ? 'UNAUTHENTICATED' : row.expect[CALLERS.indexOf(caller)] as Outcome;
+        const expected: Outcome =
+          caller === 'none' || caller === 'expired' ? 'UNAUTHENTICATED' : (row.expect[CALLERS.indexOf(caller)] as Outcome);
         const vars = { p: projectId, o: operationId, ...(row.vars ? await row.vars(caller) : {}) };
         const res = await gql(row.query, vars, tokens[caller]);
         cells.push({ row: row.name, caller, expected, got: outcomeOf(res, row, caller) });
@@ -195,7 +233,9 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     const events = audit.data?.auditEvents.events ?? [];
     // its own refused attempts (it named the project) are there, as denied; nothing of what acme did
     expect(events.filter((e) => e.projectId === projectId).length).toBeGreaterThan(0);
-    expect(events.filter((e) => e.projectId === projectId && !(e.decision === 'denied' && e.principal === 'globex-authz-owner'))).toEqual([]);
+    expect(events.filter((e) => e.projectId === projectId && !(e.decision === 'denied' && e.principal === 'globex-authz-owner'))).toEqual(
+      [],
+    );
     expect(events.filter((e) => e.principal.startsWith('acme-authz-'))).toEqual([]);
   });
 });

@@ -36,9 +36,9 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   }, 60_000);
 
   it('lists the configured regions with live health from service discovery', async () => {
-    const res = await gql<{ regions: { name: string; platforms: { platform: string; status: string; adapters: number; vendorVersion: string }[] }[] }>(
-      '{ regions { name platforms { platform status adapters vendorVersion } } }',
-    );
+    const res = await gql<{
+      regions: { name: string; platforms: { platform: string; status: string; adapters: number; vendorVersion: string }[] }[];
+    }>('{ regions { name platforms { platform status adapters vendorVersion } } }');
     expect(res.errors).toBeUndefined();
     expect(res.data?.regions).toEqual([
       { name: 'sto', platforms: [{ platform: 'openstack', status: 'UP', adapters: 1, vendorVersion: 'keystone v3.14' }] },
@@ -50,7 +50,9 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   let projectId: string;
 
   it('creates a project in both regions, tagged with its global id and organisation', async () => {
-    const res = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; status: string; nativeId: string }[] } }>(CREATE, {
+    const res = await gql<{
+      createProject: { status: string; projectId: string; steps: { region: string; status: string; nativeId: string }[] };
+    }>(CREATE, {
       input: { organization: 'acme-id', name: 'research-cluster', description: 'genomics', placements: both },
     });
     expect(res.errors).toBeUndefined();
@@ -72,20 +74,37 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   });
 
   it('lists the organisation’s projects across regions, merged by global id, and gets one by id', async () => {
-    const list = await gql<{ projects: { id: string; name: string; placements: { region: string }[] }[] }>('{ projects { id name placements { region platform nativeId } } }');
+    const list = await gql<{ projects: { id: string; name: string; placements: { region: string }[] }[] }>(
+      '{ projects { id name placements { region platform nativeId } } }',
+    );
     expect(list.errors).toBeUndefined();
-    expect(list.data?.projects.map((p) => [p.id, p.name, p.placements.map((x) => x.region)])).toEqual([[projectId, 'research-cluster', ['osl', 'sto']]]);
-    const one = await gql<{ project: { id: string; description: string } }>('query($id: ID!) { project(id: $id) { id description } }', { id: projectId });
+    expect(list.data?.projects.map((p) => [p.id, p.name, p.placements.map((x) => x.region)])).toEqual([
+      [projectId, 'research-cluster', ['osl', 'sto']],
+    ]);
+    const one = await gql<{ project: { id: string; description: string } }>('query($id: ID!) { project(id: $id) { id description } }', {
+      id: projectId,
+    });
     expect(one.data?.project).toEqual({ id: projectId, description: 'genomics' });
   });
 
   it('adds a member in every placement, shows it, changes its role and removes it', async () => {
-    const add = await gql<{ addMember: { status: string } }>('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "member") { status } }', { p: projectId });
+    const add = await gql<{ addMember: { status: string } }>(
+      'mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "member") { status } }',
+      { p: projectId },
+    );
     expect(add.data?.addMember.status).toBe('SUCCEEDED');
     const [nativeSto] = await sto.projectsTagged(`ifd-project=${projectId}`);
     const [nativeOsl] = await osl.projectsTagged(`ifd-project=${projectId}`);
-    expect(await sto.roleAssignments(nativeSto?.id as string)).toContainEqual({ user: 'bob@acme-id.example', domain: 'ifd-acme-id', role: 'member' });
-    expect(await osl.roleAssignments(nativeOsl?.id as string)).toContainEqual({ user: 'bob@acme-id.example', domain: 'ifd-acme-id', role: 'member' });
+    expect(await sto.roleAssignments(nativeSto?.id as string)).toContainEqual({
+      user: 'bob@acme-id.example',
+      domain: 'ifd-acme-id',
+      role: 'member',
+    });
+    expect(await osl.roleAssignments(nativeOsl?.id as string)).toContainEqual({
+      user: 'bob@acme-id.example',
+      domain: 'ifd-acme-id',
+      role: 'member',
+    });
 
     await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "admin") { status } }', { p: projectId });
     const members = await gql<{ project: { members: { user: string; role: string; region: string }[] } }>(
@@ -97,7 +116,10 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
       ['bob@acme-id.example', 'admin', 'sto'],
     ]);
 
-    const removed = await gql<{ removeMember: { status: string } }>('mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme-id.example") { status } }', { p: projectId });
+    const removed = await gql<{ removeMember: { status: string } }>(
+      'mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme-id.example") { status } }',
+      { p: projectId },
+    );
     expect(removed.data?.removeMember.status).toBe('SUCCEEDED');
     expect((await sto.roleAssignments(nativeSto?.id as string)).filter((a) => a.user === 'bob@acme-id.example')).toEqual([]);
     expect((await osl.roleAssignments(nativeOsl?.id as string)).filter((a) => a.user === 'bob@acme-id.example')).toEqual([]);
@@ -106,11 +128,15 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   it('shows an operation with its per-placement steps', async () => {
     const created = await gql<{ createProject: { id: string } }>(CREATE, { input: { name: 'ops-check', placements: [both[0]] } });
     const id = created.data?.createProject.id;
-    const op = await gql<{ operation: { id: string; kind: string; status: string; steps: { region: string; action: string; status: string }[] } }>(
-      'query($id: ID!) { operation(id: $id) { id kind status steps { region action status } } }',
-      { id },
-    );
-    expect(op.data?.operation).toEqual({ id, kind: 'CREATE_PROJECT', status: 'SUCCEEDED', steps: [{ region: 'sto', action: 'project.create', status: 'SUCCEEDED' }] });
+    const op = await gql<{
+      operation: { id: string; kind: string; status: string; steps: { region: string; action: string; status: string }[] };
+    }>('query($id: ID!) { operation(id: $id) { id kind status steps { region action status } } }', { id });
+    expect(op.data?.operation).toEqual({
+      id,
+      kind: 'CREATE_PROJECT',
+      status: 'SUCCEEDED',
+      steps: [{ region: 'sto', action: 'project.create', status: 'SUCCEEDED' }],
+    });
   });
 
   it('refuses bad input with BAD_USER_INPUT listing every problem, and creates nothing', async () => {
@@ -129,11 +155,21 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
     expect(res.data).toBeNull();
     expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     const problems = res.errors?.[0]?.extensions?.problems as { path: string }[];
-    expect(problems.map((p) => p.path).sort()).toEqual(['input.name', 'input.placements[0].region', 'input.placements[1].platform', 'input.placements[3]']);
+    expect(problems.map((p) => p.path).sort()).toEqual([
+      'input.name',
+      'input.placements[0].region',
+      'input.placements[1].platform',
+      'input.placements[3]',
+    ]);
     const empty = await gql(CREATE, { input: { name: '', placements: [both[0]] } });
-    expect((empty.errors?.[0]?.extensions?.problems as { path: string; message: string }[]).map((p) => p.message)).toEqual(['the name must not be empty']);
+    expect((empty.errors?.[0]?.extensions?.problems as { path: string; message: string }[]).map((p) => p.message)).toEqual([
+      'the name must not be empty',
+    ]);
     const role = await gql('mutation($p: ID!) { addMember(projectId: $p, user: "carol", role: "superuser") { status } }', { p: projectId });
-    expect(role.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [expect.objectContaining({ path: 'role', value: 'superuser' })] });
+    expect(role.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [expect.objectContaining({ path: 'role', value: 'superuser' })],
+    });
     expect((await sto.allInfrafedProjects()).length + (await osl.allInfrafedProjects()).length).toBe(before);
   });
 
@@ -186,9 +222,18 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
       const list = await gql<{ projects: { id: string; placements: { region: string }[] }[] }>('{ projects { id placements { region } } }');
       const mine = list.data?.projects.find((p) => p.id === projectId);
       expect(mine?.placements.map((p) => p.region)).toEqual(['sto']);
-      expect(list.errors).toEqual([expect.objectContaining({ path: ['projects'], extensions: expect.objectContaining({ code: 'REGION_UNAVAILABLE', region: 'osl' }) })]);
+      expect(list.errors).toEqual([
+        expect.objectContaining({ path: ['projects'], extensions: expect.objectContaining({ code: 'REGION_UNAVAILABLE', region: 'osl' }) }),
+      ]);
 
-      const create = await gql<{ createProject: { status: string; projectId: string; error: { code: string; region: string }; steps: { region: string; status: string }[] } }>(CREATE, {
+      const create = await gql<{
+        createProject: {
+          status: string;
+          projectId: string;
+          error: { code: string; region: string };
+          steps: { region: string; status: string }[];
+        };
+      }>(CREATE, {
         input: { name: 'half-done', placements: both },
       });
       const op = create.data?.createProject;
@@ -200,7 +245,9 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
       ]);
       expect(await sto.projectsTagged(`ifd-project=${op?.projectId}`)).toEqual([]);
 
-      const regions = await gql<{ regions: { name: string; platforms: { status: string; adapters: number }[] }[] }>('{ regions { name platforms { status adapters } } }');
+      const regions = await gql<{ regions: { name: string; platforms: { status: string; adapters: number }[] }[] }>(
+        '{ regions { name platforms { status adapters } } }',
+      );
       expect(regions.data?.regions.find((r) => r.name === 'osl')?.platforms).toEqual([{ status: 'DOWN', adapters: 0 }]);
     } finally {
       await system.startAdapter('osl');
@@ -213,9 +260,13 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   it('deletes the project in every placement, with what it owned in Neutron', async () => {
     const [native] = await sto.projectsTagged(`ifd-project=${projectId}`);
     const neutron = sto.neutron(system.neutronUrl('sto'));
-    const { network } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'left-behind?', project_id: native?.id } });
+    const { network } = await neutron.create<{ network: { id: string } }>('/networks', {
+      network: { name: 'left-behind?', project_id: native?.id },
+    });
     expect((await neutron.list('networks', native?.id as string)).map((n) => n.id)).toEqual([network.id]);
-    const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p: projectId });
+    const res = await gql<{ deleteProject: { status: string } }>('mutation($p: ID!) { deleteProject(id: $p) { status } }', {
+      p: projectId,
+    });
     expect(res.data?.deleteProject.status).toBe('SUCCEEDED');
     expect(await sto.projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
     expect(await osl.projectsTagged(`ifd-project=${projectId}`)).toEqual([]);

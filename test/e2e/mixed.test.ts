@@ -35,7 +35,10 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     return { status: res.status, body: (await res.json()) as T };
   }
   const stoRules = async () => {
-    const groups = (await sto.neutron(system.neutronUrl('sto')).list('security-groups', stoProject)) as unknown as { name: string; security_group_rules: { protocol: string | null; port_range_min: number | null }[] }[];
+    const groups = (await sto.neutron(system.neutronUrl('sto')).list('security-groups', stoProject)) as unknown as {
+      name: string;
+      security_group_rules: { protocol: string | null; port_range_min: number | null }[];
+    }[];
     return groups.find((g) => g.name === 'infrafed')?.security_group_rules ?? [];
   };
   const mutate = (name: string, args: string, variables: Record<string, unknown> = {}) =>
@@ -64,9 +67,16 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     namespace = res.data?.createProject.steps[1]?.nativeId as string;
     stoProject = res.data?.createProject.steps[0]?.nativeId as string;
     const ns = await kube(`/api/v1/namespaces/${namespace}`);
-    expect(ns.body.metadata.labels).toMatchObject({ 'infrafed.io/project': projectId, 'infrafed.io/org': 'acme-mix', 'infrafed.io/managed': 'true' });
+    expect(ns.body.metadata.labels).toMatchObject({
+      'infrafed.io/project': projectId,
+      'infrafed.io/org': 'acme-mix',
+      'infrafed.io/managed': 'true',
+    });
     expect((await kube(`/apis/project.openshift.io/v1/projects/${namespace}`)).status).toBe(200);
-    const listed = await gql<{ project: { placements: { region: string; platform: string }[] } }>('query($id: ID!) { project(id: $id) { placements { region platform } } }', { id: projectId });
+    const listed = await gql<{ project: { placements: { region: string; platform: string }[] } }>(
+      'query($id: ID!) { project(id: $id) { placements { region platform } } }',
+      { id: projectId },
+    );
     expect(listed.data?.project.placements).toEqual([
       { region: 'lla', platform: 'okd' },
       { region: 'sto', platform: 'openstack' },
@@ -83,7 +93,10 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     await mutate('addMember', 'user: "bob", role: "reader"');
     const after = await kube<{ items: Kube[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
     expect(after.body.items.map((b) => b.roleRef?.name)).toEqual(['view']);
-    const members = await gql<{ project: { members: { user: string; role: string; platform: string }[] } }>('query($id: ID!) { project(id: $id) { members { user role platform } } }', { id: projectId });
+    const members = await gql<{ project: { members: { user: string; role: string; platform: string }[] } }>(
+      'query($id: ID!) { project(id: $id) { members { user role platform } } }',
+      { id: projectId },
+    );
     expect(members.data?.project.members).toEqual([
       { user: 'bob', role: 'reader', platform: 'okd' },
       { user: 'bob', role: 'reader', platform: 'openstack' },
@@ -91,11 +104,18 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
   });
 
   it('gives a group a role: a Keystone group assignment in sto, a RoleBinding of the OpenShift Group in lla', async () => {
-    const res = await gql<{ addMember: Op }>(`mutation($p: ID!) { addMember(projectId: $p, group: "researchers", role: "member") { ${OP} } }`, { p: projectId });
+    const res = await gql<{ addMember: Op }>(
+      `mutation($p: ID!) { addMember(projectId: $p, group: "researchers", role: "member") { ${OP} } }`,
+      { p: projectId },
+    );
     expect(res.data?.addMember.status).toBe('SUCCEEDED');
     expect(await sto.groupRoleAssignments(stoProject)).toEqual([{ group: 'researchers', domain: 'ifd-acme-mix', role: 'member' }]);
-    const bindings = await kube<{ items: (Kube & { subjects: { kind: string; name: string }[] })[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
-    expect(bindings.body.items.filter((b) => b.subjects[0]?.kind === 'Group').map((b) => [b.subjects[0]?.name, b.roleRef?.name])).toEqual([['ifd-acme-mix-researchers', 'edit']]);
+    const bindings = await kube<{ items: (Kube & { subjects: { kind: string; name: string }[] })[] }>(
+      `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`,
+    );
+    expect(bindings.body.items.filter((b) => b.subjects[0]?.kind === 'Group').map((b) => [b.subjects[0]?.name, b.roleRef?.name])).toEqual([
+      ['ifd-acme-mix-researchers', 'edit'],
+    ]);
     expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-mix-researchers')).status).toBe(200);
     const members = await gql<{ project: { members: { user: string | null; group: string | null; role: string; platform: string }[] } }>(
       'query($id: ID!) { project(id: $id) { members { user group role platform } } }',
@@ -105,9 +125,16 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
       { user: null, group: 'researchers', role: 'member', platform: 'okd' },
       { user: null, group: 'researchers', role: 'member', platform: 'openstack' },
     ]);
-    const both = await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob", group: "researchers", role: "member") { status } }', { p: projectId });
-    expect(both.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [{ path: 'user', message: 'give a user or a group, not both' }] });
-    const removed = await gql<{ removeMember: Op }>(`mutation($p: ID!) { removeMember(projectId: $p, group: "researchers") { ${OP} } }`, { p: projectId });
+    const both = await gql('mutation($p: ID!) { addMember(projectId: $p, user: "bob", group: "researchers", role: "member") { status } }', {
+      p: projectId,
+    });
+    expect(both.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [{ path: 'user', message: 'give a user or a group, not both' }],
+    });
+    const removed = await gql<{ removeMember: Op }>(`mutation($p: ID!) { removeMember(projectId: $p, group: "researchers") { ${OP} } }`, {
+      p: projectId,
+    });
     expect(removed.data?.removeMember.status).toBe('SUCCEEDED');
     expect(await sto.groupRoleAssignments(stoProject)).toEqual([]);
   });
@@ -125,7 +152,9 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     const again = await mutate('applyAccessRule', `rule: ${rule}`);
     expect(again.errors).toBeUndefined();
     expect(again.data?.applyAccessRule?.steps.map((s) => s.changed)).toEqual([false, false]);
-    expect((await kube<{ items: Kube[] }>(`/apis/networking.k8s.io/v1/namespaces/${namespace}/networkpolicies`)).body.items).toHaveLength(1);
+    expect((await kube<{ items: Kube[] }>(`/apis/networking.k8s.io/v1/namespaces/${namespace}/networkpolicies`)).body.items).toHaveLength(
+      1,
+    );
   });
 
   it('a rule one platform cannot express (ICMP on OKD) fails as NOT_SUPPORTED and is undone in sto', async () => {
@@ -143,7 +172,11 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     expect(res.data?.setQuota?.status).toBe('SUCCEEDED');
     const rq = await kube(`/api/v1/namespaces/${namespace}/resourcequotas/infrafed`);
     expect(rq.body.spec?.hard).toEqual({ 'requests.cpu': '2', 'requests.memory': '4096Mi', pods: '5', persistentvolumeclaims: '3' });
-    const read = await gql<{ project: { quotas: { region: string; platform: string; quota: Record<string, number | null>; usage: Record<string, number | null> }[] } }>(
+    const read = await gql<{
+      project: {
+        quotas: { region: string; platform: string; quota: Record<string, number | null>; usage: Record<string, number | null> }[];
+      };
+    }>(
       'query($id: ID!) { project(id: $id) { quotas { region platform quota { cores ramMiB instances volumes networks } usage { cores instances securityGroupRules } } } }',
       { id: projectId },
     );
@@ -159,26 +192,57 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
 
   it('an entitlement per platform (at most 2 cores on OKD) holds setQuota on the OKD placement', async () => {
     const operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
-    const set = await gql('mutation { setEntitlements(input: {organization: "acme-mix", platforms: [{platform: "okd", amounts: {cores: 2}}]}) { id } }', {}, operator);
+    const set = await gql(
+      'mutation { setEntitlements(input: {organization: "acme-mix", platforms: [{platform: "okd", amounts: {cores: 2}}]}) { id } }',
+      {},
+      operator,
+    );
     expect(set.errors).toBeUndefined();
     const over = await mutate('setQuota', 'region: "lla", limits: {cores: 3}');
-    expect(over.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', scope: 'platform', platform: 'okd', resource: 'cores', limit: 2, used: 2, requested: 1 });
+    expect(over.errors?.[0]?.extensions).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      scope: 'platform',
+      platform: 'okd',
+      resource: 'cores',
+      limit: 2,
+      used: 2,
+      requested: 1,
+    });
     // OpenStack is not bound by it
     expect((await mutate('setQuota', 'region: "sto", limits: {cores: 3}')).data?.setQuota?.status).toBe('SUCCEEDED');
-    const org = await gql<{ organization: { remaining: { platforms: { platform: string; amounts: { cores: number } }[] } } }>('{ organization { remaining { platforms { platform amounts { cores } } } } }');
+    const org = await gql<{ organization: { remaining: { platforms: { platform: string; amounts: { cores: number } }[] } } }>(
+      '{ organization { remaining { platforms { platform amounts { cores } } } } }',
+    );
     expect(org.data?.organization.remaining.platforms).toEqual([{ platform: 'okd', amounts: { cores: 0 } }]);
   });
 
   it('going over the OKD quota (NetworkPolicies) is QUOTA_EXCEEDED with the figures, and sto is undone', async () => {
     await mutate('setQuota', 'region: "lla", limits: {securityGroupRules: 1}');
-    const res = await mutate('applyAccessRule', 'rule: {direction: "egress", protocol: "udp", ports: {from: 53}, remoteCidr: "192.0.2.53/32"}');
-    expect(res.data?.applyAccessRule).toMatchObject({ status: 'FAILED', error: { code: 'QUOTA_EXCEEDED', region: 'lla', resource: 'securityGroupRules', limit: 1 } });
-    expect(res.errors?.[0]?.extensions).toMatchObject({ code: 'QUOTA_EXCEEDED', region: 'lla', platform: 'okd', resource: 'securityGroupRules', limit: 1, used: 1, requested: 1 });
+    const res = await mutate(
+      'applyAccessRule',
+      'rule: {direction: "egress", protocol: "udp", ports: {from: 53}, remoteCidr: "192.0.2.53/32"}',
+    );
+    expect(res.data?.applyAccessRule).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'QUOTA_EXCEEDED', region: 'lla', resource: 'securityGroupRules', limit: 1 },
+    });
+    expect(res.errors?.[0]?.extensions).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      region: 'lla',
+      platform: 'okd',
+      resource: 'securityGroupRules',
+      limit: 1,
+      used: 1,
+      requested: 1,
+    });
     expect((await stoRules()).filter((r) => r.port_range_min === 53)).toEqual([]);
   });
 
   it('network operations on the OKD placement are NOT_SUPPORTED, saying why', async () => {
-    const res = await gql('mutation($p: ID!) { createNetwork(input: {projectId: $p, region: "lla", name: "n", cidr: "10.0.0.0/24"}) { status } }', { p: projectId });
+    const res = await gql(
+      'mutation($p: ID!) { createNetwork(input: {projectId: $p, region: "lla", name: "n", cidr: "10.0.0.0/24"}) { status } }',
+      { p: projectId },
+    );
     expect(res.errors?.[0]?.extensions?.code).toBe('NOT_SUPPORTED');
     expect(res.errors?.[0]?.message).toContain('networks are an OpenStack (Neutron) feature');
   });

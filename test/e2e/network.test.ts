@@ -8,10 +8,18 @@ interface Op {
   kind: string;
   status: string;
   resourceId: string | null;
-  error: { code: string; region: string | null; resource: string | null; limit: number | null; used: number | null; requested: number | null } | null;
+  error: {
+    code: string;
+    region: string | null;
+    resource: string | null;
+    limit: number | null;
+    used: number | null;
+    requested: number | null;
+  } | null;
   steps: { region: string; status: string; nativeId: string | null; changed: boolean | null; error: { code: string } | null }[];
 }
-const OP = 'id kind status resourceId error { code message region resource limit used requested } steps { region status nativeId changed error { code } }';
+const OP =
+  'id kind status resourceId error { code message region resource limit used requested } steps { region status nativeId changed error { code } }';
 
 interface NeutronRule {
   id: string;
@@ -36,7 +44,10 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   const neutron = (region: 'sto' | 'osl') => admins[region].neutron(system.neutronUrl(region));
   /** The rules of the project's `infrafed` security group, as Neutron holds them. */
   const groupRules = async (region: 'sto' | 'osl') => {
-    const groups = (await neutron(region).list('security-groups', native[region] as string)) as unknown as { name: string; security_group_rules: NeutronRule[] }[];
+    const groups = (await neutron(region).list('security-groups', native[region] as string)) as unknown as {
+      name: string;
+      security_group_rules: NeutronRule[];
+    }[];
     return groups.find((g) => g.name === 'infrafed')?.security_group_rules ?? [];
   };
 
@@ -48,7 +59,15 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
     admins = { sto: keystoneAdmin(system.keystoneUrl('sto')), osl: keystoneAdmin(system.keystoneUrl('osl')) };
     const res = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; nativeId: string }[] } }>(
       'mutation($input: CreateProjectInput!) { createProject(input: $input) { status projectId steps { region nativeId } } }',
-      { input: { name: 'net-lab', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] } },
+      {
+        input: {
+          name: 'net-lab',
+          placements: [
+            { region: 'sto', platform: 'openstack' },
+            { region: 'osl', platform: 'openstack' },
+          ],
+        },
+      },
     );
     expect(res.data?.createProject.status).toBe('SUCCEEDED');
     projectId = res.data?.createProject.projectId as string;
@@ -60,56 +79,118 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   }, 60_000);
 
   const createNetwork = (input: Record<string, unknown>, token?: string) =>
-    gql<{ createNetwork: Op }>(`mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { ${OP} } }`, { input: { projectId, ...input } }, token);
-  const applyRule = (rule: Record<string, unknown>) => gql<{ applyAccessRule: Op }>(`mutation($p: ID!, $rule: AccessRuleInput!) { applyAccessRule(projectId: $p, rule: $rule) { ${OP} } }`, { p: projectId, rule });
+    gql<{ createNetwork: Op }>(
+      `mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { ${OP} } }`,
+      { input: { projectId, ...input } },
+      token,
+    );
+  const applyRule = (rule: Record<string, unknown>) =>
+    gql<{ applyAccessRule: Op }>(`mutation($p: ID!, $rule: AccessRuleInput!) { applyAccessRule(projectId: $p, rule: $rule) { ${OP} } }`, {
+      p: projectId,
+      rule,
+    });
   const setQuota = (region: string, limits: Record<string, unknown>) =>
-    gql<{ setQuota: Op }>(`mutation($p: ID!, $r: String!, $l: QuotaLimitsInput!) { setQuota(projectId: $p, region: $r, limits: $l) { ${OP} } }`, { p: projectId, r: region, l: limits });
+    gql<{ setQuota: Op }>(
+      `mutation($p: ID!, $r: String!, $l: QuotaLimitsInput!) { setQuota(projectId: $p, region: $r, limits: $l) { ${OP} } }`,
+      { p: projectId, r: region, l: limits },
+    );
   const project = <T>(fields: string) => gql<{ project: T }>(`query($id: ID!) { project(id: $id) { ${fields} } }`, { id: projectId });
 
   it('creates a network with subnet and router (gateway on the external network) in sto, and a plain one in osl; lists both', async () => {
     // the operator's external network in sto
-    const { network: ext } = await neutron('sto').create<{ network: { id: string } }>('/networks', { network: { name: 'public', 'router:external': true } });
+    const { network: ext } = await neutron('sto').create<{ network: { id: string } }>('/networks', {
+      network: { name: 'public', 'router:external': true },
+    });
     await neutron('sto').create('/subnets', { subnet: { network_id: ext.id, cidr: '203.0.113.0/24', ip_version: 4 } });
 
-    const sto = await createNetwork({ region: 'sto', name: 'backend', cidr: '10.0.0.0/24', gatewayIp: '10.0.0.254', dnsNameservers: ['192.0.2.53'], router: { external: true } });
+    const sto = await createNetwork({
+      region: 'sto',
+      name: 'backend',
+      cidr: '10.0.0.0/24',
+      gatewayIp: '10.0.0.254',
+      dnsNameservers: ['192.0.2.53'],
+      router: { external: true },
+    });
     expect(sto.errors).toBeUndefined();
-    expect(sto.data?.createNetwork).toMatchObject({ kind: 'CREATE_NETWORK', status: 'SUCCEEDED', steps: [{ region: 'sto', status: 'SUCCEEDED', changed: true }] });
+    expect(sto.data?.createNetwork).toMatchObject({
+      kind: 'CREATE_NETWORK',
+      status: 'SUCCEEDED',
+      steps: [{ region: 'sto', status: 'SUCCEEDED', changed: true }],
+    });
     expect(sto.data?.createNetwork.resourceId).toMatch(/^net_[0-9a-z]{26}$/);
     // IPv6, gateway left to Neutron (which takes the block's first address, the subnet-router anycast one)
     const osl = await createNetwork({ region: 'osl', name: 'backend', cidr: 'fd00:10::/64' });
     expect(osl.data?.createNetwork.status).toBe('SUCCEEDED');
 
-    const listed = await project<{ networks: Record<string, unknown>[] }>('networks { id name region platform nativeId status cidr gatewayIp dnsNameservers router { nativeId status external externalIp } }');
+    const listed = await project<{ networks: Record<string, unknown>[] }>(
+      'networks { id name region platform nativeId status cidr gatewayIp dnsNameservers router { nativeId status external externalIp } }',
+    );
     expect(listed.errors).toBeUndefined();
     const [inOsl, inSto] = [...(listed.data?.project.networks ?? [])].sort((a, b) => String(a.region).localeCompare(String(b.region)));
-    expect(inSto).toMatchObject({ id: sto.data?.createNetwork.resourceId, name: 'backend', region: 'sto', platform: 'openstack', status: 'ACTIVE', cidr: '10.0.0.0/24', gatewayIp: '10.0.0.254', dnsNameservers: ['192.0.2.53'] });
+    expect(inSto).toMatchObject({
+      id: sto.data?.createNetwork.resourceId,
+      name: 'backend',
+      region: 'sto',
+      platform: 'openstack',
+      status: 'ACTIVE',
+      cidr: '10.0.0.0/24',
+      gatewayIp: '10.0.0.254',
+      dnsNameservers: ['192.0.2.53'],
+    });
     expect(inSto?.router).toMatchObject({ status: 'ACTIVE', external: true, externalIp: expect.stringMatching(/^203\.0\.113\./) });
-    expect(inOsl).toMatchObject({ id: osl.data?.createNetwork.resourceId, region: 'osl', cidr: 'fd00:10::/64', gatewayIp: 'fd00:10::', router: null });
+    expect(inOsl).toMatchObject({
+      id: osl.data?.createNetwork.resourceId,
+      region: 'osl',
+      cidr: 'fd00:10::/64',
+      gatewayIp: 'fd00:10::',
+      router: null,
+    });
     // and Neutron agrees
     expect((await neutron('sto').list('networks', native.sto as string)).map((n) => n.id)).toEqual([inSto?.nativeId]);
-    expect((await neutron('sto').list('routers', native.sto as string)).map((r) => r.id)).toEqual([(inSto?.router as { nativeId: string }).nativeId]);
+    expect((await neutron('sto').list('routers', native.sto as string)).map((r) => r.id)).toEqual([
+      (inSto?.router as { nativeId: string }).nativeId,
+    ]);
     expect((await neutron('osl').list('networks', native.osl as string)).map((n) => n.id)).toEqual([inOsl?.nativeId]);
   });
 
   it('applies an access rule in every placement; applying it again is a no-op reporting the existing rule', async () => {
-    const first = await applyRule({ direction: 'ingress', protocol: 'tcp', ports: { from: 8000, to: 8080 }, remoteCidr: '198.51.100.0/24', description: 'web' });
+    const first = await applyRule({
+      direction: 'ingress',
+      protocol: 'tcp',
+      ports: { from: 8000, to: 8080 },
+      remoteCidr: '198.51.100.0/24',
+      description: 'web',
+    });
     expect(first.errors).toBeUndefined();
     expect(first.data?.applyAccessRule).toMatchObject({ status: 'SUCCEEDED', steps: [{ changed: true }, { changed: true }] });
     const ruleId = first.data?.applyAccessRule.resourceId;
     expect(ruleId).toMatch(/^acr_[0-9a-f]{26}$/);
     for (const region of ['sto', 'osl'] as const) {
-      expect((await groupRules(region)).filter((r) => r.direction === 'ingress').map((r) => [r.protocol, r.port_range_min, r.remote_ip_prefix])).toEqual([['tcp', 8000, '198.51.100.0/24']]);
+      expect(
+        (await groupRules(region)).filter((r) => r.direction === 'ingress').map((r) => [r.protocol, r.port_range_min, r.remote_ip_prefix]),
+      ).toEqual([['tcp', 8000, '198.51.100.0/24']]);
     }
-    const again = await applyRule({ direction: 'ingress', protocol: 'tcp', ports: { from: 8000, to: 8080 }, remoteCidr: '198.51.100.0/24', description: 'web, again' });
+    const again = await applyRule({
+      direction: 'ingress',
+      protocol: 'tcp',
+      ports: { from: 8000, to: 8080 },
+      remoteCidr: '198.51.100.0/24',
+      description: 'web, again',
+    });
     expect(again.errors).toBeUndefined();
-    expect(again.data?.applyAccessRule).toMatchObject({ status: 'SUCCEEDED', resourceId: ruleId, steps: [{ changed: false }, { changed: false }] });
+    expect(again.data?.applyAccessRule).toMatchObject({
+      status: 'SUCCEEDED',
+      resourceId: ruleId,
+      steps: [{ changed: false }, { changed: false }],
+    });
     // the steps name the rule that was already there
     expect(again.data?.applyAccessRule.steps.map((s) => s.nativeId)).toEqual(first.data?.applyAccessRule.steps.map((s) => s.nativeId));
-    for (const region of ['sto', 'osl'] as const) expect((await groupRules(region)).filter((r) => r.direction === 'ingress')).toHaveLength(1);
+    for (const region of ['sto', 'osl'] as const)
+      expect((await groupRules(region)).filter((r) => r.direction === 'ingress')).toHaveLength(1);
 
-    const listed = await project<{ accessRules: { id: string; region: string; nativeId: string; status: string; portFrom: number; portTo: number }[] }>(
-      'accessRules { id region platform nativeId status direction protocol portFrom portTo remoteCidr description }',
-    );
+    const listed = await project<{
+      accessRules: { id: string; region: string; nativeId: string; status: string; portFrom: number; portTo: number }[];
+    }>('accessRules { id region platform nativeId status direction protocol portFrom portTo remoteCidr description }');
     const mine = listed.data?.project.accessRules.filter((r) => r.id === ruleId) ?? [];
     expect(mine.map((r) => [r.region, r.portFrom, r.portTo, r.status]).sort()).toEqual([
       ['osl', 8000, 8080, 'ACTIVE'],
@@ -120,8 +201,15 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   it('removes an access rule from every placement', async () => {
     const applied = await applyRule({ direction: 'egress', protocol: 'udp', ports: { from: 53 }, remoteCidr: '192.0.2.53/32' });
     const ruleId = applied.data?.applyAccessRule.resourceId;
-    const removed = await gql<{ removeAccessRule: Op }>(`mutation($p: ID!, $r: ID!) { removeAccessRule(projectId: $p, ruleId: $r) { ${OP} } }`, { p: projectId, r: ruleId });
-    expect(removed.data?.removeAccessRule).toMatchObject({ kind: 'REMOVE_ACCESS_RULE', status: 'SUCCEEDED', steps: [{ changed: true }, { changed: true }] });
+    const removed = await gql<{ removeAccessRule: Op }>(
+      `mutation($p: ID!, $r: ID!) { removeAccessRule(projectId: $p, ruleId: $r) { ${OP} } }`,
+      { p: projectId, r: ruleId },
+    );
+    expect(removed.data?.removeAccessRule).toMatchObject({
+      kind: 'REMOVE_ACCESS_RULE',
+      status: 'SUCCEEDED',
+      steps: [{ changed: true }, { changed: true }],
+    });
     for (const region of ['sto', 'osl'] as const) expect((await groupRules(region)).filter((r) => r.protocol === 'udp')).toEqual([]);
   });
 
@@ -130,9 +218,16 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
     expect(res.errors).toBeUndefined();
     expect(res.data?.setQuota).toMatchObject({ kind: 'SET_QUOTA', status: 'SUCCEEDED', steps: [{ region: 'sto', changed: true }] });
     expect(await admins.sto.novaQuota(system.novaUrl('sto'), native.sto as string)).toMatchObject({ cores: 6, ram: 8192, instances: 10 });
-    expect((await neutron('sto').get<{ quota: Record<string, number> }>(`/quotas/${native.sto}`)).quota).toMatchObject({ network: 4, security_group_rule: 40, subnet: 100, router: 10 });
+    expect((await neutron('sto').get<{ quota: Record<string, number> }>(`/quotas/${native.sto}`)).quota).toMatchObject({
+      network: 4,
+      security_group_rule: 40,
+      subnet: 100,
+      router: 10,
+    });
 
-    const read = await project<{ quotas: { region: string; platform: string; quota: Record<string, number>; usage: Record<string, number> }[] }>(
+    const read = await project<{
+      quotas: { region: string; platform: string; quota: Record<string, number>; usage: Record<string, number> }[];
+    }>(
       'quotas { region platform quota { cores ramMiB instances networks subnets routers securityGroupRules } usage { cores networks subnets routers securityGroups } }',
     );
     const sto = read.data?.project.quotas.find((q) => q.region === 'sto');
@@ -150,11 +245,22 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   it('going over a quota fails with QUOTA_EXCEEDED and the figures, and leaves nothing in Neutron', async () => {
     await setQuota('sto', { networks: 1 });
     const res = await createNetwork({ region: 'sto', name: 'one-too-many', cidr: '10.9.0.0/24' });
-    expect(res.data?.createNetwork).toMatchObject({ status: 'FAILED', error: { code: 'QUOTA_EXCEEDED', region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1 } });
+    expect(res.data?.createNetwork).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'QUOTA_EXCEEDED', region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1 },
+    });
     expect(res.errors).toEqual([
       expect.objectContaining({
         path: ['createNetwork'],
-        extensions: expect.objectContaining({ code: 'QUOTA_EXCEEDED', region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1, operationId: res.data?.createNetwork.id }),
+        extensions: expect.objectContaining({
+          code: 'QUOTA_EXCEEDED',
+          region: 'sto',
+          resource: 'networks',
+          limit: 1,
+          used: 1,
+          requested: 1,
+          operationId: res.data?.createNetwork.id,
+        }),
       }),
     ]);
     expect(await neutron('sto').list('networks', native.sto as string)).toHaveLength(1);
@@ -166,17 +272,35 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
 
   it('refuses bad input with BAD_USER_INPUT listing every problem, changing nothing', async () => {
     const before = await neutron('sto').list('networks', native.sto as string);
-    const net = await createNetwork({ region: 'sto', name: 'bad', cidr: '10.0.0.300/24', gatewayIp: '10.1.0.1', dnsNameservers: ['1.2.3.4', 'dns.example'] });
+    const net = await createNetwork({
+      region: 'sto',
+      name: 'bad',
+      cidr: '10.0.0.300/24',
+      gatewayIp: '10.1.0.1',
+      dnsNameservers: ['1.2.3.4', 'dns.example'],
+    });
     expect(net.data ?? null).toBeNull();
     expect(net.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect((net.errors?.[0]?.extensions?.problems as { path: string }[]).map((p) => p.path)).toEqual(['input.cidr', 'input.dnsNameservers[1]']);
+    expect((net.errors?.[0]?.extensions?.problems as { path: string }[]).map((p) => p.path)).toEqual([
+      'input.cidr',
+      'input.dnsNameservers[1]',
+    ]);
     const outside = await createNetwork({ region: 'sto', name: 'bad', cidr: '10.0.0.0/24', gatewayIp: '10.1.0.1' });
-    expect(outside.errors?.[0]?.extensions?.problems).toEqual([{ path: 'input.gatewayIp', message: 'the gateway is not inside 10.0.0.0/24', value: '10.1.0.1' }]);
+    expect(outside.errors?.[0]?.extensions?.problems).toEqual([
+      { path: 'input.gatewayIp', message: 'the gateway is not inside 10.0.0.0/24', value: '10.1.0.1' },
+    ]);
 
     const rule = await applyRule({ direction: 'inbound', protocol: 'sctp', ports: { from: 70000, to: 22 }, remoteCidr: 'anywhere' });
-    expect((rule.errors?.[0]?.extensions?.problems as { path: string }[]).map((p) => p.path)).toEqual(['rule.direction', 'rule.protocol', 'rule.ports.from', 'rule.remoteCidr']);
+    expect((rule.errors?.[0]?.extensions?.problems as { path: string }[]).map((p) => p.path)).toEqual([
+      'rule.direction',
+      'rule.protocol',
+      'rule.ports.from',
+      'rule.remoteCidr',
+    ]);
     const range = await applyRule({ direction: 'ingress', protocol: 'tcp', ports: { from: 443, to: 80 } });
-    expect(range.errors?.[0]?.extensions?.problems).toEqual([{ path: 'rule.ports.to', message: 'the range ends (80) before it starts (443)', value: 80 }]);
+    expect(range.errors?.[0]?.extensions?.problems).toEqual([
+      { path: 'rule.ports.to', message: 'the range ends (80) before it starts (443)', value: 80 },
+    ]);
 
     const quota = await setQuota('sto', { cores: -1, networks: -5 });
     expect(quota.errors?.[0]?.extensions?.problems).toEqual([
@@ -187,7 +311,10 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
     const fraction = await setQuota('sto', { instances: 2.5 });
     expect(fraction.errors?.[0]).toMatchObject({ message: expect.stringContaining('Int cannot represent non-integer value: 2.5') });
     const nowhere = await setQuota('lla', { cores: 1 });
-    expect(nowhere.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [expect.objectContaining({ path: 'region', value: 'lla' })] });
+    expect(nowhere.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [expect.objectContaining({ path: 'region', value: 'lla' })],
+    });
 
     expect(await neutron('sto').list('networks', native.sto as string)).toEqual(before);
     expect(await admins.sto.novaQuota(system.novaUrl('sto'), native.sto as string)).toMatchObject({ cores: 6, instances: 10 });
@@ -196,19 +323,40 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   it('lets the organisation role decide: readers read, members manage rules, admins manage quotas and members', async () => {
     const reader = await system.token('acme-net', 'reader', 'rita');
     const member = await system.token('acme-net', 'member', 'mike');
-    const read = await gql<{ project: { networks: unknown[] } }>('query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }', { id: projectId }, reader);
+    const read = await gql<{ project: { networks: unknown[] } }>(
+      'query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }',
+      { id: projectId },
+      reader,
+    );
     expect(read.errors).toBeUndefined();
     expect(read.data?.project.networks.length).toBeGreaterThan(0);
     const denied = async (query: string, token: string) => (await gql(query, { p: projectId }, token)).errors?.[0]?.extensions;
-    expect(await denied('mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 7}}) { status } }', reader)).toMatchObject({
+    expect(
+      await denied(
+        'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 7}}) { status } }',
+        reader,
+      ),
+    ).toMatchObject({
       code: 'FORBIDDEN',
       permission: 'network.manage',
       role: 'reader',
     });
-    expect(await denied('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 1}) { status } }', member)).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
-    expect(await denied('mutation($p: ID!) { addMember(projectId: $p, user: "eve", role: "admin") { status } }', member)).toMatchObject({ code: 'FORBIDDEN', permission: 'member.manage' });
-    expect(await denied('mutation($p: ID!) { deleteProject(id: $p) { status } }', member)).toMatchObject({ code: 'FORBIDDEN', permission: 'project.manage' });
-    const allowed = await gql<{ applyAccessRule: { status: string } }>('mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 7}}) { status } }', { p: projectId }, member);
+    expect(
+      await denied('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 1}) { status } }', member),
+    ).toMatchObject({ code: 'FORBIDDEN', permission: 'quota.manage' });
+    expect(await denied('mutation($p: ID!) { addMember(projectId: $p, user: "eve", role: "admin") { status } }', member)).toMatchObject({
+      code: 'FORBIDDEN',
+      permission: 'member.manage',
+    });
+    expect(await denied('mutation($p: ID!) { deleteProject(id: $p) { status } }', member)).toMatchObject({
+      code: 'FORBIDDEN',
+      permission: 'project.manage',
+    });
+    const allowed = await gql<{ applyAccessRule: { status: string } }>(
+      'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 7}}) { status } }',
+      { p: projectId },
+      member,
+    );
     expect(allowed.data?.applyAccessRule.status).toBe('SUCCEEDED');
     // nothing the refused requests asked for happened
     expect(await admins.sto.novaQuota(system.novaUrl('sto'), native.sto as string)).toMatchObject({ cores: 6 });
@@ -217,11 +365,15 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
 
   it('keeps organisations apart: another organisation neither sees nor changes networks, rules or quotas', async () => {
     const ask = (query: string, variables: Record<string, unknown>) => gql(query, variables, globex);
-    const seen = await ask('query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }', { id: projectId });
+    const seen = await ask('query($id: ID!) { project(id: $id) { networks { id } accessRules { id } quotas { region } } }', {
+      id: projectId,
+    });
     expect(seen.data?.project).toBeNull();
     const tries = [
       await createNetwork({ region: 'sto', name: 'intruder', cidr: '10.66.0.0/24' }, globex),
-      await ask('mutation($p: ID!) { applyAccessRule(projectId: $p, rule: { direction: "ingress", protocol: "any" }) { status } }', { p: projectId }),
+      await ask('mutation($p: ID!) { applyAccessRule(projectId: $p, rule: { direction: "ingress", protocol: "any" }) { status } }', {
+        p: projectId,
+      }),
       await ask('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: { cores: 999 }) { status } }', { p: projectId }),
     ];
     for (const res of tries) expect(res.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
@@ -231,11 +383,15 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   it('with oslâ€™s adapter stopped: reads give sto plus REGION_UNAVAILABLE; a rule applied then is undone in sto', async () => {
     await system.stopAdapter('osl');
     try {
-      const read = await project<{ networks: { region: string }[]; accessRules: { region: string }[] }>('networks { region } accessRules { region }');
+      const read = await project<{ networks: { region: string }[]; accessRules: { region: string }[] }>(
+        'networks { region } accessRules { region }',
+      );
       expect([...new Set(read.data?.project.networks.map((n) => n.region))]).toEqual(['sto']);
       expect([...new Set(read.data?.project.accessRules.map((r) => r.region))]).toEqual(['sto']);
       // the project's placements are read first, so the one missing region is one error on the project
-      expect(read.errors?.map((e) => [e.path?.join('.'), e.extensions?.code, e.extensions?.region])).toEqual([['project', 'REGION_UNAVAILABLE', 'osl']]);
+      expect(read.errors?.map((e) => [e.path?.join('.'), e.extensions?.code, e.extensions?.region])).toEqual([
+        ['project', 'REGION_UNAVAILABLE', 'osl'],
+      ]);
       const res = await applyRule({ direction: 'ingress', protocol: 'tcp', ports: { from: 5432 }, remoteCidr: '10.0.0.0/8' });
       expect(res.data?.applyAccessRule).toMatchObject({
         status: 'FAILED',
@@ -254,11 +410,22 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
   it('deletes a network, then the project with what remains: nothing is left in Neutron in either region', async () => {
     const listed = await project<{ networks: { id: string; region: string }[] }>('networks { id region }');
     const inSto = listed.data?.project.networks.find((n) => n.region === 'sto');
-    const del = await gql<{ deleteNetwork: Op }>(`mutation($p: ID!, $id: ID!) { deleteNetwork(projectId: $p, id: $id) { ${OP} } }`, { p: projectId, id: inSto?.id });
-    expect(del.data?.deleteNetwork).toMatchObject({ kind: 'DELETE_NETWORK', status: 'SUCCEEDED', resourceId: inSto?.id, steps: [{ region: 'sto', changed: true }] });
+    const del = await gql<{ deleteNetwork: Op }>(`mutation($p: ID!, $id: ID!) { deleteNetwork(projectId: $p, id: $id) { ${OP} } }`, {
+      p: projectId,
+      id: inSto?.id,
+    });
+    expect(del.data?.deleteNetwork).toMatchObject({
+      kind: 'DELETE_NETWORK',
+      status: 'SUCCEEDED',
+      resourceId: inSto?.id,
+      steps: [{ region: 'sto', changed: true }],
+    });
     expect(await neutron('sto').list('routers', native.sto as string)).toEqual([]);
     expect(await neutron('sto').list('networks', native.sto as string)).toEqual([]);
-    const again = await gql(`mutation($p: ID!, $id: ID!) { deleteNetwork(projectId: $p, id: $id) { status } }`, { p: projectId, id: inSto?.id });
+    const again = await gql(`mutation($p: ID!, $id: ID!) { deleteNetwork(projectId: $p, id: $id) { status } }`, {
+      p: projectId,
+      id: inSto?.id,
+    });
     expect(again.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 
     // osl still has its network and the access rules: deleting the project removes them with it

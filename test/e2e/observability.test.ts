@@ -39,7 +39,11 @@ describe('observability end to end: traces, logs, health, metrics', () => {
     const traceId = randomBytes(16).toString('hex');
     const res = await fetch(`${system.restUrl}/projects`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json', traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+      headers: {
+        authorization: `Bearer ${owner}`,
+        'content-type': 'application/json',
+        traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+      },
       body: JSON.stringify({ name: 'traced', placements: [{ region: 'sto', platform: 'openstack' }] }),
     });
     expect(res.status).toBe(201);
@@ -66,14 +70,24 @@ describe('observability end to end: traces, logs, health, metrics', () => {
     const bad = `${owner.slice(0, -4)}AAAA`;
     await fetch(`${system.restUrl}/projects?x=${owner}`, { headers: { authorization: `Bearer ${owner}` } });
     await fetch(`${system.restUrl}/projects`, { headers: { authorization: `Bearer ${bad}` } });
-    await fetch(system.gatewayUrl, { method: 'POST', headers: { authorization: `Bearer ${bad}`, 'content-type': 'application/json' }, body: '{"query":"{ projects { id } }"}' });
+    await fetch(system.gatewayUrl, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bad}`, 'content-type': 'application/json' },
+      body: '{"query":"{ projects { id } }"}',
+    });
     await new Promise((r) => setTimeout(r, 300));
     await read();
     // the requests were logged (so the check below looks at their lines), without what they carried
     expect(lines.filter((l) => l.name === 'rest-bridge' && l.line.includes('"status":401')).length).toBeGreaterThan(0);
     expect(lines.filter((l) => l.name === 'gateway' && l.line.includes('"status":401')).length).toBeGreaterThan(0);
     const signature = owner.split('.')[2] as string;
-    const secrets = [signature, bad.split('.')[2] as string, system.config.auth.hs256Secret as string, 'admin-secret', system.okd('lla').token];
+    const secrets = [
+      signature,
+      bad.split('.')[2] as string,
+      system.config.auth.hs256Secret as string,
+      'admin-secret',
+      system.okd('lla').token,
+    ];
     const leaks = lines.filter((l) => secrets.some((s) => l.line.includes(s)));
     expect(leaks).toEqual([]);
   });
@@ -87,26 +101,47 @@ describe('observability end to end: traces, logs, health, metrics', () => {
       expect([name, ready.status, body.status]).toEqual([name, 200, 'ready']);
     }
     const gatewayReady = (await (await fetch(`${system.opsUrl('gateway')}/readyz`)).json()) as { checks: Record<string, unknown> };
-    expect(gatewayReady.checks).toMatchObject({ nats: true, supergraph: true, 'infrafed-subgraph-identity': true, 'infrafed-subgraph-quota': true });
+    expect(gatewayReady.checks).toMatchObject({
+      nats: true,
+      supergraph: true,
+      'infrafed-subgraph-identity': true,
+      'infrafed-subgraph-quota': true,
+    });
 
     const nc = await connect({ servers: system.natsUrl });
     try {
       const stats = [];
-      for await (const s of await new Svcm(nc).client({ strategy: 'stall', stall: 300, maxWait: 3_000 }).stats('infrafed-adapter-openstack')) stats.push(s);
+      for await (const s of await new Svcm(nc)
+        .client({ strategy: 'stall', stall: 300, maxWait: 3_000 })
+        .stats('infrafed-adapter-openstack'))
+        stats.push(s);
       expect(stats.length).toBe(2);
-      for (const s of stats) expect((s.endpoints ?? []).length > 0 && (s.endpoints ?? []).every((e) => (e.data as { ready?: boolean } | undefined)?.ready === true)).toBe(true);
+      for (const s of stats)
+        expect(
+          (s.endpoints ?? []).length > 0 && (s.endpoints ?? []).every((e) => (e.data as { ready?: boolean } | undefined)?.ready === true),
+        ).toBe(true);
     } finally {
       await nc.close();
     }
   });
 
   it('exposes Prometheus metrics on every component: requests, errors by code, latency, NATS requests and no-responders', async () => {
-    const metrics = async (name: string) => (await (await fetch(`${system.opsUrl(name)}/metrics`)).text());
-    expect(await metrics('rest-bridge')).toMatch(/infrafed_requests_total\{component="rest-bridge",operation="createProject",region="",code="OK"\} [1-9]/);
-    expect(await metrics('rest-bridge')).toMatch(/infrafed_request_errors_total\{component="rest-bridge",operation="listProjects",region="",code="HTTP_401"\} [1-9]/);
-    expect(await metrics('gateway')).toMatch(/infrafed_request_duration_seconds_bucket\{le="0.5",component="gateway",operation="graphql",region=""\} [1-9]/);
-    expect(await metrics('controller')).toMatch(/infrafed_requests_total\{component="controller",operation="operation-submit",region="",code="OK"\} [1-9]/);
-    expect(await metrics('adapter-sto')).toMatch(/infrafed_requests_total\{component="adapter-openstack",operation="project-create",region="sto",code="OK"\} [1-9]/);
+    const metrics = async (name: string) => await (await fetch(`${system.opsUrl(name)}/metrics`)).text();
+    expect(await metrics('rest-bridge')).toMatch(
+      /infrafed_requests_total\{component="rest-bridge",operation="createProject",region="",code="OK"\} [1-9]/,
+    );
+    expect(await metrics('rest-bridge')).toMatch(
+      /infrafed_request_errors_total\{component="rest-bridge",operation="listProjects",region="",code="HTTP_401"\} [1-9]/,
+    );
+    expect(await metrics('gateway')).toMatch(
+      /infrafed_request_duration_seconds_bucket\{le="0.5",component="gateway",operation="graphql",region=""\} [1-9]/,
+    );
+    expect(await metrics('controller')).toMatch(
+      /infrafed_requests_total\{component="controller",operation="operation-submit",region="",code="OK"\} [1-9]/,
+    );
+    expect(await metrics('adapter-sto')).toMatch(
+      /infrafed_requests_total\{component="adapter-openstack",operation="project-create",region="sto",code="OK"\} [1-9]/,
+    );
     expect(await metrics('adapter-sto')).toMatch(/infrafed_vendor_requests_total\{vendor="Keystone",region="sto",status="201"\} [1-9]/);
     expect(await metrics('identity')).toMatch(/infrafed_nats_requests_total\{target="adapter-openstack",region="sto",outcome="ok"\} [1-9]/);
 

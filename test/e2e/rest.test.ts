@@ -4,8 +4,21 @@ import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 import { restClient } from '../harness/restClient.ts';
 
-type Op = { id: string; status: string; projectId: string | null; resourceId: string | null; steps: { region: string; status: string; nativeId: string | null; changed: boolean | null }[] };
-type Problem = { type: string; title: string; status: number; detail: string; code: string; problems?: { location: string; message: string; value?: unknown }[] } & Record<string, unknown>;
+type Op = {
+  id: string;
+  status: string;
+  projectId: string | null;
+  resourceId: string | null;
+  steps: { region: string; status: string; nativeId: string | null; changed: boolean | null }[];
+};
+type Problem = {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  problems?: { location: string; message: string; value?: unknown }[];
+} & Record<string, unknown>;
 type Page<T> = { items: T[]; nextCursor: string | null; incompleteRegions: { region: string; code: string }[] };
 
 /** The REST bridge end to end: every response is checked against the OpenAPI document the bridge serves. */
@@ -18,8 +31,11 @@ describe('REST bridge end to end', () => {
     () => system.restUrl,
     () => document,
   );
-  const call = <T = Record<string, unknown>>(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {}) =>
-    rest.call<T>(method, path, { token: owner, ...options });
+  const call = <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {},
+  ) => rest.call<T>(method, path, { token: owner, ...options });
 
   beforeAll(async () => {
     system = await sharedSystem();
@@ -41,21 +57,37 @@ describe('REST bridge end to end', () => {
   });
 
   it('creates a project in two regions: 201 with Location; the same Idempotency-Key replays it; another body with it is 422', async () => {
-    const body = { name: 'rest-demo', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] };
+    const body = {
+      name: 'rest-demo',
+      placements: [
+        { region: 'sto', platform: 'openstack' },
+        { region: 'osl', platform: 'openstack' },
+      ],
+    };
     const created = await call<Op>('post', '/projects', { body, headers: { 'idempotency-key': 'rest-create-1' } });
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('SUCCEEDED');
     expect(created.headers.get('location')).toBe(`/operations/${created.body.id}`);
     projectId = created.body.projectId as string;
     const native = Object.fromEntries(created.body.steps.map((s) => [s.region, s.nativeId]));
-    expect((await keystoneAdmin(system.keystoneUrl('osl')).projectsTagged(`ifd-project=${projectId}`)).map((p) => p.id)).toEqual([native.osl]);
+    expect((await keystoneAdmin(system.keystoneUrl('osl')).projectsTagged(`ifd-project=${projectId}`)).map((p) => p.id)).toEqual([
+      native.osl,
+    ]);
 
     const replay = await call<Op>('post', '/projects', { body, headers: { 'idempotency-key': 'rest-create-1' } });
     expect([replay.status, replay.body.id]).toEqual([201, created.body.id]);
-    const reused = await call<Problem>('post', '/projects', { body: { ...body, name: 'rest-other' }, headers: { 'idempotency-key': 'rest-create-1' } });
+    const reused = await call<Problem>('post', '/projects', {
+      body: { ...body, name: 'rest-other' },
+      headers: { 'idempotency-key': 'rest-create-1' },
+    });
     expect(reused.status).toBe(422);
     expect(reused.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(reused.body).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422, type: '/docs#problem-idempotency-key-reused', operationId: created.body.id });
+    expect(reused.body).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      status: 422,
+      type: '/docs#problem-idempotency-key-reused',
+      operationId: created.body.id,
+    });
     // only one project of that name exists
     const listed = await call<Page<{ name: string }>>('get', '/projects?name=rest-demo');
     expect(listed.body.items).toHaveLength(1);
@@ -69,7 +101,9 @@ describe('REST bridge end to end', () => {
       ['osl', 'SUCCEEDED'],
     ]);
     expect(op.headers.get('etag')).toMatch(/^"[\w-]+"$/);
-    const unchanged = await call('get', `/operations/${created.body.id}`, { headers: { 'if-none-match': op.headers.get('etag') as string } });
+    const unchanged = await call('get', `/operations/${created.body.id}`, {
+      headers: { 'if-none-match': op.headers.get('etag') as string },
+    });
     expect(unchanged.status).toBe(304);
   });
 
@@ -77,18 +111,36 @@ describe('REST bridge end to end', () => {
     const member = await call<Op>('post', `/projects/${projectId}/members`, { body: { user: 'bob', role: 'member' } });
     expect([member.status, member.body.status]).toEqual([201, 'SUCCEEDED']);
     const members = await call<Page<{ user: string | null; role: string; region: string }>>('get', `/projects/${projectId}/members`);
-    expect(members.body.items.filter((m) => m.user === 'bob').map((m) => [m.region, m.role]).sort()).toEqual([
+    expect(
+      members.body.items
+        .filter((m) => m.user === 'bob')
+        .map((m) => [m.region, m.role])
+        .sort(),
+    ).toEqual([
       ['osl', 'member'],
       ['sto', 'member'],
     ]);
 
-    const rule = await call<Op>('post', `/projects/${projectId}/access-rules`, { body: { direction: 'ingress', protocol: 'tcp', ports: { from: 443 }, remoteCidr: '10.0.0.0/8' } });
+    const rule = await call<Op>('post', `/projects/${projectId}/access-rules`, {
+      body: { direction: 'ingress', protocol: 'tcp', ports: { from: 443 }, remoteCidr: '10.0.0.0/8' },
+    });
     expect([rule.status, rule.body.status]).toEqual([201, 'SUCCEEDED']);
-    const rules = await call<Page<{ id: string; portFrom: number | null; region: string }>>('get', `/projects/${projectId}/access-rules?limit=500`);
-    expect(rules.body.items.filter((r) => r.id === rule.body.resourceId).map((r) => r.region).sort()).toEqual(['osl', 'sto']);
+    const rules = await call<Page<{ id: string; portFrom: number | null; region: string }>>(
+      'get',
+      `/projects/${projectId}/access-rules?limit=500`,
+    );
+    expect(
+      rules.body.items
+        .filter((r) => r.id === rule.body.resourceId)
+        .map((r) => r.region)
+        .sort(),
+    ).toEqual(['osl', 'sto']);
 
     // Prefer: respond-async: 202 at once, and the operation is followed through its Location
-    const async = await call<Op>('post', `/projects/${projectId}/access-rules`, { body: { direction: 'ingress', protocol: 'tcp', ports: { from: 8443 } }, headers: { prefer: 'respond-async' } });
+    const async = await call<Op>('post', `/projects/${projectId}/access-rules`, {
+      body: { direction: 'ingress', protocol: 'tcp', ports: { from: 8443 } },
+      headers: { prefer: 'respond-async' },
+    });
     expect(async.status).toBe(202);
     expect(['PENDING', 'RUNNING']).toContain(async.body.status);
     let followed = async.body;
@@ -103,9 +155,15 @@ describe('REST bridge end to end', () => {
     const before = await call<{ placements: { quota: { cores: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
     expect(before.status).toBe(200);
     const tag = before.headers.get('etag') as string;
-    const set = await call<Op>('patch', `/projects/${projectId}/quotas/sto`, { body: { cores: 4, ramMiB: 8192 }, headers: { 'if-match': tag } });
+    const set = await call<Op>('patch', `/projects/${projectId}/quotas/sto`, {
+      body: { cores: 4, ramMiB: 8192 },
+      headers: { 'if-match': tag },
+    });
     expect([set.status, set.body.status]).toEqual([201, 'SUCCEEDED']);
-    const after = await call<{ placements: { quota: { cores: number | null; ramMiB: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
+    const after = await call<{ placements: { quota: { cores: number | null; ramMiB: number | null } }[] }>(
+      'get',
+      `/projects/${projectId}/quotas/sto`,
+    );
     expect(after.body.placements[0]?.quota).toMatchObject({ cores: 4, ramMiB: 8192 });
     expect(after.headers.get('etag')).not.toBe(tag);
 
@@ -118,7 +176,9 @@ describe('REST bridge end to end', () => {
   });
 
   it('refuses a body with three problems at once: 422 with each location and value, and nothing is created', async () => {
-    const bad = await call<Problem>('post', '/projects', { body: { name: '', description: 'x'.repeat(300), placements: [{ region: 'sto', platform: 'vmware' }] } });
+    const bad = await call<Problem>('post', '/projects', {
+      body: { name: '', description: 'x'.repeat(300), placements: [{ region: 'sto', platform: 'vmware' }] },
+    });
     expect(bad.status).toBe(422);
     expect(bad.body.code).toBe('BAD_USER_INPUT');
     expect(bad.body.problems?.map((p) => p.location).sort()).toEqual(['body.description', 'body.name', 'body.placements[0].platform']);
@@ -129,7 +189,9 @@ describe('REST bridge end to end', () => {
     expect(path.status).toBe(422);
     expect(path.body.problems?.map((p) => p.location).sort()).toEqual(['path.projectId', 'query.limit']);
     // an unknown region is found by the controller; still located in the body
-    const region = await call<Problem>('post', '/projects', { body: { name: 'nowhere', placements: [{ region: 'mars', platform: 'openstack' }] } });
+    const region = await call<Problem>('post', '/projects', {
+      body: { name: 'nowhere', placements: [{ region: 'mars', platform: 'openstack' }] },
+    });
     expect(region.status).toBe(422);
     expect(region.body.problems?.[0]?.location).toBe('body.placements[0].region');
     const none = await call<Page<unknown>>('get', '/projects?name=nowhere');
@@ -186,20 +248,37 @@ describe('REST bridge end to end', () => {
     expect(audit.headers.get('link')).toMatch(/rel="next"/);
     // outside the document: still problem+json
     const nothing = await fetch(`${system.restUrl}/nothing-here`, { headers: { authorization: `Bearer ${owner}` } });
-    expect([nothing.status, nothing.headers.get('content-type'), ((await nothing.json()) as Problem).code]).toEqual([404, 'application/problem+json', 'NOT_FOUND']);
+    expect([nothing.status, nothing.headers.get('content-type'), ((await nothing.json()) as Problem).code]).toEqual([
+      404,
+      'application/problem+json',
+      'NOT_FOUND',
+    ]);
     const method = await fetch(`${system.restUrl}/projects`, { method: 'PUT', headers: { authorization: `Bearer ${owner}` } });
     expect([method.status, method.headers.get('allow')]).toEqual([405, 'GET, POST']);
   });
 
   it('entitlements: operators replace them with If-Match; a stale tag gets 412', async () => {
     const operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
-    const current = await rest.call<{ total: Record<string, number | null> }>('get', '/organizations/restco/entitlements', { token: operator });
+    const current = await rest.call<{ total: Record<string, number | null> }>('get', '/organizations/restco/entitlements', {
+      token: operator,
+    });
     const tag = current.headers.get('etag') as string;
-    const put = await rest.call<{ total: { cores: number | null } }>('put', '/organizations/restco/entitlements', { token: operator, body: { total: { cores: 64 } }, headers: { 'if-match': tag } });
+    const put = await rest.call<{ total: { cores: number | null } }>('put', '/organizations/restco/entitlements', {
+      token: operator,
+      body: { total: { cores: 64 } },
+      headers: { 'if-match': tag },
+    });
     expect([put.status, put.body.total.cores]).toEqual([200, 64]);
-    const stale = await rest.call<Problem>('put', '/organizations/restco/entitlements', { token: operator, body: { total: { cores: 1 } }, headers: { 'if-match': tag } });
+    const stale = await rest.call<Problem>('put', '/organizations/restco/entitlements', {
+      token: operator,
+      body: { total: { cores: 1 } },
+      headers: { 'if-match': tag },
+    });
     expect(stale.status).toBe(412);
-    expect((await rest.call<{ total: { cores: number | null } }>('get', '/organizations/restco/entitlements', { token: operator })).body.total.cores).toBe(64);
+    expect(
+      (await rest.call<{ total: { cores: number | null } }>('get', '/organizations/restco/entitlements', { token: operator })).body.total
+        .cores,
+    ).toBe(64);
   });
 
   it('deletes the project: the operation answers with Location', async () => {

@@ -22,12 +22,32 @@ export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone
     context: { region: keystone.region, platform: 'openstack' },
   });
   const neutron = keystone.neutronUrl
-    ? createNeutronClient({ url: keystone.neutronUrl, token: client.token, timeoutMs: 4_000, service: `Neutron ${keystone.region}`, context: { region: keystone.region } })
+    ? createNeutronClient({
+        url: keystone.neutronUrl,
+        token: client.token,
+        timeoutMs: 4_000,
+        service: `Neutron ${keystone.region}`,
+        context: { region: keystone.region },
+      })
     : undefined;
   const nova = keystone.novaUrl
-    ? createNovaClient({ url: keystone.novaUrl, token: client.token, timeoutMs: 4_000, service: `Nova ${keystone.region}`, context: { region: keystone.region } })
+    ? createNovaClient({
+        url: keystone.novaUrl,
+        token: client.token,
+        timeoutMs: 4_000,
+        service: `Nova ${keystone.region}`,
+        context: { region: keystone.region },
+      })
     : undefined;
-  return createOpenstackAdapter({ nc, region: keystone.region, keystone: client, neutron, nova, log: pino({ level: 'silent' }), version: '0.0.0' });
+  return createOpenstackAdapter({
+    nc,
+    region: keystone.region,
+    keystone: client,
+    neutron,
+    nova,
+    log: pino({ level: 'silent' }),
+    version: '0.0.0',
+  });
 }
 
 /** The OKD adapter of a region, talking to an emulator (or any API server) with its token, in this process. */

@@ -74,7 +74,9 @@ export default async function setup(): Promise<void> {
   const address = server.address() as { port: number };
   const byRegion = (f: (region: string) => string, platform: string) =>
     Object.fromEntries(regions.filter((r) => r.platforms.some((p) => p.platform === platform)).map((r) => [r.name, f(r.name)]));
-  const adapterNames = regions.flatMap((r) => r.platforms.map((p) => (p.platform === 'okd' ? `adapter-okd-${r.name}` : `adapter-${r.name}`)));
+  const adapterNames = regions.flatMap((r) =>
+    r.platforms.map((p) => (p.platform === 'okd' ? `adapter-okd-${r.name}` : `adapter-${r.name}`)),
+  );
   const description: SharedSystemDescription = {
     config: system.config,
     configPath: system.configPath,

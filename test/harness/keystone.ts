@@ -20,7 +20,11 @@ export interface TestKeystone {
  * A real Keystone (Debian's package, uwsgi on a free port) restored to its pristine state. The state
  * lives in .local/test/<name>: the first run bootstraps it (~10 s), later runs restore a snapshot (~2 s).
  */
-export async function startKeystone(name: string, region = name, options: { withNeutron?: boolean; withNova?: boolean } = {}): Promise<TestKeystone> {
+export async function startKeystone(
+  name: string,
+  region = name,
+  options: { withNeutron?: boolean; withNova?: boolean } = {},
+): Promise<TestKeystone> {
   const port = await freePort();
   const neutronPort = await freePort();
   const novaPort = await freePort();
@@ -59,7 +63,10 @@ export function keystoneAdmin(url: string) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
         auth: {
-          identity: { methods: ['password'], password: { user: { name: 'admin', domain: { id: 'default' }, password: KEYSTONE_ADMIN_PASSWORD } } },
+          identity: {
+            methods: ['password'],
+            password: { user: { name: 'admin', domain: { id: 'default' }, password: KEYSTONE_ADMIN_PASSWORD } },
+          },
           scope: { project: { name: 'admin', domain: { id: 'default' } } },
         },
       }),
@@ -74,13 +81,21 @@ export function keystoneAdmin(url: string) {
     return (await res.json()) as T;
   }
   async function post<T>(base: string, path: string, body: unknown, method = 'POST'): Promise<T> {
-    const res = await fetch(`${base}${path}`, { method, headers: { 'x-auth-token': await auth(), 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { 'x-auth-token': await auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   }
   async function assignments(projectId: string) {
     type Actor = { name: string; domain: { name: string } };
-    return (await get<{ role_assignments: { user?: Actor; group?: Actor; role: { name: string } }[] }>(`/role_assignments?scope.project.id=${projectId}&include_names=true`)).role_assignments;
+    return (
+      await get<{ role_assignments: { user?: Actor; group?: Actor; role: { name: string } }[] }>(
+        `/role_assignments?scope.project.id=${projectId}&include_names=true`,
+      )
+    ).role_assignments;
   }
   return {
     /** The operator's (admin's) token, for calls the helpers here do not cover. */
@@ -95,28 +110,40 @@ export function keystoneAdmin(url: string) {
         // unfiltered, then filtered here: a project_id filter on security-groups makes Neutron create that
         // project's `default` group, so the check would find what it just made
         list: async (collection: string, projectId: string) =>
-          ((await get<Record<string, { id: string; project_id: string }[]>>(`/${collection}`, base))[collection.replace(/-/g, '_')] ?? []).filter((x) => x.project_id === projectId),
+          (
+            (await get<Record<string, { id: string; project_id: string }[]>>(`/${collection}`, base))[collection.replace(/-/g, '_')] ?? []
+          ).filter((x) => x.project_id === projectId),
       };
     },
     /** Nova's quota-set of a project, as an operator reads it. */
     async novaQuota(novaUrl: string, projectId: string) {
-      const res = await fetch(`${novaUrl}/os-quota-sets/${projectId}`, { headers: { 'x-auth-token': await auth(), 'OpenStack-API-Version': 'compute 2.79' } });
+      const res = await fetch(`${novaUrl}/os-quota-sets/${projectId}`, {
+        headers: { 'x-auth-token': await auth(), 'OpenStack-API-Version': 'compute 2.79' },
+      });
       if (!res.ok) throw new Error(`GET os-quota-sets: ${res.status}`);
       return ((await res.json()) as { quota_set: Record<string, number> }).quota_set;
     },
     async projectsTagged(tag: string) {
-      return (await get<{ projects: { id: string; name: string; tags: string[]; domain_id: string }[] }>(`/projects?tags=${encodeURIComponent(tag)}`)).projects;
+      return (
+        await get<{ projects: { id: string; name: string; tags: string[]; domain_id: string }[] }>(
+          `/projects?tags=${encodeURIComponent(tag)}`,
+        )
+      ).projects;
     },
     async allInfrafedProjects() {
       return (await get<{ projects: { id: string; name: string; tags: string[] }[] }>('/projects?tags=infrafed')).projects;
     },
     /** Users' role assignments on a project. */
     async roleAssignments(projectId: string) {
-      return (await assignments(projectId)).filter((a) => a.user).map((a) => ({ user: a.user?.name, domain: a.user?.domain.name, role: a.role.name }));
+      return (await assignments(projectId))
+        .filter((a) => a.user)
+        .map((a) => ({ user: a.user?.name, domain: a.user?.domain.name, role: a.role.name }));
     },
     /** Groups' role assignments on a project. */
     async groupRoleAssignments(projectId: string) {
-      return (await assignments(projectId)).filter((a) => a.group).map((a) => ({ group: a.group?.name, domain: a.group?.domain.name, role: a.role.name }));
+      return (await assignments(projectId))
+        .filter((a) => a.group)
+        .map((a) => ({ group: a.group?.name, domain: a.group?.domain.name, role: a.role.name }));
     },
   };
 }

@@ -33,7 +33,8 @@ export function restClient(baseUrl: () => string, document: () => OpenAPIObject)
     const response = (op.responses?.[String(res.status)] ?? op.responses?.default) as ResponseObject | undefined;
     if (!response) throw new Error(`${where}: status not documented (documented: ${Object.keys(op.responses ?? {}).join(', ')})`);
     for (const [name, h] of Object.entries(response.headers ?? {})) {
-      if ((h as { required?: boolean }).required && !res.headers.has(name)) throw new Error(`${where}: documented header ${name} is missing`);
+      if ((h as { required?: boolean }).required && !res.headers.has(name))
+        throw new Error(`${where}: documented header ${name} is missing`);
     }
     if (res.status === 304 || res.status === 204) {
       validated++;
@@ -41,19 +42,31 @@ export function restClient(baseUrl: () => string, document: () => OpenAPIObject)
     }
     const media = contentType.split(';')[0]?.trim() ?? '';
     const schema = response.content?.[media]?.schema as { $ref?: string } | undefined;
-    if (!schema) throw new Error(`${where}: content type ${media} not documented (documented: ${Object.keys(response.content ?? {}).join(', ')})`);
+    if (!schema)
+      throw new Error(`${where}: content type ${media} not documented (documented: ${Object.keys(response.content ?? {}).join(', ')})`);
     const validate = schema.$ref ? ajv.getSchema(`openapi.json${schema.$ref}`) : ajv.compile(schema);
     if (!validate) throw new Error(`${where}: cannot resolve ${schema.$ref}`);
-    if (!validate(res.body)) throw new Error(`${where}: body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body).slice(0, 800)}`);
+    if (!validate(res.body))
+      throw new Error(
+        `${where}: body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body).slice(0, 800)}`,
+      );
     validated++;
   }
 
-  async function call<T = Record<string, unknown>>(method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {}): Promise<RestResponse<T>> {
+  async function call<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {},
+  ): Promise<RestResponse<T>> {
     calls++;
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${baseUrl()}${path}`, { method: method.toUpperCase(), headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+    const res = await fetch(`${baseUrl()}${path}`, {
+      method: method.toUpperCase(),
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
     const text = await res.text();
     const body = (text ? JSON.parse(text) : null) as T;
     const out = { status: res.status, headers: res.headers, body };

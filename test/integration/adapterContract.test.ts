@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Platform } from '../../schema/model.ts';
 import { accessRuleInput, fromAccessRuleInput } from '../../schema/network.ts';
-import { requestAdapter, type AdapterContractResource, type AdapterContractVerb, type AdapterRequest } from '../../runtime/nats/adapterClient.ts';
+import {
+  requestAdapter,
+  type AdapterContractResource,
+  type AdapterContractVerb,
+  type AdapterRequest,
+} from '../../runtime/nats/adapterClient.ts';
 import { startOkdEmulator, type OkdEmulator } from '../../platforms/okd/emulator.ts';
 import { startOkdAdapter, startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
@@ -35,7 +40,12 @@ const okdUnderTest = (): PlatformUnderTest => {
       };
     },
     async leftovers(_projectId, nativeId) {
-      return [...api.objects('namespaces').filter((n) => n.metadata.name === nativeId), ...api.objects('networkpolicies', nativeId), ...api.objects('rolebindings', nativeId), ...api.objects('resourcequotas', nativeId)];
+      return [
+        ...api.objects('namespaces').filter((n) => n.metadata.name === nativeId),
+        ...api.objects('networkpolicies', nativeId),
+        ...api.objects('rolebindings', nativeId),
+        ...api.objects('resourcequotas', nativeId),
+      ];
     },
     foreignQuota: 'networks',
   };
@@ -59,7 +69,11 @@ const openstackUnderTest = (): PlatformUnderTest => {
     async leftovers(projectId, nativeId) {
       const admin = keystoneAdmin(keystone.url);
       const neutron = admin.neutron(keystone.neutronUrl as string);
-      return [...(await admin.projectsTagged(`ifd-project=${projectId}`)), ...(await neutron.list('security-groups', nativeId)), ...(await neutron.list('security-group-rules', nativeId))];
+      return [
+        ...(await admin.projectsTagged(`ifd-project=${projectId}`)),
+        ...(await neutron.list('security-groups', nativeId)),
+        ...(await neutron.list('security-group-rules', nativeId)),
+      ];
     },
     foreignQuota: 'volumes',
   };
@@ -79,7 +93,11 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
 
   const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
     requestAdapter(nc, { region: target.region, platform: target.platform }, resource, verb, body, { timeoutMs: 8_000 });
-  const failure = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => e);
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => null,
+      (e: unknown) => e,
+    );
   const rule = (input: unknown) => fromAccessRuleInput(accessRuleInput.parse(input));
 
   beforeAll(async () => {
@@ -105,7 +123,15 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     const again = await call('project', 'create', body);
     expect([first.created, again.created]).toEqual([true, false]);
     expect(again.placement).toEqual(first.placement);
-    expect(first.placement).toMatchObject({ projectId: P, organization: 'acme', name: 'contract', description: 'one contract', region: target.region, platform: target.platform, enabled: true });
+    expect(first.placement).toMatchObject({
+      projectId: P,
+      organization: 'acme',
+      name: 'contract',
+      description: 'one contract',
+      region: target.region,
+      platform: target.platform,
+      enabled: true,
+    });
     nativeId = first.placement.nativeId;
     expect((await call('project', 'get', { projectId: P })).placement).toEqual(first.placement);
     expect((await call('project', 'list', { organization: 'acme' })).placements).toEqual([first.placement]);
@@ -139,12 +165,27 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
   });
 
   it('applies a rule once (re-applying reports the existing one), lists it, removes it', async () => {
-    const web = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 8080, to: 8090 }, remoteCidr: '198.51.100.0/24', description: 'web' });
+    const web = rule({
+      direction: 'ingress',
+      protocol: 'tcp',
+      ports: { from: 8080, to: 8090 },
+      remoteCidr: '198.51.100.0/24',
+      description: 'web',
+    });
     const first = await call('rule', 'apply', { projectId: P, rule: web });
     const again = await call('rule', 'apply', { projectId: P, rule: web });
     expect([first.created, again.created]).toEqual([true, false]);
     expect(again.rule).toEqual(first.rule);
-    expect(first.rule).toMatchObject({ id: web.id, projectId: P, region: target.region, platform: target.platform, portFrom: 8080, portTo: 8090, remoteCidr: '198.51.100.0/24', status: 'ACTIVE' });
+    expect(first.rule).toMatchObject({
+      id: web.id,
+      projectId: P,
+      region: target.region,
+      platform: target.platform,
+      portFrom: 8080,
+      portTo: 8090,
+      remoteCidr: '198.51.100.0/24',
+      status: 'ACTIVE',
+    });
     const listed = await call('rule', 'list', { projects: [{ projectId: P }] });
     expect(listed.rules.filter((r) => r.id === web.id)).toEqual([first.rule]);
     expect(await call('rule', 'remove', { projectId: P, ruleId: web.id })).toEqual({ removed: true, rule: web });
@@ -170,24 +211,52 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0]?.usage.securityGroupRules as number;
     expect(inUse).toBeGreaterThanOrEqual(1);
     await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
-    const over = await failure(call('rule', 'apply', { projectId: P, rule: rule({ direction: 'egress', protocol: 'udp', ports: { from: 53 } }) }));
+    const over = await failure(
+      call('rule', 'apply', { projectId: P, rule: rule({ direction: 'egress', protocol: 'udp', ports: { from: 53 } }) }),
+    );
     expect(over).toMatchObject({
       code: 'QUOTA_EXCEEDED',
-      extensions: expect.objectContaining({ region: target.region, platform: target.platform, resource: 'securityGroupRules', limit: inUse, used: inUse, requested: 1 }),
+      extensions: expect.objectContaining({
+        region: target.region,
+        platform: target.platform,
+        resource: 'securityGroupRules',
+        limit: inUse,
+        used: inUse,
+        requested: 1,
+      }),
     });
   });
 
   it('says NOT_FOUND for a project it does not have, BAD_REQUEST for a malformed message, NOT_SUPPORTED for what the platform lacks', async () => {
     const missing = 'prj_01dddddddddddddddddddddddd';
-    expect(await failure(call('member', 'add', { projectId: missing, user: 'bob', organization: 'acme', role: 'member' }))).toMatchObject({ code: 'NOT_FOUND' });
-    expect(await failure(call('rule', 'apply', { projectId: missing, rule: rule({ direction: 'ingress', protocol: 'any' }) }))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(await failure(call('member', 'add', { projectId: missing, user: 'bob', organization: 'acme', role: 'member' }))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(
+      await failure(call('rule', 'apply', { projectId: missing, rule: rule({ direction: 'ingress', protocol: 'any' }) })),
+    ).toMatchObject({ code: 'NOT_FOUND' });
     // a request that breaks the contract on purpose (callers' bodies are typed, so it takes a cast)
     expect(await failure(call('project', 'create', { projectId: 'nope' } as never))).toMatchObject({ code: 'BAD_REQUEST' });
-    expect(await failure(call('quota', 'set', { projectId: P, limits: { [target.foreignQuota]: 1 } }))).toMatchObject({ code: 'NOT_SUPPORTED' });
+    expect(await failure(call('quota', 'set', { projectId: P, limits: { [target.foreignQuota]: 1 } }))).toMatchObject({
+      code: 'NOT_SUPPORTED',
+    });
     if (target.platform === 'okd') {
-      const net = { id: 'net_01aaaaaaaaaaaaaaaaaaaaaaaa', projectId: P, name: 'n', cidr: '10.0.0.0/24', gatewayIp: null, dnsNameservers: [], router: null };
-      expect(await failure(call('network', 'create', net))).toMatchObject({ code: 'NOT_SUPPORTED', message: expect.stringContaining('OKD placement has none') });
-      expect(await failure(call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }))).toMatchObject({ code: 'NOT_SUPPORTED' });
+      const net = {
+        id: 'net_01aaaaaaaaaaaaaaaaaaaaaaaa',
+        projectId: P,
+        name: 'n',
+        cidr: '10.0.0.0/24',
+        gatewayIp: null,
+        dnsNameservers: [],
+        router: null,
+      };
+      expect(await failure(call('network', 'create', net))).toMatchObject({
+        code: 'NOT_SUPPORTED',
+        message: expect.stringContaining('OKD placement has none'),
+      });
+      expect(await failure(call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }))).toMatchObject({
+        code: 'NOT_SUPPORTED',
+      });
     }
   });
 

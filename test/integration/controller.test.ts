@@ -36,7 +36,10 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
   }
 
   async function submit(request: unknown, idempotencyKey?: string, waitMs = 8_000) {
-    const msg = await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs }), { timeout: 10_000, headers: authHeaders(idempotencyKey) });
+    const msg = await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs }), {
+      timeout: 10_000,
+      headers: authHeaders(idempotencyKey),
+    });
     return decodeReply(msg, submitOperationReply, 'controller');
   }
 
@@ -72,31 +75,46 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
   });
 
   it('returns the same operation for a replayed Idempotency-Key and refuses the key with another body', async () => {
-    const request = { kind: 'CREATE_PROJECT', input: { name: 'replayed', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } };
+    const request = {
+      kind: 'CREATE_PROJECT',
+      input: { name: 'replayed', description: '', placements: [{ region: 'sto', platform: 'openstack' }] },
+    };
     const first = await submit(request, 'key-1');
     const again = await submit(request, 'key-1');
     expect(first.replayed).toBe(false);
     expect(again.replayed).toBe(true);
     expect(again.operation.id).toBe(first.operation.id);
     expect(again.operation.status).toBe('SUCCEEDED');
-    await expect(submit({ ...request, input: { ...request.input, name: 'other' } }, 'key-1')).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    await expect(submit({ ...request, input: { ...request.input, name: 'other' } }, 'key-1')).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
     expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${first.operation.projectId}`)).toHaveLength(1);
   });
 
   it('answers with the operation still running when the wait bound passes, and records its outcome', async () => {
-    const started = await submit({ kind: 'CREATE_PROJECT', input: { name: 'no-wait', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } }, undefined, 0);
+    const started = await submit(
+      { kind: 'CREATE_PROJECT', input: { name: 'no-wait', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } },
+      undefined,
+      0,
+    );
     expect(['PENDING', 'RUNNING']).toContain(started.operation.status);
     let status: string = started.operation.status;
     for (let i = 0; i < 100 && status !== 'SUCCEEDED'; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      const msg = await nc.request(controllerSubject('get'), JSON.stringify({ id: started.operation.id }), { timeout: 2_000, headers: authHeaders() });
+      const msg = await nc.request(controllerSubject('get'), JSON.stringify({ id: started.operation.id }), {
+        timeout: 2_000,
+        headers: authHeaders(),
+      });
       status = decodeReply(msg, getOperationReply, 'controller').operation?.status ?? 'missing';
     }
     expect(status).toBe('SUCCEEDED');
   });
 
   it('does not keep a key for a refused request: the corrected retry with the same key runs', async () => {
-    const bad = { kind: 'CREATE_PROJECT', input: { name: 'later', description: '', placements: [{ region: 'mars', platform: 'openstack' }] } };
+    const bad = {
+      kind: 'CREATE_PROJECT',
+      input: { name: 'later', description: '', placements: [{ region: 'mars', platform: 'openstack' }] },
+    };
     await expect(submit(bad, 'key-2')).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
     const good = await submit({ ...bad, input: { ...bad.input, placements: [{ region: 'sto', platform: 'openstack' }] } }, 'key-2');
     expect(good.operation.status).toBe('SUCCEEDED');
@@ -105,9 +123,16 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
   it('takes over a create whose replica died mid-way and undoes the placement it had made', async () => {
     // replica A recorded the operation, created the sto placement, was creating osl, and died
     const projectId = 'prj_01dddddddddddddddddddddddd';
-    const made = await requestAdapter(nc, { region: 'sto', platform: 'openstack' }, 'project', 'create', { projectId, organization: 'acme', name: 'orphan-risk', description: '' }, {
-      timeoutMs: 5_000,
-    });
+    const made = await requestAdapter(
+      nc,
+      { region: 'sto', platform: 'openstack' },
+      'project',
+      'create',
+      { projectId, organization: 'acme', name: 'orphan-risk', description: '' },
+      {
+        timeoutMs: 5_000,
+      },
+    );
     const at = new Date(Date.now() - 60_000).toISOString();
     const step = { action: 'project.create', changed: null, error: null, undo: null, startedAt: at, finishedAt: null };
     const op: Operation = {
@@ -120,7 +145,17 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       resourceId: null,
       quotaDefaults: null,
       objects: null,
-      request: { kind: 'CREATE_PROJECT', input: { name: 'orphan-risk', description: '', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }] } },
+      request: {
+        kind: 'CREATE_PROJECT',
+        input: {
+          name: 'orphan-risk',
+          description: '',
+          placements: [
+            { region: 'sto', platform: 'openstack' },
+            { region: 'osl', platform: 'openstack' },
+          ],
+        },
+      },
       requestHash: 'x',
       idempotencyKey: null,
       steps: [
@@ -134,7 +169,18 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       leaseUntil: Date.now() - 1_000,
     };
     await store.claimName('acme', 'orphan-risk', projectId);
-    await store.putProject({ projectId, organization: 'acme', name: 'orphan-risk', placements: [{ region: 'sto', platform: 'openstack' }, { region: 'osl', platform: 'openstack' }], state: 'CREATING', shares: [], operationId: op.id });
+    await store.putProject({
+      projectId,
+      organization: 'acme',
+      name: 'orphan-risk',
+      placements: [
+        { region: 'sto', platform: 'openstack' },
+        { region: 'osl', platform: 'openstack' },
+      ],
+      state: 'CREATING',
+      shares: [],
+      operationId: op.id,
+    });
     await store.createOperation(op);
 
     expect(await controller.sweep()).toBe(1);

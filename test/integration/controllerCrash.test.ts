@@ -47,9 +47,17 @@ describe('controller replica killed between reserve and commit', () => {
     return h;
   };
   const submit = async (request: unknown, waitMs: number) =>
-    decodeReply(await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs }), { timeout: 15_000, headers: headers() }), submitOperationReply, 'controller');
+    decodeReply(
+      await nc.request(controllerSubject('submit'), JSON.stringify({ request, waitMs }), { timeout: 15_000, headers: headers() }),
+      submitOperationReply,
+      'controller',
+    );
   const operation = async (id: string) =>
-    decodeReply(await nc.request(controllerSubject('get'), JSON.stringify({ id }), { timeout: 5_000, headers: headers() }), getOperationReply, 'controller');
+    decodeReply(
+      await nc.request(controllerSubject('get'), JSON.stringify({ id }), { timeout: 5_000, headers: headers() }),
+      getOperationReply,
+      'controller',
+    );
   const reservations = async () => {
     const entry = await (await new Kvm(nc).open(Bucket.ledger)).get('acme');
     return Object.keys((entry?.json() as { reservations: Record<string, unknown> }).reservations);
@@ -88,8 +96,19 @@ describe('controller replica killed between reserve and commit', () => {
   });
 
   it('the other replica takes the operation over, ends it and frees its reservation: nothing is left held', async () => {
-    await ledger.setEntitlements({ organization: 'acme', total: { cores: 10 }, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
-    const created = await submit({ kind: 'CREATE_PROJECT', input: { name: 'crash', description: '', placements: [{ region: 'lla', platform: 'okd' }] } }, 10_000);
+    await ledger.setEntitlements({
+      organization: 'acme',
+      total: { cores: 10 },
+      regions: {},
+      platforms: {},
+      projectDefaults: {},
+      updatedAt: null,
+      updatedBy: null,
+    });
+    const created = await submit(
+      { kind: 'CREATE_PROJECT', input: { name: 'crash', description: '', placements: [{ region: 'lla', platform: 'okd' }] } },
+      10_000,
+    );
     expect(created.operation.status).toBe('SUCCEEDED');
     const projectId = created.operation.projectId as string;
 
@@ -97,7 +116,9 @@ describe('controller replica killed between reserve and commit', () => {
     await adapter?.stop();
     adapter = undefined;
     const arrived: string[] = [];
-    const stalls: Subscription[] = (['get', 'set'] as const).map((verb) => nc.subscribe(adapterSubject('lla', 'okd', 'quota', verb), { callback: (_e, m) => void arrived.push(m.subject) }));
+    const stalls: Subscription[] = (['get', 'set'] as const).map((verb) =>
+      nc.subscribe(adapterSubject('lla', 'okd', 'quota', verb), { callback: (_e, m) => void arrived.push(m.subject) }),
+    );
     await nc.flush();
 
     const started = await submit({ kind: 'SET_QUOTA', input: { projectId, region: 'lla', limits: { cores: 4 } } }, 0);

@@ -21,12 +21,22 @@ describe('entitlement reservations on JetStream KV', () => {
 
   it('100 parallel requests for 1 core against 10 remaining: exactly 10 succeed, 90 get QUOTA_EXCEEDED, usage ends at the limit', async () => {
     const ledger = await openLedger(nc);
-    await ledger.setEntitlements({ organization: 'acme', total: { cores: 10 }, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
+    await ledger.setEntitlements({
+      organization: 'acme',
+      total: { cores: 10 },
+      regions: {},
+      platforms: {},
+      projectDefaults: {},
+      updatedAt: null,
+      updatedBy: null,
+    });
     // a second connection: two "replicas" racing on the same KV entry
     const nc2 = await connect({ servers: nats.url });
     const ledger2 = await openLedger(nc2);
     const results = await Promise.allSettled(
-      Array.from({ length: 100 }, (_, i) => (i % 2 ? ledger : ledger2).reserve('acme', `op-${i}`, [{ key: `${P}|sto|openstack-${i}`, limits: { cores: 1 } }])),
+      Array.from({ length: 100 }, (_, i) =>
+        (i % 2 ? ledger : ledger2).reserve('acme', `op-${i}`, [{ key: `${P}|sto|openstack-${i}`, limits: { cores: 1 } }]),
+      ),
     );
     await nc2.close();
     const ok = results.filter((r) => r.status === 'fulfilled');
@@ -34,13 +44,27 @@ describe('entitlement reservations on JetStream KV', () => {
     expect(ok).toHaveLength(10);
     expect(refused).toHaveLength(90);
     expect(new Set(refused.map((r) => (r.reason as { code: string }).code))).toEqual(new Set(['QUOTA_EXCEEDED']));
-    expect((refused[0]?.reason as { extensions: unknown }).extensions).toMatchObject({ resource: 'cores', limit: 10, used: 10, requested: 1, scope: 'organization' });
+    expect((refused[0]?.reason as { extensions: unknown }).extensions).toMatchObject({
+      resource: 'cores',
+      limit: 10,
+      used: 10,
+      requested: 1,
+      scope: 'organization',
+    });
     expect((await ledger.usage('acme')).total).toEqual({ cores: 10 });
   }, 60_000);
 
   it('commit turns a reservation into an allocation; a smaller limit frees the difference; release frees it all', async () => {
     const ledger = await openLedger(nc);
-    await ledger.setEntitlements({ organization: 'globex', total: { cores: 8 }, regions: { sto: { cores: 5 } }, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
+    await ledger.setEntitlements({
+      organization: 'globex',
+      total: { cores: 8 },
+      regions: { sto: { cores: 5 } },
+      platforms: {},
+      projectDefaults: {},
+      updatedAt: null,
+      updatedBy: null,
+    });
     const key = `${P}|sto|openstack`;
     await ledger.reserve('globex', 'a', [{ key, limits: { cores: 5 } }]);
     await ledger.commit('globex', 'a', [{ key, limits: { cores: 5 } }]);
@@ -62,9 +86,19 @@ describe('entitlement reservations on JetStream KV', () => {
 
   it('a reservation whose controller died (never committed nor released) expires and leaks nothing', async () => {
     const ledger = await openLedger(nc, { reservationTtlMs: 300 });
-    await ledger.setEntitlements({ organization: 'initech', total: { cores: 4 }, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null });
+    await ledger.setEntitlements({
+      organization: 'initech',
+      total: { cores: 4 },
+      regions: {},
+      platforms: {},
+      projectDefaults: {},
+      updatedAt: null,
+      updatedBy: null,
+    });
     await ledger.reserve('initech', 'crashed', [{ key: `${P}|sto|openstack`, limits: { cores: 4 } }]);
-    await expect(ledger.reserve('initech', 'next', [{ key: `${P}|osl|openstack`, limits: { cores: 1 } }])).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    await expect(ledger.reserve('initech', 'next', [{ key: `${P}|osl|openstack`, limits: { cores: 1 } }])).rejects.toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+    });
     await new Promise((r) => setTimeout(r, 400));
     expect((await ledger.usage('initech')).total).toEqual({});
     await expect(ledger.reserve('initech', 'next', [{ key: `${P}|osl|openstack`, limits: { cores: 4 } }])).resolves.toBeUndefined();

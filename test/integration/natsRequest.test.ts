@@ -27,46 +27,50 @@ describe('NATS request and fan-out helpers against a real nats-server', () => {
   beforeAll(async () => {
     server = await startNatsServer();
     nc = await connect({ servers: server.url });
-    const service = await startService(nc, { name: 'test-svc', version: '0.0.1', description: 't', queue: 'q-test', log: pino({ level: 'silent' }) }, [
-      endpoint({
-        name: 'echo',
-        subject: 'test.sto.echo',
-        request: z.object({ text: z.string().min(1) }),
-        reply: echoReply,
-        handle: async (req) => ({ echo: req.text }),
-      }),
-      endpoint({
-        name: 'refuse',
-        subject: 'test.sto.refuse',
-        request: z.object({}),
-        reply: echoReply,
-        handle: async () => {
-          throw new InfrafedError('CONFLICT', 'already there', { name: 'x' });
-        },
-      }),
-      endpoint({
-        name: 'broken',
-        subject: 'test.sto.broken',
-        request: z.object({}),
-        reply: echoReply,
-        handle: async () => ({ echo: 42 }) as never,
-      }),
-      endpoint({
-        name: 'slow',
-        subject: 'test.sto.slow',
-        request: z.object({}),
-        reply: echoReply,
-        // honours its deadline like real handlers do, so nothing is left running after the test
-        handle: (_req, { signal }) =>
-          new Promise((resolve, reject) => {
-            const timer = setTimeout(() => resolve({ echo: 'late' }), 1_500);
-            signal.addEventListener('abort', () => {
-              clearTimeout(timer);
-              reject(signal.reason as Error);
-            });
-          }),
-      }),
-    ]);
+    const service = await startService(
+      nc,
+      { name: 'test-svc', version: '0.0.1', description: 't', queue: 'q-test', log: pino({ level: 'silent' }) },
+      [
+        endpoint({
+          name: 'echo',
+          subject: 'test.sto.echo',
+          request: z.object({ text: z.string().min(1) }),
+          reply: echoReply,
+          handle: async (req) => ({ echo: req.text }),
+        }),
+        endpoint({
+          name: 'refuse',
+          subject: 'test.sto.refuse',
+          request: z.object({}),
+          reply: echoReply,
+          handle: async () => {
+            throw new InfrafedError('CONFLICT', 'already there', { name: 'x' });
+          },
+        }),
+        endpoint({
+          name: 'broken',
+          subject: 'test.sto.broken',
+          request: z.object({}),
+          reply: echoReply,
+          handle: async () => ({ echo: 42 }) as never,
+        }),
+        endpoint({
+          name: 'slow',
+          subject: 'test.sto.slow',
+          request: z.object({}),
+          reply: echoReply,
+          // honours its deadline like real handlers do, so nothing is left running after the test
+          handle: (_req, { signal }) =>
+            new Promise((resolve, reject) => {
+              const timer = setTimeout(() => resolve({ echo: 'late' }), 1_500);
+              signal.addEventListener('abort', () => {
+                clearTimeout(timer);
+                reject(signal.reason as Error);
+              });
+            }),
+        }),
+      ],
+    );
     stopService = async () => {
       await service.stop();
     };
@@ -79,7 +83,9 @@ describe('NATS request and fan-out helpers against a real nats-server', () => {
   });
 
   it('returns the parsed reply', async () => {
-    await expect(requestJson(nc, 'test.sto.echo', { text: 'hi' }, echoReply, { timeoutMs: 1_000, target: region('sto') })).resolves.toEqual({ echo: 'hi' });
+    await expect(requestJson(nc, 'test.sto.echo', { text: 'hi' }, echoReply, { timeoutMs: 1_000, target: region('sto') })).resolves.toEqual(
+      { echo: 'hi' },
+    );
   });
 
   it('fails at once with REGION_UNAVAILABLE when nobody serves the subject', async () => {
@@ -96,14 +102,18 @@ describe('NATS request and fan-out helpers against a real nats-server', () => {
   });
 
   it('shrinks the timeout to an inherited deadline', async () => {
-    const e = await caught(requestJson(nc, 'test.sto.slow', {}, echoReply, { timeoutMs: 10_000, deadline: Date.now() + 150, target: region('sto') }));
+    const e = await caught(
+      requestJson(nc, 'test.sto.slow', {}, echoReply, { timeoutMs: 10_000, deadline: Date.now() + 150, target: region('sto') }),
+    );
     expect(e.code).toBe('REGION_TIMEOUT');
   });
 
   it('stops waiting when the caller cancels', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('caller went away')), 100);
-    const e = (await caught(requestJson(nc, 'test.sto.slow', {}, echoReply, { timeoutMs: 5_000, signal: controller.signal, target: region('sto') }))) as unknown as Error;
+    const e = (await caught(
+      requestJson(nc, 'test.sto.slow', {}, echoReply, { timeoutMs: 5_000, signal: controller.signal, target: region('sto') }),
+    )) as unknown as Error;
     expect(e.message).toBe('caller went away');
   });
 
@@ -127,7 +137,9 @@ describe('NATS request and fan-out helpers against a real nats-server', () => {
   });
 
   it('treats a reply outside the expected contract as UPSTREAM_ERROR', async () => {
-    const e = await caught(requestJson(nc, 'test.sto.echo', { text: 'hi' }, z.object({ other: z.number() }), { timeoutMs: 1_000, target: region('sto') }));
+    const e = await caught(
+      requestJson(nc, 'test.sto.echo', { text: 'hi' }, z.object({ other: z.number() }), { timeoutMs: 1_000, target: region('sto') }),
+    );
     expect(e.code).toBe('UPSTREAM_ERROR');
   });
 

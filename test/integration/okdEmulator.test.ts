@@ -23,17 +23,32 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
 
   it('refuses a missing or wrong bearer token with a 401 Status', async () => {
     const res = await call('GET', '/api/v1/namespaces', undefined, 'wrong');
-    expect(res).toEqual({ status: 401, body: expect.objectContaining({ kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 }) });
+    expect(res).toEqual({
+      status: 401,
+      body: expect.objectContaining({ kind: 'Status', status: 'Failure', reason: 'Unauthorized', code: 401 }),
+    });
   });
 
   it('creates a project through a ProjectRequest; a second one is 409 AlreadyExists; a missing one 404 NotFound', async () => {
-    const made = await call('POST', '/apis/project.openshift.io/v1/projectrequests', { apiVersion: 'project.openshift.io/v1', kind: 'ProjectRequest', metadata: { name: 'team-a' }, displayName: 'Team A' });
+    const made = await call('POST', '/apis/project.openshift.io/v1/projectrequests', {
+      apiVersion: 'project.openshift.io/v1',
+      kind: 'ProjectRequest',
+      metadata: { name: 'team-a' },
+      displayName: 'Team A',
+    });
     expect(made.status).toBe(201);
-    expect(made.body).toMatchObject({ kind: 'Project', metadata: { name: 'team-a', annotations: { 'openshift.io/display-name': 'Team A' } }, status: { phase: 'Active' } });
+    expect(made.body).toMatchObject({
+      kind: 'Project',
+      metadata: { name: 'team-a', annotations: { 'openshift.io/display-name': 'Team A' } },
+      status: { phase: 'Active' },
+    });
     const again = await call('POST', '/apis/project.openshift.io/v1/projectrequests', { metadata: { name: 'team-a' } });
     expect(again).toEqual({ status: 409, body: expect.objectContaining({ reason: 'AlreadyExists', code: 409 }) });
     const missing = await call('GET', '/apis/project.openshift.io/v1/projects/nope');
-    expect(missing).toEqual({ status: 404, body: expect.objectContaining({ kind: 'Status', reason: 'NotFound', message: 'projects.project.openshift.io "nope" not found' }) });
+    expect(missing).toEqual({
+      status: 404,
+      body: expect.objectContaining({ kind: 'Status', reason: 'NotFound', message: 'projects.project.openshift.io "nope" not found' }),
+    });
   });
 
   it('enforces optimistic concurrency: a PUT with a stale resourceVersion is 409 Conflict and changes nothing', async () => {
@@ -42,7 +57,10 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
     expect(first.status).toBe(200);
     expect(Number(first.body.metadata.resourceVersion)).toBeGreaterThan(Number(ns.metadata.resourceVersion));
     const stale = await call('PUT', '/api/v1/namespaces/team-a', { ...ns, metadata: { ...ns.metadata, labels: { a: '2' } } });
-    expect(stale).toEqual({ status: 409, body: expect.objectContaining({ reason: 'Conflict', message: expect.stringContaining('the object has been modified') }) });
+    expect(stale).toEqual({
+      status: 409,
+      body: expect.objectContaining({ reason: 'Conflict', message: expect.stringContaining('the object has been modified') }),
+    });
     expect((await call('GET', '/api/v1/namespaces/team-a')).body.metadata.labels).toEqual({ a: '1' });
   });
 
@@ -53,9 +71,19 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
     });
     expect(bad.status).toBe(422);
     expect(bad.body.reason).toBe('Invalid');
-    expect(bad.body.details.causes.map((c: { field: string }) => c.field)).toEqual(['metadata.name', 'spec.ingress[0].ports[0].protocol', 'spec.ingress[0].ports[0].port']);
-    for (const [name, tier] of [['web', 'front'], ['db', 'back']]) {
-      await call('POST', '/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies', { metadata: { name, labels: { tier } }, spec: { podSelector: {}, policyTypes: ['Ingress'] } });
+    expect(bad.body.details.causes.map((c: { field: string }) => c.field)).toEqual([
+      'metadata.name',
+      'spec.ingress[0].ports[0].protocol',
+      'spec.ingress[0].ports[0].port',
+    ]);
+    for (const [name, tier] of [
+      ['web', 'front'],
+      ['db', 'back'],
+    ]) {
+      await call('POST', '/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies', {
+        metadata: { name, labels: { tier } },
+        spec: { podSelector: {}, policyTypes: ['Ingress'] },
+      });
     }
     const front = await call('GET', '/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies?labelSelector=tier%3Dfront');
     expect(front.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['web']);
@@ -64,23 +92,47 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
   });
 
   it('admits creates only within a ResourceQuota (403 exceeded quota) and reports its use', async () => {
-    await call('POST', '/api/v1/namespaces/team-a/resourcequotas', { metadata: { name: 'q' }, spec: { hard: { pods: '1', 'count/networkpolicies.networking.k8s.io': '2' } } });
+    await call('POST', '/api/v1/namespaces/team-a/resourcequotas', {
+      metadata: { name: 'q' },
+      spec: { hard: { pods: '1', 'count/networkpolicies.networking.k8s.io': '2' } },
+    });
     const pod = (name: string) => ({ metadata: { name }, spec: { containers: [{ name: 'c', resources: { requests: { cpu: '250m' } } }] } });
     expect((await call('POST', '/api/v1/namespaces/team-a/pods', pod('p1'))).status).toBe(201);
     const over = await call('POST', '/api/v1/namespaces/team-a/pods', pod('p2'));
     expect(over.status).toBe(403);
-    expect(over.body).toMatchObject({ reason: 'Forbidden', message: 'pods "p2" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1' });
-    const policy = await call('POST', '/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies', { metadata: { name: 'third' }, spec: { podSelector: {} } });
-    expect(policy.body.message).toContain('exceeded quota: q, requested: count/networkpolicies.networking.k8s.io=1, used: count/networkpolicies.networking.k8s.io=2');
+    expect(over.body).toMatchObject({
+      reason: 'Forbidden',
+      message: 'pods "p2" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1',
+    });
+    const policy = await call('POST', '/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies', {
+      metadata: { name: 'third' },
+      spec: { podSelector: {} },
+    });
+    expect(policy.body.message).toContain(
+      'exceeded quota: q, requested: count/networkpolicies.networking.k8s.io=1, used: count/networkpolicies.networking.k8s.io=2',
+    );
     const quota = await call('GET', '/api/v1/namespaces/team-a/resourcequotas/q');
-    expect(quota.body.status).toEqual({ hard: { pods: '1', 'count/networkpolicies.networking.k8s.io': '2' }, used: { pods: '1', 'count/networkpolicies.networking.k8s.io': '2' } });
+    expect(quota.body.status).toEqual({
+      hard: { pods: '1', 'count/networkpolicies.networking.k8s.io': '2' },
+      used: { pods: '1', 'count/networkpolicies.networking.k8s.io': '2' },
+    });
   });
 
   it('keeps a RoleBinding’s roleRef immutable, and deleting a project deletes what is in it', async () => {
-    const rb = { metadata: { name: 'alice' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' }, subjects: [{ kind: 'User', name: 'alice' }] };
+    const rb = {
+      metadata: { name: 'alice' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+      subjects: [{ kind: 'User', name: 'alice' }],
+    };
     const made = await call('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings', rb);
-    const changed = await call('PUT', '/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/alice', { ...made.body, roleRef: { ...rb.roleRef, name: 'admin' } });
-    expect(changed).toEqual({ status: 422, body: expect.objectContaining({ reason: 'Invalid', message: expect.stringContaining('cannot change roleRef') }) });
+    const changed = await call('PUT', '/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/alice', {
+      ...made.body,
+      roleRef: { ...rb.roleRef, name: 'admin' },
+    });
+    expect(changed).toEqual({
+      status: 422,
+      body: expect.objectContaining({ reason: 'Invalid', message: expect.stringContaining('cannot change roleRef') }),
+    });
     expect((await call('DELETE', '/apis/project.openshift.io/v1/projects/team-a')).status).toBe(200);
     expect(api.objects('rolebindings', 'team-a')).toEqual([]);
     expect(api.objects('networkpolicies', 'team-a')).toEqual([]);

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { InfrafedError } from '../../schema/errors.ts';
-import { requestAdapter, type AdapterContractResource, type AdapterContractVerb, type AdapterRequest } from '../../runtime/nats/adapterClient.ts';
+import {
+  requestAdapter,
+  type AdapterContractResource,
+  type AdapterContractVerb,
+  type AdapterRequest,
+} from '../../runtime/nats/adapterClient.ts';
 import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { startOpenstackAdapter } from '../harness/adapter.ts';
@@ -47,7 +52,9 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   });
 
   it('refuses a second project with the same name in the same organisation as CONFLICT', async () => {
-    await expect(call('project', 'create', { projectId: P2, organization: 'acme', name: 'web shop', description: '' })).rejects.toMatchObject({
+    await expect(
+      call('project', 'create', { projectId: P2, organization: 'acme', name: 'web shop', description: '' }),
+    ).rejects.toMatchObject({
       code: 'CONFLICT',
       extensions: expect.objectContaining({ region: 'sto' }),
     });
@@ -87,7 +94,12 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   });
 
   it('answers NOT_FOUND for members of a project that has no placement here', async () => {
-    const e = await call('member', 'add', { projectId: 'prj_01cccccccccccccccccccccccc', user: 'bob', organization: 'acme', role: 'member' }).catch((x: unknown) => x);
+    const e = await call('member', 'add', {
+      projectId: 'prj_01cccccccccccccccccccccccc',
+      user: 'bob',
+      organization: 'acme',
+      role: 'member',
+    }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InfrafedError);
     expect((e as InfrafedError).code).toBe('NOT_FOUND');
   });
@@ -105,7 +117,9 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     const project_id = created.placement.nativeId;
     const neutron = admin.neutron(keystone.neutronUrl as string);
     const { network } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'net', project_id } });
-    const { subnet } = await neutron.create<{ subnet: { id: string } }>('/subnets', { subnet: { network_id: network.id, cidr: '10.20.0.0/24', ip_version: 4, project_id } });
+    const { subnet } = await neutron.create<{ subnet: { id: string } }>('/subnets', {
+      subnet: { network_id: network.id, cidr: '10.20.0.0/24', ip_version: 4, project_id },
+    });
     const { router } = await neutron.create<{ router: { id: string } }>('/routers', { router: { name: 'rtr', project_id } });
     await neutron.put(`/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id });
     await neutron.create('/security-groups', { security_group: { name: 'web', project_id } });

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { fromAccessRuleInput, accessRuleInput } from '../../schema/network.ts';
-import { requestAdapter, type AdapterContractResource, type AdapterContractVerb, type AdapterRequest } from '../../runtime/nats/adapterClient.ts';
+import {
+  requestAdapter,
+  type AdapterContractResource,
+  type AdapterContractVerb,
+  type AdapterRequest,
+} from '../../runtime/nats/adapterClient.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
@@ -31,7 +36,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     adapter = await startOpenstackAdapter(nc, keystone);
     admin = keystoneAdmin(keystone.url);
     neutron = admin.neutron(keystone.neutronUrl as string);
-    nativeId = (await call('project', 'create', { projectId: P, organization: 'acme', name: 'net-lab', description: '' })).placement.nativeId;
+    nativeId = (await call('project', 'create', { projectId: P, organization: 'acme', name: 'net-lab', description: '' })).placement
+      .nativeId;
   }, 120_000);
 
   afterAll(async () => {
@@ -41,12 +47,31 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   });
 
   it('creates a network with its subnet, finds it instead of creating it twice, gets and lists it', async () => {
-    const body = { id: NET_A, projectId: P, name: 'backend', cidr: '10.10.0.0/24', gatewayIp: '10.10.0.254', dnsNameservers: ['192.0.2.53'], router: null };
+    const body = {
+      id: NET_A,
+      projectId: P,
+      name: 'backend',
+      cidr: '10.10.0.0/24',
+      gatewayIp: '10.10.0.254',
+      dnsNameservers: ['192.0.2.53'],
+      router: null,
+    };
     const first = await call('network', 'create', body);
     const again = await call('network', 'create', body);
     expect(first.created).toBe(true);
     expect(again).toEqual({ network: first.network, created: false });
-    expect(first.network).toMatchObject({ id: NET_A, projectId: P, name: 'backend', region: 'sto', platform: 'openstack', status: 'ACTIVE', cidr: '10.10.0.0/24', gatewayIp: '10.10.0.254', dnsNameservers: ['192.0.2.53'], router: null });
+    expect(first.network).toMatchObject({
+      id: NET_A,
+      projectId: P,
+      name: 'backend',
+      region: 'sto',
+      platform: 'openstack',
+      status: 'ACTIVE',
+      cidr: '10.10.0.0/24',
+      gatewayIp: '10.10.0.254',
+      dnsNameservers: ['192.0.2.53'],
+      router: null,
+    });
     // what Neutron itself holds, in the customer's project
     const nets = await neutron.list('networks', nativeId);
     expect(nets.map((n) => n.id)).toEqual([first.network.nativeId]);
@@ -61,13 +86,25 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
   it('creates a router with an interface on the subnet and a gateway on the external network', async () => {
     // the operator's external network (provider side), as a region would have one
-    const { network: ext } = await neutron.create<{ network: { id: string } }>('/networks', { network: { name: 'public', 'router:external': true } });
+    const { network: ext } = await neutron.create<{ network: { id: string } }>('/networks', {
+      network: { name: 'public', 'router:external': true },
+    });
     await neutron.create('/subnets', { subnet: { network_id: ext.id, cidr: '203.0.113.0/24', ip_version: 4 } });
-    const res = await call('network', 'create', { id: NET_B, projectId: P, name: 'dmz', cidr: '10.11.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: true } });
+    const res = await call('network', 'create', {
+      id: NET_B,
+      projectId: P,
+      name: 'dmz',
+      cidr: '10.11.0.0/24',
+      gatewayIp: null,
+      dnsNameservers: [],
+      router: { external: true },
+    });
     expect(res.network).toMatchObject({ cidr: '10.11.0.0/24', gatewayIp: '10.11.0.1', router: { external: true, status: 'ACTIVE' } });
     expect(res.network.router?.externalIp).toMatch(/^203\.0\.113\./);
     const ports = (await neutron.list('ports', nativeId)) as unknown as { device_owner: string; device_id: string }[];
-    expect(ports.filter((p) => p.device_owner === 'network:router_interface').map((p) => p.device_id)).toEqual([res.network.router?.nativeId]);
+    expect(ports.filter((p) => p.device_owner === 'network:router_interface').map((p) => p.device_id)).toEqual([
+      res.network.router?.nativeId,
+    ]);
   });
 
   it('deletes a network with its router and interface, idempotently', async () => {
@@ -85,10 +122,21 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     expect(first.created).toBe(true);
     expect(again.created).toBe(false);
     expect(again.rule).toEqual(first.rule);
-    expect(first.rule).toMatchObject({ id: ssh.id, direction: 'ingress', protocol: 'tcp', portFrom: 22, portTo: 22, remoteCidr: '192.0.2.0/24', region: 'sto' });
+    expect(first.rule).toMatchObject({
+      id: ssh.id,
+      direction: 'ingress',
+      protocol: 'tcp',
+      portFrom: 22,
+      portTo: 22,
+      remoteCidr: '192.0.2.0/24',
+      region: 'sto',
+    });
     // the same rule written differently (a range of one port, IPv6 spelled long) has the same id
     expect(rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22, to: 22 }, remoteCidr: '192.0.2.0/24' }).id).toBe(ssh.id);
-    const groups = (await neutron.list('security-groups', nativeId)) as unknown as { name: string; security_group_rules: { id: string; project_id: string }[] }[];
+    const groups = (await neutron.list('security-groups', nativeId)) as unknown as {
+      name: string;
+      security_group_rules: { id: string; project_id: string }[];
+    }[];
     const owned = groups.filter((g) => g.name === 'infrafed');
     expect(owned).toHaveLength(1);
     const landed = owned[0]?.security_group_rules.find((r) => r.id === first.rule.nativeId);
@@ -142,7 +190,10 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     await call('quota', 'set', { projectId: P, limits: { networks: 1 } });
     const body = { id: NET_C, projectId: P, name: 'one-too-many', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: null };
     const e = await call('network', 'create', body).catch((x: unknown) => x);
-    expect(e).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1 }) });
+    expect(e).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      extensions: expect.objectContaining({ region: 'sto', resource: 'networks', limit: 1, used: 1, requested: 1 }),
+    });
 
     // over the subnet quota after the network was made: the network goes too
     await call('quota', 'set', { projectId: P, limits: { networks: 5, subnets: 1 } });
@@ -153,13 +204,26 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     // rules count in every group of the project (Neutron's `default` group has four of its own)
     const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0]?.usage.securityGroupRules as number;
     await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
-    const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }).catch((x: unknown) => x);
-    expect(e3).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ resource: 'securityGroupRules', limit: inUse, used: inUse, requested: 1 }) });
+    const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }).catch(
+      (x: unknown) => x,
+    );
+    expect(e3).toMatchObject({
+      code: 'QUOTA_EXCEEDED',
+      extensions: expect.objectContaining({ resource: 'securityGroupRules', limit: inUse, used: inUse, requested: 1 }),
+    });
   });
 
   it('deleting the project removes its networks, routers, rules and groups from Neutron: nothing is orphaned', async () => {
     await call('quota', 'set', { projectId: P, limits: { subnets: 10, securityGroupRules: 100 } });
-    await call('network', 'create', { id: NET_C, projectId: P, name: 'edge', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: { external: false } });
+    await call('network', 'create', {
+      id: NET_C,
+      projectId: P,
+      name: 'edge',
+      cidr: '10.12.0.0/24',
+      gatewayIp: null,
+      dnsNameservers: [],
+      router: { external: false },
+    });
     await expect(call('project', 'delete', { projectId: P })).resolves.toEqual({ deleted: true });
     for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'security-group-rules', 'floatingips']) {
       expect([collection, await neutron.list(collection, nativeId)]).toEqual([collection, []]);

@@ -82,7 +82,11 @@ describe('graceful shutdown on SIGTERM', () => {
   }, 30_000);
 
   it('an adapter answers the request it is working on before it drains and exits 0; the next one finds no responder', async () => {
-    const kube = await slowUpstream((path) => (path.startsWith('/apis/project.openshift.io') || path.startsWith('/api/v1/namespaces') ? { kind: 'List', apiVersion: 'v1', metadata: {}, items: [] } : {}));
+    const kube = await slowUpstream((path) =>
+      path.startsWith('/apis/project.openshift.io') || path.startsWith('/api/v1/namespaces')
+        ? { kind: 'List', apiVersion: 'v1', metadata: {}, items: [] }
+        : {},
+    );
     upstreams.push(kube.server);
     const adapter = await spawnManaged({
       name: 'adapter-okd-lla',
@@ -92,12 +96,21 @@ describe('graceful shutdown on SIGTERM', () => {
       readyWhen: /okd adapter ready/,
     });
     const exited = exitOf(adapter);
-    const inFlight = requestAdapter(nc, { region: 'lla', platform: 'okd' }, 'project', 'list', { organization: 'acme' }, { timeoutMs: 8_000 });
+    const inFlight = requestAdapter(
+      nc,
+      { region: 'lla', platform: 'okd' },
+      'project',
+      'list',
+      { organization: 'acme' },
+      { timeoutMs: 8_000 },
+    );
     await new Promise((r) => setTimeout(r, 300));
     adapter.child.kill('SIGTERM');
     await expect(inFlight).resolves.toEqual({ placements: [] });
     expect((await exited).code).toBe(0);
-    await expect(requestAdapter(nc, { region: 'lla', platform: 'okd' }, 'project', 'list', { organization: 'acme' }, { timeoutMs: 2_000 })).rejects.toMatchObject({
+    await expect(
+      requestAdapter(nc, { region: 'lla', platform: 'okd' }, 'project', 'list', { organization: 'acme' }, { timeoutMs: 2_000 }),
+    ).rejects.toMatchObject({
       code: 'REGION_UNAVAILABLE',
     });
   }, 30_000);

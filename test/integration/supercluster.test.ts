@@ -93,7 +93,15 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     nats = generateNats({ regions: REGIONS.map((name) => ({ name, platforms: ['okd'] })), servers: specs, outDir: join(dir, 'nats') });
     servers.push(
       ...(await Promise.all(
-        [...nats.configs].map(([name, file]) => spawnManaged({ name: `nats-${name}`, command: natsServerBinary(), args: ['-c', file], readyWhen: /Server is ready/, readyTimeoutMs: 30_000 })),
+        [...nats.configs].map(([name, file]) =>
+          spawnManaged({
+            name: `nats-${name}`,
+            command: natsServerBinary(),
+            args: ['-c', file],
+            readyWhen: /Server is ready/,
+            readyTimeoutMs: 30_000,
+          }),
+        ),
       )),
     );
     // JetStream answers once the supercluster has elected its meta leader
@@ -124,7 +132,12 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       gateway: { host: '127.0.0.1', port: gatewayPort },
     };
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
-    env = { ...process.env, INFRAFED_CONFIG: join(dir, 'config.json'), LOG_LEVEL: 'info', ...Object.fromEntries(REGIONS.map((r) => [`OKD_TOKEN_${r.toUpperCase()}`, `okd-${r}`])) };
+    env = {
+      ...process.env,
+      INFRAFED_CONFIG: join(dir, 'config.json'),
+      LOG_LEVEL: 'info',
+      ...Object.fromEntries(REGIONS.map((r) => [`OKD_TOKEN_${r.toUpperCase()}`, `okd-${r}`])),
+    };
     await Promise.all([
       ...REGIONS.map((r) => node(`adapter-${r}`, 'adapters/okd/main.ts', `adapter-${r}-okd`, { INFRAFED_REGION: r })),
       node('controller', 'controller/main.ts', 'controller'),
@@ -149,11 +162,23 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     expect(created.data?.createProject.status).toBe('SUCCEEDED');
     everywhere = created.data?.createProject.projectId as string;
     for (const region of REGIONS) {
-      expect(emulators.get(region)?.objects('namespaces').some((n) => n.metadata.labels?.['infrafed.io/project'] === created.data?.createProject.projectId)).toBe(true);
+      expect(
+        emulators
+          .get(region)
+          ?.objects('namespaces')
+          .some((n) => n.metadata.labels?.['infrafed.io/project'] === created.data?.createProject.projectId),
+      ).toBe(true);
     }
-    const listed = await gql<{ projects: { name: string; placements: { region: string }[] }[] }>('{ projects { name placements { region } } }');
+    const listed = await gql<{ projects: { name: string; placements: { region: string }[] }[] }>(
+      '{ projects { name placements { region } } }',
+    );
     expect(listed.errors).toBeUndefined();
-    expect(listed.data?.projects.find((p) => p.name === 'everywhere')?.placements.map((p) => p.region).sort()).toEqual(['lla', 'osl', 'sto']);
+    expect(
+      listed.data?.projects
+        .find((p) => p.name === 'everywhere')
+        ?.placements.map((p) => p.region)
+        .sort(),
+    ).toEqual(['lla', 'osl', 'sto']);
   });
 
   it('a sto adapter may not subscribe to osl subjects or publish on them; its own region works', async () => {
@@ -186,8 +211,16 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     } finally {
       await snoop.close();
     }
-    await expect(connect({ servers: nats.urls.get('sto') as string[], tls: { caFile: nats.caFile }, maxReconnectAttempts: 0 })).rejects.toThrow(/authoriz/i);
-    await expect(connect({ servers: (nats.urls.get('sto') as string[]).map((u) => u.replace('tls://', 'nats://')), maxReconnectAttempts: 0, timeout: 3_000 })).rejects.toThrow();
+    await expect(
+      connect({ servers: nats.urls.get('sto') as string[], tls: { caFile: nats.caFile }, maxReconnectAttempts: 0 }),
+    ).rejects.toThrow(/authoriz/i);
+    await expect(
+      connect({
+        servers: (nats.urls.get('sto') as string[]).map((u) => u.replace('tls://', 'nats://')),
+        maxReconnectAttempts: 0,
+        timeout: 3_000,
+      }),
+    ).rejects.toThrow();
   });
 
   it('a subgraph on the lla cluster reaches its own region and sto across the gateways, with its own user (latency printed)', async () => {
@@ -198,7 +231,14 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
         const times: number[] = [];
         for (let i = 0; i < 40; i++) {
           const t = performance.now();
-          const reply = await requestAdapter(nc, { region, platform: 'okd' }, 'project', 'list', { organization: 'acme' }, { timeoutMs: 5_000 });
+          const reply = await requestAdapter(
+            nc,
+            { region, platform: 'okd' },
+            'project',
+            'list',
+            { organization: 'acme' },
+            { timeoutMs: 5_000 },
+          );
           times.push(performance.now() - t);
           expect(reply.placements.filter((p) => p.projectId === everywhere).map((p) => p.region)).toEqual([region]);
         }
@@ -207,7 +247,9 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       const local = await p50('lla');
       const remote = await p50('sto');
       // a figure for the note, not a check (benchmarks compare; tests do not time)
-      process.stdout.write(`supercluster: adapter request p50 from the lla cluster: lla (local) ${local.toFixed(2)} ms, sto (across gateways) ${remote.toFixed(2)} ms\n`);
+      process.stdout.write(
+        `supercluster: adapter request p50 from the lla cluster: lla (local) ${local.toFixed(2)} ms, sto (across gateways) ${remote.toFixed(2)} ms\n`,
+      );
     } finally {
       await nc.close();
     }
@@ -216,8 +258,15 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
   it('with every osl adapter stopped, osl alone is REGION_UNAVAILABLE; sto and lla still answer', async () => {
     await components.get('adapter-osl')?.stop();
     components.delete('adapter-osl');
-    const listed = await gql<{ projects: { name: string; placements: { region: string }[] }[] }>('{ projects { name placements { region } } }');
+    const listed = await gql<{ projects: { name: string; placements: { region: string }[] }[] }>(
+      '{ projects { name placements { region } } }',
+    );
     expect(listed.errors?.map((e) => [e.extensions?.code, e.extensions?.region])).toEqual([['REGION_UNAVAILABLE', 'osl']]);
-    expect(listed.data?.projects.find((p) => p.name === 'everywhere')?.placements.map((p) => p.region).sort()).toEqual(['lla', 'sto']);
+    expect(
+      listed.data?.projects
+        .find((p) => p.name === 'everywhere')
+        ?.placements.map((p) => p.region)
+        .sort(),
+    ).toEqual(['lla', 'sto']);
   });
 });

@@ -47,7 +47,12 @@ export function parseExceededQuota(message: string): { resource: string; request
   if (!m) return null;
   const pairs = (s: string) => new Map(s.split(',').map((p) => p.split('=') as [string, string]));
   const [requested, used, limited] = [pairs(m[1] as string), pairs(m[2] as string), pairs(m[3] as string)];
-  return [...requested.keys()].map((resource) => ({ resource, requested: requested.get(resource) ?? '0', used: used.get(resource) ?? '0', limited: limited.get(resource) ?? '0' }));
+  return [...requested.keys()].map((resource) => ({
+    resource,
+    requested: requested.get(resource) ?? '0',
+    used: used.get(resource) ?? '0',
+    limited: limited.get(resource) ?? '0',
+  }));
 }
 
 /**
@@ -59,7 +64,10 @@ export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 4): 
     try {
       return await work();
     } catch (error) {
-      const lostRace = error instanceof InfrafedError && error.code === ErrorCode.CONFLICT && ['Conflict', 'AlreadyExists'].includes(String(error.extensions.reason));
+      const lostRace =
+        error instanceof InfrafedError &&
+        error.code === ErrorCode.CONFLICT &&
+        ['Conflict', 'AlreadyExists'].includes(String(error.extensions.reason));
       if (!lostRace || attempt >= attempts) throw error;
     }
   }
@@ -82,14 +90,26 @@ export function createKubeClient(options: KubeClientOptions) {
     if (status === 404) return new InfrafedError(ErrorCode.NOT_FOUND, `${options.service}: ${message}`, extensions);
     if (status === 409) return new InfrafedError(ErrorCode.CONFLICT, `${options.service}: ${message}`, extensions);
     if (status === 403 && message.includes('exceeded quota')) {
-      return new InfrafedError(ErrorCode.QUOTA_EXCEEDED, `${options.service}: ${message}`, { ...extensions, exceeded: parseExceededQuota(message) });
+      return new InfrafedError(ErrorCode.QUOTA_EXCEEDED, `${options.service}: ${message}`, {
+        ...extensions,
+        exceeded: parseExceededQuota(message),
+      });
     }
     if (status === 422) {
       const causes = (s.details?.causes ?? []).map((c) => ({ field: c.field ?? '', message: c.message ?? '' }));
-      return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service} refused the object as invalid: ${message}`, { ...extensions, causes });
+      return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service} refused the object as invalid: ${message}`, {
+        ...extensions,
+        causes,
+      });
     }
-    if (status === 401 || status === 403) return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service} refused the adapter's credentials (${status}): ${message}`, extensions);
-    if (status >= 500) return new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `${options.service} failed with HTTP ${status}: ${message}`, extensions);
+    if (status === 401 || status === 403)
+      return new InfrafedError(
+        ErrorCode.UPSTREAM_ERROR,
+        `${options.service} refused the adapter's credentials (${status}): ${message}`,
+        extensions,
+      );
+    if (status >= 500)
+      return new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `${options.service} failed with HTTP ${status}: ${message}`, extensions);
     return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service} refused the request (${status}): ${message}`, extensions);
   }
 
@@ -121,7 +141,10 @@ export function createKubeClient(options: KubeClientOptions) {
       throw new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `${options.service} is unreachable`, options.context, { cause: error });
     }
     const text = await response.text();
-    options.log?.debug({ vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) }, 'vendor call');
+    options.log?.debug(
+      { vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) },
+      'vendor call',
+    );
     recordVendorCall(options.service, response.status, performance.now() - started);
     let parsed: unknown = text;
     try {
@@ -146,7 +169,10 @@ export function createKubeClient(options: KubeClientOptions) {
       }
     },
     async list<T>(path: string, labelSelector?: string, o: KubeCallOptions = {}): Promise<KubeObject<T>[]> {
-      const res = await request<{ items: KubeObject<T>[] }>('GET', path, undefined, { ...o, query: { ...o.query, ...(labelSelector ? { labelSelector } : {}) } });
+      const res = await request<{ items: KubeObject<T>[] }>('GET', path, undefined, {
+        ...o,
+        query: { ...o.query, ...(labelSelector ? { labelSelector } : {}) },
+      });
       return res.items;
     },
     create: <T>(path: string, obj: unknown, o?: KubeCallOptions) => request<KubeObject<T>>('POST', path, obj, o),

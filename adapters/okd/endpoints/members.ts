@@ -26,7 +26,16 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
     const name = memberGroupName(organization, group);
     if (await kube.find(`/apis/user.openshift.io/v1/groups/${name}`, o)) return name;
     try {
-      await kube.create('/apis/user.openshift.io/v1/groups', { apiVersion: 'user.openshift.io/v1', kind: 'Group', metadata: { name, labels: { [Label.managed]: 'true', [Label.org]: organization } }, users: [] }, o);
+      await kube.create(
+        '/apis/user.openshift.io/v1/groups',
+        {
+          apiVersion: 'user.openshift.io/v1',
+          kind: 'Group',
+          metadata: { name, labels: { [Label.managed]: 'true', [Label.org]: organization } },
+          users: [],
+        },
+        o,
+      );
     } catch (error) {
       if (!(error instanceof InfrafedError && error.code === ErrorCode.CONFLICT)) throw error;
     }
@@ -39,7 +48,16 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
     return retryOnConflict(async () => {
       const group = await kube.find<{ users: string[] }>(path, o);
       if (!group) {
-        await kube.create('/apis/user.openshift.io/v1/groups', { apiVersion: 'user.openshift.io/v1', kind: 'Group', metadata: { name: groupName(organization), labels: { [Label.managed]: 'true', [Label.org]: organization } }, users: [user] }, o);
+        await kube.create(
+          '/apis/user.openshift.io/v1/groups',
+          {
+            apiVersion: 'user.openshift.io/v1',
+            kind: 'Group',
+            metadata: { name: groupName(organization), labels: { [Label.managed]: 'true', [Label.org]: organization } },
+            users: [user],
+          },
+          o,
+        );
       } else if (!(group.users ?? []).includes(user)) {
         await kube.replace(path, { ...group, users: [...(group.users ?? []), user] }, o);
       }
@@ -68,14 +86,21 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
             {
               apiVersion: 'rbac.authorization.k8s.io/v1',
               kind: 'RoleBinding',
-              metadata: { name, labels: { [Label.managed]: 'true', [Label.memberOrg]: req.organization, [Label.memberKind]: req.kind }, annotations: { [Annotation.user]: req.user } },
+              metadata: {
+                name,
+                labels: { [Label.managed]: 'true', [Label.memberOrg]: req.organization, [Label.memberKind]: req.kind },
+                annotations: { [Annotation.user]: req.user },
+              },
               roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRoleOf[req.role] },
               subjects: [subject],
             },
             o,
           );
         }
-        return { member: { projectId: req.projectId, kind: req.kind, user: req.user, organization: req.organization, role: req.role }, previousRole };
+        return {
+          member: { projectId: req.projectId, kind: req.kind, user: req.user, organization: req.organization, role: req.role },
+          previousRole,
+        };
       },
     }),
     adapterEndpoint(okd.region, 'okd', 'member', 'remove', {
@@ -95,7 +120,11 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
           const bindings = await okd.kube.list<RoleBindingBody>(`${RBAC}/namespaces/${ns}/rolebindings`, Label.memberOrg, { signal });
           return bindings.map((b) => toMember(projectId, b)).filter((m): m is Member => m !== null);
         });
-        return { members: members.sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user)) };
+        return {
+          members: members.sort(
+            (a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user),
+          ),
+        };
       },
     }),
   ];

@@ -12,12 +12,16 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
   function label(name: string, req: { projectId: string; organization: string; name: string }, o: KubeCallOptions): Promise<KubeObject> {
     return retryOnConflict(async () => {
       const ns = await okd.kube.get(`/api/v1/namespaces/${name}`, o);
-      ns.metadata.labels = { ...ns.metadata.labels, [Label.managed]: 'true', [Label.project]: req.projectId, [Label.org]: req.organization };
+      ns.metadata.labels = {
+        ...ns.metadata.labels,
+        [Label.managed]: 'true',
+        [Label.project]: req.projectId,
+        [Label.org]: req.organization,
+      };
       ns.metadata.annotations = { ...ns.metadata.annotations, [Annotation.name]: req.name };
       return okd.kube.replace(`/api/v1/namespaces/${name}`, ns, o);
     });
   }
-
 
   return [
     adapterEndpoint(okd.region, 'okd', 'project', 'create', {
@@ -31,7 +35,13 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
           try {
             await okd.kube.create(
               '/apis/project.openshift.io/v1/projectrequests',
-              { apiVersion: 'project.openshift.io/v1', kind: 'ProjectRequest', metadata: { name }, displayName: req.name, description: req.description },
+              {
+                apiVersion: 'project.openshift.io/v1',
+                kind: 'ProjectRequest',
+                metadata: { name },
+                displayName: req.name,
+                description: req.description,
+              },
               o,
             );
           } catch (error) {
@@ -57,7 +67,9 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
         return {
           placements: namespaces
             .map((ns) => fromNamespace(ns, okd.region))
-            .filter((p): p is ProjectPlacement => p !== null && p.organization === req.organization && (!wanted || wanted.has(p.projectId))),
+            .filter(
+              (p): p is ProjectPlacement => p !== null && p.organization === req.organization && (!wanted || wanted.has(p.projectId)),
+            ),
         };
       },
     }),

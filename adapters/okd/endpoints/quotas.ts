@@ -22,12 +22,24 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
    */
   async function measureUsage(ns: string, o: KubeCallOptions): Promise<QuotaUsage> {
     const [pods, claims, policies] = await Promise.all([
-      kube.list<{ spec?: { containers?: { resources?: { requests?: Record<string, string> } }[] } }>(`/api/v1/namespaces/${ns}/pods`, undefined, o),
+      kube.list<{ spec?: { containers?: { resources?: { requests?: Record<string, string> } }[] } }>(
+        `/api/v1/namespaces/${ns}/pods`,
+        undefined,
+        o,
+      ),
       kube.list(`/api/v1/namespaces/${ns}/persistentvolumeclaims`, undefined, o),
       kube.list(`${NETWORKING}/namespaces/${ns}/networkpolicies`, undefined, o),
     ]);
     const requests = (what: 'cpu' | 'memory') =>
-      pods.reduce((sum, p) => sum + (p.spec?.containers ?? []).reduce((s, c) => s + (c.resources?.requests?.[what] ? parseQuantity(c.resources.requests[what]) : 0), 0), 0);
+      pods.reduce(
+        (sum, p) =>
+          sum +
+          (p.spec?.containers ?? []).reduce(
+            (s, c) => s + (c.resources?.requests?.[what] ? parseQuantity(c.resources.requests[what]) : 0),
+            0,
+          ),
+        0,
+      );
     return {
       cores: Math.ceil(requests('cpu')),
       ramMiB: Math.ceil(requests('memory') / 1024 ** 2),
@@ -37,7 +49,10 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
     };
   }
 
-  async function readQuota(ns: string, o: KubeCallOptions): Promise<{ object: KubeObject<QuotaBody> | null; limits: QuotaLimits; usage: QuotaUsage }> {
+  async function readQuota(
+    ns: string,
+    o: KubeCallOptions,
+  ): Promise<{ object: KubeObject<QuotaBody> | null; limits: QuotaLimits; usage: QuotaUsage }> {
     const rq = await kube.find<QuotaBody>(`/api/v1/namespaces/${ns}/resourcequotas/${QUOTA_NAME}`, o);
     const limits: QuotaLimits = {};
     const usage: QuotaUsage = {};
@@ -48,7 +63,11 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
       if (used !== undefined) usage[resource] = fromKubeQuantity(resource, used);
     }
     const known = Object.keys(usage).length;
-    return { object: rq, limits, usage: known === Object.keys(kubeQuotaNames).length ? usage : { ...(await measureUsage(ns, o)), ...usage } };
+    return {
+      object: rq,
+      limits,
+      usage: known === Object.keys(kubeQuotaNames).length ? usage : { ...(await measureUsage(ns, o)), ...usage },
+    };
   }
 
   return [
@@ -67,10 +86,15 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
         const given = (Object.keys(req.limits) as QuotaResource[]).filter((r) => req.limits[r] !== undefined);
         const unsupported = given.filter((r) => !kubeQuotaNames[r]);
         if (unsupported.length > 0) {
-          throw new InfrafedError(ErrorCode.NOT_SUPPORTED, `OKD in ${region} has no quota for: ${unsupported.join(', ')} (a ResourceQuota covers cores, ramMiB, instances, volumes, securityGroupRules)`, {
-            ...ctx,
-            resources: unsupported,
-          });
+          throw new InfrafedError(
+            ErrorCode.NOT_SUPPORTED,
+            `OKD in ${region} has no quota for: ${unsupported.join(', ')} ` +
+              '(a ResourceQuota covers cores, ramMiB, instances, volumes, securityGroupRules)',
+            {
+              ...ctx,
+              resources: unsupported,
+            },
+          );
         }
         const ns = await okd.requireNamespace(req.projectId, o);
         const path = `/api/v1/namespaces/${ns}/resourcequotas`;
@@ -79,14 +103,20 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
           const previous: QuotaLimits = {};
           for (const r of given) previous[r] = limits[r] ?? null;
           // the same contract as OpenStack: a limit below what is in use is refused (Kubernetes itself would accept it)
-          const below = given.find((r) => req.limits[r] !== null && req.limits[r] !== undefined && (usage[r] ?? 0) > (req.limits[r] as number));
+          const below = given.find(
+            (r) => req.limits[r] !== null && req.limits[r] !== undefined && (usage[r] ?? 0) > (req.limits[r] as number),
+          );
           if (below) {
-            throw new InfrafedError(ErrorCode.CONFLICT, `the ${below} quota in ${region} cannot be set to ${req.limits[below]} while ${usage[below]} are in use`, {
-              ...ctx,
-              resource: below,
-              limit: req.limits[below],
-              used: usage[below],
-            });
+            throw new InfrafedError(
+              ErrorCode.CONFLICT,
+              `the ${below} quota in ${region} cannot be set to ${req.limits[below]} while ${usage[below]} are in use`,
+              {
+                ...ctx,
+                resource: below,
+                limit: req.limits[below],
+                used: usage[below],
+              },
+            );
           }
           const hard = { ...(object?.spec.hard ?? {}) };
           for (const r of given) {
@@ -96,7 +126,17 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
             else hard[kubeName] = toKubeQuantity(r, value);
           }
           if (object) await okd.kube.replace(`${path}/${QUOTA_NAME}`, { ...object, spec: { ...object.spec, hard } }, o);
-          else await okd.kube.create(path, { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: QUOTA_NAME, labels: { [Label.managed]: 'true' } }, spec: { hard } }, o);
+          else
+            await okd.kube.create(
+              path,
+              {
+                apiVersion: 'v1',
+                kind: 'ResourceQuota',
+                metadata: { name: QUOTA_NAME, labels: { [Label.managed]: 'true' } },
+                spec: { hard },
+              },
+              o,
+            );
           return { limits: { ...limits, ...req.limits }, previous };
         });
       },

@@ -66,7 +66,10 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
         throw fromVendorFailure(options.service, error, options.timeoutMs, options.context);
       }
       const text = await response.text();
-      options.log?.debug({ vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) }, 'vendor call');
+      options.log?.debug(
+        { vendor: options.service, method, path: url.pathname, status: response.status, ms: Math.round(performance.now() - started) },
+        'vendor call',
+      );
       recordVendorCall(options.service, response.status, performance.now() - started);
       let body: unknown = text;
       if (text.length > 0 && (response.headers.get('content-type') ?? '').includes('json')) {
@@ -78,7 +81,12 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
       }
       if (response.status === 401 && options.token && attempt === 0) continue;
       const ok = callOptions.accept ? callOptions.accept.includes(response.status) : response.ok;
-      if (!ok) throw fromVendorResponse(options.service, response.status, body, { ...options.context, method, path: url.pathname }) satisfies InfrafedError;
+      if (!ok)
+        throw fromVendorResponse(options.service, response.status, body, {
+          ...options.context,
+          method,
+          path: url.pathname,
+        }) satisfies InfrafedError;
       return { status: response.status, headers: response.headers, body: body as T };
     }
   };

@@ -62,7 +62,10 @@ export interface KeystoneClient {
   findDomain(name: string, options?: CallOptions): Promise<KeystoneDomain | null>;
   createDomain(name: string, description: string, options?: CallOptions): Promise<KeystoneDomain>;
   listProjects(query: { domainId?: string; tags?: string[]; name?: string }, options?: CallOptions): Promise<KeystoneProject[]>;
-  createProject(project: { name: string; domainId: string; description: string; tags: string[] }, options?: CallOptions): Promise<KeystoneProject>;
+  createProject(
+    project: { name: string; domainId: string; description: string; tags: string[] },
+    options?: CallOptions,
+  ): Promise<KeystoneProject>;
   deleteProject(id: string, options?: CallOptions): Promise<boolean>;
   findUser(name: string, domainId: string, options?: CallOptions): Promise<KeystoneUser | null>;
   createUser(name: string, domainId: string, options?: CallOptions): Promise<KeystoneUser>;
@@ -86,7 +89,13 @@ const actorPath = (a: KeystoneActor) => `${a.kind === 'user' ? 'users' : 'groups
 export function createKeystoneClient(options: KeystoneClientOptions): KeystoneClient {
   const renewBeforeMs = options.renewBeforeMs ?? 5 * 60_000;
   const base = options.url.replace(/\/+$/, '');
-  const unauthenticated = createOpenstackHttp({ service: options.service, baseUrl: base, timeoutMs: options.timeoutMs, context: options.context, log: options.log });
+  const unauthenticated = createOpenstackHttp({
+    service: options.service,
+    baseUrl: base,
+    timeoutMs: options.timeoutMs,
+    context: options.context,
+    log: options.log,
+  });
   let state: TokenState | null = null;
   let pending: Promise<TokenState> | null = null;
 
@@ -94,7 +103,10 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
     const res = await unauthenticated<{ token: { expires_at: string } }>('POST', '/auth/tokens', {
       body: {
         auth: {
-          identity: { methods: ['password'], password: { user: { name: options.username, domain: { id: options.userDomainId }, password: options.password } } },
+          identity: {
+            methods: ['password'],
+            password: { user: { name: options.username, domain: { id: options.userDomainId }, password: options.password } },
+          },
           scope: { project: { name: options.projectName, domain: { id: options.projectDomainId } } },
         },
       },
@@ -116,18 +128,35 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
     return state.token;
   }
 
-  const call = createOpenstackHttp({ service: options.service, baseUrl: base, timeoutMs: options.timeoutMs, token, context: options.context, log: options.log });
+  const call = createOpenstackHttp({
+    service: options.service,
+    baseUrl: base,
+    timeoutMs: options.timeoutMs,
+    token,
+    context: options.context,
+    log: options.log,
+  });
   const roleIds = new Map<string, string>();
 
-  async function listAll<T>(path: string, key: string, query: Record<string, string | undefined> = {}, callOptions: CallOptions = {}): Promise<T[]> {
+  async function listAll<T>(
+    path: string,
+    key: string,
+    query: Record<string, string | undefined> = {},
+    callOptions: CallOptions = {},
+  ): Promise<T[]> {
     const out: T[] = [];
     let res = await call<Record<string, unknown>>('GET', path, { ...callOptions, query });
     for (;;) {
       const page = res.body[key];
-      if (!Array.isArray(page)) throw new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service}: list ${path} has no ${key}`, options.context);
+      if (!Array.isArray(page))
+        throw new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service}: list ${path} has no ${key}`, options.context);
       out.push(...(page as T[]));
       if (res.body.truncated === true) {
-        throw new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service} truncated the list ${path} (raise its list_limit)`, options.context);
+        throw new InfrafedError(
+          ErrorCode.UPSTREAM_ERROR,
+          `${options.service} truncated the list ${path} (raise its list_limit)`,
+          options.context,
+        );
       }
       const next = (res.body.links as { next?: string | null } | undefined)?.next;
       if (!next) return out;
@@ -153,12 +182,19 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
       return res.body.domain;
     },
     listProjects(query, callOptions) {
-      return listAll<KeystoneProject>('/projects', 'projects', { domain_id: query.domainId, name: query.name, tags: query.tags?.join(',') }, callOptions);
+      return listAll<KeystoneProject>(
+        '/projects',
+        'projects',
+        { domain_id: query.domainId, name: query.name, tags: query.tags?.join(',') },
+        callOptions,
+      );
     },
     async createProject(project, callOptions) {
       const res = await call<{ project: KeystoneProject }>('POST', '/projects', {
         ...callOptions,
-        body: { project: { name: project.name, domain_id: project.domainId, description: project.description, tags: project.tags, enabled: true } },
+        body: {
+          project: { name: project.name, domain_id: project.domainId, description: project.description, tags: project.tags, enabled: true },
+        },
       });
       return res.body.project;
     },
@@ -171,7 +207,10 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
       return users[0] ?? null;
     },
     async createUser(name, domainId, callOptions) {
-      const res = await call<{ user: KeystoneUser }>('POST', '/users', { ...callOptions, body: { user: { name, domain_id: domainId, enabled: true } } });
+      const res = await call<{ user: KeystoneUser }>('POST', '/users', {
+        ...callOptions,
+        body: { user: { name, domain_id: domainId, enabled: true } },
+      });
       return res.body.user;
     },
     async roleId(name, callOptions) {
@@ -184,24 +223,36 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
       return role.id;
     },
     listProjectAssignments(projectId, callOptions) {
-      return listAll<KeystoneRoleAssignment>('/role_assignments', 'role_assignments', { 'scope.project.id': projectId, include_names: 'true' }, callOptions);
+      return listAll<KeystoneRoleAssignment>(
+        '/role_assignments',
+        'role_assignments',
+        { 'scope.project.id': projectId, include_names: 'true' },
+        callOptions,
+      );
     },
     async findGroup(name, domainId, callOptions) {
       const groups = await listAll<KeystoneUser>('/groups', 'groups', { name, domain_id: domainId }, callOptions);
       return groups[0] ?? null;
     },
     async createGroup(name, domainId, callOptions) {
-      const res = await call<{ group: KeystoneUser }>('POST', '/groups', { ...callOptions, body: { group: { name, domain_id: domainId, description: 'infrafed: members come from the identity provider' } } });
+      const res = await call<{ group: KeystoneUser }>('POST', '/groups', {
+        ...callOptions,
+        body: { group: { name, domain_id: domainId, description: 'infrafed: members come from the identity provider' } },
+      });
       return res.body.group;
     },
     async assignRole(projectId, actor, roleId, callOptions) {
       await call('PUT', `/projects/${encodeURIComponent(projectId)}/${actorPath(actor)}/roles/${encodeURIComponent(roleId)}`, callOptions);
     },
     async unassignRole(projectId, actor, roleId, callOptions) {
-      const res = await call('DELETE', `/projects/${encodeURIComponent(projectId)}/${actorPath(actor)}/roles/${encodeURIComponent(roleId)}`, {
-        ...callOptions,
-        accept: [204, 404],
-      });
+      const res = await call(
+        'DELETE',
+        `/projects/${encodeURIComponent(projectId)}/${actorPath(actor)}/roles/${encodeURIComponent(roleId)}`,
+        {
+          ...callOptions,
+          accept: [204, 404],
+        },
+      );
       return res.status === 204;
     },
   };

@@ -38,7 +38,14 @@ export interface NeutronCleanup {
 
 /** Neutron v2.0 with the adapter's service token. */
 export function createNeutronClient(options: NeutronClientOptions) {
-  const call = createOpenstackHttp({ service: options.service, baseUrl: `${options.url.replace(/\/+$/, '')}/v2.0`, timeoutMs: options.timeoutMs, token: options.token, context: options.context, log: options.log });
+  const call = createOpenstackHttp({
+    service: options.service,
+    baseUrl: `${options.url.replace(/\/+$/, '')}/v2.0`,
+    timeoutMs: options.timeoutMs,
+    token: options.token,
+    context: options.context,
+    log: options.log,
+  });
 
   /** A collection filtered by `query` (Neutron matches every given field; `tags` must all be present). */
   async function listWhere<T>(collection: string, query: Record<string, string | undefined>, callOptions: CallOptions = {}): Promise<T[]> {
@@ -65,11 +72,22 @@ export function createNeutronClient(options: NeutronClientOptions) {
     remove,
     /** Limit, use and reservations per Neutron resource of a project. */
     async quotaDetails(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, NeutronQuotaDetail>> {
-      const res = await call<{ quota: Record<string, NeutronQuotaDetail> }>('GET', `/quotas/${encodeURIComponent(projectId)}/details`, callOptions);
+      const res = await call<{ quota: Record<string, NeutronQuotaDetail> }>(
+        'GET',
+        `/quotas/${encodeURIComponent(projectId)}/details`,
+        callOptions,
+      );
       return res.body.quota;
     },
-    async setQuota(projectId: string, quota: Record<string, number | boolean>, callOptions: CallOptions = {}): Promise<Record<string, number>> {
-      const res = await call<{ quota: Record<string, number> }>('PUT', `/quotas/${encodeURIComponent(projectId)}`, { ...callOptions, body: { quota } });
+    async setQuota(
+      projectId: string,
+      quota: Record<string, number | boolean>,
+      callOptions: CallOptions = {},
+    ): Promise<Record<string, number>> {
+      const res = await call<{ quota: Record<string, number> }>('PUT', `/quotas/${encodeURIComponent(projectId)}`, {
+        ...callOptions,
+        body: { quota },
+      });
       return res.body.quota;
     },
     /**
@@ -86,7 +104,11 @@ export function createNeutronClient(options: NeutronClientOptions) {
       const ports = await list<NeutronPort>('ports', projectId, callOptions);
       for (const router of await list<Named>('routers', projectId, callOptions)) {
         for (const port of ports.filter((p) => p.device_id === router.id && p.device_owner.startsWith('network:router_interface'))) {
-          await call('PUT', `/routers/${router.id}/remove_router_interface`, { ...callOptions, body: { port_id: port.id }, accept: [200, 404] });
+          await call('PUT', `/routers/${router.id}/remove_router_interface`, {
+            ...callOptions,
+            body: { port_id: port.id },
+            accept: [200, 404],
+          });
         }
         await call('PUT', `/routers/${router.id}`, { ...callOptions, body: { router: { external_gateway_info: {} } }, accept: [200, 404] });
         await remove('routers', router.id, callOptions);

@@ -37,12 +37,19 @@ export function createNovaClient(options: NovaClientOptions) {
   return {
     call,
     async quotaDetails(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, NovaQuotaDetail>> {
-      const res = await call<{ quota_set: Record<string, NovaQuotaDetail | string> }>('GET', `/os-quota-sets/${encodeURIComponent(projectId)}/detail`, callOptions);
+      const res = await call<{ quota_set: Record<string, NovaQuotaDetail | string> }>(
+        'GET',
+        `/os-quota-sets/${encodeURIComponent(projectId)}/detail`,
+        callOptions,
+      );
       const { id: _id, ...rest } = res.body.quota_set;
       return rest as Record<string, NovaQuotaDetail>;
     },
     async setQuota(projectId: string, quota: Record<string, number>, callOptions: CallOptions = {}): Promise<Record<string, number>> {
-      const res = await call<{ quota_set: Record<string, number> }>('PUT', `/os-quota-sets/${encodeURIComponent(projectId)}`, { ...callOptions, body: { quota_set: quota } });
+      const res = await call<{ quota_set: Record<string, number> }>('PUT', `/os-quota-sets/${encodeURIComponent(projectId)}`, {
+        ...callOptions,
+        body: { quota_set: quota },
+      });
       return res.body.quota_set;
     },
   };
