@@ -203,7 +203,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const restPort = options.restPort === 0 || options.restPort === undefined ? await freePort() : options.restPort;
     const config: SystemConfig = {
       nats: { servers: [natsUrl] },
-      auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex') },
+      auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex'), clockToleranceSeconds: 30 },
       regions: regions.map((r) => ({
         name: r.name,
         displayName: r.displayName,

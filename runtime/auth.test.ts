@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
-import { createTokenVerifier, signLocalToken, type AuthConfig } from './auth.ts';
+import { authConfigSchema, createTokenVerifier, signLocalToken, type AuthConfig } from './auth.ts';
 
 const config: AuthConfig = { issuer: 'infrafed-test', audience: 'infrafed', hs256Secret: 'a'.repeat(40) };
 const verify = createTokenVerifier(config);
@@ -30,7 +30,7 @@ describe('token verification', () => {
       { ...config, hs256Secret: 'b'.repeat(40) },
       { subject: 'x', organization: 'acme', orgRole: 'owner' },
     );
-    const expired = await signLocalToken(config, { subject: 'x', organization: 'acme', orgRole: 'owner', ttlSeconds: -10 });
+    const expired = await signLocalToken(config, { subject: 'x', organization: 'acme', orgRole: 'owner', ttlSeconds: -120 });
     const noOrg = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('x')
@@ -50,5 +50,56 @@ describe('token verification', () => {
       expect(e?.code).toBe('UNAUTHENTICATED');
       expect(e?.message).toMatch(message);
     }
+  });
+
+  const sign = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) => {
+    const jwt = new SignJWT({ org: 'acme', org_role: 'owner', ...claims })
+      .setProtectedHeader({ alg: 'HS256', ...header })
+      .setSubject('x')
+      .setIssuer(config.issuer)
+      .setAudience(config.audience);
+    return jwt;
+  };
+  const key = new TextEncoder().encode(config.hs256Secret);
+
+  it('refuses a token without an expiry: it would be valid forever', async () => {
+    const forever = await sign({}).sign(key);
+    expect(await rejection(verify(`Bearer ${forever}`))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: 'the token has no expiry (exp)',
+    });
+  });
+
+  it('tolerates clocks apart by the configured tolerance (default 30 s, at most 60 s), not more', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const justExpired = await sign({})
+      .setExpirationTime(now - 20)
+      .sign(key);
+    await expect(verify(`Bearer ${justExpired}`)).resolves.toMatchObject({ organization: 'acme' });
+    const longExpired = await sign({})
+      .setExpirationTime(now - 90)
+      .sign(key);
+    expect(await rejection(createTokenVerifier({ ...config, clockToleranceSeconds: 60 })(`Bearer ${longExpired}`))).toMatchObject({
+      message: 'the token has expired',
+    });
+    expect(authConfigSchema.safeParse({ ...config, clockToleranceSeconds: 300 }).success).toBe(false);
+  });
+
+  it('checks the typ header when the issuer sets one', async () => {
+    const typed = createTokenVerifier({ ...config, tokenType: 'at+jwt' });
+    const access = await sign({}, { typ: 'at+jwt' }).setExpirationTime('1h').sign(key);
+    const idToken = await sign({}, { typ: 'JWT' }).setExpirationTime('1h').sign(key);
+    await expect(typed(`Bearer ${access}`)).resolves.toMatchObject({ organization: 'acme' });
+    expect(await rejection(typed(`Bearer ${idToken}`))).toMatchObject({
+      code: 'UNAUTHENTICATED',
+      message: 'the token is not of type at+jwt',
+    });
+  });
+
+  it('takes a JWKS URL only over https, or plain http on loopback', () => {
+    const jwks = (jwksUrl: string) => authConfigSchema.safeParse({ issuer: 'i', audience: 'a', jwksUrl }).success;
+    expect(jwks('https://idp.example.org/jwks')).toBe(true);
+    expect(jwks('http://127.0.0.1:8080/jwks')).toBe(true);
+    expect(jwks('http://idp.example.org/jwks')).toBe(false);
   });
 });

@@ -24,11 +24,24 @@ export const authConfigSchema = z
     audience: z.string().min(1),
     /** Local stack: a shared HS256 key (at least 32 characters). */
     hs256Secret: z.string().min(32, 'the HS256 secret must be at least 32 characters').optional(),
-    /** Production: the OIDC provider's JWKS URL. */
-    jwksUrl: z.url().optional(),
+    /** Production: the OIDC provider's JWKS URL (https; plain http only on loopback). */
+    jwksUrl: z
+      .url()
+      .refine((u) => isHttpsOrLoopback(u), { message: 'the JWKS URL must be https (plain http only on a loopback address)' })
+      .optional(),
+    /** How far the clocks of the issuer and of infrafed may differ, seconds (`exp`, `nbf`, `iat`); at most 60, default 30. */
+    clockToleranceSeconds: z.number().int().min(0).max(60).default(30),
+    /** The `typ` header the issuer puts on its access tokens (e.g. `at+jwt`, RFC 9068); checked when set. */
+    tokenType: z.string().min(1).optional(),
   })
   .refine((c) => Boolean(c.hs256Secret) !== Boolean(c.jwksUrl), { message: 'set exactly one of hs256Secret and jwksUrl' });
-export type AuthConfig = z.infer<typeof authConfigSchema>;
+export type AuthConfig = z.input<typeof authConfigSchema>;
+
+function isHttpsOrLoopback(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === 'https:') return true;
+  return u.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(u.hostname);
+}
 
 const claimsSchema = z.object({
   sub: z.string().min(1),
@@ -39,7 +52,10 @@ const claimsSchema = z.object({
 
 export type TokenVerifier = (authorization: string | null | undefined) => Promise<Principal>;
 
-/** Verifies `Authorization: Bearer <jwt>` (signature, issuer, audience, expiry) into a {@link Principal}. */
+/**
+ * Verifies `Authorization: Bearer <jwt>` into a {@link Principal}: signature, issuer, audience, `typ` when
+ * configured, and an expiry, which every token must carry (a token without `exp` would be valid forever).
+ */
 export function createTokenVerifier(config: AuthConfig): TokenVerifier {
   const key = config.hs256Secret ? new TextEncoder().encode(config.hs256Secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
   return async (authorization) => {
@@ -51,9 +67,19 @@ export function createTokenVerifier(config: AuthConfig): TokenVerifier {
         issuer: config.issuer,
         audience: config.audience,
         algorithms: config.hs256Secret ? ['HS256'] : ['RS256', 'ES256', 'PS256', 'EdDSA'],
+        requiredClaims: ['exp'],
+        clockTolerance: Math.min(config.clockToleranceSeconds ?? 30, 60),
+        ...(config.tokenType ? { typ: config.tokenType } : {}),
       }));
     } catch (error) {
-      const reason = error instanceof joseErrors.JWTExpired ? 'the token has expired' : 'the token is not valid';
+      const reason =
+        error instanceof joseErrors.JWTExpired
+          ? 'the token has expired'
+          : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp'
+            ? 'the token has no expiry (exp)'
+            : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'typ'
+              ? `the token is not of type ${config.tokenType}`
+              : 'the token is not valid';
       throw new InfrafedError(ErrorCode.UNAUTHENTICATED, reason);
     }
     const claims = claimsSchema.safeParse(payload);
