@@ -6,6 +6,7 @@ import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import type { TokenVerifier } from '../runtime/auth.ts';
 import type { Logger } from '../runtime/log.ts';
 import { SUPERGRAPH_PATH } from './compose.ts';
+import { defaultGraphqlLimits, limitPlugins, type GraphqlLimits } from './limits.ts';
 import { createNatsTransport, type InfrafedGatewayContext } from './natsTransport.ts';
 
 export interface GatewayDeps {
@@ -16,6 +17,8 @@ export interface GatewayDeps {
   log: Logger;
   /** The composed supergraph; default: the committed gateway/supergraph.graphql. */
   supergraph?: string;
+  /** Default: {@link defaultGraphqlLimits}. */
+  limits?: GraphqlLimits;
 }
 
 function unauthenticated(message: string): Response {
@@ -58,7 +61,8 @@ export function createGateway(deps: GatewayDeps) {
     supergraph: deps.supergraph ?? readFileSync(SUPERGRAPH_PATH, 'utf8'),
     transports: { nats: createNatsTransport({ nc: deps.nc, timeoutMs: deps.timeoutMs }) as never },
     transportEntries: { '*': { kind: 'nats' } },
-    plugins: () => [authPlugin],
+    plugins: () => [...limitPlugins(deps.limits ?? defaultGraphqlLimits), authPlugin],
+    batching: false,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: false,

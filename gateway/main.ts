@@ -33,6 +33,7 @@ await runMain(log, async () => {
     timeoutMs: config.timeouts.gatewayMs,
     log,
     supergraph: supergraphSdl,
+    limits: config.gateway.limits,
   });
   const supergraph: ReadinessCheck = async () => ({ supergraph: loaded });
   const ready = allOf(natsReady(nc), servicesReady(nc, Object.values(SubgraphName).map(subgraphServiceName)), supergraph);

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
-import type { SystemConfig } from '../runtime/config.ts';
+import { graphqlLimitsSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
 import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
@@ -235,7 +235,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         operationLeaseMs: 30_000,
         ...options.timeouts,
       },
-      gateway: { host: '127.0.0.1', port: gatewayPort },
+      gateway: { host: '127.0.0.1', port: gatewayPort, limits: graphqlLimitsSchema.parse({}) },
       restBridge: { host: '127.0.0.1', port: restPort },
     };
     const configPath = join(stateDir, 'config.json');

@@ -75,6 +75,29 @@ export const timeoutsSchema = z.object({
   operationLeaseMs: z.number().int().min(1_000).max(600_000).default(30_000),
 });
 
+/**
+ * What one GraphQL request may ask for at the gateway. The defaults are far above any query of the REST
+ * bridge, the CLI or the README (a test proves it) and far below what it takes to make every region fan
+ * out hundreds of times: one organisation must not be able to starve the others.
+ */
+export const graphqlLimitsSchema = z.object({
+  /** Nesting of selections. */
+  maxDepth: z.number().int().min(1).default(12),
+  /** Aliased fields in one document: each alias of `projects` is a fan-out to every region. */
+  maxAliases: z.number().int().min(0).default(20),
+  /** Lexical tokens in the document. */
+  maxTokens: z.number().int().min(100).default(4000),
+  /** GraphQL Armor's static cost (objects 2, scalars 1, ×1.5 per level). */
+  maxCost: z.number().int().min(100).default(20_000),
+  /** Request body, bytes. */
+  maxBodyBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(256 * 1024),
+});
+export type GraphqlLimits = z.infer<typeof graphqlLimitsSchema>;
+
 export const systemConfigSchema = z.object({
   nats: z.object({
     servers: z.array(z.string().min(1)).min(1),
@@ -90,8 +113,12 @@ export const systemConfigSchema = z.object({
     .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'a region is listed twice'),
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
   gateway: z
-    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535).default(4000) })
-    .default({ host: '127.0.0.1', port: 4000 }),
+    .object({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(4000),
+      limits: graphqlLimitsSchema.default(graphqlLimitsSchema.parse({})),
+    })
+    .default({ host: '127.0.0.1', port: 4000, limits: graphqlLimitsSchema.parse({}) }),
   /** The REST bridge; `gatewayUrl` defaults to the gateway above (on loopback when it listens on every address). */
   restBridge: z
     .object({

@@ -17,6 +17,8 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** HTTP: the request body is not in a media type the face reads (JSON). */
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  /** A GraphQL document beyond one of the gateway's limits (`extensions.limit`: maxDepth, maxAliases, maxTokens, maxCost; `max`, `found`). */
+  QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
   /** No credentials, or credentials that do not verify (bad signature, expired, wrong issuer). */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** Authenticated, but the principal may not do this. */
@@ -53,6 +55,7 @@ export const httpByCode: Record<ErrorCode, { status: number; title: string }> = 
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed' },
   PAYLOAD_TOO_LARGE: { status: 413, title: 'Content Too Large' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported Media Type' },
+  QUERY_LIMIT_EXCEEDED: { status: 400, title: 'Bad Request' },
   UNAUTHENTICATED: { status: 401, title: 'Unauthorized' },
   FORBIDDEN: { status: 403, title: 'Forbidden' },
   NOT_FOUND: { status: 404, title: 'Not Found' },
