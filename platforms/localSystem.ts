@@ -213,6 +213,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
                 platform: 'okd' as const,
                 apiUrl: (okd.get(r.name) as { url: string }).url,
                 token: { env: `INFRAFED_OKD_TOKEN_${r.name.toUpperCase().replace(/-/g, '_')}` },
+                userNameTemplate: '{organization}:{user}',
               }
             : {
                 platform: 'openstack' as const,

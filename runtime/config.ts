@@ -41,6 +41,17 @@ export const okdPlatformConfigSchema = z.object({
   apiUrl: z.url(),
   /** Bearer token of the adapter's service account (it needs to create projects, RoleBindings, NetworkPolicies, ResourceQuotas, Groups). */
   token: secretSchema,
+  /**
+   * The OpenShift user an organisation's user signs in as, as the cluster's identity providers map them:
+   * `{organization}` and `{user}` are filled in; both are required, or two organisations' users of the same
+   * name would be one OpenShift user. Default `{organization}:{user}`.
+   */
+  userNameTemplate: z
+    .string()
+    .refine((t) => t.includes('{organization}') && t.includes('{user}'), {
+      message: 'the template must contain {organization} and {user}: organisations must not share OpenShift users',
+    })
+    .default('{organization}:{user}'),
 });
 export type OkdPlatformConfig = z.infer<typeof okdPlatformConfigSchema>;
 

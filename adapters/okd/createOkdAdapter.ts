@@ -14,6 +14,8 @@ export interface OkdAdapterDeps {
   nc: NatsConnection;
   region: string;
   kube: KubeClient;
+  /** The OpenShift user an organisation's user is; default `{organization}:{user}` (see the region's config). */
+  userNameTemplate?: string;
   log: Logger;
   version: string;
 }
@@ -29,7 +31,7 @@ export type OkdAdapter = AdapterService;
  */
 export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter> {
   const { kube, region } = deps;
-  const okd = createOkdContext(kube, region);
+  const okd = createOkdContext(kube, region, deps.userNameTemplate);
   const networksNotSupported = (['create', 'get', 'delete', 'list'] as const).map((verb) =>
     adapterEndpoint(region, 'okd', 'network', verb, {
       async handle() {

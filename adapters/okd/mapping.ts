@@ -28,9 +28,16 @@ export function namespaceName(projectId: string): string {
   return `ifd-${projectId.replace('_', '-')}`;
 }
 
+/**
+ * Names of OpenShift objects that belong to an organisation use `:` as separator: no organisation id
+ * (`[a-z0-9-]`) and no user or group name (`[A-Za-z0-9._@+-]`) can contain it, so `acme`'s group `ops`
+ * (`ifd:acme:ops`) can never be organisation `acme-ops`'s own Group (`ifd:acme-ops`).
+ */
+const SEP = ':';
+
 /** One OpenShift Group per organisation holds its users (the organisation's identity domain on OKD). */
 export function groupName(organization: string): string {
-  return `ifd-${organization}`;
+  return `ifd${SEP}${organization}`;
 }
 
 /** A member's RoleBinding: one per user (or group) of an organisation in a namespace. */
@@ -40,7 +47,43 @@ export function roleBindingName(organization: string, name: string, kind: 'user'
 
 /** The OpenShift Group of an organisation's group (its users come from the identity provider's group sync). */
 export function memberGroupName(organization: string, group: string): string {
-  return `ifd-${organization}-${group}`;
+  return `ifd${SEP}${organization}${SEP}${group}`;
+}
+
+/** The default of a region's `userNameTemplate`: OpenShift users named after the organisation's identity provider. */
+export const DEFAULT_USER_NAME_TEMPLATE = '{organization}:{user}';
+
+/**
+ * The OpenShift user an organisation's user signs in as: the region's template (its identity providers'
+ * mapping) with the organisation and the user filled in. Without the organisation in it, two
+ * organisations' users of the same name would be one OpenShift user, so a template must name both.
+ */
+export function okdUserName(template: string, organization: string, user: string): string {
+  return template.replaceAll('{organization}', organization).replaceAll('{user}', user);
+}
+
+/** Whether a user-name template keeps organisations apart (names both the organisation and the user). */
+export function isUserNameTemplate(template: string): boolean {
+  return template.includes('{organization}') && template.includes('{user}');
+}
+
+/**
+ * An existing object infrafed would take over (adopt) must be labelled for the same organisation; one made
+ * for another organisation, or by hand, is a CONFLICT and is left as it is.
+ */
+export function refuseForeign(
+  object: { metadata: KubeObject['metadata'] },
+  organization: string,
+  what: string,
+  where: Record<string, unknown>,
+): void {
+  const owner = object.metadata.labels?.[Label.org] ?? object.metadata.labels?.[Label.memberOrg];
+  if (owner === organization) return;
+  throw new InfrafedError(
+    ErrorCode.CONFLICT,
+    `${what} ${object.metadata.name} exists and belongs to ${owner ? 'another organisation' : 'no organisation of infrafed'}: it is not taken over`,
+    { ...where, name: object.metadata.name },
+  );
 }
 
 /** A rule's NetworkPolicy is named by the rule id (`acr_…` → `acr-…`). */

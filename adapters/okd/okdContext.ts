@@ -1,7 +1,7 @@
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { perProject, type ProjectRef } from '../shared/adapterKit.ts';
 import type { KubeCallOptions, KubeClient, KubeObject } from './client/kubeClient.ts';
-import { fromNamespace, namespaceName } from './mapping.ts';
+import { DEFAULT_USER_NAME_TEMPLATE, fromNamespace, namespaceName, okdUserName } from './mapping.ts';
 
 export const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 export const NETWORKING = '/apis/networking.k8s.io/v1';
@@ -16,11 +16,13 @@ export interface OkdContext {
   findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null>;
   /** The namespace's name, or NOT_FOUND. */
   requireNamespace(projectId: string, o: KubeCallOptions): Promise<string>;
+  /** The OpenShift user an organisation's user is (the region's `userNameTemplate`). */
+  userName(organization: string, user: string): string;
   /** Runs `work` for every project of a batch that has a namespace here (the caller's native id, else a look-up), in parallel. */
   perProject<T>(refs: readonly ProjectRef[], signal: AbortSignal, work: (projectId: string, ns: string) => Promise<T[]>): Promise<T[]>;
 }
 
-export function createOkdContext(kube: KubeClient, region: string): OkdContext {
+export function createOkdContext(kube: KubeClient, region: string, userNameTemplate = DEFAULT_USER_NAME_TEMPLATE): OkdContext {
   const where = { region, platform: 'okd' as const };
   async function findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null> {
     const ns = await kube.find(`/api/v1/namespaces/${namespaceName(projectId)}`, o);
@@ -31,6 +33,7 @@ export function createOkdContext(kube: KubeClient, region: string): OkdContext {
     region,
     where,
     findNamespace,
+    userName: (organization, user) => okdUserName(userNameTemplate, organization, user),
     async requireNamespace(projectId, o) {
       const ns = await findNamespace(projectId, o);
       if (!ns) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, { ...where, projectId });

@@ -87,7 +87,7 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
     expect((await mutate('addMember', 'user: "bob", role: "admin"')).data?.addMember?.status).toBe('SUCCEEDED');
     const bindings = await kube<{ items: Kube[] }>(`/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`);
     expect(bindings.body.items.map((b) => b.roleRef?.name)).toEqual(['admin']);
-    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-mix')).body.users).toEqual(['bob']);
+    expect((await kube('/apis/user.openshift.io/v1/groups/ifd:acme-mix')).body.users).toEqual(['acme-mix:bob']);
     expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'bob', domain: 'ifd-acme-mix', role: 'admin' });
     // a role change: the binding's roleRef cannot change, so it is replaced
     await mutate('addMember', 'user: "bob", role: "reader"');
@@ -114,9 +114,9 @@ describe('a project on OpenStack (sto) and OKD (lla) end to end: members, access
       `/apis/rbac.authorization.k8s.io/v1/namespaces/${namespace}/rolebindings`,
     );
     expect(bindings.body.items.filter((b) => b.subjects[0]?.kind === 'Group').map((b) => [b.subjects[0]?.name, b.roleRef?.name])).toEqual([
-      ['ifd-acme-mix-researchers', 'edit'],
+      ['ifd:acme-mix:researchers', 'edit'],
     ]);
-    expect((await kube('/apis/user.openshift.io/v1/groups/ifd-acme-mix-researchers')).status).toBe(200);
+    expect((await kube('/apis/user.openshift.io/v1/groups/ifd:acme-mix:researchers')).status).toBe(200);
     const members = await gql<{ project: { members: { user: string | null; group: string | null; role: string; platform: string }[] } }>(
       'query($id: ID!) { project(id: $id) { members { user group role platform } } }',
       { id: projectId },

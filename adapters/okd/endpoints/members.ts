@@ -3,7 +3,16 @@ import { ErrorCode, InfrafedError } from '../../../schema/errors.ts';
 import { adapterEndpoint } from '../../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../../runtime/nats/service.ts';
 import { retryOnConflict, type KubeCallOptions, type KubeObject } from '../client/kubeClient.ts';
-import { Annotation, clusterRoleOf, groupName, Label, memberGroupName, roleBindingName, roleFromClusterRole } from '../mapping.ts';
+import {
+  Annotation,
+  clusterRoleOf,
+  groupName,
+  Label,
+  memberGroupName,
+  refuseForeign,
+  roleBindingName,
+  roleFromClusterRole,
+} from '../mapping.ts';
 import { RBAC, type OkdContext } from '../okdContext.ts';
 
 interface RoleBindingBody {
@@ -24,7 +33,11 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
   /** An organisation's group as an OpenShift Group (created empty when missing: the identity provider fills it). */
   async function ensureMemberGroup(organization: string, group: string, o: KubeCallOptions): Promise<string> {
     const name = memberGroupName(organization, group);
-    if (await kube.find(`/apis/user.openshift.io/v1/groups/${name}`, o)) return name;
+    const existing = await kube.find(`/apis/user.openshift.io/v1/groups/${name}`, o);
+    if (existing) {
+      refuseForeign(existing, organization, 'the OpenShift Group', okd.where);
+      return name;
+    }
     try {
       await kube.create(
         '/apis/user.openshift.io/v1/groups',
@@ -38,6 +51,8 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
       );
     } catch (error) {
       if (!(error instanceof InfrafedError && error.code === ErrorCode.CONFLICT)) throw error;
+      // made at the same moment: by another replica for this organisation, or by someone else
+      refuseForeign(await kube.get(`/apis/user.openshift.io/v1/groups/${name}`, o), organization, 'the OpenShift Group', okd.where);
     }
     return name;
   }
@@ -47,6 +62,7 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
     const path = `/apis/user.openshift.io/v1/groups/${groupName(organization)}`;
     return retryOnConflict(async () => {
       const group = await kube.find<{ users: string[] }>(path, o);
+      if (group) refuseForeign(group, organization, 'the OpenShift Group', okd.where);
       if (!group) {
         await kube.create(
           '/apis/user.openshift.io/v1/groups',
@@ -72,11 +88,12 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
         const subject =
           req.kind === 'group'
             ? { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: await ensureMemberGroup(req.organization, req.user, o) }
-            : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: req.user };
-        if (req.kind === 'user') await joinGroup(req.organization, req.user, o);
+            : { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: okd.userName(req.organization, req.user) };
+        if (req.kind === 'user') await joinGroup(req.organization, subject.name, o);
         const name = roleBindingName(req.organization, req.user, req.kind);
         const path = `${RBAC}/namespaces/${ns}/rolebindings`;
         const existing = await okd.kube.find<RoleBindingBody>(`${path}/${name}`, o);
+        if (existing) refuseForeign(existing, req.organization, 'the RoleBinding', okd.where);
         const previousRole = existing ? (toMember(req.projectId, existing)?.role ?? null) : null;
         if (previousRole !== req.role) {
           // a RoleBinding's roleRef cannot change: a new role is a new binding
@@ -110,6 +127,7 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
         const path = `${RBAC}/namespaces/${ns}/rolebindings/${roleBindingName(req.organization, req.user, req.kind)}`;
         const existing = await okd.kube.find<RoleBindingBody>(path, o);
         if (!existing) return { removed: false, previousRole: null };
+        refuseForeign(existing, req.organization, 'the RoleBinding', okd.where);
         await okd.kube.remove(path, o);
         return { removed: true, previousRole: toMember(req.projectId, existing)?.role ?? null };
       },

@@ -3,7 +3,7 @@ import { ErrorCode, InfrafedError } from '../../../schema/errors.ts';
 import { adapterEndpoint } from '../../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../../runtime/nats/service.ts';
 import { retryOnConflict, type KubeCallOptions, type KubeObject } from '../client/kubeClient.ts';
-import { Annotation, fromNamespace, Label, namespaceName } from '../mapping.ts';
+import { Annotation, fromNamespace, Label, namespaceName, refuseForeign } from '../mapping.ts';
 import type { OkdContext } from '../okdContext.ts';
 
 /** Projects: an OpenShift Project made through a ProjectRequest, its namespace labelled with the project and organisation. */
@@ -30,6 +30,8 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
         const name = namespaceName(req.projectId);
         const existing = await okd.kube.find(`/api/v1/namespaces/${name}`, o);
         const placement = existing && fromNamespace(existing, okd.region);
+        // a namespace of this name labelled for another organisation is never taken over
+        if (placement && placement.organization !== req.organization) refuseForeign(existing, req.organization, 'the namespace', okd.where);
         if (placement) return { placement, created: false };
         if (!existing) {
           try {
