@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
-import { graphqlLimitsSchema, type SystemConfig } from '../runtime/config.ts';
+import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
 import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
@@ -201,9 +201,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     const gatewayPort = options.gatewayPort === 0 || options.gatewayPort === undefined ? await freePort() : options.gatewayPort;
     const restPort = options.restPort === 0 || options.restPort === undefined ? await freePort() : options.restPort;
-    const config: SystemConfig = {
+    // parsed like any deployment's configuration: its defaults (limits, roles, tolerances) are the product's
+    const config: SystemConfig = systemConfigSchema.parse({
       nats: { servers: [natsUrl] },
-      auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex'), clockToleranceSeconds: 30 },
+      auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex') },
       regions: regions.map((r) => ({
         name: r.name,
         displayName: r.displayName,
@@ -213,7 +214,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
                 platform: 'okd' as const,
                 apiUrl: (okd.get(r.name) as { url: string }).url,
                 token: { env: `INFRAFED_OKD_TOKEN_${r.name.toUpperCase().replace(/-/g, '_')}` },
-                userNameTemplate: '{organization}:{user}',
               }
             : {
                 platform: 'openstack' as const,
@@ -236,9 +236,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         operationLeaseMs: 30_000,
         ...options.timeouts,
       },
-      gateway: { host: '127.0.0.1', port: gatewayPort, limits: graphqlLimitsSchema.parse({}) },
+      gateway: { host: '127.0.0.1', port: gatewayPort },
       restBridge: { host: '127.0.0.1', port: restPort },
-    };
+    });
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
     // readiness is read from each component's info-level "ready" line, whatever the caller's LOG_LEVEL

@@ -16,6 +16,18 @@ export function resolveSecret(secret: Secret, env: NodeJS.ProcessEnv = process.e
   return value;
 }
 
+const keystoneRoleNames = z.array(z.string().min(1)).min(1);
+export const keystoneRolesSchema = z
+  .object({
+    reader: keystoneRoleNames.default(['reader']),
+    member: keystoneRoleNames.default(['member']),
+    admin: keystoneRoleNames.default(['member', 'manager']),
+  })
+  .refine((r) => new Set([r.reader, r.member, r.admin].map((set) => [...set].sort().join(','))).size === 3, {
+    message: 'reader, member and admin must give different sets of Keystone roles (a member reads back as the strongest set it holds)',
+  });
+export type KeystoneRoles = z.infer<typeof keystoneRolesSchema>;
+
 export const openstackPlatformConfigSchema = z.object({
   platform: z.literal('openstack'),
   /** Keystone v3 base URL, e.g. http://127.0.0.1:5000/v3 */
@@ -32,6 +44,13 @@ export const openstackPlatformConfigSchema = z.object({
   novaUrl: z.url().optional(),
   /** Name or id of the external network routers get their gateway on; default: the only `router:external` network. */
   externalNetwork: z.string().min(1).optional(),
+  /**
+   * The Keystone roles each infrafed role gives (all of them); checked against Keystone at start. Default:
+   * reader → `reader`, member → `member`, admin → `member` + `manager` (Keystone's project manager role,
+   * 2023.2 and later). Keystone's `admin` is cloud-wide admin under the legacy policies: it is never given
+   * unless named here. The three sets must differ, so that a member's role reads back as one.
+   */
+  roles: keystoneRolesSchema.default(keystoneRolesSchema.parse({})),
 });
 export type OpenstackPlatformConfig = z.infer<typeof openstackPlatformConfigSchema>;
 

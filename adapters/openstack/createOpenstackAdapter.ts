@@ -2,7 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import type { Logger } from 'pino';
 import type { ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
-import type { ProjectRole } from '../../schema/model.ts';
+import { ConfigError } from '../../runtime/config.ts';
 import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../runtime/nats/service.ts';
 import { healthEndpoint, perProject, startAdapterService, type AdapterService, type ProjectRef } from '../shared/adapterKit.ts';
@@ -14,14 +14,15 @@ import { createAccessRuleOps } from './accessRules.ts';
 import { createNetworkOps } from './networks.ts';
 import { createQuotaOps } from './quotas.ts';
 import {
+  defaultKeystoneRoles,
   fromKeystoneProject,
-  infrafedRoles,
-  isProjectRole,
+  managedKeystoneRoles,
+  projectRoleOf,
   projectTag,
-  strongest,
   toDomainName,
   toMembers,
   toProjectTags,
+  type KeystoneRoleMap,
 } from './mapping.ts';
 
 export interface OpenstackAdapterDeps {
@@ -36,6 +37,8 @@ export interface OpenstackAdapterDeps {
   externalNetwork?: string;
   /** Adapter to vendor, per call, milliseconds (default 4000). */
   vendorTimeoutMs?: number;
+  /** The Keystone roles each infrafed role gives; default {@link defaultKeystoneRoles} (never Keystone's `admin`). */
+  roles?: KeystoneRoleMap;
   log: Logger;
   version: string;
 }
@@ -93,12 +96,16 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return project;
   }
 
-  async function currentRoles(projectNativeId: string, actor: KeystoneActor, options: CallOptions): Promise<ProjectRole[]> {
+  const roles = deps.roles ?? defaultKeystoneRoles;
+  const managed = managedKeystoneRoles(roles);
+
+  /** The Keystone roles infrafed manages that the user or group holds on the project. */
+  async function currentRoles(projectNativeId: string, actor: KeystoneActor, options: CallOptions): Promise<string[]> {
     const assignments = await keystone.listProjectAssignments(projectNativeId, options);
     return assignments
       .filter((a) => (actor.kind === 'user' ? a.user : a.group)?.id === actor.id)
       .map((a) => a.role.name)
-      .filter(isProjectRole);
+      .filter((name): name is string => name !== undefined && managed.includes(name));
   }
 
   /** The user or group in the organisation's domain; created when asked and missing. */
@@ -122,6 +129,33 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       }
     }
     return found ? { kind, id: found.id } : null;
+  }
+
+  await checkRoles();
+
+  /**
+   * The Keystone roles of the mapping exist in this cloud: a missing one stops the adapter at start with
+   * what to configure, rather than failing the first member added. An unreachable Keystone is not a
+   * reason not to start (readiness says it is down); the roles are then checked on first use.
+   */
+  async function checkRoles(): Promise<void> {
+    const missing: string[] = [];
+    try {
+      for (const name of managed) {
+        await keystone.roleId(name).catch((error: unknown) => {
+          if (error instanceof InfrafedError && /has no role named/.test(error.message)) missing.push(name);
+          else throw error;
+        });
+      }
+    } catch (error) {
+      deps.log.warn({ err: error, region }, 'could not check the Keystone roles at start; they are checked on first use');
+      return;
+    }
+    if (missing.length > 0) {
+      throw new ConfigError(`Keystone of region ${region}`, [
+        `it has no role ${missing.join(', ')}, which the role mapping gives (${JSON.stringify(roles)}): create it, or set regions[].platforms[].roles for ${region} (never Keystone's admin unless you mean cloud-wide admin)`,
+      ]);
+    }
   }
 
   const vendorTimeoutMs = deps.vendorTimeoutMs ?? 4_000;
@@ -216,14 +250,17 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         const domain = (await domainId(req.organization, true, options)) as string;
         const actor = (await findActor(req.kind, req.user, domain, true, options)) as KeystoneActor;
         const before = await currentRoles(project.id, actor, options);
-        await keystone.assignRole(project.id, actor, await keystone.roleId(req.role, options), options);
-        // exactly one infrafed role per member: changing a role removes the others
-        for (const role of before.filter((r) => r !== req.role)) {
-          await keystone.unassignRole(project.id, actor, await keystone.roleId(role, options), options);
+        const wanted = roles[req.role];
+        for (const name of wanted.filter((n) => !before.includes(n))) {
+          await keystone.assignRole(project.id, actor, await keystone.roleId(name, options), options);
+        }
+        // exactly one infrafed role per member: the Keystone roles of the others go
+        for (const name of before.filter((n) => !wanted.includes(n))) {
+          await keystone.unassignRole(project.id, actor, await keystone.roleId(name, options), options);
         }
         return {
           member: { projectId: req.projectId, kind: req.kind, user: req.user, organization: req.organization, role: req.role },
-          previousRole: strongest(before),
+          previousRole: projectRoleOf(before, roles),
         };
       },
     }),
@@ -235,10 +272,8 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         const actor = domain ? await findActor(req.kind, req.user, domain, false, options) : null;
         if (!actor) return { removed: false, previousRole: null };
         const before = await currentRoles(project.id, actor, options);
-        for (const role of infrafedRoles.filter((r) => before.includes(r))) {
-          await keystone.unassignRole(project.id, actor, await keystone.roleId(role, options), options);
-        }
-        return { removed: before.length > 0, previousRole: strongest(before) };
+        for (const name of before) await keystone.unassignRole(project.id, actor, await keystone.roleId(name, options), options);
+        return { removed: before.length > 0, previousRole: projectRoleOf(before, roles) };
       },
     }),
     adapterEndpoint(region, 'openstack', 'member', 'list', {
@@ -246,7 +281,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         const options = { signal };
         return {
           members: await perProject(req.projects, nativeIdOf(options), async (projectId, id) =>
-            toMembers(projectId, await keystone.listProjectAssignments(id, options)),
+            toMembers(projectId, await keystone.listProjectAssignments(id, options), roles),
           ),
         };
       },

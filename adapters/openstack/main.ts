@@ -65,6 +65,7 @@ await runMain(log, async () => {
     neutron,
     nova,
     externalNetwork: platform.externalNetwork,
+    roles: platform.roles,
     vendorTimeoutMs: config.timeouts.vendorMs,
     log,
     version: VERSION,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { KeystoneProject } from './client/keystoneClient.ts';
-import { fromKeystoneProject, toMembers, toProjectTags } from './mapping.ts';
+import { defaultKeystoneRoles, fromKeystoneProject, managedKeystoneRoles, projectRoleOf, toMembers, toProjectTags } from './mapping.ts';
 
 const id = 'prj_01m89x2b58tqxgwz9zy04yd1wb';
 // shape of a real Keystone 22 (Zed) POST /v3/projects response
@@ -48,10 +48,21 @@ describe('Keystone mapping', () => {
       // a group named like a user is another member
       { scope: { project: { id: 'p' } }, group: { id: 'g1', name: 'alice', domain }, role: { id: 'r1', name: 'reader' } },
     ]);
+    // alice holds reader and Keystone's admin, which the default mapping never gives: she reads back as reader
     expect(members).toEqual([
       { projectId: id, kind: 'group', user: 'alice', organization: 'acme', role: 'reader' },
-      { projectId: id, kind: 'user', user: 'alice', organization: 'acme', role: 'admin' },
+      { projectId: id, kind: 'user', user: 'alice', organization: 'acme', role: 'reader' },
       { projectId: id, kind: 'user', user: 'bob', organization: 'acme', role: 'member' },
     ]);
+  });
+
+  it('reads a member’s role back as the strongest infrafed role whose Keystone roles it holds all of', () => {
+    expect(projectRoleOf(['member', 'manager'], defaultKeystoneRoles)).toBe('admin');
+    expect(projectRoleOf(['member'], defaultKeystoneRoles)).toBe('member');
+    expect(projectRoleOf(['manager'], defaultKeystoneRoles)).toBeNull();
+    expect(projectRoleOf(['admin'], defaultKeystoneRoles)).toBeNull();
+    expect(managedKeystoneRoles(defaultKeystoneRoles)).not.toContain('admin');
+    // an operator who wants Keystone's admin says so
+    expect(projectRoleOf(['admin'], { ...defaultKeystoneRoles, admin: ['admin'] })).toBe('admin');
   });
 });

@@ -51,38 +51,50 @@ export function fromKeystoneProject(project: KeystoneProject, region: string): P
   };
 }
 
-const roleStrength: Record<ProjectRole, number> = { reader: 1, member: 2, admin: 3 };
-export const infrafedRoles = Object.values(ProjectRole);
+/** The Keystone roles each infrafed role gives in a region (`roles` of its OpenStack configuration). */
+export type KeystoneRoleMap = Readonly<Record<ProjectRole, readonly string[]>>;
+/** The defaults: never Keystone's `admin` (cloud-wide admin under the legacy policies). */
+export const defaultKeystoneRoles: KeystoneRoleMap = { reader: ['reader'], member: ['member'], admin: ['member', 'manager'] };
 
-export function isProjectRole(name: string | undefined): name is ProjectRole {
-  return name !== undefined && (infrafedRoles as string[]).includes(name);
+const strongestFirst: readonly ProjectRole[] = [ProjectRole.admin, ProjectRole.member, ProjectRole.reader];
+
+/** Every Keystone role infrafed gives or takes away in the region (other roles on a project are left alone). */
+export function managedKeystoneRoles(map: KeystoneRoleMap): string[] {
+  return [...new Set(Object.values(map).flat())];
 }
 
-export function strongest(roles: readonly ProjectRole[]): ProjectRole | null {
-  let best: ProjectRole | null = null;
-  for (const r of roles) if (best === null || roleStrength[r] > roleStrength[best]) best = r;
-  return best;
+/** The infrafed role a member holds: the strongest whose Keystone roles it holds all of; null for none. */
+export function projectRoleOf(keystoneRoles: readonly string[], map: KeystoneRoleMap): ProjectRole | null {
+  return strongestFirst.find((role) => map[role].every((name) => keystoneRoles.includes(name))) ?? null;
 }
 
 /**
  * Members from a project's role assignments: one per user or group of an infrafed organisation domain,
  * with the strongest infrafed role it holds (Keystone's own admin and service users are not members).
  */
-export function toMembers(projectId: string, assignments: readonly KeystoneRoleAssignment[]): Member[] {
-  const byActor = new Map<string, { kind: 'user' | 'group'; user: string; organization: string; roles: ProjectRole[] }>();
+export function toMembers(
+  projectId: string,
+  assignments: readonly KeystoneRoleAssignment[],
+  map: KeystoneRoleMap = defaultKeystoneRoles,
+): Member[] {
+  const managed = managedKeystoneRoles(map);
+  const byActor = new Map<string, { kind: 'user' | 'group'; user: string; organization: string; roles: string[] }>();
   for (const a of assignments) {
     const actor = a.user ?? a.group;
     const kind = a.user ? 'user' : 'group';
     const organization = fromDomainName(actor?.domain?.name);
     const roleName = a.role.name;
-    if (!actor?.name || !organization || !isProjectRole(roleName)) continue;
+    if (!actor?.name || !organization || roleName === undefined || !managed.includes(roleName)) continue;
     const key = `${kind}/${organization}/${actor.name}`;
     const entry = byActor.get(key) ?? { kind, user: actor.name, organization, roles: [] };
     entry.roles.push(roleName);
     byActor.set(key, entry);
   }
   return [...byActor.values()]
-    .map((e) => ({ projectId, kind: e.kind, user: e.user, organization: e.organization, role: strongest(e.roles) as ProjectRole }))
+    .flatMap((e) => {
+      const role = projectRoleOf(e.roles, map);
+      return role ? [{ projectId, kind: e.kind, user: e.user, organization: e.organization, role }] : [];
+    })
     .sort((a, b) => a.organization.localeCompare(b.organization) || a.kind.localeCompare(b.kind) || a.user.localeCompare(b.user));
 }
 

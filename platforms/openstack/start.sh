@@ -101,6 +101,13 @@ ensure_endpoint_urls() { # type url
     curl -sS -f --max-time 30 "${H[@]}" -X PATCH -d '{"endpoint":{"url":"'"$2"'"}}' "$KS_URL/endpoints/$ep" >/dev/null; CHANGED=1
   done
 }
+# Keystone 2023.2 and later bootstrap a project "manager" role; infrafed's admin maps to member + manager by
+# default (never to Keystone's admin). This Keystone (Debian 12: 22, Zed) predates it: create it likewise.
+ensure_role() { # name
+  [ -n "$(kget "roles?name=$1" | jq -r '.roles[0].id // empty')" ] && return 0
+  kpost roles '{"role":{"name":"'"$1"'"}}'
+}
+ensure_role manager
 ensure_endpoint_urls identity "$KS_URL"
 if [ "$WITH_NEUTRON" = 1 ]; then ensure_service_user neutron "$NEUTRON_PASSWORD"; ensure_service neutron network "$NEUTRON_URL"; ensure_endpoint_urls network "$NEUTRON_URL"; fi
 if [ "$WITH_NOVA" = 1 ]; then ensure_service_user nova "$NOVA_PASSWORD"; ensure_service nova compute "$NOVA_URL"; ensure_endpoint_urls compute "$NOVA_URL"; fi

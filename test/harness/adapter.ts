@@ -4,12 +4,17 @@ import { createKeystoneClient } from '../../adapters/openstack/client/keystoneCl
 import { createNeutronClient } from '../../adapters/openstack/client/neutronClient.ts';
 import { createNovaClient } from '../../adapters/openstack/client/novaClient.ts';
 import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
+import type { KeystoneRoleMap } from '../../adapters/openstack/mapping.ts';
 import { createKubeClient } from '../../adapters/okd/client/kubeClient.ts';
 import { createOkdAdapter, type OkdAdapter } from '../../adapters/okd/createOkdAdapter.ts';
 import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
 
 /** The OpenStack adapter of the test Keystone's region (with its Neutron and Nova, if started), in this process, logging nothing. */
-export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone): Promise<OpenstackAdapter> {
+export function startOpenstackAdapter(
+  nc: NatsConnection,
+  keystone: TestKeystone,
+  options: { roles?: KeystoneRoleMap } = {},
+): Promise<OpenstackAdapter> {
   const client = createKeystoneClient({
     url: keystone.url,
     username: 'admin',
@@ -45,6 +50,7 @@ export function startOpenstackAdapter(nc: NatsConnection, keystone: TestKeystone
     keystone: client,
     neutron,
     nova,
+    roles: options.roles,
     log: pino({ level: 'silent' }),
     version: '0.0.0',
   });

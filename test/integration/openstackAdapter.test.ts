@@ -81,7 +81,9 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     expect(changed.previousRole).toBe('reader');
     const [native] = await admin.projectsTagged(`ifd-project=${P1}`);
     const roles = (await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example');
-    expect(roles).toEqual([{ user: 'alice@acme.example', domain: 'ifd-acme', role: 'admin' }]);
+    // infrafed's admin is Keystone's member + manager, never Keystone's admin (cloud-wide admin under the legacy policies)
+    expect(roles.map((r) => r.role).sort()).toEqual(['manager', 'member']);
+    expect(roles.every((r) => r.domain === 'ifd-acme')).toBe(true);
     const listed = await call('member', 'list', { projects: [{ projectId: P1 }, { projectId: P2, nativeId: undefined }] });
     const byNativeId = await call('member', 'list', { projects: [{ projectId: P1, nativeId: native?.id }] });
     expect(byNativeId.members).toEqual(listed.members);
@@ -91,6 +93,13 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     expect((await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example')).toEqual([]);
     const again = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' });
     expect(again).toEqual({ removed: false, previousRole: null });
+  });
+
+  it('refuses to start with a role mapping that names a role this Keystone lacks, saying what to configure', async () => {
+    const started = startOpenstackAdapter(nc, keystone, {
+      roles: { reader: ['reader'], member: ['member'], admin: ['member', 'project-owner'] },
+    });
+    await expect(started).rejects.toThrow(/Keystone of region sto[\s\S]*has no role project-owner/);
   });
 
   it('answers NOT_FOUND for members of a project that has no placement here', async () => {
