@@ -10,10 +10,13 @@ import type { Placement } from '../schema/model.ts';
 import {
   getOperationReply,
   getOperationRequest,
+  projectResolveReply,
+  projectResolveRequest,
   shareListReply,
   shareListRequest,
   submitOperationReply,
   submitOperationRequest,
+  type ProjectRecord,
   type ShareLevel,
 } from '../schema/operations.ts';
 import {
@@ -22,6 +25,7 @@ import {
   CONTROLLER_SERVICE_NAME,
   controllerAuditSubject,
   controllerEntitlementSubject,
+  controllerProjectSubject,
   controllerShareSubject,
   controllerSubject,
 } from '../schema/subjects.ts';
@@ -197,6 +201,20 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           const ids = [...new Set(req.projectIds ?? [])];
           const partnersByProject = Object.fromEntries(await Promise.all(ids.map(async (id) => [id, await partnersOf(id)] as const)));
           return { sharedWithMe, partnersByProject };
+        },
+      }),
+      endpoint({
+        name: 'project-resolve',
+        subject: controllerProjectSubject(),
+        request: projectResolveRequest,
+        reply: projectResolveReply,
+        async handle(req, { headers }) {
+          const principal = await principalOf(headers);
+          const records = await Promise.all([...new Set(req.projectIds)].map((id) => store.getProject(id)));
+          const mine = (r: ProjectRecord) =>
+            r.organization === principal.organization || r.shares.some((s) => s.organization === principal.organization);
+          const visible = records.filter((r): r is ProjectRecord => r !== null && mine(r));
+          return { projects: visible.map((r) => ({ projectId: r.projectId, organization: r.organization, placements: r.placements })) };
         },
       }),
       endpoint({

@@ -27,13 +27,19 @@ interface GatewayContextLike extends InfrafedGatewayContext {
   request?: Request;
 }
 
+/** One error per region, platform and code in a response, whichever subgraphs found the region missing. */
+const regionKey = (extensions: Record<string, unknown> | undefined) => `${extensions?.region}/${extensions?.platform}/${extensions?.code}`;
+
 function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike): ExecutionResult {
   if (!result.errors?.length || !ctx.infrafedPartialErrors) return result;
   const kept = [];
   for (const error of result.errors as unknown as GraphQLFormattedError[]) {
     if (error.extensions?.partial === true) {
       const { partial: _drop, ...extensions } = error.extensions;
-      ctx.infrafedPartialErrors.push(new GraphQLError(error.message, { path: error.path, extensions }));
+      if (ctx.infrafedPartialErrors.some((e) => regionKey(e.extensions) === regionKey(extensions))) continue;
+      // a path inside a subgraph's `_entities` is not one the client asked for: the region says what is missing
+      const path = error.path?.[0] === '_entities' ? undefined : error.path;
+      ctx.infrafedPartialErrors.push(new GraphQLError(error.message, { path, extensions }));
     } else kept.push(error);
   }
   return { ...result, errors: kept.length > 0 ? (kept as never) : undefined };

@@ -186,6 +186,16 @@ export const projectRecordSchema = z.object({
 });
 export type ProjectRecord = z.infer<typeof projectRecordSchema>;
 
+/**
+ * The projects among `projectIds` that the caller may see (its organisation's own, and those shared with
+ * it), with their placements from the controller's index: what subgraphs resolve a project entity by,
+ * never the representation a caller sends.
+ */
+export const projectResolveRequest = z.object({ projectIds: z.array(projectIdSchema).min(1).max(500) });
+export const projectResolveReply = z.object({
+  projects: z.array(z.object({ projectId: projectIdSchema, organization: organizationIdSchema, placements: z.array(placementSchema) })),
+});
+
 /** Projects shared with the caller's organisation; with `projectId` of one of its own projects, that project's partners. */
 /** `projectIds`: the partners of each of these (a batch: one request for a whole page of projects). */
 export const shareListRequest = z.object({ projectIds: z.array(projectIdSchema).max(500).optional() });

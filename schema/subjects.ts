@@ -73,6 +73,11 @@ export function controllerShareSubject(): string {
   return `${SUBJECT_ROOT}.controller.share.list`;
 }
 
+/** Which of some projects the caller may see, and their placements: `infra.v1.controller.project.resolve`. */
+export function controllerProjectSubject(): string {
+  return `${SUBJECT_ROOT}.controller.project.resolve`;
+}
+
 /** The controller's audit API: `infra.v1.controller.audit.list`. */
 export function controllerAuditSubject(): string {
   return `${SUBJECT_ROOT}.controller.audit.list`;

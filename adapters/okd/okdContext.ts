@@ -18,7 +18,7 @@ export interface OkdContext {
   requireNamespace(projectId: string, o: KubeCallOptions): Promise<string>;
   /** The OpenShift user an organisation's user is (the region's `userNameTemplate`). */
   userName(organization: string, user: string): string;
-  /** Runs `work` for every project of a batch that has a namespace here (the caller's native id, else a look-up), in parallel. */
+  /** Runs `work` for every project of a batch that has a namespace here (found by its derived name and project label), in parallel. */
   perProject<T>(refs: readonly ProjectRef[], signal: AbortSignal, work: (projectId: string, ns: string) => Promise<T[]>): Promise<T[]>;
 }
 
@@ -40,6 +40,13 @@ export function createOkdContext(kube: KubeClient, region: string, userNameTempl
       return ns.metadata.name;
     },
     perProject: (refs, signal, work) =>
-      perProject(refs, async (ref) => (await findNamespace(ref.projectId, { signal }))?.metadata.name ?? null, work),
+      perProject(
+        refs,
+        async (ids) => {
+          const found = await Promise.all(ids.map(async (id) => [id, (await findNamespace(id, { signal }))?.metadata.name] as const));
+          return new Map(found.filter((f): f is readonly [string, string] => f[1] !== undefined));
+        },
+        work,
+      ),
   };
 }

@@ -5,7 +5,7 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { ConfigError } from '../../runtime/config.ts';
 import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../runtime/nats/service.ts';
-import { healthEndpoint, perProject, startAdapterService, type AdapterService, type ProjectRef } from '../shared/adapterKit.ts';
+import { healthEndpoint, perProject, startAdapterService, type AdapterService } from '../shared/adapterKit.ts';
 import type { CallOptions } from './client/http.ts';
 import type { KeystoneActor, KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
@@ -44,6 +44,9 @@ export interface OpenstackAdapterDeps {
 }
 
 export type OpenstackAdapter = AdapterService;
+
+/** Project tags per Keystone `tags-any` query (keeps the URL short). */
+const TAGS_PER_CALL = 40;
 
 /**
  * The OpenStack adapter of one region: a NATS service on `infra.v1.<region>.openstack.>` (queue group
@@ -181,8 +184,21 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return ops;
   }
 
-  /** Looks up the Keystone project id of a batch's project by its tag (callers that listed it pass it along). */
-  const nativeIdOf = (options: CallOptions) => async (ref: ProjectRef) => (await findProject(ref.projectId, options))?.id ?? null;
+  /**
+   * The Keystone projects of a batch, found by their `ifd-project=` tags (a few calls with `tags-any` for a
+   * whole page, never an id a caller sends): only what carries the project's tag is the project.
+   */
+  const nativeIdOf = (options: CallOptions) => async (projectIds: string[]) => {
+    const found = new Map<string, string>();
+    for (let i = 0; i < projectIds.length; i += TAGS_PER_CALL) {
+      const tags = projectIds.slice(i, i + TAGS_PER_CALL).map(projectTag);
+      for (const p of await keystone.listProjects({ tagsAny: tags }, options)) {
+        const placement = fromKeystoneProject(p, region);
+        if (placement && projectIds.includes(placement.projectId)) found.set(placement.projectId, p.id);
+      }
+    }
+    return found;
+  };
 
   const endpoints: EndpointSpec[] = [
     adapterEndpoint(region, 'openstack', 'project', 'create', {

@@ -6,27 +6,24 @@ import { adapterQueue, adapterServiceName } from '../../schema/subjects.ts';
 import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
 import { startService, type EndpointSpec } from '../../runtime/nats/service.ts';
 
-/** A project of a batch request, with its native id when the caller listed it already. */
+/** A project of a batch request. */
 export interface ProjectRef {
   projectId: string;
-  nativeId?: string;
 }
 
 /**
- * Runs `work` for every project of a batch that has a placement here (the caller's native id, else the
- * adapter's look-up), in parallel; projects without one contribute nothing.
+ * Runs `work` for every project of a batch that has a placement here, in parallel; projects without one
+ * contribute nothing. `nativeIdsOf` finds the native objects by the projects' tags or labels (only the
+ * adapter's own look-up decides which native object is a project's).
  */
 export async function perProject<T>(
   refs: readonly ProjectRef[],
-  nativeIdOf: (ref: ProjectRef) => Promise<string | null>,
+  nativeIdsOf: (projectIds: string[]) => Promise<Map<string, string>>,
   work: (projectId: string, nativeId: string) => Promise<T[]>,
 ): Promise<T[]> {
-  const lists = await Promise.all(
-    refs.map(async (ref) => {
-      const nativeId = ref.nativeId ?? (await nativeIdOf(ref));
-      return nativeId ? work(ref.projectId, nativeId) : [];
-    }),
-  );
+  const ids = [...new Set(refs.map((r) => r.projectId))];
+  const native = await nativeIdsOf(ids);
+  const lists = await Promise.all(ids.map((id) => (native.has(id) ? work(id, native.get(id) as string) : Promise.resolve([]))));
   return lists.flat();
 }
 

@@ -85,10 +85,8 @@ export type MemberRemoveReply = z.infer<typeof memberRemoveReply>;
 export const memberListRequest = z.object({
   projects: z
     .array(
-      z.object({
-        projectId: projectIdSchema,
-        /** When the caller knows it (from a listing): saves a look-up per project. */ nativeId: z.string().min(1).optional(),
-      }),
+      // found by the project's tag or label, never by a native id a caller sends
+      z.object({ projectId: projectIdSchema }),
     )
     .min(1)
     .max(500),

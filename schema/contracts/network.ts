@@ -2,12 +2,11 @@ import { z } from 'zod';
 import { projectIdSchema, regionNameSchema, platformSchema } from '../model.ts';
 import { accessRuleIdSchema, accessRuleSchema, networkIdSchema, networkNameSchema } from '../network.ts';
 
-/** A project as the adapter needs it: the global id, and the native id when the caller knows it. */
-export const projectRefSchema = z.object({
-  projectId: projectIdSchema,
-  /** Saves the adapter a look-up by tag. */
-  nativeId: z.string().min(1).optional(),
-});
+/**
+ * A project as the adapter needs it: its global id. The adapter finds the native object by the project's
+ * tag or label, never by a native id a caller sends (a caller could name any object of the cloud).
+ */
+export const projectRefSchema = z.object({ projectId: projectIdSchema });
 
 export const routerSchema = z.object({
   nativeId: z.string(),

@@ -1,19 +1,22 @@
 import type { HeaderMap } from '@apollo/server';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import { type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
-import { projectIdSchema, type Placement } from '../../schema/model.ts';
+import { projectIdSchema } from '../../schema/model.ts';
 import { applyAccessRuleInput, createNetworkInput, networkIdSchema, removeAccessRuleInput } from '../../schema/network.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
-import { createPlacementLoader, type PlacedProject } from '../shared/placementLoader.ts';
+import { createPlacementLoader, createVisibleProjectLoader, placedProject } from '../shared/placementLoader.ts';
 import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
-function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: number) {
-  const call = adapterCallOptions(ctx, timeoutMs);
+function createLoaders(deps: SubgraphDeps, ctx: SubgraphContext) {
+  const { nc } = deps;
+  const call = adapterCallOptions(ctx, deps.adapterTimeoutMs);
   return {
+    projects: createVisibleProjectLoader(
+      async (ids) => (await deps.controller.resolveProjects(ids, { headers: ctx.forward, deadline: ctx.deadline })).projects,
+    ),
     networks: createPlacementLoader(
       async (placement, projects) => (await requestAdapter(nc, placement, 'network', 'list', { projects }, call)).networks,
       (n: Network) => n.projectId,
@@ -29,16 +32,10 @@ interface NetworkContext extends SubgraphContext {
   loaders: ReturnType<typeof createLoaders>;
 }
 
-/** The project as the gateway hands it over: its id and (required from identity) its placements. */
+/** The project as the gateway hands it over: its id only (its placements come from the controller's index). */
 interface ProjectRef {
   id: string;
-  placements?: (Placement & { nativeId: string })[];
 }
-
-const placed = (project: ProjectRef, filter: (p: Placement) => boolean = () => true): PlacedProject[] =>
-  (project.placements ?? [])
-    .filter(filter)
-    .map((p) => ({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }));
 
 /** The network subgraph: networks and access rules of projects. Reads go to the adapters; writes are operations of the controller. */
 export function createNetworkSubgraph(deps: SubgraphDeps) {
@@ -76,11 +73,13 @@ export function createNetworkSubgraph(deps: SubgraphDeps) {
       },
       async networks(project: ProjectRef, _: unknown, ctx: NetworkContext, info: GraphQLResolveInfo) {
         // networks are Neutron's: OKD placements have none
-        const found = await Promise.all(placed(project, (p) => p.platform === 'openstack').map((k) => ctx.loaders.networks.load(k)));
+        const placed = await placedProject(ctx.loaders.projects, project.id, (p) => p.platform === 'openstack');
+        const found = await Promise.all(placed.map((k) => ctx.loaders.networks.load(k)));
         return found.flatMap((g) => reportMissing(ctx, info, g));
       },
       async accessRules(project: ProjectRef, _: unknown, ctx: NetworkContext, info: GraphQLResolveInfo) {
-        const found = await Promise.all(placed(project).map((k) => ctx.loaders.rules.load(k)));
+        const placed = await placedProject(ctx.loaders.projects, project.id);
+        const found = await Promise.all(placed.map((k) => ctx.loaders.rules.load(k)));
         return found.flatMap((g) => reportMissing(ctx, info, g));
       },
     },
@@ -90,7 +89,7 @@ export function createNetworkSubgraph(deps: SubgraphDeps) {
 
   async function context(headers: HeaderMap): Promise<NetworkContext> {
     const base = await subgraphContext(headers, deps.verifyToken);
-    return { ...base, loaders: createLoaders(deps.nc, base, deps.adapterTimeoutMs) };
+    return { ...base, loaders: createLoaders(deps, base) };
   }
 
   return { server, context };

@@ -1,5 +1,4 @@
 import type { HeaderMap } from '@apollo/server';
-import type { NatsConnection } from '@nats-io/nats-core';
 import type { GraphQLResolveInfo } from 'graphql';
 import { type PlacementQuota } from '../../schema/contracts/quota.ts';
 import type { Placement } from '../../schema/model.ts';
@@ -8,14 +7,18 @@ import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
-import { createPlacementLoader } from '../shared/placementLoader.ts';
+import { createPlacementLoader, createVisibleProjectLoader, placedProject } from '../shared/placementLoader.ts';
 import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
-function createLoaders(nc: NatsConnection, ctx: SubgraphContext, timeoutMs: number) {
-  const call = adapterCallOptions(ctx, timeoutMs);
+function createLoaders(deps: SubgraphDeps, ctx: SubgraphContext) {
+  const { nc } = deps;
+  const call = adapterCallOptions(ctx, deps.adapterTimeoutMs);
   return {
+    projects: createVisibleProjectLoader(
+      async (ids) => (await deps.controller.resolveProjects(ids, { headers: ctx.forward, deadline: ctx.deadline })).projects,
+    ),
     quotas: createPlacementLoader(
       async (placement, projects) => (await requestAdapter(nc, placement, 'quota', 'get', { projects }, call)).quotas,
       (q: PlacementQuota) => q.projectId,
@@ -27,9 +30,9 @@ interface QuotaContext extends SubgraphContext {
   loaders: ReturnType<typeof createLoaders>;
 }
 
+/** The project as the gateway hands it over: its id only (its placements come from the controller's index). */
 interface ProjectRef {
   id: string;
-  placements?: (Placement & { nativeId: string })[];
 }
 
 /** Every resource as a field: null where the platform has no such resource. */
@@ -108,12 +111,8 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
         return ref;
       },
       async quotas(project: ProjectRef, _: unknown, ctx: QuotaContext, info: GraphQLResolveInfo) {
-        const placements = project.placements ?? [];
-        const found = await Promise.all(
-          placements.map((p) =>
-            ctx.loaders.quotas.load({ region: p.region, platform: p.platform, nativeId: p.nativeId, projectId: project.id }),
-          ),
-        );
+        const placements = await placedProject(ctx.loaders.projects, project.id);
+        const found = await Promise.all(placements.map((p) => ctx.loaders.quotas.load(p)));
         return found.flatMap((g, i) => {
           const p = placements[i] as Placement;
           return reportMissing(ctx, info, g).map((q) => ({
@@ -131,7 +130,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
 
   async function context(headers: HeaderMap): Promise<QuotaContext> {
     const base = await subgraphContext(headers, deps.verifyToken);
-    return { ...base, loaders: createLoaders(deps.nc, base, deps.adapterTimeoutMs) };
+    return { ...base, loaders: createLoaders(deps, base) };
   }
 
   return { server, context };

@@ -1,10 +1,18 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { getOperationReply, shareListReply, submitOperationReply, type Operation, type OperationRequest } from '../../schema/operations.ts';
+import {
+  getOperationReply,
+  projectResolveReply,
+  shareListReply,
+  submitOperationReply,
+  type Operation,
+  type OperationRequest,
+} from '../../schema/operations.ts';
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
 import { auditListReply, type AuditListRequest } from '../../schema/audit.ts';
 import {
   controllerAuditSubject,
   controllerEntitlementSubject,
+  controllerProjectSubject,
   controllerShareSubject,
   controllerSubject,
   Header,
@@ -57,6 +65,15 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     },
     listShares(query: { projectIds?: string[] }, call: ControllerCallOptions) {
       return requestJson(nc, controllerShareSubject(), query, shareListReply, {
+        timeoutMs: 3_000,
+        deadline: call.deadline,
+        headers: call.headers,
+        target,
+      });
+    },
+    /** The projects among `projectIds` the caller may see, with their placements (the controller's index). */
+    resolveProjects(projectIds: string[], call: ControllerCallOptions) {
+      return requestJson(nc, controllerProjectSubject(), { projectIds }, projectResolveReply, {
         timeoutMs: 3_000,
         deadline: call.deadline,
         headers: call.headers,

@@ -1,5 +1,5 @@
 import DataLoader from 'dataloader';
-import type { InfrafedError } from '../../schema/errors.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { placementKey, type Placement } from '../../schema/model.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 
@@ -9,10 +9,9 @@ export interface Gathered<T> {
   missing: InfrafedError[];
 }
 
-/** One project in one placement, as the identity subgraph reports it. */
+/** One project in one placement. */
 export interface PlacedProject extends Placement {
   projectId: string;
-  nativeId: string;
 }
 
 /**
@@ -21,16 +20,16 @@ export interface PlacedProject extends Placement {
  * given back to each project by `projectOf`; a placement that fails gives its error to each of its projects.
  */
 export function createPlacementLoader<T>(
-  list: (placement: Placement, projects: { projectId: string; nativeId: string }[]) => Promise<T[]>,
+  list: (placement: Placement, projects: { projectId: string }[]) => Promise<T[]>,
   projectOf: (item: T) => string,
 ): DataLoader<PlacedProject, Gathered<T[]>, string> {
   return new DataLoader<PlacedProject, Gathered<T[]>, string>(
     async (keys) => {
-      const groups = new Map<string, { placement: Placement; projects: { projectId: string; nativeId: string }[] }>();
+      const groups = new Map<string, { placement: Placement; projects: { projectId: string }[] }>();
       for (const k of keys) {
         const where = placementKey(k);
         const group = groups.get(where) ?? { placement: { region: k.region, platform: k.platform }, projects: [] };
-        group.projects.push({ projectId: k.projectId, nativeId: k.nativeId });
+        group.projects.push({ projectId: k.projectId });
         groups.set(where, group);
       }
       const res = await fanOut([...groups.values()], (g) => list(g.placement, g.projects));
@@ -42,6 +41,29 @@ export function createPlacementLoader<T>(
         return { value: [], missing: failed ? [failed.error] : [] };
       });
     },
-    { cacheKeyFn: (k) => `${placementKey(k)}|${k.projectId}|${k.nativeId}` },
+    { cacheKeyFn: (k) => `${placementKey(k)}|${k.projectId}` },
   );
+}
+
+/**
+ * Per request: the placements of the projects the caller may see, from the controller's index (one
+ * request for all the projects a request resolves). A project entity is resolved by its id only: the
+ * placements or native ids a caller puts in a representation are never used, so a caller that reaches a
+ * subgraph directly cannot aim it at another organisation's objects.
+ */
+export function createVisibleProjectLoader(resolve: (projectIds: string[]) => Promise<{ projectId: string; placements: Placement[] }[]>) {
+  return new DataLoader<string, Placement[]>(async (ids) => {
+    const found = new Map((await resolve([...ids])).map((p) => [p.projectId, p.placements]));
+    return ids.map((id) => found.get(id) ?? new InfrafedError(ErrorCode.NOT_FOUND, `project ${id} not found`));
+  });
+}
+
+/** The project's placements (those `keep` accepts) as loader keys; NOT_FOUND when the caller may not see it. */
+export async function placedProject(
+  projects: DataLoader<string, Placement[]>,
+  projectId: string,
+  keep: (p: Placement) => boolean = () => true,
+): Promise<PlacedProject[]> {
+  const placements = await projects.load(projectId);
+  return placements.filter(keep).map((p) => ({ region: p.region, platform: p.platform, projectId }));
 }

@@ -61,7 +61,11 @@ export interface KeystoneClient {
   version(options?: CallOptions): Promise<string>;
   findDomain(name: string, options?: CallOptions): Promise<KeystoneDomain | null>;
   createDomain(name: string, description: string, options?: CallOptions): Promise<KeystoneDomain>;
-  listProjects(query: { domainId?: string; tags?: string[]; name?: string }, options?: CallOptions): Promise<KeystoneProject[]>;
+  /** `tags`: all of them; `tagsAny`: any of them. */
+  listProjects(
+    query: { domainId?: string; tags?: string[]; tagsAny?: string[]; name?: string },
+    options?: CallOptions,
+  ): Promise<KeystoneProject[]>;
   createProject(
     project: { name: string; domainId: string; description: string; tags: string[] },
     options?: CallOptions,
@@ -185,7 +189,7 @@ export function createKeystoneClient(options: KeystoneClientOptions): KeystoneCl
       return listAll<KeystoneProject>(
         '/projects',
         'projects',
-        { domain_id: query.domainId, name: query.name, tags: query.tags?.join(',') },
+        { domain_id: query.domainId, name: query.name, tags: query.tags?.join(','), 'tags-any': query.tagsAny?.join(',') },
         callOptions,
       );
     },
