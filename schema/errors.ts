@@ -77,6 +77,38 @@ export const httpStatusByCode = Object.fromEntries(Object.entries(httpByCode).ma
   number
 >;
 
+/**
+ * The extensions of an error that its caller may see: where it happened and the figures or problems it
+ * needs to act. Vendor request details (method, path, vendor status and reason, causes) stay in the logs.
+ */
+export const publicExtensionKeys = [
+  'region',
+  'platform',
+  'projectId',
+  'resource',
+  'resources',
+  'limit',
+  'max',
+  'found',
+  'used',
+  'requested',
+  'scope',
+  'problems',
+  'permission',
+  'role',
+  'shareLevel',
+  'operationId',
+  'name',
+  'traceId',
+] as const;
+
+/** Only the {@link publicExtensionKeys} of an error's extensions. */
+export function publicExtensions(extensions: Readonly<Record<string, unknown>> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of publicExtensionKeys) if (extensions?.[key] !== undefined) out[key] = extensions[key];
+  return out;
+}
+
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && (errorCodes as readonly string[]).includes(value);
 }

@@ -6,7 +6,9 @@ import { GraphQLError } from 'graphql';
 import { createServer } from 'node:http';
 import { createHttpHandler } from './httpHandler.ts';
 import { callerHeaders, graphqlReplySchema, graphqlRequestSchema } from '../../schema/contracts/graphql.ts';
-import type { InfrafedError } from '../../schema/errors.ts';
+import { publicExtensions, type InfrafedError } from '../../schema/errors.ts';
+import { publicMessage } from './errors.ts';
+import { currentContext } from '../../runtime/context.ts';
 import { Header, subgraphQueue, subgraphServiceName, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { endpoint, startService } from '../../runtime/nats/service.ts';
@@ -75,21 +77,34 @@ export interface PartialErrors {
 export function addPartialError(context: PartialErrors, error: InfrafedError, path: readonly (string | number)[]): void {
   const key = `${String(error.extensions.region)}/${String(error.extensions.platform)}/${error.code}/${path.join('.')}`;
   if (context.partialErrors.some((e) => e.extensions.dedupeKey === key)) return;
+  const traceId = publicMessage(error) !== error.message ? currentContext()?.traceId : undefined;
   context.partialErrors.push(
-    new GraphQLError(error.message, { path, extensions: { ...error.extensions, code: error.code, dedupeKey: key } }),
+    new GraphQLError(publicMessage(error), {
+      path,
+      originalError: error,
+      extensions: { ...publicExtensions(error.extensions), ...(traceId ? { traceId } : {}), code: error.code, dedupeKey: key },
+    }),
   );
 }
 
 /**
  * Reads across regions answer with the data that came back plus one error per region that did not
- * (never a blanket failure): resolvers collect those errors and this plugin appends them.
+ * (never a blanket failure): resolvers collect those errors and this plugin appends them. What the
+ * region's vendor said is logged here (with the request's trace id), not sent.
  */
-export function partialErrorsPlugin<TContext extends BaseContext & PartialErrors>(): ApolloServerPlugin<TContext> {
+export function partialErrorsPlugin<TContext extends BaseContext & PartialErrors>(log: Logger): ApolloServerPlugin<TContext> {
   return {
     async requestDidStart() {
       return {
         async willSendResponse({ response, contextValue }) {
           if (response.body.kind !== 'single' || contextValue.partialErrors.length === 0) return;
+          for (const e of contextValue.partialErrors) {
+            const original = e.originalError as InfrafedError | undefined;
+            log.warn(
+              { code: original?.code, message: original?.message, extensions: original?.extensions },
+              'a region is missing from a read',
+            );
+          }
           const extra = contextValue.partialErrors.map((e) => {
             const { dedupeKey: _drop, ...extensions } = e.extensions;
             return { message: e.message, path: e.path, extensions: { ...extensions, partial: true } };

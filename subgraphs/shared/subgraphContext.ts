@@ -2,7 +2,7 @@ import { currentContext } from '../../runtime/context.ts';
 import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
 import { callerHeaders } from '../../schema/contracts/graphql.ts';
-import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { ErrorCode, InfrafedError, publicExtensions } from '../../schema/errors.ts';
 import type { Operation, OperationRequest } from '../../schema/operations.ts';
 import { Header } from '../../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
@@ -59,13 +59,7 @@ export function reportMissing<T>(ctx: SubgraphContext, info: GraphQLResolveInfo,
 }
 
 /** Extensions of an operation's error that callers may see (quota figures, where it failed); never vendor paths. */
-const publicErrorFields = ['region', 'platform', 'resource', 'limit', 'used', 'requested', 'problems'] as const;
-
-export function publicErrorExtensions(extensions: Record<string, unknown> | undefined): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const key of publicErrorFields) if (extensions?.[key] !== undefined) out[key] = extensions[key];
-  return out;
-}
+export const publicErrorExtensions = publicExtensions;
 
 /**
  * Submits a write to the controller. When the operation failed within the wait, the response carries an

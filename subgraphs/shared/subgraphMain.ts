@@ -47,7 +47,7 @@ export function createSubgraphServer<TContext extends BaseContext & PartialError
     includeStacktraceInErrorResponses: false,
     // no inline traces: they are Apollo Studio's, and nothing here reports to it
     plugins: [
-      partialErrorsPlugin<TContext>(),
+      partialErrorsPlugin<TContext>(deps.log),
       readAuditPlugin<TContext>(deps.nc, name, deps.log, auditedElsewhere),
       ApolloServerPluginInlineTraceDisabled(),
     ],
