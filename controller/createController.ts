@@ -3,7 +3,7 @@ import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { Permission } from '../schema/access.ts';
-import { auditListReply, auditListRequest } from '../schema/audit.ts';
+import { auditListReply, auditListRequest, readAuditReply, readAuditRequest } from '../schema/audit.ts';
 import { entitlementGetRequest, entitlementReply, setEntitlementsInput, usageSyncRequest } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import type { Placement } from '../schema/model.ts';
@@ -215,6 +215,28 @@ export async function createController(deps: ControllerDeps): Promise<Controller
             r.organization === principal.organization || r.shares.some((s) => s.organization === principal.organization);
           const visible = records.filter((r): r is ProjectRecord => r !== null && mine(r));
           return { projects: visible.map((r) => ({ projectId: r.projectId, organization: r.organization, placements: r.placements })) };
+        },
+      }),
+      endpoint({
+        name: 'audit-read',
+        subject: controllerAuditSubject('read'),
+        request: readAuditRequest,
+        reply: readAuditReply,
+        async handle(req, { headers }) {
+          const principal = await principalOf(headers);
+          await deps.audit.record({
+            principal: principal.subject,
+            organization: principal.organization,
+            action: `read.${req.subgraph}`,
+            kind: req.fields,
+            projectId: req.projectId,
+            operationId: null,
+            placements: [],
+            decision: req.decision,
+            result: req.result,
+            reason: req.reason,
+          });
+          return {};
         },
       }),
       endpoint({

@@ -2,7 +2,16 @@ import { nkeys } from '@nats-io/nats-core';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { adapterServiceName, CONTROLLER_SERVICE_NAME, SUBJECT_ROOT, SubgraphName, subgraphServiceName } from '../schema/subjects.ts';
+import type { AdapterContractResource, AdapterContractVerb } from '../schema/contracts/adapter.ts';
+import {
+  adapterServiceName,
+  adapterSubject,
+  Bucket,
+  CONTROLLER_SERVICE_NAME,
+  SUBJECT_ROOT,
+  SubgraphName,
+  subgraphServiceName,
+} from '../schema/subjects.ts';
 
 /**
  * Generates a NATS supercluster for infrafed: per region one cluster, the clusters joined by gateways,
@@ -48,7 +57,11 @@ export interface NatsUser {
   seed: string;
   /** `U…`: what the servers know. */
   publicKey: string;
-  permissions: { publish: { allow: string[] }; subscribe: { allow: string[] }; allow_responses?: { max: number; expires: string } };
+  permissions: {
+    publish: { allow: string[]; deny?: string[] };
+    subscribe: { allow: string[] };
+    allow_responses?: { max: number; expires: string };
+  };
 }
 
 export interface GeneratedNats {
@@ -63,36 +76,71 @@ export interface GeneratedNats {
 const inbox = (component: string) => `_INBOX_${component}.>`;
 const srv = (service: string) => ['$SRV.PING', '$SRV.INFO', '$SRV.STATS', `$SRV.*.${service}`, `$SRV.*.${service}.>`];
 const ANSWER = { max: 1, expires: '30s' };
-const adapterSubjects = (platform: string) => `${SUBJECT_ROOT}.*.${platform}.>`;
 
-/** The components of a deployment and what each may do on NATS. */
+/** A read of the adapter contract: what a subgraph may ask an adapter (it never writes: writes are the controller's). */
+interface AdapterRead<R extends AdapterContractResource = AdapterContractResource> {
+  resource: R;
+  verb: AdapterContractVerb<R>;
+}
+const read = <R extends AdapterContractResource>(resource: R, verb: AdapterContractVerb<R>): AdapterRead =>
+  ({ resource, verb }) as AdapterRead;
+
+/** The adapter requests each subgraph makes: reads only, each checked against the contract table. */
+export const subgraphReads: Record<SubgraphName, readonly AdapterRead[]> = {
+  identity: [read('project', 'list'), read('member', 'list')],
+  network: [read('network', 'list'), read('rule', 'list')],
+  quota: [read('quota', 'get')],
+  catalog: [read('health', 'check')],
+};
+
+/** The JetStream API the controller may not call: deleting or purging a stream or bucket (the audit log above all) is an operator's. */
+const JS_DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$JS.API.STREAM.UPDATE.>', '$JS.API.STREAM.MSG.DELETE.>'];
+
+/**
+ * The components of a deployment and exactly what each may do on NATS:
+ * - an adapter subscribes to its own region's subjects and answers what it received, nothing else;
+ * - a subgraph publishes only the adapter reads it makes (every region) and the controller's subjects;
+ * - the controller publishes every adapter verb (it alone writes), the audit stream (it alone writes
+ *   audit), its KV buckets and the JetStream API, less deleting, purging or changing streams;
+ * - the gateway publishes only to the subgraphs and `$SRV` (readiness).
+ */
 export function componentPermissions(regions: NatsTopology['regions']): Map<string, NatsUser['permissions']> {
   const out = new Map<string, NatsUser['permissions']>();
-  const allAdapters = [adapterSubjects('openstack'), adapterSubjects('okd'), `${SUBJECT_ROOT}.all.>`];
-  for (const r of regions) {
-    for (const platform of r.platforms) {
-      out.set(`adapter-${r.name}-${platform}`, {
-        publish: { allow: [] },
-        subscribe: {
-          allow: [
-            `${SUBJECT_ROOT}.${r.name}.${platform}.>`,
-            `${SUBJECT_ROOT}.all.>`,
-            ...srv(adapterServiceName(platform)),
-            inbox(`adapter-${r.name}-${platform}`),
-          ],
-        },
-        allow_responses: ANSWER,
-      });
-    }
+  const placements = regions.flatMap((r) => r.platforms.map((platform) => ({ region: r.name, platform })));
+  const everyVerb = placements.map((p) => `${SUBJECT_ROOT}.${p.region}.${p.platform}.>`);
+  for (const { region, platform } of placements) {
+    out.set(`adapter-${region}-${platform}`, {
+      publish: { allow: [] },
+      subscribe: {
+        allow: [
+          `${SUBJECT_ROOT}.${region}.${platform}.>`,
+          `${SUBJECT_ROOT}.all.>`,
+          ...srv(adapterServiceName(platform)),
+          inbox(`adapter-${region}-${platform}`),
+        ],
+      },
+      allow_responses: ANSWER,
+    });
   }
   out.set('controller', {
-    publish: { allow: [...allAdapters, `${SUBJECT_ROOT}.audit.>`, '$JS.API.>', '$KV.>', '$SRV.>'] },
+    publish: {
+      allow: [...everyVerb, `${SUBJECT_ROOT}.audit.>`, ...Object.values(Bucket).map((b) => `$KV.${b}.>`), '$JS.API.>'],
+      deny: JS_DESTRUCTIVE,
+    },
     subscribe: { allow: [`${SUBJECT_ROOT}.controller.>`, ...srv(CONTROLLER_SERVICE_NAME), inbox('controller')] },
     allow_responses: ANSWER,
   });
   for (const name of Object.values(SubgraphName)) {
+    const reads = placements.flatMap((p) => subgraphReads[name].map((r) => adapterSubject(p.region, p.platform, r.resource, r.verb)));
     out.set(`subgraph-${name}`, {
-      publish: { allow: [...allAdapters, `${SUBJECT_ROOT}.controller.>`, `${SUBJECT_ROOT}.audit.>`, '$SRV.>'] },
+      publish: {
+        allow: [
+          ...reads,
+          `${SUBJECT_ROOT}.controller.>`,
+          // the catalog counts adapter replicas with $SRV.PING
+          ...(name === 'catalog' ? ['$SRV.PING.>', '$SRV.PING'] : []),
+        ],
+      },
       subscribe: { allow: [`${SUBJECT_ROOT}.subgraph.${name}.>`, ...srv(subgraphServiceName(name)), inbox(`subgraph-${name}`)] },
       allow_responses: ANSWER,
     });
@@ -172,7 +220,8 @@ function serverConfig(s: NatsServerSpec, all: NatsServerSpec[], users: NatsUser[
       ? `\n        allow_responses: { max: ${p.allow_responses.max}, expires: ${quote(p.allow_responses.expires)} }`
       : '';
     // an empty allow list would allow everything: deny all instead
-    const publish = p.publish.allow.length > 0 ? `publish: { allow: ${list(p.publish.allow)} }` : `publish: { deny: [">"] }`;
+    const deny = p.publish.deny?.length ? `, deny: ${list(p.publish.deny)}` : '';
+    const publish = p.publish.allow.length > 0 ? `publish: { allow: ${list(p.publish.allow)}${deny} }` : `publish: { deny: [">"] }`;
     return [
       `    # ${u.component}`,
       `    { nkey: ${quote(u.publicKey)}, permissions: {`,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { organizationIdSchema } from './model.ts';
+import { organizationIdSchema, projectIdSchema } from './model.ts';
 
 /**
  * One decision or outcome of the control layer, kept in a JetStream stream. Never holds credentials:
@@ -43,3 +43,20 @@ export const auditListRequest = z.object({
 });
 export type AuditListRequest = z.infer<typeof auditListRequest>;
 export const auditListReply = z.object({ events: z.array(auditEventSchema), nextCursor: z.string().nullable() });
+
+/**
+ * A read a subgraph answered, for the audit log. The principal and its organisation are the controller's
+ * to take from the caller's token: a subgraph cannot write an event in anyone else's name (only the
+ * controller writes the audit stream).
+ */
+export const readAuditRequest = z.object({
+  subgraph: z.enum(['identity', 'network', 'quota', 'catalog']),
+  /** The top-level fields read, e.g. `projects,project`. */
+  fields: z.string().max(500),
+  projectId: projectIdSchema.nullable(),
+  decision: z.enum(['allowed', 'denied']),
+  result: z.string().max(100),
+  reason: z.string().max(1000).nullable(),
+});
+export type ReadAuditRequest = z.infer<typeof readAuditRequest>;
+export const readAuditReply = z.object({});

@@ -78,9 +78,9 @@ export function controllerProjectSubject(): string {
   return `${SUBJECT_ROOT}.controller.project.resolve`;
 }
 
-/** The controller's audit API: `infra.v1.controller.audit.list`. */
-export function controllerAuditSubject(): string {
-  return `${SUBJECT_ROOT}.controller.audit.list`;
+/** The controller's audit API: `infra.v1.controller.audit.list`, and `….audit.read` for the reads subgraphs answered. */
+export function controllerAuditSubject(verb: 'list' | 'read' = 'list'): string {
+  return `${SUBJECT_ROOT}.controller.audit.${verb}`;
 }
 export const CONTROLLER_QUEUE = 'controller';
 

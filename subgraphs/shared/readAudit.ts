@@ -1,13 +1,11 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kind, type OperationDefinitionNode } from 'graphql';
-import { ulid } from 'ulid';
-import type { AuditEvent } from '../../schema/audit.ts';
-import { auditSubject, type SubgraphName } from '../../schema/subjects.ts';
+import { readAuditReply, type ReadAuditRequest } from '../../schema/audit.ts';
+import { controllerAuditSubject, Header, type SubgraphName } from '../../schema/subjects.ts';
 import type { Principal } from '../../runtime/auth.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { encodeJson } from '../../runtime/nats/wire.ts';
+import { requestJson } from '../../runtime/nats/request.ts';
 
 /** Top-level fields of a query, e.g. `projects`, `project`, `_entities`. */
 function fieldsOf(operation: OperationDefinitionNode): string[] {
@@ -20,13 +18,12 @@ function fieldsOf(operation: OperationDefinitionNode): string[] {
  * carries FORBIDDEN). Writes and the controller's own reads (`auditedElsewhere`) are recorded by the
  * controller. Published after the answer, never awaited by it: auditing does not slow or break a read.
  */
-export function readAuditPlugin<TContext extends BaseContext & { principal?: Principal }>(
+export function readAuditPlugin<TContext extends BaseContext & { principal?: Principal; forward?: Record<string, string> }>(
   nc: NatsConnection,
   subgraph: SubgraphName,
   log: Logger,
   auditedElsewhere: readonly string[] = [],
 ): ApolloServerPlugin<TContext> {
-  const js = jetstream(nc);
   return {
     async requestDidStart() {
       return {
@@ -40,23 +37,22 @@ export function readAuditPlugin<TContext extends BaseContext & { principal?: Pri
           const variables = request.variables ?? {};
           const projectId =
             [variables.projectId, variables.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
-          const event: AuditEvent = {
-            id: ulid().toLowerCase(),
-            time: new Date().toISOString(),
-            principal: principal.subject,
-            organization: principal.organization,
-            action: `read.${subgraph}`,
-            kind: fields.join(','),
+          const event: ReadAuditRequest = {
+            subgraph,
+            fields: fields.join(',').slice(0, 500),
             projectId,
-            operationId: null,
-            placements: [],
             decision: forbidden ? 'denied' : 'allowed',
             result: forbidden ? 'FORBIDDEN' : errors.length > 0 ? String(errors[0]?.extensions?.code ?? 'ERROR') : 'ok',
             reason: forbidden?.message ?? null,
           };
-          js.publish(auditSubject(principal.organization), encodeJson(event)).catch((error: unknown) =>
-            log.warn({ err: error, action: event.action }, 'audit event not recorded'),
-          );
+          // the controller writes it, in the name the caller's token gives (never awaited by the read)
+          const authorization = contextValue.forward?.[Header.authorization];
+          if (!authorization) return;
+          requestJson(nc, controllerAuditSubject('read'), event, readAuditReply, {
+            timeoutMs: 5_000,
+            headers: { [Header.authorization]: authorization },
+            target: { kind: 'service', name: 'the controller' },
+          }).catch((error: unknown) => log.warn({ err: error, action: `read.${subgraph}` }, 'audit event not recorded'));
         },
       };
     },

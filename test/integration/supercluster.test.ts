@@ -223,6 +223,61 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     ).rejects.toThrow();
   });
 
+  /**
+   * Every component against the same probes: what it publishes is refused unless it is what it uses. The
+   * expectations are written out here, not taken from the generator, so a too-wide permission fails.
+   */
+  it('refuses every component what it does not use: adapter writes, adapter reads of others, audit, destroying streams', async () => {
+    const probes = {
+      adapterWrite: 'infra.v1.sto.okd.rule.apply',
+      projectList: 'infra.v1.osl.okd.project.list',
+      ruleList: 'infra.v1.sto.okd.rule.list',
+      quotaGet: 'infra.v1.lla.okd.quota.get',
+      healthCheck: 'infra.v1.sto.okd.health.check',
+      audit: 'infra.v1.audit.acme',
+      controller: 'infra.v1.controller.operation.submit',
+      subgraph: 'infra.v1.subgraph.identity.graphql',
+      deleteAuditStream: '$JS.API.STREAM.DELETE.INFRAFED_AUDIT',
+      purgeOperations: '$JS.API.STREAM.PURGE.KV_infrafed_operations',
+      otherBucket: '$KV.someone_elses.key',
+      ownBucket: '$KV.infrafed_projects.probe',
+    } as const;
+    type Probe = keyof typeof probes;
+    const allowed: Record<string, readonly Probe[]> = {
+      'adapter-sto-okd': [],
+      'subgraph-identity': ['projectList', 'controller'],
+      'subgraph-network': ['ruleList', 'controller'],
+      'subgraph-quota': ['quotaGet', 'controller'],
+      'subgraph-catalog': ['healthCheck', 'controller'],
+      gateway: ['subgraph'],
+      controller: ['adapterWrite', 'projectList', 'ruleList', 'quotaGet', 'healthCheck', 'audit', 'ownBucket'],
+    };
+    const refused: Record<string, string[]> = {};
+    for (const [component, mayUse] of Object.entries(allowed)) {
+      const nc = await connectAs(component, 'sto');
+      const violations: string[] = [];
+      void (async () => {
+        for await (const s of nc.status()) if (s.type === 'error') violations.push(String((s as { error?: Error }).error?.message ?? ''));
+      })();
+      try {
+        for (const subject of Object.values(probes)) nc.publish(subject, '{}');
+        await nc.flush();
+        await new Promise((r) => setTimeout(r, 300));
+      } finally {
+        await nc.close();
+      }
+      refused[component] = (Object.keys(probes) as Probe[]).filter((p) => violations.some((v) => v.includes(`"${probes[p]}"`)));
+      expect([component, refused[component]]).toEqual([component, (Object.keys(probes) as Probe[]).filter((p) => !mayUse.includes(p))]);
+    }
+    // the audit stream is still there, whole
+    const probe = await connectAs('controller', 'sto');
+    try {
+      expect((await (await jetstreamManager(probe)).streams.info('INFRAFED_AUDIT')).config.name).toBe('INFRAFED_AUDIT');
+    } finally {
+      await probe.close();
+    }
+  });
+
   it('a subgraph on the lla cluster reaches its own region and sto across the gateways, with its own user (latency printed)', async () => {
     const nc: NatsConnection = await connectAs('subgraph-identity', 'lla');
     try {
