@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { accessRuleInput, fromAccessRuleInput } from '../../schema/network.ts';
 import { parseExceededQuota } from './client/kubeClient.ts';
-import { fromNetworkPolicy, toNetworkPolicy } from './mapping.ts';
+import { fromNetworkPolicy, parseQuantity, toNetworkPolicy } from './mapping.ts';
 import { fromKubeQuantity, namespaceName, policyName } from './mapping.ts';
 
 const P = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';
@@ -50,5 +50,20 @@ describe('OKD mapping', () => {
     expect(fromKubeQuantity('ramMiB', '2Gi')).toBe(2048);
     expect(fromKubeQuantity('cores', '1500m')).toBe(2);
     expect(fromKubeQuantity('instances', '7')).toBe(7);
+  });
+
+  it('reads every canonical form the API server returns a quantity in', () => {
+    // written as 4096Mi, 2000m, 1000, 1500m and 1e3, stored and returned as:
+    expect(fromKubeQuantity('ramMiB', '4Gi')).toBe(4096);
+    expect(fromKubeQuantity('cores', '2')).toBe(2);
+    expect(fromKubeQuantity('instances', '1k')).toBe(1000);
+    expect(fromKubeQuantity('volumes', '1e3')).toBe(1000);
+    expect(parseQuantity('1500m')).toBe(1.5);
+    expect(parseQuantity('2500e-6')).toBeCloseTo(0.0025);
+    expect(parseQuantity('1.5Gi')).toBe(1.5 * 1024 ** 3);
+    expect(parseQuantity('100u')).toBeCloseTo(0.0001);
+    expect(parseQuantity('1Ei')).toBe(1024 ** 6);
+    expect(parseQuantity('+5')).toBe(5);
+    expect(Number.isNaN(parseQuantity('5 apples'))).toBe(true);
   });
 });

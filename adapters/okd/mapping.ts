@@ -112,21 +112,14 @@ export function fromKubeQuotaName(name: string): QuotaResource | null {
 
 /** Kubernetes quantity → number (cpu cores, memory bytes, counts). */
 export function parseQuantity(q: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
+  // every form the API server may return: binary (Ki…Ei) and decimal (n…E) suffixes, exponents, a sign
+  const m = /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|[eE]([+-]?[0-9]+))?$/.exec(q.trim());
   if (!m) return Number.NaN;
-  const factor: Record<string, number> = {
-    '': 1,
-    m: 0.001,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-    Ti: 1024 ** 4,
-  };
-  return Number(m[1]) * (factor[m[2] ?? ''] as number);
+  const [, sign, digits, binary, decimal, exponent] = m;
+  const n = Number(digits) * (sign === '-' ? -1 : 1);
+  if (binary) return n * 1024 ** (['Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'].indexOf(binary) + 1);
+  const powers: Record<string, number> = { n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+  return n * 10 ** (exponent !== undefined ? Number(exponent) : (powers[decimal ?? ''] ?? 0));
 }
 
 /** A neutral figure in the resource's Kubernetes quantity, and back (cores, MiB and counts are whole numbers). */
@@ -137,6 +130,12 @@ export function fromKubeQuantity(resource: QuotaResource, quantity: string): num
   const n = parseQuantity(quantity);
   if (resource === 'ramMiB') return Math.ceil(n / 1024 ** 2);
   return resource === 'cores' ? Math.ceil(n) : Math.round(n);
+}
+
+/** A namespace being deleted: Kubernetes keeps it, labels and all, until its content is gone. */
+export function isTerminating(ns: KubeObject): boolean {
+  const status = (ns as { status?: { phase?: string } }).status;
+  return Boolean((ns.metadata as { deletionTimestamp?: string }).deletionTimestamp) || status?.phase === 'Terminating';
 }
 
 /** The neutral placement a namespace stands for, or null when it is not one of infrafed's. */

@@ -1,7 +1,7 @@
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { perProject, type ProjectRef } from '../shared/adapterKit.ts';
 import type { KubeCallOptions, KubeClient, KubeObject } from './client/kubeClient.ts';
-import { DEFAULT_USER_NAME_TEMPLATE, fromNamespace, namespaceName, okdUserName } from './mapping.ts';
+import { DEFAULT_USER_NAME_TEMPLATE, fromNamespace, isTerminating, namespaceName, okdUserName } from './mapping.ts';
 
 export const RBAC = '/apis/rbac.authorization.k8s.io/v1';
 export const NETWORKING = '/apis/networking.k8s.io/v1';
@@ -26,7 +26,8 @@ export function createOkdContext(kube: KubeClient, region: string, userNameTempl
   const where = { region, platform: 'okd' as const };
   async function findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null> {
     const ns = await kube.find(`/api/v1/namespaces/${namespaceName(projectId)}`, o);
-    return ns && fromNamespace(ns, region)?.projectId === projectId ? ns : null;
+    // a namespace being deleted (Terminating, labels intact for a while) is gone for infrafed
+    return ns && !isTerminating(ns) && fromNamespace(ns, region)?.projectId === projectId ? ns : null;
   }
   return {
     kube,

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 
 /**
  * An emulator of the few Kubernetes / OpenShift API groups infrafed uses, for tests and the local system
@@ -9,12 +11,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  * concurrency (409 Conflict), 409 AlreadyExists, 404 NotFound, 422 Invalid with `details.causes`, label
  * selectors, bearer-token auth (401), ResourceQuota admission (403 Forbidden "exceeded quota") with the
  * quota's `status.used`, an immutable RoleBinding `roleRef`, and namespace deletion taking its objects.
- * Not reproduced: watches, PATCH, field selectors, pagination, finalizers and graceful namespace
- * termination (a deleted namespace is gone at once, with everything in it), real RBAC authorisation.
+ * It authorises every request against the rules of the token's ClusterRole (403 Forbidden, before any
+ * 404, as RBAC does; binding view/edit/admin needs `bind` on them), keeps a deleted namespace Terminating
+ * for a while (still listed with its labels; new content in it is refused with 403, re-creating it is 409,
+ * deleting it again is 409), and stores quantities in canonical form (`4096Mi` reads back as `4Gi`).
+ * Not reproduced: watches, PATCH, field selectors, pagination, finalizers.
  */
 
 interface Meta {
   name: string;
+  /** Set when a namespace is being deleted (Terminating). */
+  deletionTimestamp?: string;
   namespace?: string;
   uid: string;
   resourceVersion: string;
@@ -43,25 +50,53 @@ interface Cause {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+/** A Kubernetes quantity: sign, number, and a binary suffix, a decimal suffix or a decimal exponent. */
+const QUANTITY = /^([+-]?)([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:(Ki|Mi|Gi|Ti|Pi|Ei)|(n|u|m|k|M|G|T|P|E)|[eE]([+-]?[0-9]+))?$/;
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
 
-/** Kubernetes quantities as numbers (cpu in cores, memory in bytes, counts as they are). */
+/** Kubernetes quantities as numbers (cpu in cores, memory in bytes, counts as they are); NaN when malformed. */
 export function parseQuantity(q: string): number {
-  const m = /^([0-9]+(?:\.[0-9]+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(q);
+  const m = QUANTITY.exec(q);
   if (!m) return Number.NaN;
-  const factor: Record<string, number> = {
-    '': 1,
-    m: 0.001,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    Ki: 1024,
-    Mi: 1024 ** 2,
-    Gi: 1024 ** 3,
-    Ti: 1024 ** 4,
-  };
-  return Number(m[1]) * (factor[m[2] ?? ''] as number);
+  const [, sign, digits, binary, decimal, exponent] = m;
+  const n = Number(digits) * (sign === '-' ? -1 : 1);
+  if (binary) return n * (BINARY[binary] as number);
+  return n * 10 ** (exponent !== undefined ? Number(exponent) : (DECIMAL[decimal ?? ''] as number));
+}
+
+/**
+ * The canonical form the API server stores and returns a quantity in (what a client reads back is not
+ * what it wrote): the largest suffix of the quantity's own format that keeps it exact, e.g. `4096Mi` →
+ * `4Gi`, `2000m` → `2`, `1.5` → `1500m`, `1000` → `1k`, `1e3` stays an exponent; a binary quantity that is
+ * no whole multiple of 1024 falls back to decimal (`0.5Ki` → `512`).
+ */
+export function canonicalQuantity(q: string): string {
+  const m = QUANTITY.exec(q);
+  if (!m) return q;
+  const value = parseQuantity(q);
+  if (value === 0) return '0';
+  const round = (x: number) => Math.round(x * 1e9) / 1e9;
+  if (m[3] && Number.isInteger(value)) {
+    for (const [suffix, factor] of Object.entries(BINARY).reverse())
+      if (value !== 0 && value % factor === 0) return `${value / factor}${suffix}`;
+    if (Math.abs(value) < 1024) return String(value);
+  }
+  const exponentForm = m[5] !== undefined;
+  for (const [suffix, power] of Object.entries(DECIMAL).sort((a, b) => b[1] - a[1])) {
+    const scaled = round(value / 10 ** power);
+    if (Number.isInteger(scaled) && Math.abs(scaled) >= 1) {
+      if (exponentForm) return power === 0 ? String(scaled) : `${scaled}e${power}`;
+      return `${scaled}${suffix}`;
+    }
+  }
+  return String(value);
+}
+
+/** Stores a ResourceQuota's limits as the API server does: in canonical form. */
+function canonicalHard(obj: KubeObject): void {
+  const spec = obj.spec as { hard?: Record<string, string> } | undefined;
+  if (spec?.hard) spec.hard = Object.fromEntries(Object.entries(spec.hard).map(([k, v]) => [k, canonicalQuantity(v)]));
 }
 
 function validateNetworkPolicy(obj: KubeObject): Cause[] {
@@ -219,7 +254,32 @@ export interface OkdEmulatorOptions {
   host?: string;
   /** Keep the objects in this JSON file (read at start, written after every change); in memory only when absent. */
   stateFile?: string;
+  /**
+   * What the token may do (the rules of the ClusterRole bound to it). Default: the adapter's ClusterRole,
+   * deploy/okd/adapter-clusterrole.yaml, so the tests prove that file is enough and that nothing more is used.
+   */
+  rules?: PolicyRule[];
+  /** How long a deleted namespace stays Terminating (listed, labels intact) before it and its objects are gone; default 1 000 ms. */
+  terminationMs?: number;
 }
+
+/** One rule of a (Cluster)Role. */
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames?: string[];
+}
+
+const ADAPTER_CLUSTER_ROLE = fileURLToPath(new URL('../../deploy/okd/adapter-clusterrole.yaml', import.meta.url));
+
+/** The rules of the ClusterRole the OKD adapter is documented to need. */
+export function adapterClusterRoleRules(): PolicyRule[] {
+  return (parseYaml(readFileSync(ADAPTER_CLUSTER_ROLE, 'utf8')) as { rules: PolicyRule[] }).rules;
+}
+
+/** The identity the emulator's token stands for (a service account bound to the ClusterRole). */
+const SERVICE_ACCOUNT = 'system:serviceaccount:infrafed:okd-adapter';
 
 export interface OkdEmulator {
   url: string;
@@ -237,6 +297,9 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     version = saved.version;
     for (const [k, v] of saved.objects) store.set(k, v);
   }
+  const rules = options.rules ?? adapterClusterRoleRules();
+  const terminationMs = options.terminationMs ?? 1_000;
+  const timers = new Set<NodeJS.Timeout>();
   const persist = () => {
     if (options.stateFile) writeFileSync(options.stateFile, JSON.stringify({ version, objects: [...store.entries()] }));
   };
@@ -255,9 +318,10 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
   }
 
   function present(t: ResourceType, obj: KubeObject): KubeObject {
+    const phase = obj.metadata.deletionTimestamp ? 'Terminating' : 'Active';
     if (t.plural === 'projects')
-      return { ...structuredClone(obj), apiVersion: 'project.openshift.io/v1', kind: 'Project', status: { phase: 'Active' } };
-    if (t.plural === 'namespaces') return { ...structuredClone(obj), status: { phase: 'Active' } };
+      return { ...structuredClone(obj), apiVersion: 'project.openshift.io/v1', kind: 'Project', status: { phase } };
+    if (t.plural === 'namespaces') return { ...structuredClone(obj), status: { phase } };
     if (t.plural === 'resourcequotas') return { ...structuredClone(obj), status: quotaStatus(obj) };
     return structuredClone(obj);
   }
@@ -285,9 +349,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
   }
 
   function formatUsed(resource: string, value: number): string {
-    if (resource.endsWith('cpu')) return Number.isInteger(value) ? String(value) : `${Math.round(value * 1000)}m`;
-    if (resource.endsWith('memory')) return value % 1024 ** 2 === 0 ? `${value / 1024 ** 2}Mi` : String(value);
-    return String(value);
+    if (resource.endsWith('memory')) return canonicalQuantity(`${value / 1024}Ki`);
+    return canonicalQuantity(String(Math.round(value * 1e9) / 1e9));
   }
 
   function quotaStatus(rq: KubeObject) {
@@ -396,9 +459,45 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     return new ApiError(404, 'NotFound', `${qualified(t)} "${name}" not found`, { name, group: t.group, kind: t.plural });
   }
 
-  function requireNamespace(ns: string): void {
-    if (!store.has(keyOf(TYPES[0] as ResourceType, undefined, ns)))
-      throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+  function requireNamespace(ns: string, forNew?: { t: ResourceType; name: string }): void {
+    const found = store.get(keyOf(TYPES[0] as ResourceType, undefined, ns));
+    if (!found) throw new ApiError(404, 'NotFound', `namespaces "${ns}" not found`, { name: ns, kind: 'namespaces' });
+    if (forNew && found.metadata.deletionTimestamp) {
+      throw new ApiError(
+        403,
+        'Forbidden',
+        `${qualified(forNew.t)} "${forNew.name}" is forbidden: unable to create new content in namespace ${ns} because it is being terminated`,
+        { name: forNew.name, group: forNew.t.group, kind: forNew.t.plural },
+      );
+    }
+  }
+
+  /** RBAC: the token's ClusterRole must allow the verb on the resource (and on the named object, where rules name objects). */
+  function allowed(verb: string, group: string, plural: string, name?: string): boolean {
+    const any = (list: string[] | undefined, x: string) => (list ?? []).includes('*') || (list ?? []).includes(x);
+    return rules.some(
+      (r) =>
+        any(r.apiGroups, group) &&
+        any(r.resources, plural) &&
+        any(r.verbs, verb) &&
+        (!r.resourceNames || (name !== undefined && r.resourceNames.includes(name))),
+    );
+  }
+  function authorize(verb: string, t: ResourceType, ns: string | undefined, name?: string): void {
+    if (allowed(verb, t.group, t.plural, name)) return;
+    throw new ApiError(
+      403,
+      'Forbidden',
+      `${qualified(t)}${name ? ` "${name}"` : ''} is forbidden: User "${SERVICE_ACCOUNT}" cannot ${verb} resource "${t.plural}" in API group "${t.group}" ${ns ? `in the namespace "${ns}"` : 'at the cluster scope'}`,
+      { ...(name ? { name } : {}), group: t.group, kind: t.plural },
+    );
+  }
+
+  /** A namespace's objects, and then the namespace, are gone once its termination ends. */
+  function purge(name: string): void {
+    for (const k of [...store.keys()]) if (k.split('/')[1] === name && !k.startsWith('namespaces/')) store.delete(k);
+    store.delete(keyOf(TYPES[0] as ResourceType, undefined, name));
+    persist();
   }
 
   function stamp(t: ResourceType, body: KubeObject, ns: string | undefined, previous?: KubeObject): KubeObject {
@@ -440,8 +539,21 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
         kind: 'projects',
         group: t.group,
       });
-    if (t.namespaced) requireNamespace(ns as string);
+    if (t.namespaced) requireNamespace(ns as string, { t, name: body.metadata?.name });
     validate(t, body, ns);
+    if (t.plural === 'rolebindings') {
+      // RBAC escalation check: binding a ClusterRole needs `bind` on it (or holding all it grants)
+      const roleRef = body.roleRef as { name: string };
+      if (!allowed('bind', 'rbac.authorization.k8s.io', 'clusterroles', roleRef.name)) {
+        throw new ApiError(
+          403,
+          'Forbidden',
+          `rolebindings.rbac.authorization.k8s.io "${body.metadata.name}" is forbidden: user "${SERVICE_ACCOUNT}" is attempting to grant RBAC permissions not currently held (bind clusterroles ${roleRef.name})`,
+          { name: body.metadata.name, group: t.group, kind: t.plural },
+        );
+      }
+    }
+    if (t.plural === 'resourcequotas') canonicalHard(body);
     const key = keyOf(t, ns, body.metadata.name);
     if (store.has(key))
       throw new ApiError(409, 'AlreadyExists', `${qualified(t)} "${body.metadata.name}" already exists`, {
@@ -464,6 +576,7 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
       throw new ApiError(400, 'BadRequest', `the name of the object (${body.metadata?.name}) does not match the name on the URL (${name})`);
     }
     validate(st, body, ns);
+    if (st.plural === 'resourcequotas') canonicalHard(body);
     const rv = body.metadata.resourceVersion;
     if (rv !== undefined && rv !== current.metadata.resourceVersion) {
       throw new ApiError(
@@ -500,11 +613,32 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     const key = keyOf(st, ns, name);
     const current = store.get(key);
     if (!current) throw notFound(t, name);
-    store.delete(key);
     if (st.plural === 'namespaces') {
-      // everything in the namespace goes with it (a real server does this while the namespace is Terminating)
-      for (const k of [...store.keys()]) if (k.split('/')[1] === name && !k.startsWith('namespaces/')) store.delete(k);
+      if (current.metadata.deletionTimestamp) {
+        throw new ApiError(
+          409,
+          'Conflict',
+          `Operation cannot be fulfilled on ${qualified(t)} "${name}": The system is ensuring all content is removed from this namespace.  Upon completion, this namespace will automatically be purged by the system.`,
+          { name, group: t.group, kind: t.plural },
+        );
+      }
+      // Terminating: still listed with its labels while its content is removed, then gone
+      const terminating = stamp(
+        st,
+        { ...current, metadata: { ...current.metadata, deletionTimestamp: new Date().toISOString() } },
+        ns,
+        current,
+      );
+      store.set(key, terminating);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        purge(name);
+      }, terminationMs);
+      timer.unref();
+      timers.add(timer);
+      return { code: 200, body: present(t, terminating) };
     }
+    store.delete(key);
     return { code: 200, body: status(200, '', '', { name, group: t.group, kind: t.plural, uid: current.metadata.uid }) };
   }
 
@@ -547,6 +681,13 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
       if (!t || extra.length > 0 || (ns && !t.namespaced))
         throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
       const method = req.method ?? 'GET';
+      const verb =
+        method === 'GET'
+          ? name
+            ? 'get'
+            : 'list'
+          : ({ POST: 'create', PUT: 'update', DELETE: 'delete' } as Record<string, string>)[method];
+      if (verb) authorize(verb, t, ns, name);
       if (method === 'GET' && name) {
         const found = store.get(keyOf(storageType(t), ns, name));
         if (!found) throw notFound(t, name);
@@ -573,6 +714,8 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     }
   }
 
+  // a namespace that was Terminating when the emulator stopped has finished terminating since
+  for (const [k, v] of [...store.entries()]) if (k.startsWith('namespaces/') && v.metadata.deletionTimestamp) purge(v.metadata.name);
   const server = createServer((req, res) => void handle(req, res));
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   const address = server.address() as { port: number };
@@ -585,6 +728,7 @@ export async function startOkdEmulator(options: OkdEmulatorOptions): Promise<Okd
     },
     close: () =>
       new Promise<void>((resolve) => {
+        for (const timer of timers) clearTimeout(timer);
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -15,7 +15,8 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
   };
 
   beforeAll(async () => {
-    api = await startOkdEmulator({ token: TOKEN });
+    // a cluster-admin token: these tests use the API beyond what the adapter's ClusterRole allows (see the RBAC tests below)
+    api = await startOkdEmulator({ token: TOKEN, rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }], terminationMs: 200 });
   });
   afterAll(async () => {
     await api?.close();
@@ -133,9 +134,88 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
       status: 422,
       body: expect.objectContaining({ reason: 'Invalid', message: expect.stringContaining('cannot change roleRef') }),
     });
-    expect((await call('DELETE', '/apis/project.openshift.io/v1/projects/team-a')).status).toBe(200);
+    const deleted = await call('DELETE', '/apis/project.openshift.io/v1/projects/team-a');
+    expect([deleted.status, deleted.body.status?.phase]).toEqual([200, 'Terminating']);
+    // Terminating: still there with its labels; no new content; not re-creatable; deleting again is 409
+    const ns = await call('GET', '/api/v1/namespaces/team-a');
+    expect([ns.status, ns.body.status.phase, typeof ns.body.metadata.deletionTimestamp]).toEqual([200, 'Terminating', 'string']);
+    expect((await call('GET', '/api/v1/namespaces')).body.items.map((n: { metadata: { name: string } }) => n.metadata.name)).toContain(
+      'team-a',
+    );
+    const more = await call('POST', '/apis/networking.k8s.io/v1/namespaces/team-a/networkpolicies', {
+      metadata: { name: 'late' },
+      spec: { podSelector: {} },
+    });
+    expect([more.status, more.body.message]).toEqual([403, expect.stringContaining('because it is being terminated')]);
+    expect((await call('POST', '/apis/project.openshift.io/v1/projectrequests', { metadata: { name: 'team-a' } })).status).toBe(409);
+    expect((await call('DELETE', '/api/v1/namespaces/team-a')).status).toBe(409);
+    await new Promise((r) => setTimeout(r, 400));
     expect(api.objects('rolebindings', 'team-a')).toEqual([]);
     expect(api.objects('networkpolicies', 'team-a')).toEqual([]);
     expect((await call('GET', '/api/v1/namespaces/team-a')).status).toBe(404);
+  });
+
+  it('stores quantities in canonical form: what a client reads back is not always what it wrote', async () => {
+    await call('POST', '/apis/project.openshift.io/v1/projectrequests', { metadata: { name: 'team-q' } });
+    const made = await call('POST', '/api/v1/namespaces/team-q/resourcequotas', {
+      metadata: { name: 'q' },
+      spec: {
+        hard: { 'requests.memory': '4096Mi', 'requests.cpu': '2000m', pods: '1000', 'limits.cpu': '1.5', persistentvolumeclaims: '1e3' },
+      },
+    });
+    expect(made.body.spec.hard).toEqual({
+      'requests.memory': '4Gi',
+      'requests.cpu': '2',
+      pods: '1k',
+      'limits.cpu': '1500m',
+      persistentvolumeclaims: '1e3',
+    });
+  });
+});
+
+/** The adapter's ClusterRole (deploy/okd/adapter-clusterrole.yaml), as the emulator enforces it by default. */
+describe('OKD API emulator: RBAC of the adapter service account', () => {
+  let api: OkdEmulator;
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${api.url}${path}`, {
+      method,
+      headers: { authorization: 'Bearer sa', ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  };
+  beforeAll(async () => {
+    api = await startOkdEmulator({ token: 'sa' });
+  });
+  afterAll(async () => {
+    await api?.close();
+  });
+
+  it('answers 403 (not 404) for what the ClusterRole does not grant, naming the verb, resource and scope', async () => {
+    const secrets = await call('GET', '/api/v1/namespaces/kube-system/pods/etcd-0');
+    expect([secrets.status, secrets.body.reason, secrets.body.message]).toEqual([
+      403,
+      'Forbidden',
+      'pods "etcd-0" is forbidden: User "system:serviceaccount:infrafed:okd-adapter" cannot get resource "pods" in API group "" in the namespace "kube-system"',
+    ]);
+    expect((await call('DELETE', '/api/v1/namespaces/anything')).status).toBe(403);
+    expect((await call('GET', '/apis/project.openshift.io/v1/projects')).status).toBe(403);
+    // what it does need works
+    expect((await call('POST', '/apis/project.openshift.io/v1/projectrequests', { metadata: { name: 'p1' } })).status).toBe(201);
+    expect((await call('GET', '/api/v1/namespaces/p1')).status).toBe(200);
+  });
+
+  it('lets the adapter bind view, edit and admin only (RBAC escalation check on RoleBindings)', async () => {
+    const binding = (role: string) => ({
+      metadata: { name: `b-${role}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+      subjects: [{ kind: 'User', name: 'acme:alice' }],
+    });
+    expect((await call('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/p1/rolebindings', binding('edit'))).status).toBe(201);
+    const admin = await call('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/p1/rolebindings', binding('cluster-admin'));
+    expect([admin.status, admin.body.message]).toEqual([
+      403,
+      expect.stringContaining('attempting to grant RBAC permissions not currently held'),
+    ]);
   });
 });

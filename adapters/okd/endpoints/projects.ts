@@ -3,7 +3,7 @@ import { ErrorCode, InfrafedError } from '../../../schema/errors.ts';
 import { adapterEndpoint } from '../../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../../runtime/nats/service.ts';
 import { retryOnConflict, type KubeCallOptions, type KubeObject } from '../client/kubeClient.ts';
-import { Annotation, fromNamespace, Label, namespaceName, refuseForeign } from '../mapping.ts';
+import { Annotation, fromNamespace, isTerminating, Label, namespaceName, refuseForeign } from '../mapping.ts';
 import type { OkdContext } from '../okdContext.ts';
 
 /** Projects: an OpenShift Project made through a ProjectRequest, its namespace labelled with the project and organisation. */
@@ -29,6 +29,13 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
         const o = { signal };
         const name = namespaceName(req.projectId);
         const existing = await okd.kube.find(`/api/v1/namespaces/${name}`, o);
+        if (existing && isTerminating(existing)) {
+          // the namespace of an earlier placement of this project is still being deleted: its name is taken until then
+          throw new InfrafedError(ErrorCode.CONFLICT, `the namespace ${name} is still being deleted in ${okd.region}; try again shortly`, {
+            ...okd.where,
+            name,
+          });
+        }
         const placement = existing && fromNamespace(existing, okd.region);
         // a namespace of this name labelled for another organisation is never taken over
         if (placement && placement.organization !== req.organization) refuseForeign(existing, req.organization, 'the namespace', okd.where);
@@ -68,6 +75,7 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
         const wanted = req.projectIds ? new Set(req.projectIds) : null;
         return {
           placements: namespaces
+            .filter((ns) => !isTerminating(ns))
             .map((ns) => fromNamespace(ns, okd.region))
             .filter(
               (p): p is ProjectPlacement => p !== null && p.organization === req.organization && (!wanted || wanted.has(p.projectId)),
