@@ -14,7 +14,7 @@ type GraphqlBody = { data?: Record<string, unknown> | null; errors?: { message: 
  * resolves a project entity by id against the projects the caller may see, never by the placements or
  * native ids in the representation it is sent.
  */
-describe('isolation: entity representations sent straight to a subgraph', () => {
+describe('isolation: another organisation reaches nothing, by REST, by entity representations sent straight to a subgraph', () => {
   let system: SharedSystem;
   let nc: NatsConnection;
   let owner: string;
@@ -108,4 +108,105 @@ describe('isolation: entity representations sent straight to a subgraph', () => 
     const networks = await admin.neutron(system.neutronUrl('sto')).list('networks', stoNative);
     expect(networks.map((n) => (n as unknown as { name: string }).name)).toEqual(['private']);
   });
+
+  it("refuses every REST route on the organisation's objects to every role of another organisation and to a partner of another of its projects", async () => {
+    // more for the victim to lose: a member, an access rule, a quota; a second project shared with a partner
+    const A = async (query: string, variables: Record<string, unknown> = {}) => {
+      const res = await gql<Record<string, { status: string; id: string; resourceId: string | null; projectId: string }>>(query, variables);
+      expect(res.errors).toBeUndefined();
+      return Object.values(res.data ?? {})[0] as { status: string; id: string; resourceId: string | null; projectId: string };
+    };
+    await A('mutation($p: ID!) { addMember(projectId: $p, user: "bob", role: "member") { status id } }', { p: projectId });
+    const rule = await A(
+      'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 443}, remoteCidr: "192.0.2.0/24"}) { status id resourceId } }',
+      { p: projectId },
+    );
+    await A('mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: 3}) { status id } }', { p: projectId });
+    const other = await A(
+      'mutation { createProject(input: {name: "other", placements: [{region: "sto", platform: "openstack"}]}) { status id projectId } }',
+    );
+    await A('mutation($p: ID!) { shareProject(projectId: $p, partner: "initech2-iso", level: "admin") { status id } }', {
+      p: other.projectId,
+    });
+    const networkId = (
+      (await gql<{ project: { networks: { id: string }[] } }>('query($p: ID!) { project(id: $p) { networks { id } } }', { p: projectId }))
+        .data?.project.networks[0] as { id: string }
+    ).id;
+    const operationId = rule.id;
+    const snapshot = async () =>
+      JSON.stringify(
+        (
+          await gql(
+            'query($p: ID!) { project(id: $p) { id name members { user role region } networks { id name cidr } accessRules { id region } quotas { region quota { cores } } shares { organization level } } }',
+            { p: projectId },
+          )
+        ).data,
+      );
+    const before = await snapshot();
+
+    const document = (await (await fetch(`${system.restUrl}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+    const params: Record<string, string> = {
+      organization: 'acme-iso',
+      projectId,
+      user: 'bob',
+      group: 'ops',
+      networkId,
+      ruleId: rule.resourceId as string,
+      region: 'sto',
+      partner: 'initech-iso',
+      operationId,
+    };
+    const bodies: Record<string, unknown> = {
+      'post /projects/{projectId}/members': { user: 'mallory', role: 'admin' },
+      'post /projects/{projectId}/networks': { region: 'sto', name: 'evil', cidr: '10.66.0.0/24' },
+      'post /projects/{projectId}/access-rules': { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '0.0.0.0/0' },
+      'patch /projects/{projectId}/quotas/{region}': { cores: 1 },
+      'put /projects/{projectId}/partners/{partner}': { level: 'admin' },
+      'put /organizations/{organization}/entitlements': { total: { cores: 1000 } },
+      'post /organizations/{organization}/usage-sync': {},
+    };
+    // routes that name one of the victim's objects (the caller's own lists are checked below)
+    const routes = Object.entries(document.paths).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => ['get', 'post', 'put', 'patch', 'delete'].includes(m))
+        .filter(() => /\{(organization|projectId|operationId)\}/.test(path))
+        .map((method) => ({ method, path })),
+    );
+    const callers: Record<string, string> = {
+      'other reader': await system.token('globex-iso', 'reader', 'g-reader'),
+      'other member': await system.token('globex-iso', 'member', 'g-member'),
+      'other admin': await system.token('globex-iso', 'admin', 'g-admin'),
+      'other owner': stranger,
+      'partner of another project': await system.token('initech2-iso', 'owner', 'i2-owner'),
+    };
+    const outcomes: string[] = [];
+    for (const [caller, token] of Object.entries(callers)) {
+      for (const { method, path } of routes) {
+        const url = path.replace(/\{(\w+)\}/g, (_m, name: string) => encodeURIComponent(params[name] as string));
+        const body = bodies[`${method} ${path}`];
+        const res = await fetch(`${system.restUrl}${url}`, {
+          method: method.toUpperCase(),
+          headers: { authorization: `Bearer ${token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          body: body !== undefined ? JSON.stringify(body) : undefined,
+        });
+        const text = await res.text();
+        outcomes.push(`${res.status}`);
+        // refused as not found (or, for what needs a role nobody here has, forbidden); never a leak of content
+        expect([caller, method, path, [403, 404].includes(res.status)]).toEqual([caller, method, path, true]);
+        expect(text).not.toContain('private');
+      }
+      // the caller's own lists hold nothing of the victim's
+      const list = await (await fetch(`${system.restUrl}/projects`, { headers: { authorization: `Bearer ${token}` } })).json();
+      expect(JSON.stringify(list)).not.toContain(projectId);
+    }
+    // eslint-disable-next-line no-console
+    console.log(
+      `isolation: ${outcomes.length} REST attempts on another organisation's objects, all refused (${routes.length} routes × ${Object.keys(callers).length} callers)`,
+    );
+    expect(outcomes.length).toBe(routes.length * Object.keys(callers).length);
+    // nothing of the victim's changed, as its owner and Keystone/Neutron see it
+    expect(await snapshot()).toBe(before);
+    const neutron = keystoneAdmin(system.keystoneUrl('sto')).neutron(system.neutronUrl('sto'));
+    expect((await neutron.list('networks', stoNative)).map((n) => (n as unknown as { name: string }).name)).toEqual(['private']);
+  }, 120_000);
 });
