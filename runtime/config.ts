@@ -142,6 +142,11 @@ export const systemConfigSchema = z.object({
     .min(1)
     .refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'a region is listed twice'),
   timeouts: timeoutsSchema.default(timeoutsSchema.parse({})),
+  /**
+   * Each adapter replica handles at most `maxConcurrent` requests at once toward its vendor API, shared
+   * round-robin between organisations: one organisation's flood waits behind itself. Default 8.
+   */
+  adapters: z.object({ maxConcurrent: z.number().int().min(1).max(1000).default(8) }).default({ maxConcurrent: 8 }),
   gateway: z
     .object({
       host: z.string().default('127.0.0.1'),

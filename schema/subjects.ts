@@ -108,6 +108,8 @@ export const Header = {
   deadline: 'Infrafed-Deadline',
   /** Our error code beside the services API's numeric `Nats-Service-Error-Code`. */
   errorCode: 'Infrafed-Error-Code',
+  /** The organisation a request is made for (set from the request's context): adapters share themselves fairly between organisations. */
+  organization: 'Infrafed-Organization',
 } as const;
 
 /** JetStream KV buckets of the controller. */

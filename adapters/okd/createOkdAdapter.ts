@@ -16,6 +16,8 @@ export interface OkdAdapterDeps {
   kube: KubeClient;
   /** The OpenShift user an organisation's user is; default `{organization}:{user}` (see the region's config). */
   userNameTemplate?: string;
+  /** Requests handled at once toward the cluster's API, shared fairly between organisations; default 8. */
+  maxConcurrent?: number;
   log: Logger;
   version: string;
 }
@@ -56,7 +58,15 @@ export async function createOkdAdapter(deps: OkdAdapterDeps): Promise<OkdAdapter
     ),
   ];
   return startAdapterService(
-    { nc: deps.nc, region, platform: 'okd', description: `OKD adapter for region ${region}`, version: deps.version, log: deps.log },
+    {
+      nc: deps.nc,
+      region,
+      platform: 'okd',
+      description: `OKD adapter for region ${region}`,
+      version: deps.version,
+      log: deps.log,
+      maxConcurrent: deps.maxConcurrent,
+    },
     endpoints,
   );
 }

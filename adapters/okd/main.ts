@@ -30,7 +30,15 @@ await runMain(log, async () => {
     context: { region, platform: 'okd' },
     log,
   });
-  const adapter = await createOkdAdapter({ nc, region, kube, userNameTemplate: platform.userNameTemplate, log, version: VERSION });
+  const adapter = await createOkdAdapter({
+    nc,
+    region,
+    kube,
+    userNameTemplate: platform.userNameTemplate,
+    maxConcurrent: config.adapters.maxConcurrent,
+    log,
+    version: VERSION,
+  });
   log.info({ region, apiUrl: platform.apiUrl }, 'okd adapter ready');
   return async () => {
     await adapter.stop();

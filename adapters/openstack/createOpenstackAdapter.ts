@@ -39,6 +39,8 @@ export interface OpenstackAdapterDeps {
   vendorTimeoutMs?: number;
   /** The Keystone roles each infrafed role gives; default {@link defaultKeystoneRoles} (never Keystone's `admin`). */
   roles?: KeystoneRoleMap;
+  /** Requests handled at once toward the vendor APIs, shared fairly between organisations; default 8. */
+  maxConcurrent?: number;
   log: Logger;
   version: string;
 }
@@ -384,6 +386,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       description: `OpenStack adapter for region ${region}`,
       version: deps.version,
       log: deps.log,
+      maxConcurrent: deps.maxConcurrent,
     },
     endpoints,
   );

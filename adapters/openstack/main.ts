@@ -66,6 +66,7 @@ await runMain(log, async () => {
     nova,
     externalNetwork: platform.externalNetwork,
     roles: platform.roles,
+    maxConcurrent: config.adapters.maxConcurrent,
     vendorTimeoutMs: config.timeouts.vendorMs,
     log,
     version: VERSION,

@@ -48,7 +48,16 @@ export interface AdapterService {
  * `<platform>-<region>`, readiness from the health check).
  */
 export async function startAdapterService(
-  options: { nc: NatsConnection; region: string; platform: Platform; description: string; version: string; log: Logger },
+  options: {
+    nc: NatsConnection;
+    region: string;
+    platform: Platform;
+    description: string;
+    version: string;
+    log: Logger;
+    /** Requests handled at once, shared fairly between organisations; default 8. */
+    maxConcurrent?: number;
+  },
   endpoints: EndpointSpec[],
 ): Promise<AdapterService> {
   const { region, platform } = options;
@@ -62,6 +71,7 @@ export async function startAdapterService(
       metadata: { region, platform },
       log: options.log,
       readinessEndpoint: 'health-check',
+      fairShare: { maxConcurrent: options.maxConcurrent ?? 8 },
     },
     endpoints,
   );

@@ -59,6 +59,8 @@ export async function requestJson<S extends z.ZodType>(
   for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v);
   const trace = currentContext()?.traceparent;
   if (trace && !h.has(Header.traceparent)) h.set(Header.traceparent, childTraceparent(trace));
+  const organization = currentContext()?.organization;
+  if (organization && !h.has(Header.organization)) h.set(Header.organization, organization);
   h.set(Header.deadline, String(deadline));
 
   const request = nc.request(subject, encodeJson(body), { timeout: timeoutMs, headers: h });

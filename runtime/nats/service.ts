@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { Header } from '../../schema/subjects.ts';
+import { createFairShare } from './fairShare.ts';
 import { withContext } from '../context.ts';
 import { recordRequest } from '../metrics.ts';
 import { toProblems } from '../problems.ts';
@@ -52,6 +53,12 @@ export interface ServiceOptions {
    * services API like everything else about the service.
    */
   readinessEndpoint?: string;
+  /**
+   * At most this many requests handled at once, shared round-robin between the callers' organisations
+   * (`Infrafed-Organization`), so one organisation cannot take all of a region's vendor API. The readiness
+   * endpoint is not queued. Default: no limit.
+   */
+  fairShare?: { maxConcurrent: number };
   log: Logger;
 }
 
@@ -91,7 +98,9 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
       : {}),
   });
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 10_000;
+  const share = options.fairShare ? createFairShare(options.fairShare.maxConcurrent) : null;
   for (const spec of endpoints) {
+    const queued = share && spec.name !== options.readinessEndpoint ? share : null;
     service.addEndpoint(spec.name, {
       subject: spec.subject,
       queue: options.queue,
@@ -101,7 +110,7 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
           return;
         }
         const traceparent = msg.headers?.get(Header.traceparent) || undefined;
-        const running = withContext({ traceparent }, () => handleOne(spec, msg, options.log, defaultTimeoutMs));
+        const running = withContext({ traceparent }, () => handleOne(spec, msg, options.log, defaultTimeoutMs, queued));
         inFlight.set(running, deadlineOf(msg, defaultTimeoutMs));
         void running.finally(() => inFlight.delete(running));
       },
@@ -128,7 +137,13 @@ function deadlineOf(msg: ServiceMsg, defaultTimeoutMs: number): number {
   return Number.isFinite(headerDeadline) && headerDeadline > 0 ? headerDeadline : Date.now() + defaultTimeoutMs;
 }
 
-async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defaultTimeoutMs: number): Promise<void> {
+async function handleOne(
+  spec: EndpointSpec,
+  msg: ServiceMsg,
+  log: Logger,
+  defaultTimeoutMs: number,
+  share: ReturnType<typeof createFairShare> | null,
+): Promise<void> {
   const deadline = deadlineOf(msg, defaultTimeoutMs);
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
   const reqLog = log.child({ endpoint: spec.name });
@@ -149,7 +164,8 @@ async function handleOne(spec: EndpointSpec, msg: ServiceMsg, log: Logger, defau
         problems: toProblems(parsed.error, body),
       });
     }
-    const reply = await spec.handle(parsed.data, { headers: msg.headers, deadline, signal, log: reqLog });
+    const handle = () => spec.handle(parsed.data, { headers: msg.headers, deadline, signal, log: reqLog });
+    const reply = share ? await share.run(msg.headers?.get(Header.organization) || '', signal, handle) : await handle();
     const checked = spec.reply.safeParse(reply);
     if (!checked.success) {
       reqLog.error({ problems: toProblems(checked.error, reply) }, 'handler reply breaks its contract');
