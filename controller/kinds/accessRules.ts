@@ -3,9 +3,9 @@ import { ErrorCode, type InfrafedError } from '../../schema/errors.ts';
 import { projectPlacementKey } from '../../schema/model.ts';
 import { fromAccessRuleInput, type AccessRule } from '../../schema/network.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
-import { activeProject } from '../permissions.ts';
 import { objectChanges, reserveObjects } from '../reservations.ts';
 import { defineKind } from './kind.ts';
+import { onEveryPlacement } from './placements.ts';
 
 /** A rule of the project's `infrafed` security group (an OKD NetworkPolicy) in every placement; its id comes from what it allows. */
 export const APPLY_ACCESS_RULE = defineKind({
@@ -14,13 +14,8 @@ export const APPLY_ACCESS_RULE = defineKind({
   action: 'rule.apply',
   takeover: 'rollback',
   async plan(ctx, principal, request) {
-    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    return {
-      projectId: record.projectId,
-      placements: record.placements,
-      resourceId: fromAccessRuleInput(request.input.rule).id,
-      objects: { securityGroupRules: 1 },
-    };
+    const planned = await onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
+    return { ...planned, resourceId: fromAccessRuleInput(request.input.rule).id, objects: { securityGroupRules: 1 } };
   },
   /**
    * At the entitlement's limit, re-applying a rule that is already there must not be refused: the
@@ -79,13 +74,8 @@ export const REMOVE_ACCESS_RULE = defineKind({
   action: 'rule.remove',
   takeover: 'rollback',
   async plan(ctx, principal, request) {
-    const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    return {
-      projectId: record.projectId,
-      placements: record.placements,
-      resourceId: request.input.ruleId,
-      objects: { securityGroupRules: -1 },
-    };
+    const planned = await onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
+    return { ...planned, resourceId: request.input.ruleId, objects: { securityGroupRules: -1 } };
   },
   steps(ctx, op) {
     const { projectId, ruleId } = op.request.input;
