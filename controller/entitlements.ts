@@ -46,8 +46,12 @@ export function createEntitlements(deps: EntitlementsDeps) {
    */
   async function syncUsage(organization: string, records?: ProjectRecord[]): Promise<string[]> {
     const projects = (records ?? (await store.listProjects(organization))).filter((p) => p.state === 'ACTIVE');
-    const targets = projects.flatMap((p) => p.placements.map((placement) => ({ projectId: p.projectId, placement })));
-    const read = await fanOut(targets, (t) => ctx.call(t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId }] }));
+    const targets = projects.flatMap((p) =>
+      p.placements.map((placement) => ({ projectId: p.projectId, organization: p.organization, placement })),
+    );
+    const read = await fanOut(targets, (t) =>
+      ctx.call(t.placement, 'quota', 'get', { projects: [{ projectId: t.projectId, organization: t.organization }] }),
+    );
     const actual: Record<string, { limits: Record<string, number | null>; usage: Amounts }> = {};
     for (const r of read.ok) {
       const q = r.value.quotas[0];

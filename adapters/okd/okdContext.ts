@@ -44,8 +44,13 @@ export function createOkdContext(kube: KubeClient, region: string, userNameTempl
       perProject(
         refs,
         async (ids) => {
-          const found = await Promise.all(ids.map(async (id) => [id, (await findNamespace(id, { signal }))?.metadata.name] as const));
-          return new Map(found.filter((f): f is readonly [string, string] => f[1] !== undefined));
+          const found = await Promise.all(ids.map(async (id) => [id, await findNamespace(id, { signal })] as const));
+          return new Map(
+            found.flatMap(([id, ns]) => {
+              const placement = ns && fromNamespace(ns, region);
+              return placement ? [[id, { nativeId: ns.metadata.name, organization: placement.organization }] as const] : [];
+            }),
+          );
         },
         work,
       ),

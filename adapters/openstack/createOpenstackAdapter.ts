@@ -191,12 +191,13 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
    * whole page, never an id a caller sends): only what carries the project's tag is the project.
    */
   const nativeIdOf = (options: CallOptions) => async (projectIds: string[]) => {
-    const found = new Map<string, string>();
+    const found = new Map<string, { nativeId: string; organization: string }>();
     for (let i = 0; i < projectIds.length; i += TAGS_PER_CALL) {
       const tags = projectIds.slice(i, i + TAGS_PER_CALL).map(projectTag);
       for (const p of await keystone.listProjects({ tagsAny: tags }, options)) {
         const placement = fromKeystoneProject(p, region);
-        if (placement && projectIds.includes(placement.projectId)) found.set(placement.projectId, p.id);
+        if (placement && projectIds.includes(placement.projectId))
+          found.set(placement.projectId, { nativeId: p.id, organization: placement.organization });
       }
     }
     return found;

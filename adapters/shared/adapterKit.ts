@@ -6,24 +6,29 @@ import { adapterQueue, adapterServiceName } from '../../schema/subjects.ts';
 import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
 import { startService, type EndpointSpec } from '../../runtime/nats/service.ts';
 
-/** A project of a batch request. */
+/** A project of a batch request, and the organisation that owns it. */
 export interface ProjectRef {
   projectId: string;
+  organization: string;
 }
 
 /**
- * Runs `work` for every project of a batch that has a placement here, in parallel; projects without one
- * contribute nothing. `nativeIdsOf` finds the native objects by the projects' tags or labels (only the
- * adapter's own look-up decides which native object is a project's).
+ * Runs `work` for every project of a batch that has a placement here owned by the organisation the
+ * caller names, in parallel; other projects contribute nothing. `nativesOf` finds the native objects by
+ * the projects' tags or labels (only the adapter's own look-up decides which native object is a project's)
+ * with the organisation each is tagged for.
  */
 export async function perProject<T>(
   refs: readonly ProjectRef[],
-  nativeIdsOf: (projectIds: string[]) => Promise<Map<string, string>>,
+  nativesOf: (projectIds: string[]) => Promise<Map<string, { nativeId: string; organization: string }>>,
   work: (projectId: string, nativeId: string) => Promise<T[]>,
 ): Promise<T[]> {
   const ids = [...new Set(refs.map((r) => r.projectId))];
-  const native = await nativeIdsOf(ids);
-  const lists = await Promise.all(ids.map((id) => (native.has(id) ? work(id, native.get(id) as string) : Promise.resolve([]))));
+  const native = await nativesOf(ids);
+  const owned = refs.filter(
+    (r, i) => refs.findIndex((x) => x.projectId === r.projectId) === i && native.get(r.projectId)?.organization === r.organization,
+  );
+  const lists = await Promise.all(owned.map((r) => work(r.projectId, (native.get(r.projectId) as { nativeId: string }).nativeId)));
   return lists.flat();
 }
 

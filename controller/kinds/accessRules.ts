@@ -5,7 +5,7 @@ import { fromAccessRuleInput, type AccessRule } from '../../schema/network.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 import { objectChanges, reserveObjects } from '../reservations.ts';
 import { defineKind } from './kind.ts';
-import { onEveryPlacement } from './placements.ts';
+import { onEveryPlacement, projectRef } from './placements.ts';
 
 /** A rule of the project's `infrafed` security group (an OKD NetworkPolicy) in every placement; its id comes from what it allows. */
 export const APPLY_ACCESS_RULE = defineKind({
@@ -29,7 +29,7 @@ export const APPLY_ACCESS_RULE = defineKind({
       const projectId = op.projectId as string;
       const asked = await fanOut(
         op.steps.map((s) => ({ region: s.region, platform: s.platform })),
-        (p) => ctx.call(p, 'rule', 'list', { projects: [{ projectId }] }),
+        async (p) => ctx.call(p, 'rule', 'list', { projects: [await projectRef(ctx, projectId)] }),
       );
       if (asked.failed.length > 0) throw error;
       const lacking = new Set(
@@ -53,7 +53,7 @@ export const APPLY_ACCESS_RULE = defineKind({
     return {
       async forward(step, checkpoint) {
         // whether the rule was there before decides whether an undo may remove it
-        const before = await ctx.call(step, 'rule', 'list', { projects: [{ projectId }] });
+        const before = await ctx.call(step, 'rule', 'list', { projects: [await projectRef(ctx, projectId)] });
         await checkpoint({ existedBefore: before.rules.some((r) => r.id === rule.id) });
         const res = await ctx.call(step, 'rule', 'apply', { projectId, rule });
         return { nativeId: res.rule.nativeId, changed: res.created, undo: { existedBefore: !res.created } };
@@ -81,7 +81,7 @@ export const REMOVE_ACCESS_RULE = defineKind({
     const { projectId, ruleId } = op.request.input;
     return {
       async forward(step, checkpoint) {
-        const before = await ctx.call(step, 'rule', 'list', { projects: [{ projectId }] });
+        const before = await ctx.call(step, 'rule', 'list', { projects: [await projectRef(ctx, projectId)] });
         const found = before.rules.find((r) => r.id === ruleId);
         if (!found) return { changed: false, undo: { rule: null } };
         const { projectId: _p, region: _r, platform: _pl, nativeId: _n, status: _s, ...removed } = found;

@@ -4,7 +4,7 @@ import type { QuotaLimits } from '../../schema/quota.ts';
 import { activeProject } from '../permissions.ts';
 import { quotaChanges } from '../reservations.ts';
 import { defineKind } from './kind.ts';
-import { placementsIn } from './placements.ts';
+import { placementsIn, projectRef } from './placements.ts';
 
 /** The limits given (only those) on the project's placements in one region, held against the entitlements. */
 export const SET_QUOTA = defineKind({
@@ -25,7 +25,7 @@ export const SET_QUOTA = defineKind({
     const { projectId, limits } = op.request.input;
     return {
       async forward(step, checkpoint) {
-        const before = await ctx.call(step, 'quota', 'get', { projects: [{ projectId }] });
+        const before = await ctx.call(step, 'quota', 'get', { projects: [await projectRef(ctx, projectId)] });
         const current = before.quotas[0]?.limits ?? {};
         const previous: QuotaLimits = {};
         for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;

@@ -3,6 +3,7 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { badUserInput } from '../../runtime/problems.ts';
 import { activeProject } from '../permissions.ts';
 import { defineKind } from './kind.ts';
+import { projectRef } from './placements.ts';
 
 /** The owner shares a project with a partner organisation at a level; no platform changes (the share takes effect when it is done). */
 export const SHARE_PROJECT = defineKind({
@@ -62,7 +63,7 @@ export const REVOKE_SHARE = defineKind({
     const { projectId, partner } = op.request.input;
     return {
       async forward(step) {
-        const listed = await ctx.call(step, 'member', 'list', { projects: [{ projectId }] });
+        const listed = await ctx.call(step, 'member', 'list', { projects: [await projectRef(ctx, projectId)] });
         const theirs = listed.members.filter((m) => m.organization === partner);
         for (const m of theirs) await ctx.call(step, 'member', 'remove', { projectId, kind: m.kind, user: m.user, organization: partner });
         return { changed: theirs.length > 0 };

@@ -85,8 +85,8 @@ export type MemberRemoveReply = z.infer<typeof memberRemoveReply>;
 export const memberListRequest = z.object({
   projects: z
     .array(
-      // found by the project's tag or label, never by a native id a caller sends
-      z.object({ projectId: projectIdSchema }),
+      // found by the project's tag or label, never by a native id a caller sends; answered only when owned by `organization`
+      z.object({ projectId: projectIdSchema, organization: organizationIdSchema }),
     )
     .min(1)
     .max(500),

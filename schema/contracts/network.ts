@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { projectIdSchema, regionNameSchema, platformSchema } from '../model.ts';
+import { organizationIdSchema, projectIdSchema, regionNameSchema, platformSchema } from '../model.ts';
 import { accessRuleIdSchema, accessRuleSchema, networkIdSchema, networkNameSchema } from '../network.ts';
 
 /**
- * A project as the adapter needs it: its global id. The adapter finds the native object by the project's
- * tag or label, never by a native id a caller sends (a caller could name any object of the cloud).
+ * A project as the adapter needs it: its global id and the organisation that owns it. The adapter finds
+ * the native object by the project's tag or label, never by a native id a caller sends, and answers only
+ * when that object is tagged for this organisation too.
  */
-export const projectRefSchema = z.object({ projectId: projectIdSchema });
+export const projectRefSchema = z.object({ projectId: projectIdSchema, organization: organizationIdSchema });
 
 export const routerSchema = z.object({
   nativeId: z.string(),

@@ -9,9 +9,10 @@ export interface Gathered<T> {
   missing: InfrafedError[];
 }
 
-/** One project in one placement. */
+/** One project in one placement, and the organisation that owns it. */
 export interface PlacedProject extends Placement {
   projectId: string;
+  organization: string;
 }
 
 /**
@@ -20,16 +21,16 @@ export interface PlacedProject extends Placement {
  * given back to each project by `projectOf`; a placement that fails gives its error to each of its projects.
  */
 export function createPlacementLoader<T>(
-  list: (placement: Placement, projects: { projectId: string }[]) => Promise<T[]>,
+  list: (placement: Placement, projects: { projectId: string; organization: string }[]) => Promise<T[]>,
   projectOf: (item: T) => string,
 ): DataLoader<PlacedProject, Gathered<T[]>, string> {
   return new DataLoader<PlacedProject, Gathered<T[]>, string>(
     async (keys) => {
-      const groups = new Map<string, { placement: Placement; projects: { projectId: string }[] }>();
+      const groups = new Map<string, { placement: Placement; projects: { projectId: string; organization: string }[] }>();
       for (const k of keys) {
         const where = placementKey(k);
         const group = groups.get(where) ?? { placement: { region: k.region, platform: k.platform }, projects: [] };
-        group.projects.push({ projectId: k.projectId });
+        group.projects.push({ projectId: k.projectId, organization: k.organization });
         groups.set(where, group);
       }
       const res = await fanOut([...groups.values()], (g) => list(g.placement, g.projects));
@@ -41,7 +42,7 @@ export function createPlacementLoader<T>(
         return { value: [], missing: failed ? [failed.error] : [] };
       });
     },
-    { cacheKeyFn: (k) => `${placementKey(k)}|${k.projectId}` },
+    { cacheKeyFn: (k) => `${placementKey(k)}|${k.projectId}|${k.organization}` },
   );
 }
 
@@ -51,19 +52,21 @@ export function createPlacementLoader<T>(
  * placements or native ids a caller puts in a representation are never used, so a caller that reaches a
  * subgraph directly cannot aim it at another organisation's objects.
  */
-export function createVisibleProjectLoader(resolve: (projectIds: string[]) => Promise<{ projectId: string; placements: Placement[] }[]>) {
-  return new DataLoader<string, Placement[]>(async (ids) => {
-    const found = new Map((await resolve([...ids])).map((p) => [p.projectId, p.placements]));
+export function createVisibleProjectLoader(
+  resolve: (projectIds: string[]) => Promise<{ projectId: string; organization: string; placements: Placement[] }[]>,
+) {
+  return new DataLoader<string, { organization: string; placements: Placement[] }>(async (ids) => {
+    const found = new Map((await resolve([...ids])).map((p) => [p.projectId, p]));
     return ids.map((id) => found.get(id) ?? new InfrafedError(ErrorCode.NOT_FOUND, `project ${id} not found`));
   });
 }
 
 /** The project's placements (those `keep` accepts) as loader keys; NOT_FOUND when the caller may not see it. */
 export async function placedProject(
-  projects: DataLoader<string, Placement[]>,
+  projects: DataLoader<string, { organization: string; placements: Placement[] }>,
   projectId: string,
   keep: (p: Placement) => boolean = () => true,
 ): Promise<PlacedProject[]> {
-  const placements = await projects.load(projectId);
-  return placements.filter(keep).map((p) => ({ region: p.region, platform: p.platform, projectId }));
+  const { organization, placements } = await projects.load(projectId);
+  return placements.filter(keep).map((p) => ({ region: p.region, platform: p.platform, projectId, organization }));
 }

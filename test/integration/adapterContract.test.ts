@@ -143,15 +143,19 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     const m = { projectId: P, user: 'alice@acme.example', organization: 'acme' };
     expect((await call('member', 'add', { ...m, role: 'reader' })).previousRole).toBeNull();
     expect((await call('member', 'add', { ...m, role: 'admin' })).previousRole).toBe('reader');
-    const listed = await call('member', 'list', { projects: [{ projectId: P }] });
+    const listed = await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.members).toEqual([{ ...m, kind: 'user', role: 'admin' }]);
     // another project's id with this project's native id: the adapter finds natives by tag/label, never by a caller's id
     const OTHER = 'prj_01dddddddddddddddddddddddd';
-    const aimed = await call('member', 'list', { projects: [{ projectId: OTHER, nativeId } as never] });
+    const aimed = await call('member', 'list', { projects: [{ projectId: OTHER, organization: 'acme', nativeId } as never] });
     expect(aimed.members).toEqual([]);
+    // this project named as another organisation's: its native is tagged for acme, so nothing
+    expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'globex' }] })).members).toEqual([]);
+    expect((await call('quota', 'get', { projects: [{ projectId: P, organization: 'globex' }] })).quotas).toEqual([]);
+    expect((await call('rule', 'list', { projects: [{ projectId: P, organization: 'globex' }] })).rules).toEqual([]);
     expect(await call('member', 'remove', m)).toEqual({ removed: true, previousRole: 'admin' });
     expect(await call('member', 'remove', m)).toEqual({ removed: false, previousRole: null });
-    expect((await call('member', 'list', { projects: [{ projectId: P }] })).members).toEqual([]);
+    expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] })).members).toEqual([]);
   });
 
   it('gives a group a role (a group named like a user is another member), lists and removes it', async () => {
@@ -159,13 +163,15 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     const u = { projectId: P, kind: 'user' as const, user: 'alice@acme.example', organization: 'acme' };
     expect((await call('member', 'add', { ...g, role: 'member' })).previousRole).toBeNull();
     expect((await call('member', 'add', { ...u, role: 'reader' })).previousRole).toBeNull();
-    const listed = await call('member', 'list', { projects: [{ projectId: P }] });
+    const listed = await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.members).toEqual([
       { ...g, role: 'member' },
       { ...u, role: 'reader' },
     ]);
     expect(await call('member', 'remove', g)).toEqual({ removed: true, previousRole: 'member' });
-    expect((await call('member', 'list', { projects: [{ projectId: P }] })).members).toEqual([{ ...u, role: 'reader' }]);
+    expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] })).members).toEqual([
+      { ...u, role: 'reader' },
+    ]);
     await call('member', 'remove', u);
   });
 
@@ -191,7 +197,7 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
       remoteCidr: '198.51.100.0/24',
       status: 'ACTIVE',
     });
-    const listed = await call('rule', 'list', { projects: [{ projectId: P }] });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.rules.filter((r) => r.id === web.id)).toEqual([first.rule]);
     expect(await call('rule', 'remove', { projectId: P, ruleId: web.id })).toEqual({ removed: true, rule: web });
     expect(await call('rule', 'remove', { projectId: P, ruleId: web.id })).toEqual({ removed: false, rule: null });
@@ -200,7 +206,7 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
   it('sets only the quota limits given, reads them back, and refuses a limit below use (CONFLICT)', async () => {
     const set = await call('quota', 'set', { projectId: P, limits: { cores: 4, ramMiB: 4096 } });
     expect(set.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
-    const read = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0];
+    const read = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0];
     expect(read?.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
     const again = await call('quota', 'set', { projectId: P, limits: { instances: 3 } });
     expect(again.previous).toEqual({ instances: target.platform === 'okd' ? null : 10 });
@@ -213,7 +219,8 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
 
   it('refuses a rule over the quota with QUOTA_EXCEEDED and the figures', async () => {
     await call('quota', 'set', { projectId: P, limits: { securityGroupRules: 1_000 } });
-    const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0]?.usage.securityGroupRules as number;
+    const inUse = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0]?.usage
+      .securityGroupRules as number;
     expect(inUse).toBeGreaterThanOrEqual(1);
     await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
     const over = await failure(

@@ -108,7 +108,7 @@ describe('OKD adapter: organisations apart on the cluster', () => {
       ['uni-b:u42', 'edit'],
     ]);
     // the members read back as each organisation's own user
-    const { members } = await call('member', 'list', { projects: [{ projectId: ACME }] });
+    const { members } = await call('member', 'list', { projects: [{ projectId: ACME, organization: 'acme' }] });
     expect(members.filter((m) => m.user === 'u42').map((m) => [m.organization, m.role])).toEqual([
       ['acme', 'reader'],
       ['uni-b', 'member'],

@@ -84,10 +84,18 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     // infrafed's admin is Keystone's member + manager, never Keystone's admin (cloud-wide admin under the legacy policies)
     expect(roles.map((r) => r.role).sort()).toEqual(['manager', 'member']);
     expect(roles.every((r) => r.domain === 'ifd-acme')).toBe(true);
-    const listed = await call('member', 'list', { projects: [{ projectId: P1 }, { projectId: P2 }] });
+    const listed = await call('member', 'list', {
+      projects: [
+        { projectId: P1, organization: 'acme' },
+        { projectId: P2, organization: 'globex' },
+      ],
+    });
     // globex's project P2 with acme's Keystone project id: never P1's members (natives are found by tag only)
-    const aimed = await call('member', 'list', { projects: [{ projectId: P2, nativeId: native?.id } as never] });
+    const aimed = await call('member', 'list', { projects: [{ projectId: P2, organization: 'globex', nativeId: native?.id } as never] });
     expect(aimed.members).toEqual([]);
+    // acme's project named as globex's: the native is tagged for acme, so the adapter answers nothing
+    const misnamed = await call('member', 'list', { projects: [{ projectId: P1, organization: 'globex' }] });
+    expect(misnamed.members).toEqual([]);
     expect(listed.members).toEqual([{ projectId: P1, kind: 'user', user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
     const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' });
     expect(removed).toEqual({ removed: true, previousRole: 'admin' });

@@ -80,7 +80,12 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
     expect((await call('network', 'get', { projectId: P, networkId: NET_A })).network).toEqual(first.network);
     expect((await call('network', 'get', { projectId: P, networkId: NET_B })).network).toBeNull();
-    const listed = await call('network', 'list', { projects: [{ projectId: P }, { projectId: 'prj_01zzzzzzzzzzzzzzzzzzzzzzzz' }] });
+    const listed = await call('network', 'list', {
+      projects: [
+        { projectId: P, organization: 'acme' },
+        { projectId: 'prj_01zzzzzzzzzzzzzzzzzzzzzzzz', organization: 'acme' },
+      ],
+    });
     expect(listed.networks).toEqual([first.network]);
   });
 
@@ -146,7 +151,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const v6 = rule({ direction: 'ingress', protocol: 'udp', ports: { from: 5000, to: 5010 }, remoteCidr: '2001:0db8:0000:0000::/64' });
     expect(v6.remoteCidr).toBe('2001:db8::/64');
     await call('rule', 'apply', { projectId: P, rule: v6 });
-    const listed = await call('rule', 'list', { projects: [{ projectId: P }] });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     // Neutron's two default egress rules of a new group are listed as what they are: any egress
     expect(listed.rules.map((r) => [r.direction, r.protocol, r.portFrom, r.portTo, r.remoteCidr]).sort()).toEqual(
       [
@@ -163,12 +168,12 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const removed = await call('rule', 'remove', { projectId: P, ruleId: ssh.id });
     expect(removed).toEqual({ removed: true, rule: ssh });
     expect(await call('rule', 'remove', { projectId: P, ruleId: ssh.id })).toEqual({ removed: false, rule: null });
-    const listed = await call('rule', 'list', { projects: [{ projectId: P }] });
+    const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.rules.map((r) => r.id)).not.toContain(ssh.id);
   });
 
   it('reads quotas and usage from Nova and Neutron, and sets only the limits given', async () => {
-    const before = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0];
+    const before = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0];
     expect(before?.usage).toMatchObject({ networks: 1, subnets: 1, cores: 0, securityGroups: 2 });
     expect(before?.limits).toMatchObject({ cores: 20, ramMiB: 51_200, instances: 10, networks: 100 });
     const set = await call('quota', 'set', { projectId: P, limits: { cores: 8, networks: 3, securityGroupRules: 50 } });
@@ -202,7 +207,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     expect((await neutron.list('networks', nativeId)).length).toBe(1);
 
     // rules count in every group of the project (Neutron's `default` group has four of its own)
-    const inUse = (await call('quota', 'get', { projects: [{ projectId: P }] })).quotas[0]?.usage.securityGroupRules as number;
+    const inUse = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0]?.usage
+      .securityGroupRules as number;
     await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
     const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }).catch(
       (x: unknown) => x,
