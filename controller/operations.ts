@@ -121,7 +121,8 @@ export function createOperations(deps: OperationsDeps) {
     authorize(principal, kind.permission);
     const requestHash = sha256(JSON.stringify(request));
     const id = ctx.newId('op');
-    const planned = await kind.plan(ctx, principal, request);
+    // the key is claimed before anything is planned: a replay finds the first operation even when the
+    // request could not be planned again (a replayed delete of a project that is gone)
     if (idempotencyKey) {
       const existingId = await store.claimIdempotencyKey(principal.organization, idempotencyKey, id);
       if (existingId) {
@@ -136,15 +137,17 @@ export function createOperations(deps: OperationsDeps) {
         return { operation: await waitFor(existing.operation, waitMs), replayed: true };
       }
     }
-    const op = newOperation(principal, request, planned, {
-      id,
-      action: kind.action,
-      requestHash,
-      idempotencyKey,
-      owner: deps.replicaId,
-      leaseUntil: Date.now() + deps.leaseMs,
-    });
+    let op: Operation;
     try {
+      const planned = await kind.plan(ctx, principal, request);
+      op = newOperation(principal, request, planned, {
+        id,
+        action: kind.action,
+        requestHash,
+        idempotencyKey,
+        owner: deps.replicaId,
+        leaseUntil: Date.now() + deps.leaseMs,
+      });
       await record(kind, op);
     } catch (error) {
       // nothing was recorded under the key: a retry with it must not find a dangling claim

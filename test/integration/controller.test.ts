@@ -91,6 +91,20 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
     expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${first.operation.projectId}`)).toHaveLength(1);
   });
 
+  it('returns the first operation for a replayed delete too, though the project is gone by then', async () => {
+    const created = await submit({
+      kind: 'CREATE_PROJECT',
+      input: { name: 'to-delete', description: '', placements: [{ region: 'sto', platform: 'openstack' }] },
+    });
+    const request = { kind: 'DELETE_PROJECT', input: { projectId: created.operation.projectId } };
+    const first = await submit(request, 'del-1');
+    expect(first.operation.status).toBe('SUCCEEDED');
+    const again = await submit(request, 'del-1');
+    expect([again.replayed, again.operation.id, again.operation.status]).toEqual([true, first.operation.id, 'SUCCEEDED']);
+    // without the key the same delete is NOT_FOUND: the project is gone
+    await expect(submit(request)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('answers with the operation still running when the wait bound passes, and records its outcome', async () => {
     const started = await submit(
       { kind: 'CREATE_PROJECT', input: { name: 'no-wait', description: '', placements: [{ region: 'sto', platform: 'openstack' }] } },
