@@ -36,6 +36,7 @@ export function newOperation(
     principal: principal.subject,
     projectId: planned.projectId,
     resourceId: planned.resourceId,
+    projectOwner: planned.owner,
     request,
     requestHash: ids.requestHash,
     idempotencyKey: ids.idempotencyKey,

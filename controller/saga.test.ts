@@ -61,7 +61,7 @@ function runner(steps: () => Steps, takeover: 'forward' | 'rollback' = 'rollback
     newOperation(
       principal,
       { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'member' } },
-      { projectId: P, placements: three, resourceId: null, objects: objects ?? undefined },
+      { projectId: P, owner: 'acme', placements: three, resourceId: null, objects: objects ?? undefined },
       {
         id: `op_${'2'.repeat(26)}`,
         action: 'test.step',

@@ -142,6 +142,8 @@ export const operationSchema = z.object({
   projectId: projectIdSchema.nullable(),
   /** The network or access rule the operation is about, when it is about one. */
   resourceId: z.string().nullable().default(null),
+  /** The organisation that owns the project (a partner's operation is on the owner's project); adapters act only on its natives. */
+  projectOwner: organizationIdSchema.nullable().default(null),
   /** CREATE_PROJECT in an organisation with project defaults: the quota limits each placement gets. */
   quotaDefaults: z.partialRecord(z.string(), z.number().int()).nullable().default(null),
   /**

@@ -13,9 +13,10 @@ export interface OkdContext {
   /** `region` and `platform`, for errors. */
   where: { region: string; platform: 'okd' };
   /** The project's namespace here, when it is one infrafed labelled for that project. */
-  findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null>;
+  /** `owner`: the organisation the namespace must be labelled for (a namespace of another organisation is none of the caller's). */
+  findNamespace(projectId: string, owner: string, o: KubeCallOptions): Promise<KubeObject | null>;
   /** The namespace's name, or NOT_FOUND. */
-  requireNamespace(projectId: string, o: KubeCallOptions): Promise<string>;
+  requireNamespace(projectId: string, owner: string, o: KubeCallOptions): Promise<string>;
   /** The OpenShift user an organisation's user is (the region's `userNameTemplate`). */
   userName(organization: string, user: string): string;
   /** Runs `work` for every project of a batch that has a namespace here (found by its derived name and project label), in parallel. */
@@ -24,10 +25,16 @@ export interface OkdContext {
 
 export function createOkdContext(kube: KubeClient, region: string, userNameTemplate = DEFAULT_USER_NAME_TEMPLATE): OkdContext {
   const where = { region, platform: 'okd' as const };
-  async function findNamespace(projectId: string, o: KubeCallOptions): Promise<KubeObject | null> {
+  /** The project's namespace (not Terminating), labelled for the project, with the organisation it is labelled for. */
+  async function findLabelled(projectId: string, o: KubeCallOptions): Promise<{ ns: KubeObject; organization: string } | null> {
     const ns = await kube.find(`/api/v1/namespaces/${namespaceName(projectId)}`, o);
     // a namespace being deleted (Terminating, labels intact for a while) is gone for infrafed
-    return ns && !isTerminating(ns) && fromNamespace(ns, region)?.projectId === projectId ? ns : null;
+    const placement = ns && !isTerminating(ns) ? fromNamespace(ns, region) : null;
+    return ns && placement?.projectId === projectId ? { ns, organization: placement.organization } : null;
+  }
+  async function findNamespace(projectId: string, owner: string, o: KubeCallOptions): Promise<KubeObject | null> {
+    const found = await findLabelled(projectId, o);
+    return found?.organization === owner ? found.ns : null;
   }
   return {
     kube,
@@ -35,8 +42,8 @@ export function createOkdContext(kube: KubeClient, region: string, userNameTempl
     where,
     findNamespace,
     userName: (organization, user) => okdUserName(userNameTemplate, organization, user),
-    async requireNamespace(projectId, o) {
-      const ns = await findNamespace(projectId, o);
+    async requireNamespace(projectId, owner, o) {
+      const ns = await findNamespace(projectId, owner, o);
       if (!ns) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, { ...where, projectId });
       return ns.metadata.name;
     },
@@ -44,12 +51,9 @@ export function createOkdContext(kube: KubeClient, region: string, userNameTempl
       perProject(
         refs,
         async (ids) => {
-          const found = await Promise.all(ids.map(async (id) => [id, await findNamespace(id, { signal })] as const));
+          const found = await Promise.all(ids.map(async (id) => [id, await findLabelled(id, { signal })] as const));
           return new Map(
-            found.flatMap(([id, ns]) => {
-              const placement = ns && fromNamespace(ns, region);
-              return placement ? [[id, { nativeId: ns.metadata.name, organization: placement.organization }] as const] : [];
-            }),
+            found.flatMap(([id, f]) => (f ? [[id, { nativeId: f.ns.metadata.name, organization: f.organization }] as const] : [])),
           );
         },
         work,

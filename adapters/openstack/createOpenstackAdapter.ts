@@ -79,9 +79,16 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return domain.id;
   }
 
-  async function findProject(projectId: string, options: CallOptions): Promise<KeystoneProject | null> {
+  /** The project's Keystone project, found by its tag, whoever owns it. */
+  async function findTagged(projectId: string, options: CallOptions): Promise<KeystoneProject | null> {
     const found = await keystone.listProjects({ tags: [projectTag(projectId)] }, options);
     return found[0] ?? null;
+  }
+
+  /** The project's Keystone project when it is tagged for `owner` too; another organisation's is none of the caller's. */
+  async function findProject(projectId: string, owner: string, options: CallOptions): Promise<KeystoneProject | null> {
+    const project = await findTagged(projectId, options);
+    return project && fromKeystoneProject(project, region)?.organization === owner ? project : null;
   }
 
   function toPlacement(project: KeystoneProject): ProjectPlacement {
@@ -90,8 +97,8 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return placement;
   }
 
-  async function requireProject(projectId: string, options: CallOptions): Promise<KeystoneProject> {
-    const project = await findProject(projectId, options);
+  async function requireProject(projectId: string, owner: string, options: CallOptions): Promise<KeystoneProject> {
+    const project = await findProject(projectId, owner, options);
     if (!project)
       throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, {
         region,
@@ -207,7 +214,13 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'project', 'create', {
       async handle(req, { signal }) {
         const options = { signal };
-        const existing = await findProject(req.projectId, options);
+        const existing = await findTagged(req.projectId, options);
+        if (existing && toPlacement(existing).organization !== req.organization) {
+          throw new InfrafedError(ErrorCode.CONFLICT, `project ${req.projectId} exists in ${region} for another organisation`, {
+            region,
+            platform: 'openstack',
+          });
+        }
         if (existing) return { placement: toPlacement(existing), created: false };
         const domain = (await domainId(req.organization, true, options)) as string;
         try {
@@ -234,7 +247,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     }),
     adapterEndpoint(region, 'openstack', 'project', 'get', {
       async handle(req, { signal }) {
-        const project = await findProject(req.projectId, { signal });
+        const project = await findProject(req.projectId, req.owner, { signal });
         return { placement: project ? fromKeystoneProject(project, region) : null };
       },
     }),
@@ -252,7 +265,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     }),
     adapterEndpoint(region, 'openstack', 'project', 'delete', {
       async handle(req, { signal, log }) {
-        const project = await findProject(req.projectId, { signal });
+        const project = await findProject(req.projectId, req.owner, { signal });
         if (!project) return { deleted: false };
         // Keystone does not cascade to Neutron: whatever the project owns there would be orphaned
         if (deps.neutron) {
@@ -265,7 +278,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'member', 'add', {
       async handle(req, { signal }) {
         const options = { signal };
-        const project = await requireProject(req.projectId, options);
+        const project = await requireProject(req.projectId, req.owner, options);
         const domain = (await domainId(req.organization, true, options)) as string;
         const actor = (await findActor(req.kind, req.user, domain, true, options)) as KeystoneActor;
         const before = await currentRoles(project.id, actor, options);
@@ -286,7 +299,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'member', 'remove', {
       async handle(req, { signal }) {
         const options = { signal };
-        const project = await requireProject(req.projectId, options);
+        const project = await requireProject(req.projectId, req.owner, options);
         const domain = await domainId(req.organization, false, options);
         const actor = domain ? await findActor(req.kind, req.user, domain, false, options) : null;
         if (!actor) return { removed: false, previousRole: null };
@@ -308,21 +321,21 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'network', 'create', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        const project = await requireProject(req.projectId, { signal });
+        const project = await requireProject(req.projectId, req.owner, { signal });
         return ops.create(req, project.id, { signal });
       },
     }),
     adapterEndpoint(region, 'openstack', 'network', 'get', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        const project = await findProject(req.projectId, { signal });
+        const project = await findProject(req.projectId, req.owner, { signal });
         return { network: project ? await ops.get(req.projectId, project.id, req.networkId, { signal }) : null };
       },
     }),
     adapterEndpoint(region, 'openstack', 'network', 'delete', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        const project = await findProject(req.projectId, { signal });
+        const project = await findProject(req.projectId, req.owner, { signal });
         return { deleted: project ? await ops.delete(project.id, req.networkId, { signal }) : false };
       },
     }),
@@ -339,14 +352,14 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'rule', 'apply', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
-        const project = await requireProject(req.projectId, { signal });
+        const project = await requireProject(req.projectId, req.owner, { signal });
         return ops.apply(req.projectId, project.id, req.rule, { signal });
       },
     }),
     adapterEndpoint(region, 'openstack', 'rule', 'remove', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
-        const project = await findProject(req.projectId, { signal });
+        const project = await findProject(req.projectId, req.owner, { signal });
         return project ? ops.remove(project.id, req.ruleId, { signal }) : { removed: false, rule: null };
       },
     }),
@@ -369,7 +382,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     }),
     adapterEndpoint(region, 'openstack', 'quota', 'set', {
       async handle(req, { signal }) {
-        const project = await requireProject(req.projectId, { signal });
+        const project = await requireProject(req.projectId, req.owner, { signal });
         return quotas.set(project.id, req.limits, { signal });
       },
     }),

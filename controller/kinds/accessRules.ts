@@ -4,8 +4,8 @@ import { projectPlacementKey } from '../../schema/model.ts';
 import { fromAccessRuleInput, type AccessRule } from '../../schema/network.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 import { objectChanges, reserveObjects } from '../reservations.ts';
-import { defineKind } from './kind.ts';
-import { onEveryPlacement, projectRef } from './placements.ts';
+import { defineKind, ownerOf } from './kind.ts';
+import { onEveryPlacement } from './placements.ts';
 
 /** A rule of the project's `infrafed` security group (an OKD NetworkPolicy) in every placement; its id comes from what it allows. */
 export const APPLY_ACCESS_RULE = defineKind({
@@ -29,7 +29,7 @@ export const APPLY_ACCESS_RULE = defineKind({
       const projectId = op.projectId as string;
       const asked = await fanOut(
         op.steps.map((s) => ({ region: s.region, platform: s.platform })),
-        async (p) => ctx.call(p, 'rule', 'list', { projects: [await projectRef(ctx, projectId)] }),
+        (p) => ctx.call(p, 'rule', 'list', { projects: [{ projectId, organization: ownerOf(op) }] }),
       );
       if (asked.failed.length > 0) throw error;
       const lacking = new Set(
@@ -49,19 +49,20 @@ export const APPLY_ACCESS_RULE = defineKind({
   },
   steps(ctx, op) {
     const { projectId } = op.request.input;
+    const owner = ownerOf(op);
     const rule = fromAccessRuleInput(op.request.input.rule);
     return {
       async forward(step, checkpoint) {
         // whether the rule was there before decides whether an undo may remove it
-        const before = await ctx.call(step, 'rule', 'list', { projects: [await projectRef(ctx, projectId)] });
+        const before = await ctx.call(step, 'rule', 'list', { projects: [{ projectId, organization: owner }] });
         await checkpoint({ existedBefore: before.rules.some((r) => r.id === rule.id) });
-        const res = await ctx.call(step, 'rule', 'apply', { projectId, rule });
+        const res = await ctx.call(step, 'rule', 'apply', { projectId, owner, rule });
         return { nativeId: res.rule.nativeId, changed: res.created, undo: { existedBefore: !res.created } };
       },
       async undo(step) {
         // never remove a rule that was there before this operation (unknown: the step never recorded it, so it never ran)
         if (step.undo?.existedBefore !== false) return;
-        await ctx.call(step, 'rule', 'remove', { projectId, ruleId: rule.id });
+        await ctx.call(step, 'rule', 'remove', { projectId, owner, ruleId: rule.id });
       },
     };
   },
@@ -79,19 +80,20 @@ export const REMOVE_ACCESS_RULE = defineKind({
   },
   steps(ctx, op) {
     const { projectId, ruleId } = op.request.input;
+    const owner = ownerOf(op);
     return {
       async forward(step, checkpoint) {
-        const before = await ctx.call(step, 'rule', 'list', { projects: [await projectRef(ctx, projectId)] });
+        const before = await ctx.call(step, 'rule', 'list', { projects: [{ projectId, organization: owner }] });
         const found = before.rules.find((r) => r.id === ruleId);
         if (!found) return { changed: false, undo: { rule: null } };
         const { projectId: _p, region: _r, platform: _pl, nativeId: _n, status: _s, ...removed } = found;
         await checkpoint({ rule: removed });
-        const res = await ctx.call(step, 'rule', 'remove', { projectId, ruleId });
+        const res = await ctx.call(step, 'rule', 'remove', { projectId, owner, ruleId });
         return { nativeId: found.nativeId, changed: res.removed, undo: { rule: res.rule ?? removed } };
       },
       async undo(step) {
         const removed = (step.undo?.rule as AccessRule | null | undefined) ?? null;
-        if (removed) await ctx.call(step, 'rule', 'apply', { projectId, rule: removed });
+        if (removed) await ctx.call(step, 'rule', 'apply', { projectId, owner, rule: removed });
       },
     };
   },

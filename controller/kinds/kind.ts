@@ -9,6 +9,11 @@ import type { ControllerStore } from '../store.ts';
 
 /** The request of one kind of operation. */
 export type RequestOf<K extends OperationKind> = Extract<OperationRequest, { kind: K }>;
+/** The organisation that owns an operation's project (older records without it: the operation's own). */
+export function ownerOf(op: Operation): string {
+  return op.projectOwner ?? op.organization;
+}
+
 /** An operation of one kind (its request narrowed). */
 export type OperationOf<K extends OperationKind> = Operation & { kind: K; request: RequestOf<K> };
 
@@ -34,6 +39,8 @@ export interface KindContext {
 /** What an operation touches: decided before it is recorded. */
 export interface PlannedOperation {
   projectId: string;
+  /** The organisation that owns the project. */
+  owner: string;
   /** One step per placement. */
   placements: Placement[];
   /** The network, access rule or partner the operation is about, when it is about one. */

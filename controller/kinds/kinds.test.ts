@@ -117,6 +117,7 @@ describe('planning', () => {
     const input = { projectId: P, name: 'backend', cidr: '10.0.0.0/24', dnsNameservers: [], router: { external: false } };
     expect(await plan(ctx, acme('member'), { kind: 'CREATE_NETWORK', input: { ...input, region: 'sto' } })).toEqual({
       projectId: P,
+      owner: 'acme',
       placements: [{ region: 'sto', platform: 'openstack' }],
       resourceId: expect.stringMatching(/^net_/),
       objects: { networks: 1, subnets: 1, routers: 1 },
@@ -149,8 +150,10 @@ describe('planning', () => {
   it('lets a partner act within its share level, never on what only the owner may do, and hides the project from everyone else', async () => {
     const { ctx } = await withProject();
     const rule = { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24' } as const;
+    // a partner's operation is on the owner's project: the adapters are told whose natives to touch
     await expect(plan(ctx, globex('admin'), { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } as never })).resolves.toMatchObject({
       projectId: P,
+      owner: 'acme',
     });
     expect(
       await failure(plan(ctx, globex('owner'), { kind: 'SET_QUOTA', input: { projectId: P, region: 'sto', limits: { cores: 1 } } })),

@@ -1,7 +1,7 @@
 import { Permission } from '../../schema/access.ts';
 import type { ProjectRole } from '../../schema/model.ts';
 import { memberOf } from '../../schema/operations.ts';
-import { defineKind } from './kind.ts';
+import { defineKind, ownerOf } from './kind.ts';
 import { onEveryPlacement } from './placements.ts';
 
 const previousRoleOf = (undo: Record<string, unknown> | null) => (undo?.previousRole as ProjectRole | null | undefined) ?? null;
@@ -17,7 +17,7 @@ export const ADD_MEMBER = defineKind({
   },
   steps(ctx, op) {
     const { projectId, role } = op.request.input;
-    const member = { projectId, ...memberOf(op.request.input), organization: op.organization };
+    const member = { projectId, owner: ownerOf(op), ...memberOf(op.request.input), organization: op.organization };
     return {
       async forward(step) {
         const res = await ctx.call(step, 'member', 'add', { ...member, role });
@@ -42,7 +42,12 @@ export const REMOVE_MEMBER = defineKind({
     return onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
   },
   steps(ctx, op) {
-    const member = { projectId: op.request.input.projectId, ...memberOf(op.request.input), organization: op.organization };
+    const member = {
+      projectId: op.request.input.projectId,
+      owner: ownerOf(op),
+      ...memberOf(op.request.input),
+      organization: op.organization,
+    };
     return {
       async forward(step) {
         const res = await ctx.call(step, 'member', 'remove', member);

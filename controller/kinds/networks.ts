@@ -7,7 +7,7 @@ import type { ProjectRecord } from '../../schema/operations.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 import { activeProject } from '../permissions.ts';
 import { reserveObjects } from '../reservations.ts';
-import { defineKind, type KindContext } from './kind.ts';
+import { defineKind, ownerOf, type KindContext } from './kind.ts';
 import { openstackIn } from './placements.ts';
 
 /** Which of the project's OpenStack placements holds the network (asks them in parallel), and the network. */
@@ -17,7 +17,9 @@ async function placementOfNetwork(
   networkId: string,
 ): Promise<{ placement: Placement; network: Network }> {
   const candidates = record.placements.filter((p) => p.platform === 'openstack');
-  const asked = await fanOut(candidates, (p) => ctx.call(p, 'network', 'get', { projectId: record.projectId, networkId }));
+  const asked = await fanOut(candidates, (p) =>
+    ctx.call(p, 'network', 'get', { projectId: record.projectId, owner: record.organization, networkId }),
+  );
   const found = asked.ok.find((r) => r.value.network !== null);
   if (found?.value.network) return { placement: found.target, network: found.value.network };
   // a region that did not answer may hold it: say so rather than "not found"
@@ -34,7 +36,13 @@ export const CREATE_NETWORK = defineKind({
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     const objects: Amounts = { networks: 1, subnets: 1, ...(request.input.router ? { routers: 1 } : {}) };
-    return { projectId: record.projectId, placements: [openstackIn(record, request.input.region)], resourceId: ctx.newId('net'), objects };
+    return {
+      projectId: record.projectId,
+      owner: record.organization,
+      placements: [openstackIn(record, request.input.region)],
+      resourceId: ctx.newId('net'),
+      objects,
+    };
   },
   accept: (ctx, op) => reserveObjects(ctx.ledger, op),
   steps(ctx, op) {
@@ -45,6 +53,7 @@ export const CREATE_NETWORK = defineKind({
         const body = {
           id: networkId,
           projectId,
+          owner: ownerOf(op),
           name,
           cidr,
           gatewayIp: gatewayIp ?? null,
@@ -55,7 +64,7 @@ export const CREATE_NETWORK = defineKind({
         return { nativeId: res.network.nativeId, changed: res.created };
       },
       async undo(step) {
-        await ctx.call(step, 'network', 'delete', { projectId, networkId });
+        await ctx.call(step, 'network', 'delete', { projectId, owner: ownerOf(op), networkId });
       },
     };
   },
@@ -75,13 +84,19 @@ export const DELETE_NETWORK = defineKind({
       ...(network.subnetNativeId ? { subnets: -1 } : {}),
       ...(network.router ? { routers: -1 } : {}),
     };
-    return { projectId: record.projectId, placements: [placement], resourceId: request.input.networkId, objects };
+    return {
+      projectId: record.projectId,
+      owner: record.organization,
+      placements: [placement],
+      resourceId: request.input.networkId,
+      objects,
+    };
   },
   steps(ctx, op) {
     const { projectId, networkId } = op.request.input;
     return {
       async forward(step) {
-        const res = await ctx.call(step, 'network', 'delete', { projectId, networkId });
+        const res = await ctx.call(step, 'network', 'delete', { projectId, owner: ownerOf(op), networkId });
         return { changed: res.deleted };
       },
     };

@@ -47,15 +47,5 @@ export async function onEveryPlacement(
   permission: Permission,
 ): Promise<PlannedOperation> {
   const record = await activeProject(ctx.store, principal, projectId, permission);
-  return { projectId: record.projectId, placements: record.placements, resourceId: null };
-}
-
-/**
- * The project as adapters take it in reads: its id and the organisation that owns it (a partner's operation
- * is still on the owner's project; the adapters answer only for natives tagged for the owner).
- */
-export async function projectRef(ctx: KindContext, projectId: string): Promise<{ projectId: string; organization: string }> {
-  const record = await ctx.store.getProject(projectId);
-  if (!record) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
-  return { projectId, organization: record.organization };
+  return { projectId: record.projectId, owner: record.organization, placements: record.placements, resourceId: null };
 }

@@ -6,7 +6,7 @@ import { limitsFor } from '../../schema/quota.ts';
 import { badUserInput } from '../../runtime/problems.ts';
 import { activeProject } from '../permissions.ts';
 import { quotaChanges } from '../reservations.ts';
-import { defineKind } from './kind.ts';
+import { defineKind, ownerOf } from './kind.ts';
 
 /** A project with a placement (Keystone project, OpenShift Project) in each region/platform asked for. */
 export const CREATE_PROJECT = defineKind({
@@ -14,10 +14,10 @@ export const CREATE_PROJECT = defineKind({
   permission: Permission.manageProjects,
   action: 'project.create',
   takeover: 'rollback',
-  async plan(ctx, _principal, request) {
+  async plan(ctx, principal, request) {
     const problems = placementProblems(request.input.placements, ctx.placements);
     if (problems.length > 0) throw badUserInput(problems);
-    return { projectId: ctx.newId('prj'), placements: request.input.placements, resourceId: null };
+    return { projectId: ctx.newId('prj'), owner: principal.organization, placements: request.input.placements, resourceId: null };
   },
   // the name is claimed and the project indexed as CREATING; the organisation's project defaults are held
   async accept(ctx, op) {
@@ -56,11 +56,11 @@ export const CREATE_PROJECT = defineKind({
         const res = await ctx.call(step, 'project', 'create', { projectId, organization: op.organization, name, description });
         // the organisation's project defaults, already held against its entitlements
         const defaults = op.quotaDefaults ? limitsFor(step.platform, op.quotaDefaults as Amounts) : {};
-        if (Object.keys(defaults).length > 0) await ctx.call(step, 'quota', 'set', { projectId, limits: defaults });
+        if (Object.keys(defaults).length > 0) await ctx.call(step, 'quota', 'set', { projectId, owner: op.organization, limits: defaults });
         return { nativeId: res.placement.nativeId, changed: res.created };
       },
       async undo(step) {
-        await ctx.call(step, 'project', 'delete', { projectId });
+        await ctx.call(step, 'project', 'delete', { projectId, owner: ownerOf(op) });
       },
       async onSucceeded() {
         const record = await ctx.store.getProject(projectId);
@@ -85,7 +85,7 @@ export const DELETE_PROJECT = defineKind({
   takeover: 'forward',
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission, { whileDeleting: true });
-    return { projectId: record.projectId, placements: record.placements, resourceId: null };
+    return { projectId: record.projectId, owner: record.organization, placements: record.placements, resourceId: null };
   },
   async accept(ctx, op) {
     const record = await ctx.store.getProject(op.projectId as string);
@@ -96,7 +96,7 @@ export const DELETE_PROJECT = defineKind({
     const { projectId } = op.request.input;
     return {
       async forward(step) {
-        await ctx.call(step, 'project', 'delete', { projectId });
+        await ctx.call(step, 'project', 'delete', { projectId, owner: ownerOf(op) });
         return {};
       },
       async onSucceeded() {

@@ -3,8 +3,8 @@ import type { Amounts } from '../../schema/entitlements.ts';
 import type { QuotaLimits } from '../../schema/quota.ts';
 import { activeProject } from '../permissions.ts';
 import { quotaChanges } from '../reservations.ts';
-import { defineKind } from './kind.ts';
-import { placementsIn, projectRef } from './placements.ts';
+import { defineKind, ownerOf } from './kind.ts';
+import { placementsIn } from './placements.ts';
 
 /** The limits given (only those) on the project's placements in one region, held against the entitlements. */
 export const SET_QUOTA = defineKind({
@@ -14,7 +14,12 @@ export const SET_QUOTA = defineKind({
   takeover: 'rollback',
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    return { projectId: record.projectId, placements: placementsIn(record, request.input.region), resourceId: null };
+    return {
+      projectId: record.projectId,
+      owner: record.organization,
+      placements: placementsIn(record, request.input.region),
+      resourceId: null,
+    };
   },
   // held before anything is recorded or sent to a platform
   async accept(ctx, op) {
@@ -25,18 +30,19 @@ export const SET_QUOTA = defineKind({
     const { projectId, limits } = op.request.input;
     return {
       async forward(step, checkpoint) {
-        const before = await ctx.call(step, 'quota', 'get', { projects: [await projectRef(ctx, projectId)] });
+        const before = await ctx.call(step, 'quota', 'get', { projects: [{ projectId, organization: ownerOf(op) }] });
         const current = before.quotas[0]?.limits ?? {};
         const previous: QuotaLimits = {};
         for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;
         await checkpoint({ previous });
-        const res = await ctx.call(step, 'quota', 'set', { projectId, limits });
+        const res = await ctx.call(step, 'quota', 'set', { projectId, owner: ownerOf(op), limits });
         const changed = Object.entries(res.previous).some(([r, v]) => v !== limits[r as keyof QuotaLimits]);
         return { changed, undo: { previous: res.previous } };
       },
       async undo(step) {
         const previous = step.undo?.previous as QuotaLimits | undefined;
-        if (previous && Object.keys(previous).length > 0) await ctx.call(step, 'quota', 'set', { projectId, limits: previous });
+        if (previous && Object.keys(previous).length > 0)
+          await ctx.call(step, 'quota', 'set', { projectId, owner: ownerOf(op), limits: previous });
       },
       // the reservation made when the operation was accepted becomes the allocation, or is freed
       onSucceeded: () => ctx.ledger.commit(op.organization, op.id, quotaChanges(op, limits as Amounts)),

@@ -2,8 +2,7 @@ import { Permission } from '../../schema/access.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { badUserInput } from '../../runtime/problems.ts';
 import { activeProject } from '../permissions.ts';
-import { defineKind } from './kind.ts';
-import { projectRef } from './placements.ts';
+import { defineKind, ownerOf } from './kind.ts';
 
 /** The owner shares a project with a partner organisation at a level; no platform changes (the share takes effect when it is done). */
 export const SHARE_PROJECT = defineKind({
@@ -17,7 +16,7 @@ export const SHARE_PROJECT = defineKind({
       throw badUserInput([
         { path: 'partner', message: 'a project cannot be shared with its own organisation', value: request.input.partner },
       ]);
-    return { projectId: record.projectId, placements: [], resourceId: request.input.partner };
+    return { projectId: record.projectId, owner: record.organization, placements: [], resourceId: request.input.partner };
   },
   steps(ctx, op) {
     const { projectId, partner, level } = op.request.input;
@@ -50,7 +49,7 @@ export const REVOKE_SHARE = defineKind({
     if (!record.shares.some((s) => s.organization === request.input.partner)) {
       throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${record.projectId} is not shared with ${request.input.partner}`);
     }
-    return { projectId: record.projectId, placements: record.placements, resourceId: request.input.partner };
+    return { projectId: record.projectId, owner: record.organization, placements: record.placements, resourceId: request.input.partner };
   },
   async accept(ctx, op) {
     const { partner } = op.request.input;
@@ -63,9 +62,10 @@ export const REVOKE_SHARE = defineKind({
     const { projectId, partner } = op.request.input;
     return {
       async forward(step) {
-        const listed = await ctx.call(step, 'member', 'list', { projects: [await projectRef(ctx, projectId)] });
+        const listed = await ctx.call(step, 'member', 'list', { projects: [{ projectId, organization: ownerOf(op) }] });
         const theirs = listed.members.filter((m) => m.organization === partner);
-        for (const m of theirs) await ctx.call(step, 'member', 'remove', { projectId, kind: m.kind, user: m.user, organization: partner });
+        for (const m of theirs)
+          await ctx.call(step, 'member', 'remove', { projectId, owner: ownerOf(op), kind: m.kind, user: m.user, organization: partner });
         return { changed: theirs.length > 0 };
       },
     };

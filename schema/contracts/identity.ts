@@ -35,7 +35,8 @@ export type ProjectCreateRequest = z.infer<typeof projectCreateRequest>;
 export const projectCreateReply = z.object({ placement: projectPlacementSchema, created: z.boolean() });
 export type ProjectCreateReply = z.infer<typeof projectCreateReply>;
 
-export const projectGetRequest = z.object({ projectId: projectIdSchema });
+/** `owner`: the organisation that owns the project; the adapter acts only on a native tagged for it. */
+export const projectGetRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema });
 export const projectGetReply = z.object({ placement: projectPlacementSchema.nullable() });
 
 export const projectListRequest = z.object({
@@ -47,7 +48,7 @@ export type ProjectListRequest = z.infer<typeof projectListRequest>;
 export const projectListReply = z.object({ placements: z.array(projectPlacementSchema) });
 export type ProjectListReply = z.infer<typeof projectListReply>;
 
-export const projectDeleteRequest = z.object({ projectId: projectIdSchema });
+export const projectDeleteRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema });
 export const projectDeleteReply = z.object({ deleted: z.boolean() });
 
 export const memberSchema = z.object({
@@ -63,6 +64,7 @@ export type Member = z.infer<typeof memberSchema>;
 
 export const memberAddRequest = z.object({
   projectId: projectIdSchema,
+  owner: organizationIdSchema,
   kind: memberKindSchema.default('user'),
   user: userNameSchema,
   organization: organizationIdSchema,
@@ -74,6 +76,7 @@ export type MemberAddReply = z.infer<typeof memberAddReply>;
 
 export const memberRemoveRequest = z.object({
   projectId: projectIdSchema,
+  owner: organizationIdSchema,
   kind: memberKindSchema.default('user'),
   user: userNameSchema,
   organization: organizationIdSchema,

@@ -38,6 +38,7 @@ export type Network = z.infer<typeof networkSchema>;
 export const networkCreateRequest = z.object({
   id: networkIdSchema,
   projectId: projectIdSchema,
+  owner: organizationIdSchema,
   name: networkNameSchema,
   cidr: z.string(),
   gatewayIp: z.string().nullable(),
@@ -47,10 +48,10 @@ export const networkCreateRequest = z.object({
 export type NetworkCreateRequest = z.infer<typeof networkCreateRequest>;
 export const networkCreateReply = z.object({ network: networkSchema, created: z.boolean() });
 
-export const networkGetRequest = z.object({ projectId: projectIdSchema, networkId: networkIdSchema });
+export const networkGetRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, networkId: networkIdSchema });
 export const networkGetReply = z.object({ network: networkSchema.nullable() });
 
-export const networkDeleteRequest = z.object({ projectId: projectIdSchema, networkId: networkIdSchema });
+export const networkDeleteRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, networkId: networkIdSchema });
 export const networkDeleteReply = z.object({ deleted: z.boolean() });
 
 export const networkListRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(500) });
@@ -67,10 +68,10 @@ export const placedAccessRuleSchema = accessRuleSchema.extend({
 });
 export type PlacedAccessRule = z.infer<typeof placedAccessRuleSchema>;
 
-export const ruleApplyRequest = z.object({ projectId: projectIdSchema, rule: accessRuleSchema });
+export const ruleApplyRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, rule: accessRuleSchema });
 export const ruleApplyReply = z.object({ rule: placedAccessRuleSchema, created: z.boolean() });
 
-export const ruleRemoveRequest = z.object({ projectId: projectIdSchema, ruleId: accessRuleIdSchema });
+export const ruleRemoveRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, ruleId: accessRuleIdSchema });
 /** `rule` is what was removed (so the removal can be undone). */
 export const ruleRemoveReply = z.object({ removed: z.boolean(), rule: accessRuleSchema.nullable() });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { projectIdSchema } from '../model.ts';
+import { organizationIdSchema, projectIdSchema } from '../model.ts';
 import { quotaLimitsSchema, quotaUsageSchema } from '../quota.ts';
 import { projectRefSchema } from './network.ts';
 
@@ -14,6 +14,6 @@ export const quotaGetRequest = z.object({ projects: z.array(projectRefSchema).mi
 export const quotaGetReply = z.object({ quotas: z.array(placementQuotaSchema) });
 
 /** Limits to write; null sets "unlimited" (only undo does that: callers give whole numbers, see quotaLimitsInput). */
-export const quotaSetRequest = z.object({ projectId: projectIdSchema, limits: quotaLimitsSchema });
+export const quotaSetRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, limits: quotaLimitsSchema });
 /** `previous` holds the earlier value of every limit that was given (so the change can be undone). */
 export const quotaSetReply = z.object({ limits: quotaLimitsSchema, previous: quotaLimitsSchema });

@@ -134,15 +134,15 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
       enabled: true,
     });
     nativeId = first.placement.nativeId;
-    expect((await call('project', 'get', { projectId: P })).placement).toEqual(first.placement);
+    expect((await call('project', 'get', { projectId: P, owner: 'acme' })).placement).toEqual(first.placement);
     expect((await call('project', 'list', { organization: 'acme' })).placements).toEqual([first.placement]);
     expect((await call('project', 'list', { organization: 'globex' })).placements).toEqual([]);
   });
 
   it('adds a member, changes its role, lists and removes it, reporting the previous role each time', async () => {
     const m = { projectId: P, user: 'alice@acme.example', organization: 'acme' };
-    expect((await call('member', 'add', { ...m, role: 'reader' })).previousRole).toBeNull();
-    expect((await call('member', 'add', { ...m, role: 'admin' })).previousRole).toBe('reader');
+    expect((await call('member', 'add', { ...m, owner: 'acme', role: 'reader' })).previousRole).toBeNull();
+    expect((await call('member', 'add', { ...m, owner: 'acme', role: 'admin' })).previousRole).toBe('reader');
     const listed = await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.members).toEqual([{ ...m, kind: 'user', role: 'admin' }]);
     // another project's id with this project's native id: the adapter finds natives by tag/label, never by a caller's id
@@ -153,26 +153,26 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'globex' }] })).members).toEqual([]);
     expect((await call('quota', 'get', { projects: [{ projectId: P, organization: 'globex' }] })).quotas).toEqual([]);
     expect((await call('rule', 'list', { projects: [{ projectId: P, organization: 'globex' }] })).rules).toEqual([]);
-    expect(await call('member', 'remove', m)).toEqual({ removed: true, previousRole: 'admin' });
-    expect(await call('member', 'remove', m)).toEqual({ removed: false, previousRole: null });
+    expect(await call('member', 'remove', { ...m, owner: 'acme' })).toEqual({ removed: true, previousRole: 'admin' });
+    expect(await call('member', 'remove', { ...m, owner: 'acme' })).toEqual({ removed: false, previousRole: null });
     expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] })).members).toEqual([]);
   });
 
   it('gives a group a role (a group named like a user is another member), lists and removes it', async () => {
     const g = { projectId: P, kind: 'group' as const, user: 'alice@acme.example', organization: 'acme' };
     const u = { projectId: P, kind: 'user' as const, user: 'alice@acme.example', organization: 'acme' };
-    expect((await call('member', 'add', { ...g, role: 'member' })).previousRole).toBeNull();
-    expect((await call('member', 'add', { ...u, role: 'reader' })).previousRole).toBeNull();
+    expect((await call('member', 'add', { ...g, owner: 'acme', role: 'member' })).previousRole).toBeNull();
+    expect((await call('member', 'add', { ...u, owner: 'acme', role: 'reader' })).previousRole).toBeNull();
     const listed = await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.members).toEqual([
       { ...g, role: 'member' },
       { ...u, role: 'reader' },
     ]);
-    expect(await call('member', 'remove', g)).toEqual({ removed: true, previousRole: 'member' });
+    expect(await call('member', 'remove', { ...g, owner: 'acme' })).toEqual({ removed: true, previousRole: 'member' });
     expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] })).members).toEqual([
       { ...u, role: 'reader' },
     ]);
-    await call('member', 'remove', u);
+    await call('member', 'remove', { ...u, owner: 'acme' });
   });
 
   it('applies a rule once (re-applying reports the existing one), lists it, removes it', async () => {
@@ -183,8 +183,8 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
       remoteCidr: '198.51.100.0/24',
       description: 'web',
     });
-    const first = await call('rule', 'apply', { projectId: P, rule: web });
-    const again = await call('rule', 'apply', { projectId: P, rule: web });
+    const first = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: web });
+    const again = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: web });
     expect([first.created, again.created]).toEqual([true, false]);
     expect(again.rule).toEqual(first.rule);
     expect(first.rule).toMatchObject({
@@ -199,32 +199,36 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     });
     const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.rules.filter((r) => r.id === web.id)).toEqual([first.rule]);
-    expect(await call('rule', 'remove', { projectId: P, ruleId: web.id })).toEqual({ removed: true, rule: web });
-    expect(await call('rule', 'remove', { projectId: P, ruleId: web.id })).toEqual({ removed: false, rule: null });
+    expect(await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: web.id })).toEqual({ removed: true, rule: web });
+    expect(await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: web.id })).toEqual({ removed: false, rule: null });
   });
 
   it('sets only the quota limits given, reads them back, and refuses a limit below use (CONFLICT)', async () => {
-    const set = await call('quota', 'set', { projectId: P, limits: { cores: 4, ramMiB: 4096 } });
+    const set = await call('quota', 'set', { projectId: P, owner: 'acme', limits: { cores: 4, ramMiB: 4096 } });
     expect(set.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
     const read = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0];
     expect(read?.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
-    const again = await call('quota', 'set', { projectId: P, limits: { instances: 3 } });
+    const again = await call('quota', 'set', { projectId: P, owner: 'acme', limits: { instances: 3 } });
     expect(again.previous).toEqual({ instances: target.platform === 'okd' ? null : 10 });
     expect(again.limits).toMatchObject({ cores: 4, ramMiB: 4096, instances: 3 });
 
-    await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 } }) });
-    const below = await failure(call('quota', 'set', { projectId: P, limits: { securityGroupRules: 0 } }));
+    await call('rule', 'apply', {
+      projectId: P,
+      owner: 'acme',
+      rule: rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 } }),
+    });
+    const below = await failure(call('quota', 'set', { projectId: P, owner: 'acme', limits: { securityGroupRules: 0 } }));
     expect(below).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'securityGroupRules', limit: 0 }) });
   });
 
   it('refuses a rule over the quota with QUOTA_EXCEEDED and the figures', async () => {
-    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: 1_000 } });
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { securityGroupRules: 1_000 } });
     const inUse = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0]?.usage
       .securityGroupRules as number;
     expect(inUse).toBeGreaterThanOrEqual(1);
-    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { securityGroupRules: inUse } });
     const over = await failure(
-      call('rule', 'apply', { projectId: P, rule: rule({ direction: 'egress', protocol: 'udp', ports: { from: 53 } }) }),
+      call('rule', 'apply', { projectId: P, owner: 'acme', rule: rule({ direction: 'egress', protocol: 'udp', ports: { from: 53 } }) }),
     );
     expect(over).toMatchObject({
       code: 'QUOTA_EXCEEDED',
@@ -241,21 +245,24 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
 
   it('says NOT_FOUND for a project it does not have, BAD_REQUEST for a malformed message, NOT_SUPPORTED for what the platform lacks', async () => {
     const missing = 'prj_01dddddddddddddddddddddddd';
-    expect(await failure(call('member', 'add', { projectId: missing, user: 'bob', organization: 'acme', role: 'member' }))).toMatchObject({
+    expect(
+      await failure(call('member', 'add', { projectId: missing, owner: 'acme', user: 'bob', organization: 'acme', role: 'member' })),
+    ).toMatchObject({
       code: 'NOT_FOUND',
     });
     expect(
-      await failure(call('rule', 'apply', { projectId: missing, rule: rule({ direction: 'ingress', protocol: 'any' }) })),
+      await failure(call('rule', 'apply', { projectId: missing, owner: 'acme', rule: rule({ direction: 'ingress', protocol: 'any' }) })),
     ).toMatchObject({ code: 'NOT_FOUND' });
     // a request that breaks the contract on purpose (callers' bodies are typed, so it takes a cast)
     expect(await failure(call('project', 'create', { projectId: 'nope' } as never))).toMatchObject({ code: 'BAD_REQUEST' });
-    expect(await failure(call('quota', 'set', { projectId: P, limits: { [target.foreignQuota]: 1 } }))).toMatchObject({
+    expect(await failure(call('quota', 'set', { projectId: P, owner: 'acme', limits: { [target.foreignQuota]: 1 } }))).toMatchObject({
       code: 'NOT_SUPPORTED',
     });
     if (target.platform === 'okd') {
       const net = {
         id: 'net_01aaaaaaaaaaaaaaaaaaaaaaaa',
         projectId: P,
+        owner: 'acme',
         name: 'n',
         cidr: '10.0.0.0/24',
         gatewayIp: null,
@@ -266,16 +273,37 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
         code: 'NOT_SUPPORTED',
         message: expect.stringContaining('OKD placement has none'),
       });
-      expect(await failure(call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }))).toMatchObject({
+      expect(
+        await failure(call('rule', 'apply', { projectId: P, owner: 'acme', rule: rule({ direction: 'ingress', protocol: 'icmp' }) })),
+      ).toMatchObject({
         code: 'NOT_SUPPORTED',
       });
     }
   });
 
+  it("changes nothing of a project named as another organisation's: NOT_FOUND, and the delete finds nothing", async () => {
+    const foreign = { projectId: P, owner: 'globex' };
+    expect(await failure(call('member', 'add', { ...foreign, user: 'mallory', organization: 'globex', role: 'admin' }))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await failure(call('quota', 'set', { ...foreign, limits: { instances: 1 } }))).toMatchObject({ code: 'NOT_FOUND' });
+    expect(
+      await failure(call('rule', 'apply', { ...foreign, rule: rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 1 } }) })),
+    ).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect(await call('project', 'delete', foreign)).toEqual({ deleted: false });
+    expect((await call('project', 'get', foreign)).placement).toBeNull();
+    expect((await call('project', 'get', { projectId: P, owner: 'acme' })).placement?.projectId).toBe(P);
+    expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'acme' }] })).members.map((m) => m.user)).not.toContain(
+      'mallory',
+    );
+  });
+
   it('deletes the project with everything in it, idempotently', async () => {
-    expect(await call('project', 'delete', { projectId: P })).toEqual({ deleted: true });
-    expect(await call('project', 'delete', { projectId: P })).toEqual({ deleted: false });
-    expect((await call('project', 'get', { projectId: P })).placement).toBeNull();
+    expect(await call('project', 'delete', { projectId: P, owner: 'acme' })).toEqual({ deleted: true });
+    expect(await call('project', 'delete', { projectId: P, owner: 'acme' })).toEqual({ deleted: false });
+    expect((await call('project', 'get', { projectId: P, owner: 'acme' })).placement).toBeNull();
     expect((await call('project', 'list', { organization: 'acme' })).placements.map((p) => p.projectId)).not.toContain(P);
     // a platform may take a moment to remove what was in the project (OKD: the namespace is Terminating)
     let left = await target.leftovers(P, nativeId);

@@ -57,8 +57,15 @@ describe('OKD adapter: organisations apart on the cluster', () => {
   });
 
   it("keeps acme's group ops and organisation acme-ops's own Group apart", async () => {
-    await call('member', 'add', { projectId: ACME, kind: 'group', user: 'ops', organization: 'acme', role: 'admin' });
-    await call('member', 'add', { projectId: ACME_OPS, kind: 'user', user: 'mallory', organization: 'acme-ops', role: 'reader' });
+    await call('member', 'add', { projectId: ACME, owner: 'acme', kind: 'group', user: 'ops', organization: 'acme', role: 'admin' });
+    await call('member', 'add', {
+      projectId: ACME_OPS,
+      owner: 'acme-ops',
+      kind: 'user',
+      user: 'mallory',
+      organization: 'acme-ops',
+      role: 'reader',
+    });
     const acmeGroup = bindings(`ifd-${ACME.replace('_', '-')}`).find((b) => b.subjects[0]?.kind === 'Group')?.subjects[0]?.name as string;
     // acme's group is bound with admin in acme's project; mallory of acme-ops must not be in it
     expect(group(acmeGroup)?.users ?? []).not.toContain('mallory');
@@ -82,7 +89,9 @@ describe('OKD adapter: organisations apart on the cluster', () => {
       }),
     });
     expect(
-      await failure(call('member', 'add', { projectId: ACME, kind: 'group', user: 'research', organization: 'acme', role: 'member' })),
+      await failure(
+        call('member', 'add', { projectId: ACME, owner: 'acme', kind: 'group', user: 'research', organization: 'acme', role: 'member' }),
+      ),
     ).toMatchObject({
       code: 'CONFLICT',
       message: expect.stringMatching(/belongs to another organisation/),
@@ -96,8 +105,8 @@ describe('OKD adapter: organisations apart on the cluster', () => {
   });
 
   it("binds each organisation's user u42 as its own OpenShift user on a shared project", async () => {
-    await call('member', 'add', { projectId: ACME, kind: 'user', user: 'u42', organization: 'acme', role: 'reader' });
-    await call('member', 'add', { projectId: ACME, kind: 'user', user: 'u42', organization: 'uni-b', role: 'member' });
+    await call('member', 'add', { projectId: ACME, owner: 'acme', kind: 'user', user: 'u42', organization: 'acme', role: 'reader' });
+    await call('member', 'add', { projectId: ACME, owner: 'acme', kind: 'user', user: 'u42', organization: 'uni-b', role: 'member' });
     const ns = `ifd-${ACME.replace('_', '-')}`;
     const userBindings = bindings(ns)
       .filter((b) => b.subjects[0]?.kind === 'User')

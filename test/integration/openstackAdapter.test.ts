@@ -70,14 +70,26 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     expect(globex.placements.map((p) => p.projectId)).toEqual([P2]);
     const none = await call('project', 'list', { organization: 'initech' });
     expect(none.placements).toEqual([]);
-    const got = await call('project', 'get', { projectId: P1 });
+    const got = await call('project', 'get', { projectId: P1, owner: 'acme' });
     expect(got.placement?.organization).toBe('acme');
   });
 
   it('adds a member with a role, changes the role, lists and removes it, reporting the previous role each time', async () => {
-    const added = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'reader' });
+    const added = await call('member', 'add', {
+      projectId: P1,
+      owner: 'acme',
+      user: 'alice@acme.example',
+      organization: 'acme',
+      role: 'reader',
+    });
     expect(added.previousRole).toBeNull();
-    const changed = await call('member', 'add', { projectId: P1, user: 'alice@acme.example', organization: 'acme', role: 'admin' });
+    const changed = await call('member', 'add', {
+      projectId: P1,
+      owner: 'acme',
+      user: 'alice@acme.example',
+      organization: 'acme',
+      role: 'admin',
+    });
     expect(changed.previousRole).toBe('reader');
     const [native] = await admin.projectsTagged(`ifd-project=${P1}`);
     const roles = (await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example');
@@ -97,10 +109,10 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     const misnamed = await call('member', 'list', { projects: [{ projectId: P1, organization: 'globex' }] });
     expect(misnamed.members).toEqual([]);
     expect(listed.members).toEqual([{ projectId: P1, kind: 'user', user: 'alice@acme.example', organization: 'acme', role: 'admin' }]);
-    const removed = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' });
+    const removed = await call('member', 'remove', { projectId: P1, owner: 'acme', user: 'alice@acme.example', organization: 'acme' });
     expect(removed).toEqual({ removed: true, previousRole: 'admin' });
     expect((await admin.roleAssignments(native?.id as string)).filter((a) => a.user === 'alice@acme.example')).toEqual([]);
-    const again = await call('member', 'remove', { projectId: P1, user: 'alice@acme.example', organization: 'acme' });
+    const again = await call('member', 'remove', { projectId: P1, owner: 'acme', user: 'alice@acme.example', organization: 'acme' });
     expect(again).toEqual({ removed: false, previousRole: null });
   });
 
@@ -114,6 +126,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   it('answers NOT_FOUND for members of a project that has no placement here', async () => {
     const e = await call('member', 'add', {
       projectId: 'prj_01cccccccccccccccccccccccc',
+      owner: 'acme',
       user: 'bob',
       organization: 'acme',
       role: 'member',
@@ -123,9 +136,9 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   });
 
   it('deletes idempotently and leaves nothing in Keystone', async () => {
-    await expect(call('project', 'delete', { projectId: P1 })).resolves.toEqual({ deleted: true });
-    await expect(call('project', 'delete', { projectId: P1 })).resolves.toEqual({ deleted: false });
-    await call('project', 'delete', { projectId: P2 });
+    await expect(call('project', 'delete', { projectId: P1, owner: 'acme' })).resolves.toEqual({ deleted: true });
+    await expect(call('project', 'delete', { projectId: P1, owner: 'acme' })).resolves.toEqual({ deleted: false });
+    await call('project', 'delete', { projectId: P2, owner: 'globex' });
     expect(await admin.allInfrafedProjects()).toEqual([]);
   });
 
@@ -144,7 +157,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     expect((await neutron.list('security-groups', project_id)).length).toBeGreaterThanOrEqual(1);
     expect(await neutron.list('ports', project_id)).toHaveLength(1);
 
-    await expect(call('project', 'delete', { projectId: P3 })).resolves.toEqual({ deleted: true });
+    await expect(call('project', 'delete', { projectId: P3, owner: 'acme' })).resolves.toEqual({ deleted: true });
     for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'floatingips']) {
       expect([collection, await neutron.list(collection, project_id)]).toEqual([collection, []]);
     }

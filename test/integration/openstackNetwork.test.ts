@@ -50,6 +50,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const body = {
       id: NET_A,
       projectId: P,
+      owner: 'acme',
       name: 'backend',
       cidr: '10.10.0.0/24',
       gatewayIp: '10.10.0.254',
@@ -78,8 +79,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const subnets = (await neutron.list('subnets', nativeId)) as unknown as { cidr: string; gateway_ip: string; network_id: string }[];
     expect(subnets.map((s) => [s.cidr, s.gateway_ip, s.network_id])).toEqual([['10.10.0.0/24', '10.10.0.254', first.network.nativeId]]);
 
-    expect((await call('network', 'get', { projectId: P, networkId: NET_A })).network).toEqual(first.network);
-    expect((await call('network', 'get', { projectId: P, networkId: NET_B })).network).toBeNull();
+    expect((await call('network', 'get', { projectId: P, owner: 'acme', networkId: NET_A })).network).toEqual(first.network);
+    expect((await call('network', 'get', { projectId: P, owner: 'acme', networkId: NET_B })).network).toBeNull();
     const listed = await call('network', 'list', {
       projects: [
         { projectId: P, organization: 'acme' },
@@ -98,6 +99,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const res = await call('network', 'create', {
       id: NET_B,
       projectId: P,
+      owner: 'acme',
       name: 'dmz',
       cidr: '10.11.0.0/24',
       gatewayIp: null,
@@ -113,8 +115,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   });
 
   it('deletes a network with its router and interface, idempotently', async () => {
-    await expect(call('network', 'delete', { projectId: P, networkId: NET_B })).resolves.toEqual({ deleted: true });
-    await expect(call('network', 'delete', { projectId: P, networkId: NET_B })).resolves.toEqual({ deleted: false });
+    await expect(call('network', 'delete', { projectId: P, owner: 'acme', networkId: NET_B })).resolves.toEqual({ deleted: true });
+    await expect(call('network', 'delete', { projectId: P, owner: 'acme', networkId: NET_B })).resolves.toEqual({ deleted: false });
     expect(await neutron.list('routers', nativeId)).toEqual([]);
     expect(await neutron.list('ports', nativeId)).toEqual([]);
     expect((await neutron.list('networks', nativeId)).length).toBe(1);
@@ -122,8 +124,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
   it('applies a rule in the infrafed security group; applying it again reports the existing rule (never a 409)', async () => {
     const ssh = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' });
-    const first = await call('rule', 'apply', { projectId: P, rule: ssh });
-    const again = await call('rule', 'apply', { projectId: P, rule: { ...ssh, description: 'ssh again' } });
+    const first = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: ssh });
+    const again = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: { ...ssh, description: 'ssh again' } });
     expect(first.created).toBe(true);
     expect(again.created).toBe(false);
     expect(again.rule).toEqual(first.rule);
@@ -150,7 +152,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
     const v6 = rule({ direction: 'ingress', protocol: 'udp', ports: { from: 5000, to: 5010 }, remoteCidr: '2001:0db8:0000:0000::/64' });
     expect(v6.remoteCidr).toBe('2001:db8::/64');
-    await call('rule', 'apply', { projectId: P, rule: v6 });
+    await call('rule', 'apply', { projectId: P, owner: 'acme', rule: v6 });
     const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     // Neutron's two default egress rules of a new group are listed as what they are: any egress
     expect(listed.rules.map((r) => [r.direction, r.protocol, r.portFrom, r.portTo, r.remoteCidr]).sort()).toEqual(
@@ -165,9 +167,9 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
 
   it('removes a rule by id and reports what it removed; removing again changes nothing', async () => {
     const ssh = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' });
-    const removed = await call('rule', 'remove', { projectId: P, ruleId: ssh.id });
+    const removed = await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: ssh.id });
     expect(removed).toEqual({ removed: true, rule: ssh });
-    expect(await call('rule', 'remove', { projectId: P, ruleId: ssh.id })).toEqual({ removed: false, rule: null });
+    expect(await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: ssh.id })).toEqual({ removed: false, rule: null });
     const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.rules.map((r) => r.id)).not.toContain(ssh.id);
   });
@@ -176,7 +178,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const before = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0];
     expect(before?.usage).toMatchObject({ networks: 1, subnets: 1, cores: 0, securityGroups: 2 });
     expect(before?.limits).toMatchObject({ cores: 20, ramMiB: 51_200, instances: 10, networks: 100 });
-    const set = await call('quota', 'set', { projectId: P, limits: { cores: 8, networks: 3, securityGroupRules: 50 } });
+    const set = await call('quota', 'set', { projectId: P, owner: 'acme', limits: { cores: 8, networks: 3, securityGroupRules: 50 } });
     expect(set.previous).toEqual({ cores: 20, networks: 100, securityGroupRules: 100 });
     expect(set.limits).toMatchObject({ cores: 8, networks: 3, securityGroupRules: 50, instances: 10, ramMiB: 51_200, subnets: 100 });
     // the vendors hold exactly that; what was not given is unchanged
@@ -186,14 +188,23 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   });
 
   it('refuses a limit below what is in use as CONFLICT, changing nothing (Nova untouched too)', async () => {
-    const e = await call('quota', 'set', { projectId: P, limits: { cores: 4, networks: 0 } }).catch((x: unknown) => x);
+    const e = await call('quota', 'set', { projectId: P, owner: 'acme', limits: { cores: 4, networks: 0 } }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'networks', used: 1, limit: 0 }) });
     expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 8 });
   });
 
   it('maps going over a Neutron quota to QUOTA_EXCEEDED with resource, limit, used and requested, leaving nothing behind', async () => {
-    await call('quota', 'set', { projectId: P, limits: { networks: 1 } });
-    const body = { id: NET_C, projectId: P, name: 'one-too-many', cidr: '10.12.0.0/24', gatewayIp: null, dnsNameservers: [], router: null };
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { networks: 1 } });
+    const body = {
+      id: NET_C,
+      projectId: P,
+      owner: 'acme',
+      name: 'one-too-many',
+      cidr: '10.12.0.0/24',
+      gatewayIp: null,
+      dnsNameservers: [],
+      router: null,
+    };
     const e = await call('network', 'create', body).catch((x: unknown) => x);
     expect(e).toMatchObject({
       code: 'QUOTA_EXCEEDED',
@@ -201,7 +212,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     });
 
     // over the subnet quota after the network was made: the network goes too
-    await call('quota', 'set', { projectId: P, limits: { networks: 5, subnets: 1 } });
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { networks: 5, subnets: 1 } });
     const e2 = await call('network', 'create', body).catch((x: unknown) => x);
     expect(e2).toMatchObject({ code: 'QUOTA_EXCEEDED', extensions: expect.objectContaining({ resource: 'subnets', limit: 1, used: 1 }) });
     expect((await neutron.list('networks', nativeId)).length).toBe(1);
@@ -209,8 +220,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     // rules count in every group of the project (Neutron's `default` group has four of its own)
     const inUse = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0]?.usage
       .securityGroupRules as number;
-    await call('quota', 'set', { projectId: P, limits: { securityGroupRules: inUse } });
-    const e3 = await call('rule', 'apply', { projectId: P, rule: rule({ direction: 'ingress', protocol: 'icmp' }) }).catch(
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { securityGroupRules: inUse } });
+    const e3 = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: rule({ direction: 'ingress', protocol: 'icmp' }) }).catch(
       (x: unknown) => x,
     );
     expect(e3).toMatchObject({
@@ -220,17 +231,18 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   });
 
   it('deleting the project removes its networks, routers, rules and groups from Neutron: nothing is orphaned', async () => {
-    await call('quota', 'set', { projectId: P, limits: { subnets: 10, securityGroupRules: 100 } });
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { subnets: 10, securityGroupRules: 100 } });
     await call('network', 'create', {
       id: NET_C,
       projectId: P,
+      owner: 'acme',
       name: 'edge',
       cidr: '10.12.0.0/24',
       gatewayIp: null,
       dnsNameservers: [],
       router: { external: false },
     });
-    await expect(call('project', 'delete', { projectId: P })).resolves.toEqual({ deleted: true });
+    await expect(call('project', 'delete', { projectId: P, owner: 'acme' })).resolves.toEqual({ deleted: true });
     for (const collection of ['routers', 'ports', 'subnets', 'networks', 'security-groups', 'security-group-rules', 'floatingips']) {
       expect([collection, await neutron.list(collection, nativeId)]).toEqual([collection, []]);
     }

@@ -18,7 +18,7 @@ export function accessRuleEndpoints(okd: OkdContext): EndpointSpec[] {
     adapterEndpoint(okd.region, 'okd', 'rule', 'apply', {
       async handle(req, { signal }) {
         const o = { signal };
-        const ns = await okd.requireNamespace(req.projectId, o);
+        const ns = await okd.requireNamespace(req.projectId, req.owner, o);
         const policy = toNetworkPolicy(req.rule, req.projectId, region);
         const path = `${NETWORKING}/namespaces/${ns}/networkpolicies`;
         const existing = await okd.kube.find<PolicySpec>(`${path}/${policy.metadata.name}`, o);
@@ -37,7 +37,7 @@ export function accessRuleEndpoints(okd: OkdContext): EndpointSpec[] {
     }),
     adapterEndpoint(okd.region, 'okd', 'rule', 'remove', {
       async handle(req, { signal }) {
-        const ns = await okd.findNamespace(req.projectId, { signal });
+        const ns = await okd.findNamespace(req.projectId, req.owner, { signal });
         if (!ns) return { removed: false, rule: null };
         const path = `${NETWORKING}/namespaces/${ns.metadata.name}/networkpolicies/${policyName(req.ruleId)}`;
         const existing = await okd.kube.find<PolicySpec>(path, { signal });

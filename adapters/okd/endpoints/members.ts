@@ -84,7 +84,7 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
     adapterEndpoint(okd.region, 'okd', 'member', 'add', {
       async handle(req, { signal }) {
         const o = { signal };
-        const ns = await okd.requireNamespace(req.projectId, o);
+        const ns = await okd.requireNamespace(req.projectId, req.owner, o);
         const subject =
           req.kind === 'group'
             ? { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: await ensureMemberGroup(req.organization, req.user, o) }
@@ -123,7 +123,7 @@ export function memberEndpoints(okd: OkdContext): EndpointSpec[] {
     adapterEndpoint(okd.region, 'okd', 'member', 'remove', {
       async handle(req, { signal }) {
         const o = { signal };
-        const ns = await okd.requireNamespace(req.projectId, o);
+        const ns = await okd.requireNamespace(req.projectId, req.owner, o);
         const path = `${RBAC}/namespaces/${ns}/rolebindings/${roleBindingName(req.organization, req.user, req.kind)}`;
         const existing = await okd.kube.find<RoleBindingBody>(path, o);
         if (!existing) return { removed: false, previousRole: null };

@@ -65,7 +65,7 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
     }),
     adapterEndpoint(okd.region, 'okd', 'project', 'get', {
       async handle(req, { signal }) {
-        const ns = await okd.findNamespace(req.projectId, { signal });
+        const ns = await okd.findNamespace(req.projectId, req.owner, { signal });
         return { placement: ns ? fromNamespace(ns, okd.region) : null };
       },
     }),
@@ -85,7 +85,7 @@ export function projectEndpoints(okd: OkdContext): EndpointSpec[] {
     }),
     adapterEndpoint(okd.region, 'okd', 'project', 'delete', {
       async handle(req, { signal }) {
-        const ns = await okd.findNamespace(req.projectId, { signal });
+        const ns = await okd.findNamespace(req.projectId, req.owner, { signal });
         // deleting the project deletes its namespace and everything in it (RoleBindings, NetworkPolicies, ResourceQuota)
         return { deleted: ns ? await okd.kube.remove(`/apis/project.openshift.io/v1/projects/${ns.metadata.name}`, { signal }) : false };
       },

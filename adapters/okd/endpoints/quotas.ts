@@ -96,7 +96,7 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
             },
           );
         }
-        const ns = await okd.requireNamespace(req.projectId, o);
+        const ns = await okd.requireNamespace(req.projectId, req.owner, o);
         const path = `/api/v1/namespaces/${ns}/resourcequotas`;
         return retryOnConflict(async () => {
           const { object, limits, usage } = await readQuota(ns, o);
