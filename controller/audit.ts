@@ -10,6 +10,8 @@ export interface AuditOptions {
   replicas?: number;
   /** How long events are kept, days. Default 400 (a year and then some, for yearly reviews). */
   maxAgeDays?: number;
+  /** At most this many bytes of events; the oldest go first. Default 1 GiB. */
+  maxBytes?: number;
   log: Logger;
 }
 
@@ -28,6 +30,7 @@ export async function openAudit(nc: NatsConnection, options: AuditOptions) {
       subjects: [auditWildcard()],
       allow_direct: true,
       max_age: (options.maxAgeDays ?? 400) * 24 * 3600 * 1e9,
+      max_bytes: options.maxBytes ?? 1_073_741_824,
       num_replicas: options.replicas ?? 1,
     });
   }

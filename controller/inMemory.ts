@@ -1,4 +1,4 @@
-import type { Operation, ProjectRecord } from '../schema/operations.ts';
+import { isActive, type Operation, type ProjectRecord } from '../schema/operations.ts';
 import type { Amounts } from '../schema/entitlements.ts';
 import type { KindContext } from './kinds/kind.ts';
 import type { QuotaLedger } from './ledger.ts';
@@ -34,6 +34,8 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
       return operations.get(op.id)?.revision === expected ? write(op) : null;
     },
     listOperationIds: async () => [...operations.keys()],
+    listActiveOperationIds: async () => [...operations.values()].filter((o) => isActive(o.operation)).map((o) => o.operation.id),
+    async unmarkActive() {},
     getProject: async (id) => structuredClone(projects.get(id) ?? null),
     listProjects: async (organization) => [...projects.values()].filter((p) => !organization || p.organization === organization),
     async putProject(record) {

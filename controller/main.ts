@@ -18,9 +18,9 @@ await runMain(log, async () => {
   const replicaId = `${hostname()}-${process.pid}`;
   const nc = await connectNats(natsOptionsOf(config, 'controller', `controller-${replicaId}`));
   const stopOps = await opsForComponent('controller', natsReady(nc));
-  const store = await openControllerStore(nc);
+  const store = await openControllerStore(nc, { operationHistoryDays: config.controller.operationHistoryDays });
   const ledger = await openLedger(nc);
-  const audit = await openAudit(nc, { log });
+  const audit = await openAudit(nc, { log, maxAgeDays: config.controller.audit.maxAgeDays, maxBytes: config.controller.audit.maxBytes });
   const controller = await createController({
     nc,
     store,

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import { terminalStatuses, type Operation, type OperationRequest } from '../schema/operations.ts';
+import { isActive, terminalStatuses, type Operation, type OperationRequest } from '../schema/operations.ts';
 import type { Principal } from '../runtime/auth.ts';
 import type { Audit } from './audit.ts';
 import type { KindContext, OperationKindDefinition, PlannedOperation } from './kinds/kind.ts';
@@ -189,10 +189,16 @@ export function createOperations(deps: OperationsDeps) {
   /** One pass: takes over operations whose owner's lease ran out, and retries undos that failed. */
   async function sweep(): Promise<number> {
     let taken = 0;
-    for (const id of await store.listOperationIds()) {
+    // only the operations still in work: the finished ones (the history) are never read here
+    for (const id of await store.listActiveOperationIds()) {
       if (running.has(id)) continue;
       const found = await store.getOperation(id);
-      if (!found) continue;
+      if (!found || !isActive(found.operation)) {
+        // finished (its marker outlived it), or gone with its history, or never recorded: the marker goes
+        // (one without a record only once it is older than a lease: its record may be being written)
+        await store.unmarkActive(id, found ? 0 : deps.leaseMs);
+        continue;
+      }
       const { operation: op, revision } = found;
       const abandoned = !terminalStatuses.includes(op.status) && (op.leaseUntil ?? 0) < Date.now();
       const undoDue = isUndoPending(op) && Date.now() - Date.parse(op.updatedAt) >= deps.undoRetryMs;

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Kvm, type KV } from '@nats-io/kv';
 import { createHash } from 'node:crypto';
-import { operationSchema, projectRecordSchema, type Operation, type ProjectRecord } from '../schema/operations.ts';
+import { isActive, operationSchema, projectRecordSchema, type Operation, type ProjectRecord } from '../schema/operations.ts';
 import { Bucket } from '../schema/subjects.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
 
@@ -19,6 +19,13 @@ export interface ControllerStore {
   /** Compare-and-set: fails (returns null) when someone else wrote since `revision`. */
   updateOperation(op: Operation, revision: number): Promise<number | null>;
   listOperationIds(): Promise<string[]>;
+  /** The operations still in work (what the sweeper reads): finished ones leave this list. */
+  listActiveOperationIds(): Promise<string[]>;
+  /**
+   * Drops a marker whose operation is finished, or gone (expired, or never recorded); `ifOlderThanMs`: only
+   * a marker at least that old (a new one may be waiting for its record to be written).
+   */
+  unmarkActive(id: string, ifOlderThanMs?: number): Promise<void>;
   getProject(id: string): Promise<ProjectRecord | null>;
   /** Every project an organisation owns, or every project (a scan of the index). */
   listProjects(organization?: string): Promise<ProjectRecord[]>;
@@ -46,9 +53,41 @@ function nameKey(organization: string, name: string): string {
 }
 
 /** The controller's state in JetStream KV (replicated with the NATS cluster). */
-export async function openControllerStore(nc: NatsConnection, replicas = 1): Promise<ControllerStore> {
+export interface StoreOptions {
+  replicas?: number;
+  /** How long a finished operation is kept (then it expires with its bucket's age limit), days. Default 30. */
+  operationHistoryDays?: number;
+}
+
+export async function openControllerStore(nc: NatsConnection, options: StoreOptions = {}): Promise<ControllerStore> {
+  const replicas = options.replicas ?? 1;
   const kvm = new Kvm(nc);
-  const operations: KV = await kvm.create(Bucket.operations, { history: 1, replicas });
+  const operations: KV = await kvm.create(Bucket.operations, {
+    history: 1,
+    replicas,
+    ttl: (options.operationHistoryDays ?? 30) * 86_400_000,
+  });
+  const active: KV = await kvm.create(Bucket.activeOperations, { history: 1, replicas });
+  // records from before the active index: marked once, when the index is still empty (not on every start)
+  const anyMarked = await (async () => {
+    for await (const _ of await active.keys()) return true;
+    return false;
+  })();
+  if (!anyMarked) {
+    for await (const id of await operations.keys()) {
+      const entry = await operations.get(id);
+      if (entry?.operation === 'PUT' && isActive(operationSchema.parse(entry.json()))) await active.put(id, '');
+    }
+  }
+  /**
+   * The active marker follows the record: made before it, gone once it is finished (two writes an
+   * operation, not one per save). A crash between the finished record and the delete leaves a marker,
+   * which the sweeper clears.
+   */
+  const unmarkFinished = async (op: Operation, revision: number) => {
+    if (!isActive(op)) await active.delete(op.id);
+    return revision;
+  };
   const projects: KV = await kvm.create(Bucket.projects, { history: 1, replicas });
   const idempotency: KV = await kvm.create(Bucket.idempotency, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS });
 
@@ -58,14 +97,35 @@ export async function openControllerStore(nc: NatsConnection, replicas = 1): Pro
       if (!entry || entry.operation !== 'PUT') return null;
       return { operation: operationSchema.parse(entry.json()), revision: entry.revision };
     },
-    createOperation: (op) => operations.create(op.id, encodeJson(op)),
-    putOperation: (op) => operations.put(op.id, encodeJson(op)),
-    async updateOperation(op, revision) {
+    async createOperation(op) {
+      // the marker first: a marker without its record is harmless (the sweeper drops it); a record without
+      // its marker would never be taken over
+      await active.put(op.id, '');
       try {
-        return await operations.update(op.id, encodeJson(op), revision);
+        return await operations.create(op.id, encodeJson(op));
+      } catch (error) {
+        await active.delete(op.id).catch(() => {});
+        throw error;
+      }
+    },
+    putOperation: async (op) => unmarkFinished(op, await operations.put(op.id, encodeJson(op))),
+    async updateOperation(op, revision) {
+      let written: number;
+      try {
+        written = await operations.update(op.id, encodeJson(op), revision);
       } catch {
         return null;
       }
+      return unmarkFinished(op, written);
+    },
+    async listActiveOperationIds() {
+      const ids: string[] = [];
+      for await (const k of await active.keys()) ids.push(k);
+      return ids;
+    },
+    async unmarkActive(id, ifOlderThanMs = 0) {
+      const entry = await active.get(id);
+      if (entry && Date.now() - entry.created.getTime() >= ifOlderThanMs) await active.delete(id);
     },
     async listOperationIds() {
       const ids: string[] = [];

@@ -147,6 +147,19 @@ export const systemConfigSchema = z.object({
    * round-robin between organisations: one organisation's flood waits behind itself. Default 8.
    */
   adapters: z.object({ maxConcurrent: z.number().int().min(1).max(1000).default(8) }).default({ maxConcurrent: 8 }),
+  /**
+   * What the controller keeps: finished operations for `operationHistoryDays` (default 30; the sweeper
+   * reads only operations still in work), and the audit stream by age and size (default 400 days, 1 GiB;
+   * the oldest events go first). Applied when the buckets and the stream are created.
+   */
+  controller: z
+    .object({
+      operationHistoryDays: z.number().int().min(1).default(30),
+      audit: z
+        .object({ maxAgeDays: z.number().int().min(1).default(400), maxBytes: z.number().int().min(1_048_576).default(1_073_741_824) })
+        .default({ maxAgeDays: 400, maxBytes: 1_073_741_824 }),
+    })
+    .default({ operationHistoryDays: 30, audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 } }),
   gateway: z
     .object({
       host: z.string().default('127.0.0.1'),

@@ -30,6 +30,11 @@ export type OperationStatus = (typeof OperationStatus)[keyof typeof OperationSta
 export const operationStatusSchema = z.enum(['PENDING', 'RUNNING', 'COMPENSATING', 'SUCCEEDED', 'FAILED']);
 export const terminalStatuses: readonly OperationStatus[] = ['SUCCEEDED', 'FAILED'];
 
+/** An operation still in work: not finished, or failed with an undo that must be retried. */
+export function isActive(op: { status: OperationStatus; steps: readonly { status: string }[] }): boolean {
+  return !terminalStatuses.includes(op.status) || (op.status === 'FAILED' && op.steps.some((s) => s.status === 'COMPENSATION_FAILED'));
+}
+
 export const StepStatus = {
   PENDING: 'PENDING',
   RUNNING: 'RUNNING',

@@ -115,6 +115,8 @@ export const Header = {
 /** JetStream KV buckets of the controller. */
 export const Bucket = {
   operations: 'infrafed_operations',
+  /** Markers of the operations still in work (running, or failed with an undo to retry): what the sweeper reads. */
+  activeOperations: 'infrafed_active_operations',
   projects: 'infrafed_projects',
   idempotency: 'infrafed_idempotency',
   entitlements: 'infrafed_entitlements',

@@ -213,5 +213,25 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
     expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${projectId}`)).toEqual([]);
     // the index keeps the project (and its name) until every placement is known to be gone
     expect((await store.getProject(projectId))?.state).toBe('CREATING');
+    // its undo is still to be retried: it stays among the operations the sweeper reads
+    expect(await store.listActiveOperationIds()).toContain(op.id);
+  });
+
+  it('keeps finished operations out of what the sweeper reads (the history stays readable)', async () => {
+    const done = await submit({
+      kind: 'CREATE_PROJECT',
+      input: { name: 'finished', description: '', placements: [{ region: 'sto', platform: 'openstack' }] },
+    });
+    expect(done.operation.status).toBe('SUCCEEDED');
+    const active = await store.listActiveOperationIds();
+    const all = await store.listOperationIds();
+    expect(all).toContain(done.operation.id);
+    expect(active).not.toContain(done.operation.id);
+    // every marker left is an operation still in work
+    for (const id of active) {
+      const found = await store.getOperation(id);
+      expect([id, found === null || found.operation.status !== 'SUCCEEDED']).toEqual([id, true]);
+    }
+    expect((await store.getOperation(done.operation.id))?.operation.status).toBe('SUCCEEDED');
   });
 });
