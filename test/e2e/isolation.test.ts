@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { graphqlReplySchema } from '../../schema/contracts/graphql.ts';
-import { subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
+import { projectResolveReply } from '../../schema/operations.ts';
+import { controllerProjectSubject, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
 import { requestJson } from '../../runtime/nats/request.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
@@ -99,6 +100,17 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     expect(shared.data?.shareProject.status).toBe('SUCCEEDED');
     const theirs = await direct('network', partner, ENTITIES, { r: [{ __typename: 'Project', id: projectId }] });
     expect((theirs.data?._entities as { networks: { name: string }[] }[])[0]?.networks.map((n) => n.name)).toEqual(['private']);
+  });
+
+  it("tells another organisation nothing of the victim's project when it asks the controller directly (project.resolve)", async () => {
+    const resolve = (token: string) =>
+      requestJson(nc, controllerProjectSubject(), { projectIds: [projectId] }, projectResolveReply, {
+        timeoutMs: 5_000,
+        headers: { Authorization: `Bearer ${token}` },
+        target: { kind: 'service', name: 'controller' },
+      });
+    expect((await resolve(stranger)).projects).toEqual([]);
+    expect((await resolve(owner)).projects.map((p) => [p.projectId, p.organization])).toEqual([[projectId, 'acme-iso']]);
   });
 
   it("leaves the victim's objects as they were on Keystone and Neutron", async () => {
