@@ -52,13 +52,16 @@ function nameKey(organization: string, name: string): string {
   return `name.${organization}.${Buffer.from(name.toLowerCase()).toString('hex')}`;
 }
 
-/** The controller's state in JetStream KV (replicated with the NATS cluster). */
+/** The key of the active-operations bucket that says every older record has been marked. */
+const INDEX_COMPLETE = 'index-complete';
+
 export interface StoreOptions {
   replicas?: number;
   /** How long a finished operation is kept (then it expires with its bucket's age limit), days. Default 30. */
   operationHistoryDays?: number;
 }
 
+/** The controller's state in JetStream KV (replicated with the NATS cluster). */
 export async function openControllerStore(nc: NatsConnection, options: StoreOptions = {}): Promise<ControllerStore> {
   const replicas = options.replicas ?? 1;
   const kvm = new Kvm(nc);
@@ -68,16 +71,13 @@ export async function openControllerStore(nc: NatsConnection, options: StoreOpti
     ttl: (options.operationHistoryDays ?? 30) * 86_400_000,
   });
   const active: KV = await kvm.create(Bucket.activeOperations, { history: 1, replicas });
-  // records from before the active index: marked once, when the index is still empty (not on every start)
-  const anyMarked = await (async () => {
-    for await (const _ of await active.keys()) return true;
-    return false;
-  })();
-  if (!anyMarked) {
+  // records from before the active index are marked once; the key says it is done, so a start reads no history
+  if (!(await active.get(INDEX_COMPLETE))) {
     for await (const id of await operations.keys()) {
       const entry = await operations.get(id);
       if (entry?.operation === 'PUT' && isActive(operationSchema.parse(entry.json()))) await active.put(id, '');
     }
+    await active.put(INDEX_COMPLETE, '');
   }
   /**
    * The active marker follows the record: made before it, gone once it is finished (two writes an
@@ -120,7 +120,7 @@ export async function openControllerStore(nc: NatsConnection, options: StoreOpti
     },
     async listActiveOperationIds() {
       const ids: string[] = [];
-      for await (const k of await active.keys()) ids.push(k);
+      for await (const k of await active.keys()) if (k !== INDEX_COMPLETE) ids.push(k);
       return ids;
     },
     async unmarkActive(id, ifOlderThanMs = 0) {

@@ -23,12 +23,10 @@ export async function perProject<T>(
   nativesOf: (projectIds: string[]) => Promise<Map<string, { nativeId: string; organization: string }>>,
   work: (projectId: string, nativeId: string) => Promise<T[]>,
 ): Promise<T[]> {
-  const ids = [...new Set(refs.map((r) => r.projectId))];
-  const native = await nativesOf(ids);
-  const owned = refs.filter(
-    (r, i) => refs.findIndex((x) => x.projectId === r.projectId) === i && native.get(r.projectId)?.organization === r.organization,
-  );
-  const lists = await Promise.all(owned.map((r) => work(r.projectId, (native.get(r.projectId) as { nativeId: string }).nativeId)));
+  const owners = new Map(refs.map((r) => [r.projectId, r.organization]));
+  const native = await nativesOf([...owners.keys()]);
+  const owned = [...native].filter(([projectId, n]) => owners.get(projectId) === n.organization);
+  const lists = await Promise.all(owned.map(([projectId, n]) => work(projectId, n.nativeId)));
   return lists.flat();
 }
 

@@ -33,7 +33,7 @@ async function discoverAdapters(nc: NatsConnection, platforms: readonly Platform
 
 /** The catalog subgraph: configured regions and platforms with live health. */
 export function createCatalogSubgraph(
-  deps: Pick<SubgraphDeps, 'nc' | 'regions' | 'verifyToken' | 'log'>,
+  deps: Pick<SubgraphDeps, 'nc' | 'controller' | 'regions' | 'verifyToken' | 'log'>,
   options: CatalogSubgraphOptions = {},
 ) {
   const healthTimeoutMs = options.healthTimeoutMs ?? 2_000;

@@ -2,7 +2,7 @@ import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import type { Member, ProjectPlacement } from '../../schema/contracts/identity.ts';
-import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { ErrorCode, InfrafedError, publicExtensions } from '../../schema/errors.ts';
 import type { Placement } from '../../schema/model.ts';
 import {
   addMemberInput,
@@ -16,14 +16,7 @@ import {
 } from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { addPartialError } from '../shared/serveSubgraph.ts';
-import {
-  adapterCallOptions,
-  publicErrorExtensions,
-  reportMissing,
-  submitOperation,
-  subgraphContext,
-  type SubgraphContext,
-} from '../shared/subgraphContext.ts';
+import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 
@@ -61,7 +54,7 @@ function toOperationView(op: Operation) {
           limit: null,
           used: null,
           requested: null,
-          ...publicErrorExtensions(e.extensions),
+          ...publicExtensions(e.extensions),
         }
       : null;
   return {

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
+import type { z } from 'zod';
 import {
   getOperationReply,
   projectResolveReply,
@@ -8,7 +9,7 @@ import {
   type OperationRequest,
 } from '../../schema/operations.ts';
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
-import { auditListReply, type AuditListRequest } from '../../schema/audit.ts';
+import { auditListReply, readAuditReply, type AuditListRequest, type ReadAuditRequest } from '../../schema/audit.ts';
 import {
   controllerAuditSubject,
   controllerEntitlementSubject,
@@ -28,73 +29,45 @@ export interface ControllerCallOptions {
 /** The controller's operation API as its callers (subgraphs) use it. */
 export function createControllerClient(nc: NatsConnection, options: { waitMs: number }) {
   const target = { kind: 'service', name: 'the controller' } as const;
+  /** One request to the controller with the caller's headers and deadline. */
+  const ask = <S extends z.ZodType>(
+    subject: string,
+    body: unknown,
+    reply: S,
+    timeoutMs: number,
+    call: ControllerCallOptions,
+  ): Promise<z.infer<S>> => requestJson(nc, subject, body, reply, { timeoutMs, deadline: call.deadline, headers: call.headers, target });
   return {
     async submit(request: OperationRequest, call: ControllerCallOptions): Promise<{ operation: Operation; replayed: boolean }> {
       // `Prefer: respond-async`: the caller wants the operation back at once, still running
       const waitMs = /\brespond-async\b/i.test(call.headers[Header.prefer] ?? '') ? 0 : options.waitMs;
-      return requestJson(nc, controllerSubject('submit'), { request, waitMs }, submitOperationReply, {
-        timeoutMs: waitMs + 2_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerSubject('submit'), { request, waitMs }, submitOperationReply, waitMs + 2_000, call);
     },
     getEntitlements(organization: string | undefined, call: ControllerCallOptions) {
-      return requestJson(nc, controllerEntitlementSubject('get'), { organization }, entitlementReply, {
-        timeoutMs: 3_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerEntitlementSubject('get'), { organization }, entitlementReply, 3_000, call);
     },
     setEntitlements(input: SetEntitlementsInput, call: ControllerCallOptions) {
-      return requestJson(nc, controllerEntitlementSubject('set'), input, entitlementReply, {
-        timeoutMs: 3_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerEntitlementSubject('set'), input, entitlementReply, 3_000, call);
     },
     syncUsage(organization: string | undefined, call: ControllerCallOptions) {
-      return requestJson(nc, controllerEntitlementSubject('sync'), { organization }, entitlementReply, {
-        timeoutMs: 15_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerEntitlementSubject('sync'), { organization }, entitlementReply, 15_000, call);
     },
     listShares(query: { projectIds?: string[] }, call: ControllerCallOptions) {
-      return requestJson(nc, controllerShareSubject(), query, shareListReply, {
-        timeoutMs: 3_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerShareSubject(), query, shareListReply, 3_000, call);
     },
     /** The projects among `projectIds` the caller may see, with their placements (the controller's index). */
     resolveProjects(projectIds: string[], call: ControllerCallOptions) {
-      return requestJson(nc, controllerProjectSubject(), { projectIds }, projectResolveReply, {
-        timeoutMs: 3_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerProjectSubject(), { projectIds }, projectResolveReply, 3_000, call);
+    },
+    /** A read the subgraph answered, for the audit log (the controller writes it in the name of the caller's token). */
+    recordRead(event: ReadAuditRequest, call: ControllerCallOptions) {
+      return ask(controllerAuditSubject('read'), event, readAuditReply, 5_000, call);
     },
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
-      return requestJson(nc, controllerAuditSubject(), request, auditListReply, {
-        timeoutMs: 5_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      return ask(controllerAuditSubject(), request, auditListReply, 5_000, call);
     },
     async get(id: string, call: ControllerCallOptions): Promise<Operation | null> {
-      const reply = await requestJson(nc, controllerSubject('get'), { id }, getOperationReply, {
-        timeoutMs: 2_000,
-        deadline: call.deadline,
-        headers: call.headers,
-        target,
-      });
+      const reply = await ask(controllerSubject('get'), { id }, getOperationReply, 2_000, call);
       return reply.operation;
     },
   };

@@ -1,11 +1,10 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import type { NatsConnection } from '@nats-io/nats-core';
 import { Kind, type OperationDefinitionNode } from 'graphql';
-import { readAuditReply, type ReadAuditRequest } from '../../schema/audit.ts';
-import { controllerAuditSubject, Header, type SubgraphName } from '../../schema/subjects.ts';
+import type { ReadAuditRequest } from '../../schema/audit.ts';
+import { Header, type SubgraphName } from '../../schema/subjects.ts';
 import type { Principal } from '../../runtime/auth.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { requestJson } from '../../runtime/nats/request.ts';
+import type { ControllerClient } from './controllerClient.ts';
 
 /** Top-level fields of a query, e.g. `projects`, `project`, `_entities`. */
 function fieldsOf(operation: OperationDefinitionNode): string[] {
@@ -19,7 +18,7 @@ function fieldsOf(operation: OperationDefinitionNode): string[] {
  * controller. Published after the answer, never awaited by it: auditing does not slow or break a read.
  */
 export function readAuditPlugin<TContext extends BaseContext & { principal?: Principal; forward?: Record<string, string> }>(
-  nc: NatsConnection,
+  controller: Pick<ControllerClient, 'recordRead'>,
   subgraph: SubgraphName,
   log: Logger,
   auditedElsewhere: readonly string[] = [],
@@ -46,13 +45,11 @@ export function readAuditPlugin<TContext extends BaseContext & { principal?: Pri
             reason: forbidden?.message ?? null,
           };
           // the controller writes it, in the name the caller's token gives (never awaited by the read)
-          const authorization = contextValue.forward?.[Header.authorization];
-          if (!authorization) return;
-          requestJson(nc, controllerAuditSubject('read'), event, readAuditReply, {
-            timeoutMs: 5_000,
-            headers: { [Header.authorization]: authorization },
-            target: { kind: 'service', name: 'the controller' },
-          }).catch((error: unknown) => log.warn({ err: error, action: `read.${subgraph}` }, 'audit event not recorded'));
+          const headers = contextValue.forward;
+          if (!headers?.[Header.authorization]) return;
+          controller
+            .recordRead(event, { headers })
+            .catch((error: unknown) => log.warn({ err: error, action: `read.${subgraph}` }, 'audit event not recorded'));
         },
       };
     },

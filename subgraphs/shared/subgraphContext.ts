@@ -58,9 +58,6 @@ export function reportMissing<T>(ctx: SubgraphContext, info: GraphQLResolveInfo,
   return gathered.value;
 }
 
-/** Extensions of an operation's error that callers may see (quota figures, where it failed); never vendor paths. */
-export const publicErrorExtensions = publicExtensions;
-
 /**
  * Submits a write to the controller. When the operation failed within the wait, the response carries an
  * error with the operation's code beside the operation itself (so clients that look at `errors` see it).
@@ -74,7 +71,7 @@ export async function submitOperation(
   const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
   if (operation.status === 'FAILED' && operation.error) {
     const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {
-      ...publicErrorExtensions(operation.error.extensions),
+      ...publicExtensions(operation.error.extensions),
       operationId: operation.id,
     });
     addPartialError(ctx, error, pathOf(info.path));

@@ -38,7 +38,7 @@ export interface SubgraphDeps {
 export function createSubgraphServer<TContext extends BaseContext & PartialErrors & { principal?: Principal }>(
   name: SubgraphName,
   resolvers: unknown,
-  deps: Pick<SubgraphDeps, 'nc' | 'log'>,
+  deps: Pick<SubgraphDeps, 'controller' | 'log'>,
   auditedElsewhere: readonly string[] = [],
 ): ApolloServer<TContext> {
   return new ApolloServer<TContext>({
@@ -48,7 +48,7 @@ export function createSubgraphServer<TContext extends BaseContext & PartialError
     // no inline traces: they are Apollo Studio's, and nothing here reports to it
     plugins: [
       partialErrorsPlugin<TContext>(deps.log),
-      readAuditPlugin<TContext>(deps.nc, name, deps.log, auditedElsewhere),
+      readAuditPlugin<TContext>(deps.controller, name, deps.log, auditedElsewhere),
       ApolloServerPluginInlineTraceDisabled(),
     ],
   });

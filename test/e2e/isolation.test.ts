@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { graphqlReplySchema } from '../../schema/contracts/graphql.ts';
 import { projectResolveReply } from '../../schema/operations.ts';
-import { controllerProjectSubject, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
+import { readAuditReply } from '../../schema/audit.ts';
+import { controllerAuditSubject, controllerProjectSubject, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
 import { requestJson } from '../../runtime/nats/request.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
@@ -102,7 +103,7 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     expect((theirs.data?._entities as { networks: { name: string }[] }[])[0]?.networks.map((n) => n.name)).toEqual(['private']);
   });
 
-  it("tells another organisation nothing of the victim's project when it asks the controller directly (project.resolve)", async () => {
+  it("tells another organisation nothing of the victim's project when it asks the controller directly (project.resolve, audit.read)", async () => {
     const resolve = (token: string) =>
       requestJson(nc, controllerProjectSubject(), { projectIds: [projectId] }, projectResolveReply, {
         timeoutMs: 5_000,
@@ -111,6 +112,20 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
       });
     expect((await resolve(stranger)).projects).toEqual([]);
     expect((await resolve(owner)).projects.map((p) => [p.projectId, p.organization])).toEqual([[projectId, 'acme-iso']]);
+    // a read reported to the controller lands in the reporter's own log, never in the victim's
+    await requestJson(
+      nc,
+      controllerAuditSubject('read'),
+      { subgraph: 'network', fields: 'forged', projectId, decision: 'allowed', result: 'ok', reason: null },
+      readAuditReply,
+      { timeoutMs: 5_000, headers: { Authorization: `Bearer ${stranger}` }, target: { kind: 'service', name: 'controller' } },
+    );
+    const page = await gql<{ auditEvents: { events: { kind: string | null; principal: string; organization: string }[] } }>(
+      'query($f: AuditFilter) { auditEvents(filter: $f, first: 500) { events { kind principal organization } } }',
+      { f: { projectId } },
+    );
+    expect(page.errors).toBeUndefined();
+    expect(page.data?.auditEvents.events.filter((e) => e.kind === 'forged' || e.principal === 'mallory')).toEqual([]);
   });
 
   it("leaves the victim's objects as they were on Keystone and Neutron", async () => {
