@@ -43,6 +43,9 @@ describe('OKD API emulator: Kubernetes semantics over HTTP', () => {
       metadata: { name: 'team-a', annotations: { 'openshift.io/display-name': 'Team A' } },
       status: { phase: 'Active' },
     });
+    // the OpenShift Project view of the namespace (the adapter's own ClusterRole does not read it: the e2e suites check the namespace)
+    const view = await call('GET', '/apis/project.openshift.io/v1/projects/team-a');
+    expect([view.status, view.body.kind, view.body.metadata.name]).toEqual([200, 'Project', 'team-a']);
     const again = await call('POST', '/apis/project.openshift.io/v1/projectrequests', { metadata: { name: 'team-a' } });
     expect(again).toEqual({ status: 409, body: expect.objectContaining({ reason: 'AlreadyExists', code: 409 }) });
     const missing = await call('GET', '/apis/project.openshift.io/v1/projects/nope');
