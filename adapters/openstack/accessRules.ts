@@ -46,8 +46,8 @@ export function fromNeutronRule(rule: NeutronRule): AccessRule | null {
 }
 
 /**
- * Access rules as rules of the one security group infrafed owns in each project (`infrafed`, created on
- * first use). A new group comes with Neutron's two allow-all egress rules (IPv4, IPv6); they stay, and
+ * Access rules as rules of the one security group infrafed owns in each project (`infrafed`, created with
+ * the project; also on first use, for projects made before). A new group comes with Neutron's two allow-all egress rules (IPv4, IPv6); they stay, and
  * are listed like any other rule.
  */
 export function createAccessRuleOps(deps: { neutron: NeutronClient; region: string; quotaErrors: QuotaErrors }) {
@@ -92,6 +92,11 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
   }
 
   return {
+    /**
+     * The project's `infrafed` security group, made with the project: it lives as long as the project (users
+     * attach it to their ports from the start), so applying a rule and undoing it leaves Neutron as it was.
+     */
+    ensureGroup,
     /** Applies the rule; when an equal rule exists already, nothing changes and that rule is reported. */
     async apply(
       projectId: string,

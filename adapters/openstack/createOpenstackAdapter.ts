@@ -221,13 +221,18 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
             platform: 'openstack',
           });
         }
-        if (existing) return { placement: toPlacement(existing), created: false };
+        if (existing) {
+          // a repeated create finishes what an interrupted one began
+          await rules?.ensureGroup(existing.id, options);
+          return { placement: toPlacement(existing), created: false };
+        }
         const domain = (await domainId(req.organization, true, options)) as string;
         try {
           const project = await keystone.createProject(
             { name: req.name, domainId: domain, description: req.description, tags: toProjectTags(req.projectId, req.organization) },
             options,
           );
+          await rules?.ensureGroup(project.id, options);
           return { placement: toPlacement(project), created: true };
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) {

@@ -88,7 +88,14 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
       r: [{ __typename: 'Project', id: decoy, placements: [{ region: 'sto', platform: 'openstack', nativeId: stoNative }] }],
     });
     expect(aimed.errors ?? []).toEqual([]);
-    expect(aimed.data?._entities).toEqual([{ id: decoy, networks: [], accessRules: [] }]);
+    // the decoy's own (its security group's two default egress rules, made with the project), never the victim's network
+    const mine = await gql<{ project: { accessRules: { id: string }[] } }>(
+      'query($p: ID!) { project(id: $p) { accessRules { id } } }',
+      { p: decoy },
+      stranger,
+    );
+    expect(mine.data?.project.accessRules).toHaveLength(2);
+    expect(aimed.data?._entities).toEqual([{ id: decoy, networks: [], accessRules: mine.data?.project.accessRules }]);
   });
 
   it("answers the owner, and a partner the project is shared with, from the controller's index (the representation's placements are not needed)", async () => {

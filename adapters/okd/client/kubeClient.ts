@@ -78,7 +78,9 @@ export async function retryOnConflict<T>(work: () => Promise<T>, attempts = 4): 
  * errors), with the adapter's bearer token, a timeout per call and the caller's cancellation. Errors map
  * to neutral codes: 404 NOT_FOUND, 409 AlreadyExists/Conflict CONFLICT (`extensions.reason`), 403 exceeded
  * quota QUOTA_EXCEEDED, 422 Invalid UPSTREAM_ERROR with the causes (the adapter sent something invalid),
- * 401/other 403 UPSTREAM_ERROR (the adapter's own credentials), 5xx and unreachable REGION_UNAVAILABLE.
+ * 401/other 403 UPSTREAM_ERROR (the adapter's own credentials), unreachable and 5xx on a read
+ * REGION_UNAVAILABLE, 5xx on a write UPSTREAM_ERROR (the API server may have stored it before failing, e.g.
+ * an etcd timeout: an outcome the controller treats as unknown, and undoes).
  */
 export function createKubeClient(options: KubeClientOptions) {
   const base = options.apiUrl.replace(/\/+$/, '');
@@ -109,7 +111,11 @@ export function createKubeClient(options: KubeClientOptions) {
         extensions,
       );
     if (status >= 500)
-      return new InfrafedError(ErrorCode.REGION_UNAVAILABLE, `${options.service} failed with HTTP ${status}: ${message}`, extensions);
+      return new InfrafedError(
+        method === 'GET' ? ErrorCode.REGION_UNAVAILABLE : ErrorCode.UPSTREAM_ERROR,
+        `${options.service} failed with HTTP ${status}: ${message}`,
+        extensions,
+      );
     return new InfrafedError(ErrorCode.UPSTREAM_ERROR, `${options.service} refused the request (${status}): ${message}`, extensions);
   }
 

@@ -125,7 +125,10 @@ export function quotaEndpoints(okd: OkdContext): EndpointSpec[] {
             if (value === null || value === undefined) delete hard[kubeName];
             else hard[kubeName] = toKubeQuantity(r, value);
           }
-          if (object) await okd.kube.replace(`${path}/${QUOTA_NAME}`, { ...object, spec: { ...object.spec, hard } }, o);
+          // no limit left: infrafed's ResourceQuota goes (setting limits back to none leaves the namespace as it was)
+          if (Object.keys(hard).length === 0) {
+            if (object) await okd.kube.remove(`${path}/${QUOTA_NAME}`, o);
+          } else if (object) await okd.kube.replace(`${path}/${QUOTA_NAME}`, { ...object, spec: { ...object.spec, hard } }, o);
           else
             await okd.kube.create(
               path,
