@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { auditEventSchema, type AuditEvent, type AuditListRequest } from '../schema/audit.ts';
 import { AUDIT_STREAM, auditSubject, auditWildcard } from '../schema/subjects.ts';
+import { openStream } from './durable.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
 
 export interface AuditOptions {
@@ -22,18 +23,14 @@ export interface AuditOptions {
 export async function openAudit(nc: NatsConnection, options: AuditOptions) {
   const jsm: JetStreamManager = await jetstreamManager(nc);
   const js = jetstream(nc);
-  try {
-    await jsm.streams.info(AUDIT_STREAM);
-  } catch {
-    await jsm.streams.add({
-      name: AUDIT_STREAM,
-      subjects: [auditWildcard()],
-      allow_direct: true,
-      max_age: (options.maxAgeDays ?? 400) * 24 * 3600 * 1e9,
-      max_bytes: options.maxBytes ?? 1_073_741_824,
-      num_replicas: options.replicas ?? 1,
-    });
-  }
+  await openStream(nc, {
+    name: AUDIT_STREAM,
+    subjects: [auditWildcard()],
+    allow_direct: true,
+    max_age: (options.maxAgeDays ?? 400) * 24 * 3600 * 1e9,
+    max_bytes: options.maxBytes ?? 1_073_741_824,
+    num_replicas: options.replicas ?? 1,
+  });
 
   return {
     /** Records an event; a failure is logged, never thrown (auditing must not break what it audits). */

@@ -22,6 +22,10 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
     operations.set(op.id, { operation: copy, revision: ++revision });
     return revision;
   };
+  const keep = <T>(map: Map<string, T>, key: string, value: T | null | undefined) => {
+    if (value === null) map.delete(key);
+    else if (value !== undefined) map.set(key, structuredClone(value));
+  };
   return {
     operationWrites,
     getOperation: async (id) => structuredClone(operations.get(id) ?? null),
@@ -29,20 +33,20 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
       if (operations.has(op.id)) throw new Error(`operation ${op.id} exists`);
       return write(op);
     },
-    putOperation: async (op) => write(op),
     async updateOperation(op, expected) {
       return operations.get(op.id)?.revision === expected ? write(op) : null;
+    },
+    async deleteOperation(id, expected) {
+      if (operations.get(id)?.revision === expected) operations.delete(id);
     },
     listOperationIds: async () => [...operations.keys()],
     listActiveOperationIds: async () => [...operations.values()].filter((o) => isActive(o.operation)).map((o) => o.operation.id),
     async unmarkActive() {},
     getProject: async (id) => structuredClone(projects.get(id) ?? null),
     listProjects: async (organization) => [...projects.values()].filter((p) => !organization || p.organization === organization),
-    async putProject(record) {
-      projects.set(record.projectId, structuredClone(record));
-    },
-    async deleteProject(id) {
-      projects.delete(id);
+    async changeProject(id, change) {
+      keep(projects, id, change(structuredClone(projects.get(id) ?? null)));
+      return structuredClone(projects.get(id) ?? null);
     },
     async putShare(partner, entry) {
       shares.set(`${partner}.${entry.projectId}`, entry);
@@ -61,10 +65,11 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
       const key = `${organization}.${name.toLowerCase()}`;
       if (names.get(key) === projectId) names.delete(key);
     },
+    findIdempotencyKey: async (organization, key) => keys.get(`${organization}.${key}`) ?? null,
     async claimIdempotencyKey(organization, key, operationId) {
       const k = `${organization}.${key}`;
       const existing = keys.get(k);
-      if (existing) return existing;
+      if (existing && existing !== operationId) return existing;
       keys.set(k, operationId);
       return null;
     },
@@ -76,10 +81,16 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
 
 /** A ledger that records what it is asked (reserve, commit, release) and refuses a reservation when `refuse` says so. */
 export function recordingLedger(
-  options: { projectDefaults?: Amounts; refuse?: (objects: { key: string; amounts: Amounts }[]) => Error | null } = {},
+  options: {
+    projectDefaults?: Amounts;
+    refuse?: (objects: { key: string; amounts: Amounts }[]) => Error | null;
+    /** The error a commit of a reserved change gets (its reservation expired), or null. */
+    expired?: (id: string) => Error | null;
+    reservationTtlMs?: number;
+  } = {},
 ) {
   const calls: {
-    call: 'reserve' | 'commit' | 'release' | 'forgetProject';
+    call: 'reserve' | 'commit' | 'release' | 'forgetProject' | 'renew';
     id: string;
     changes?: unknown;
     objects?: { key: string; amounts: Amounts }[];
@@ -99,9 +110,21 @@ export function recordingLedger(
       if (refused) throw refused;
       calls.push({ call: 'reserve', id, changes, objects });
     },
-    async commit(_organization: string, id: string, changes: unknown[], objects: { key: string; amounts: Amounts }[] = []) {
+    async commit(
+      _organization: string,
+      id: string,
+      changes: unknown[],
+      objects: { key: string; amounts: Amounts }[] = [],
+      commitOptions: { reserved?: boolean } = {},
+    ) {
+      const expired = commitOptions.reserved ? (options.expired?.(id) ?? null) : null;
+      if (expired) throw expired;
       calls.push({ call: 'commit', id, changes, objects });
     },
+    async renew(_organization: string, id: string) {
+      calls.push({ call: 'renew', id });
+    },
+    reservationTtlMs: options.reservationTtlMs ?? 600_000,
     async release(_organization: string, id: string) {
       calls.push({ call: 'release', id });
     },

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Amounts, Entitlements, Usage } from '../schema/entitlements.ts';
 import { entitlementsSchema } from '../schema/entitlements.ts';
@@ -8,6 +9,7 @@ import { parseProjectPlacementKey } from '../schema/model.ts';
 import type { QuotaResource } from '../schema/quota.ts';
 import { Bucket } from '../schema/subjects.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
+import { backoffMs, isCasConflict, openBucket } from './durable.ts';
 
 /** One placement of a project: `<projectId>|<region>|<platform>` (`projectPlacementKey`). */
 export type AllocationKey = string;
@@ -39,10 +41,17 @@ const ledgerSchema = z.object({
   /** What the last usage sync found changed on the platforms behind infrafed's back. */
   drift: z.array(driftSchema).default([]),
   syncedAt: z.string().nullable().default(null),
+  /**
+   * The operations whose change was committed last (newest last, at most `APPLIED_KEPT`): a commit
+   * repeated by a replica that took an operation over changes nothing the second time.
+   */
+  applied: z.array(z.string()).default([]),
 });
 type Ledger = z.infer<typeof ledgerSchema>;
 
-const empty = (): Ledger => ({ allocations: {}, counted: {}, reservations: {}, drift: [], syncedAt: null });
+const empty = (): Ledger => ({ allocations: {}, counted: {}, reservations: {}, drift: [], syncedAt: null, applied: [] });
+/** How many committed operation ids a ledger remembers (far more than operations in flight at once). */
+const APPLIED_KEPT = 500;
 const regionOf = (key: AllocationKey) => parseProjectPlacementKey(key).region;
 const platformOf = (key: AllocationKey) => parseProjectPlacementKey(key).platform;
 
@@ -164,10 +173,9 @@ export interface LedgerOptions {
  * overspend: a writer that lost the race reads again and checks again.
  */
 export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}) {
-  const kvm = new Kvm(nc);
   const replicas = options.replicas ?? 1;
-  const entitlementsKv: KV = await kvm.create(Bucket.entitlements, { history: 5, replicas });
-  const ledgerKv: KV = await kvm.create(Bucket.ledger, { history: 1, replicas });
+  const entitlementsKv: KV = await openBucket(nc, Bucket.entitlements, { history: 5, replicas });
+  const ledgerKv: KV = await openBucket(nc, Bucket.ledger, { history: 1, replicas });
   const ttl = options.reservationTtlMs ?? 600_000;
 
   async function read(organization: string): Promise<{ ledger: Ledger; revision: number }> {
@@ -176,9 +184,9 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
     return { ledger: ledgerSchema.parse(entry.json()), revision: entry.revision };
   }
 
-  /** Read, change, write with compare-and-set; again on a lost race. */
+  /** Read, change, write with compare-and-set; again (after a back-off) on a lost race. */
   async function change<T>(organization: string, mutate: (ledger: Ledger) => T): Promise<T> {
-    for (let attempt = 0; attempt < 200; attempt++) {
+    for (let attempt = 0; attempt < 100; attempt++) {
       const { ledger, revision } = await read(organization);
       const now = Date.now();
       for (const [id, r] of Object.entries(ledger.reservations)) if (r.expiresAt < now) delete ledger.reservations[id];
@@ -189,7 +197,8 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
         return result;
       } catch (error) {
         // another writer got there first (wrong last sequence / key exists): read again
-        if (!/wrong last sequence|key exists/i.test(String((error as Error).message))) throw error;
+        if (!isCasConflict(error)) throw error;
+        await sleep(backoffMs(attempt, 5, 250));
       }
     }
     throw new InfrafedError(ErrorCode.CONFLICT, `the quota ledger of ${organization} is too busy; retry`);
@@ -256,14 +265,28 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
       });
     },
 
-    /** The change happened: its limits become the allocation, its objects are counted (negative: removed). */
+    /**
+     * The change happened: its limits become the allocation, its objects are counted (negative: removed).
+     * `reserved`: the change was held by a reservation, which must still be live (an expired one may have
+     * been spent by others): RESERVATION_EXPIRED, and nothing changes. Committing an operation again
+     * changes nothing (a replica that took the operation over may repeat the commit).
+     */
     async commit(
       organization: string,
       id: string,
       changes: { key: AllocationKey; limits: Amounts }[],
       objects: ObjectChange[] = [],
+      options: { reserved?: boolean } = {},
     ): Promise<void> {
       await change(organization, (ledger) => {
+        if (ledger.applied.includes(id)) return;
+        if (options.reserved && !ledger.reservations[id]) {
+          throw new InfrafedError(
+            ErrorCode.RESERVATION_EXPIRED,
+            `operation ${id} outlived its hold on ${organization}'s entitlements (reservations last ${Math.round(ttl / 1000)} s unless renewed)`,
+          );
+        }
+        ledger.applied = [...ledger.applied, id].slice(-APPLIED_KEPT);
         for (const c of changes) ledger.allocations[c.key] = { ...ledger.allocations[c.key], ...c.limits };
         for (const o of objects) {
           const counted = (ledger.counted[o.key] ??= {});
@@ -272,6 +295,25 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
         delete ledger.reservations[id];
       });
     },
+
+    /**
+     * The operation holding `id` is still at work: its reservation lives another full term.
+     * RESERVATION_EXPIRED when it is gone (expired first): the operation cannot commit it any more.
+     */
+    async renew(organization: string, id: string): Promise<void> {
+      await change(organization, (ledger) => {
+        const held = ledger.reservations[id];
+        if (!held)
+          throw new InfrafedError(
+            ErrorCode.RESERVATION_EXPIRED,
+            `operation ${id} holds nothing on ${organization}'s entitlements any more`,
+          );
+        held.expiresAt = Date.now() + ttl;
+      });
+    },
+
+    /** How long a reservation lives without renewal, milliseconds. */
+    reservationTtlMs: ttl,
 
     /** The change did not happen: what it held is free again. */
     async release(organization: string, id: string): Promise<void> {

@@ -10,6 +10,7 @@ import { createController } from './createController.ts';
 import { openAudit } from './audit.ts';
 import { openLedger } from './ledger.ts';
 import { openControllerStore } from './store.ts';
+import { whenJetStreamAnswers } from './durable.ts';
 
 const log = createLogger('controller');
 
@@ -18,9 +19,22 @@ await runMain(log, async () => {
   const replicaId = `${hostname()}-${process.pid}`;
   const nc = await connectNats(natsOptionsOf(config, 'controller', `controller-${replicaId}`));
   const stopOps = await opsForComponent('controller', natsReady(nc));
-  const store = await openControllerStore(nc, { operationHistoryDays: config.controller.operationHistoryDays });
-  const ledger = await openLedger(nc);
-  const audit = await openAudit(nc, { log, maxAgeDays: config.controller.audit.maxAgeDays, maxBytes: config.controller.audit.maxBytes });
+  const { replicas } = config.controller;
+  const { store, ledger, audit } = await whenJetStreamAnswers(
+    async () => ({
+      store: await openControllerStore(nc, { replicas, operationHistoryDays: config.controller.operationHistoryDays }),
+      ledger: await openLedger(nc, { replicas }),
+      audit: await openAudit(nc, {
+        log,
+        replicas,
+        maxAgeDays: config.controller.audit.maxAgeDays,
+        maxBytes: config.controller.audit.maxBytes,
+      }),
+    }),
+    (error) => log.warn({ err: error }, 'JetStream not answering yet; trying again'),
+  );
+  if (replicas === 1 && nc.info?.cluster)
+    log.warn({ cluster: nc.info.cluster }, 'controller.replicas is 1 on a NATS cluster: its state does not survive the loss of a node');
   const controller = await createController({
     nc,
     store,
@@ -33,11 +47,14 @@ await runMain(log, async () => {
     replicaId,
     adapterTimeoutMs: config.timeouts.adapterMs,
     leaseMs: config.timeouts.operationLeaseMs,
+    // a replica that stopped is noticed within a lease and a third (the record unchanged for a lease, then a sweep)
+    sweepIntervalMs: Math.ceil(config.timeouts.operationLeaseMs / 3),
+    undoRetryMs: config.controller.undoRetrySeconds * 1000,
     usageSyncIntervalMs: 300_000,
   });
   // operations a stopped replica left behind are taken over at once, not at the first tick
   await controller.sweep();
-  log.info({ replicaId }, 'controller ready');
+  log.info({ replicaId, replicas }, 'controller ready');
   return async () => {
     await controller.stop();
     await nc.drain();

@@ -5,7 +5,7 @@ import type { Principal } from '../runtime/auth.ts';
 import type { Audit } from './audit.ts';
 import type { KindContext, OperationKindDefinition, PlannedOperation } from './kinds/kind.ts';
 import { authorize } from './permissions.ts';
-import { isUndoPending, type SagaRunner } from './saga.ts';
+import { isUndoPending, type SagaOutcome, type SagaRunner } from './saga.ts';
 import { sha256 } from './store.ts';
 
 export interface OperationsDeps {
@@ -16,16 +16,22 @@ export interface OperationsDeps {
   log: Logger;
   replicaId: string;
   leaseMs: number;
-  /** A failed undo is tried again when the operation was last written this long ago, milliseconds. */
+  /**
+   * A failed undo is tried again once the record has been seen unchanged this long, milliseconds; each
+   * further attempt waits twice as long (at most an hour).
+   */
   undoRetryMs: number;
 }
+
+/** Undo retries one replica runs at once (taking over an abandoned operation is never held back). */
+const MAX_UNDO_RETRIES = 4;
 
 /** A new operation record: one PENDING step per planned placement, owned by this replica for a lease. */
 export function newOperation(
   principal: Principal,
   request: OperationRequest,
   planned: PlannedOperation,
-  ids: { id: string; action: string; requestHash: string; idempotencyKey: string | null; owner: string; leaseUntil: number },
+  ids: { id: string; action: string; requestHash: string; idempotencyKey: string | null; owner: string; leaseMs: number },
 ): Operation {
   const at = new Date().toISOString();
   return {
@@ -56,9 +62,11 @@ export function newOperation(
     createdAt: at,
     updatedAt: at,
     owner: ids.owner,
-    leaseUntil: ids.leaseUntil,
+    leaseMs: ids.leaseMs,
     quotaDefaults: null,
     objects: planned.objects ?? null,
+    reserved: false,
+    undoAttempts: 0,
   };
 }
 
@@ -72,11 +80,16 @@ export function createOperations(deps: OperationsDeps) {
   const { ctx, log } = deps;
   const { store } = ctx;
   const running = new Map<string, Promise<Operation>>();
+  /** What the sweeper saw of each active operation: its revision, and since when (this host's monotonic clock). */
+  const seen = new Map<string, { revision: number; since: number }>();
+  /** The undo retries running in this replica (at most `MAX_UNDO_RETRIES`). */
+  const retrying = new Set<string>();
 
-  function start(op: Operation, work: (op: Operation) => Promise<Operation>): Promise<Operation> {
-    const p = work(op)
-      .then(async (done) => {
-        if (terminalStatuses.includes(done.status)) {
+  function start(op: Operation, work: Promise<SagaOutcome>): Promise<Operation> {
+    const p = work
+      .then(async ({ operation: done, lost }) => {
+        // lost: another replica has it, and reports its end
+        if (!lost && terminalStatuses.includes(done.status)) {
           await deps.audit.record({
             principal: done.principal,
             organization: done.organization,
@@ -90,7 +103,7 @@ export function createOperations(deps: OperationsDeps) {
             reason: done.error?.message ?? null,
           });
         }
-        return done;
+        return lost ? ((await store.getOperation(done.id))?.operation ?? done) : done;
       })
       .finally(() => running.delete(op.id));
     running.set(op.id, p);
@@ -112,6 +125,21 @@ export function createOperations(deps: OperationsDeps) {
     }
   }
 
+  /** A replay of an Idempotency-Key: the first operation (refused when the body differs). */
+  async function replay(existing: Operation, requestHash: string, waitMs: number): Promise<{ operation: Operation; replayed: boolean }> {
+    if (existing.requestHash !== requestHash) {
+      throw new InfrafedError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used with another request', {
+        operationId: existing.id,
+      });
+    }
+    return { operation: await waitFor(existing, waitMs), replayed: true };
+  }
+
+  /**
+   * Record first, then act: the operation is recorded before anything it owns is changed (the key
+   * claimed, the index changed, the entitlements held), so every effect has a record that a replica
+   * taking over can finish or undo. A request refused while being accepted removes its record again.
+   */
   async function submit(
     principal: Principal,
     request: OperationRequest,
@@ -121,51 +149,53 @@ export function createOperations(deps: OperationsDeps) {
     const kind = deps.kindOf(request.kind);
     authorize(principal, kind.permission);
     const requestHash = sha256(JSON.stringify(request));
-    const id = ctx.newId('op');
-    // the key is claimed before anything is planned: a replay finds the first operation even when the
-    // request could not be planned again (a replayed delete of a project that is gone)
+    // a replay finds the first operation before anything is planned again (a replayed delete of a project that is gone)
     if (idempotencyKey) {
-      const existingId = await store.claimIdempotencyKey(principal.organization, idempotencyKey, id);
-      if (existingId) {
-        const existing = await store.getOperation(existingId);
-        if (!existing)
-          throw new InfrafedError(ErrorCode.CONFLICT, 'a request with this Idempotency-Key is still being recorded; retry shortly');
-        if (existing.operation.requestHash !== requestHash) {
-          throw new InfrafedError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used with another request', {
-            operationId: existingId,
-          });
-        }
-        return { operation: await waitFor(existing.operation, waitMs), replayed: true };
+      const existingId = await store.findIdempotencyKey(principal.organization, idempotencyKey);
+      const existing = existingId ? await store.getOperation(existingId) : null;
+      if (existing) return replay(existing.operation, requestHash, waitMs);
+      // a key whose operation is gone was a refused request's (its record removed, the release lost): free
+      if (existingId) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, existingId);
+    }
+    const planned = await kind.plan(ctx, principal, request);
+    const op = newOperation(principal, request, planned, {
+      id: ctx.newId('op'),
+      action: kind.action,
+      requestHash,
+      idempotencyKey,
+      owner: deps.replicaId,
+      leaseMs: deps.leaseMs,
+    });
+    let revision = await store.createOperation(op);
+    // from here every failure removes the record (or, if this replica dies, a sweeper undoes what it owns)
+    if (idempotencyKey) {
+      let winner: string | null;
+      try {
+        winner = await store.claimIdempotencyKey(principal.organization, idempotencyKey, op.id);
+      } catch (error) {
+        // the claim's outcome is unknown: the record goes, and the key if it is this operation's
+        await store.deleteOperation(op.id, revision).catch(() => {});
+        await store.releaseIdempotencyKey(principal.organization, idempotencyKey, op.id).catch(() => {});
+        throw error;
+      }
+      if (winner) {
+        // the same request raced this one: the first to claim the key is the operation
+        await store.deleteOperation(op.id, revision);
+        const first = await store.getOperation(winner);
+        if (!first) throw new InfrafedError(ErrorCode.CONFLICT, 'a request with this Idempotency-Key is being handled; retry shortly');
+        return replay(first.operation, requestHash, waitMs);
       }
     }
-    let op: Operation;
+    let acceptedAt: number;
     try {
-      const planned = await kind.plan(ctx, principal, request);
-      op = newOperation(principal, request, planned, {
-        id,
-        action: kind.action,
-        requestHash,
-        idempotencyKey,
-        owner: deps.replicaId,
-        leaseUntil: Date.now() + deps.leaseMs,
-      });
-      await record(kind, op);
+      await kind.accept?.(ctx, op as never);
+      acceptedAt = performance.now();
+      const accepted = await store.updateOperation(op, revision);
+      if (accepted === null) throw new InfrafedError(ErrorCode.CONFLICT, 'the operation was taken over while it was accepted; retry');
+      revision = accepted;
     } catch (error) {
-      // nothing was recorded under the key: a retry with it must not find a dangling claim
-      if (idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, id);
-      throw error;
-    }
-    void start(op, deps.saga.run);
-    return { operation: await waitFor(op, waitMs), replayed: false };
-  }
-
-  /** The kind's index changes and holds, then the record: a crash from here on is resumed by another replica's sweeper. */
-  async function record(kind: OperationKindDefinition, op: Operation): Promise<void> {
-    const { reserved } = (await kind.accept?.(ctx, op)) ?? { reserved: false };
-    try {
-      await store.createOperation(op);
-    } catch (error) {
-      if (reserved) await ctx.ledger.release(op.organization, op.id);
+      await store.deleteOperation(op.id, revision);
+      if (idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, op.id);
       throw error;
     }
     log.info(
@@ -184,36 +214,72 @@ export function createOperations(deps: OperationsDeps) {
       result: 'accepted',
       reason: null,
     });
+    void start(op, deps.saga.run(op, revision, acceptedAt));
+    return { operation: await waitFor(op, waitMs), replayed: false };
   }
 
-  /** One pass: takes over operations whose owner's lease ran out, and retries undos that failed. */
+  /**
+   * One pass: takes over operations whose owner stopped writing them, and retries undos that failed.
+   * An owner is gone when this replica has seen its record unchanged for a whole lease (its own clock:
+   * the owner's clock is never read); a failed undo is retried after a pause that doubles each attempt.
+   */
   async function sweep(): Promise<number> {
     let taken = 0;
+    const ids = await store.listActiveOperationIds();
+    for (const id of seen.keys()) if (!ids.includes(id)) seen.delete(id);
     // only the operations still in work: the finished ones (the history) are never read here
-    for (const id of await store.listActiveOperationIds()) {
+    for (const id of ids) {
       if (running.has(id)) continue;
       const found = await store.getOperation(id);
       if (!found || !isActive(found.operation)) {
-        // finished (its marker outlived it), or gone with its history, or never recorded: the marker goes
-        // (one without a record only once it is older than a lease: its record may be being written)
-        await store.unmarkActive(id, found ? 0 : deps.leaseMs);
+        // finished (its marker outlived it), or gone with its history; a marker without a record may be a
+        // record being written: it goes once it has been seen that way for a lease
+        const quiet = observe(id, found?.revision ?? 0);
+        if (found || quiet >= deps.leaseMs) await store.unmarkActive(id);
         continue;
       }
       const { operation: op, revision } = found;
-      const abandoned = !terminalStatuses.includes(op.status) && (op.leaseUntil ?? 0) < Date.now();
-      const undoDue = isUndoPending(op) && Date.now() - Date.parse(op.updatedAt) >= deps.undoRetryMs;
+      const quiet = observe(id, revision);
+      const abandoned = !terminalStatuses.includes(op.status) && quiet >= (op.leaseMs ?? deps.leaseMs);
+      const undoDue = isUndoPending(op) && quiet >= undoPause(op);
       if (!abandoned && !undoDue) continue;
+      // undos owed after an outage are retried a few at a time (a herd of cleanups would time out together)
+      if (!abandoned && retrying.size >= MAX_UNDO_RETRIES) continue;
       // claim it with compare-and-set: of several sweeping replicas, one wins
-      const claimed = { ...op, owner: deps.replicaId, leaseUntil: Date.now() + deps.leaseMs };
-      if ((await store.updateOperation(claimed, revision)) === null) continue;
+      const claimed: Operation = { ...op, owner: deps.replicaId, leaseMs: deps.leaseMs, updatedAt: new Date().toISOString() };
+      const claimedAt = performance.now();
+      const claimedRevision = await store.updateOperation(claimed, revision);
+      if (claimedRevision === null) continue;
       taken++;
       log.warn(
-        { operationId: id, status: op.status, previousOwner: op.owner },
+        { operationId: id, status: op.status, previousOwner: op.owner, unchangedMs: Math.round(quiet) },
         abandoned ? 'resuming abandoned operation' : 'retrying unfinished undo',
       );
-      void start(claimed, abandoned ? deps.saga.resume : deps.saga.retryCompensation);
+      if (abandoned) void start(claimed, deps.saga.resume(claimed, claimedRevision, claimedAt));
+      else {
+        retrying.add(id);
+        void start(claimed, deps.saga.retryCompensation(claimed, claimedRevision, claimedAt)).finally(() => retrying.delete(id));
+      }
     }
     return taken;
+  }
+
+  /**
+   * The pause before an undo is tried again: `undoRetryMs`, doubled each attempt (at most an hour), with a
+   * jitter of up to a half fixed per operation, so operations that failed together do not retry together.
+   */
+  function undoPause(op: Operation): number {
+    const base = Math.min(3_600_000, deps.undoRetryMs * 2 ** op.undoAttempts);
+    const spread = (Number.parseInt(sha256(`${op.id}:${op.undoAttempts}`).slice(0, 8), 16) / 0xffffffff) * 0.5;
+    return base * (1 + spread);
+  }
+
+  /** How long (ms) this replica has seen the operation at this revision. */
+  function observe(id: string, revision: number): number {
+    const at = seen.get(id);
+    if (at?.revision === revision) return performance.now() - at.since;
+    seen.set(id, { revision, since: performance.now() });
+    return 0;
   }
 
   /** The operation, to its own organisation only. */

@@ -17,11 +17,11 @@ export function objectChanges(op: Operation, done = false): ObjectChange[] {
     .map((s) => ({ key: projectPlacementKey(op.projectId as string, s), amounts: limitsFor(s.platform, op.objects as Amounts) }));
 }
 
-/** Holds the objects an operation will create against the entitlements (none to create: holds nothing). */
-export async function reserveObjects(ledger: QuotaLedger, op: Operation): Promise<{ reserved: boolean }> {
-  if (!Object.values(op.objects ?? {}).some((v) => (v ?? 0) > 0)) return { reserved: false };
+/** Holds the objects an operation will create against the entitlements (none to create: holds nothing; `op.reserved` says). */
+export async function reserveObjects(ledger: QuotaLedger, op: Operation): Promise<void> {
+  if (!Object.values(op.objects ?? {}).some((v) => (v ?? 0) > 0)) return;
   await ledger.reserve(op.organization, op.id, [], objectChanges(op));
-  return { reserved: true };
+  op.reserved = true;
 }
 
 /**
@@ -31,6 +31,6 @@ export async function reserveObjects(ledger: QuotaLedger, op: Operation): Promis
 export async function settleObjects(ledger: QuotaLedger, op: Operation, succeeded: boolean): Promise<void> {
   if (!op.objects) return;
   const removes = Object.values(op.objects).some((v) => (v ?? 0) < 0);
-  if (succeeded || removes) await ledger.commit(op.organization, op.id, [], objectChanges(op, true));
+  if (succeeded || removes) await ledger.commit(op.organization, op.id, [], objectChanges(op, true), { reserved: op.reserved });
   else await ledger.release(op.organization, op.id);
 }

@@ -44,10 +44,14 @@ function executor(behaviour: { forward?: Record<string, () => Promise<unknown>>;
   return { events, steps };
 }
 
-function runner(steps: () => Steps, takeover: 'forward' | 'rollback' = 'rollback') {
+function runner(
+  steps: () => Steps,
+  takeover: 'forward' | 'rollback' = 'rollback',
+  options: Parameters<typeof memoryContext>[1] & { leaseMs?: number } = {},
+) {
   const { ctx, store, ledgerCalls } = memoryContext(async () => {
     throw new Error('no adapter in this test');
-  });
+  }, options);
   const kind = {
     kind: 'ADD_MEMBER',
     permission: 'member.manage',
@@ -56,7 +60,8 @@ function runner(steps: () => Steps, takeover: 'forward' | 'rollback' = 'rollback
     plan: async () => ({}),
     steps,
   } as unknown as OperationKindDefinition;
-  const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs: 30_000 });
+  const leaseMs = options.leaseMs ?? 30_000;
+  const sagaRunner = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs });
   const operation = (objects?: Operation['objects']): Operation =>
     newOperation(
       principal,
@@ -68,10 +73,17 @@ function runner(steps: () => Steps, takeover: 'forward' | 'rollback' = 'rollback
         requestHash: 'h',
         idempotencyKey: null,
         owner: 'replica-a',
-        leaseUntil: Date.now() + 30_000,
+        leaseMs,
       },
     );
-  return { saga, store, ledgerCalls, operation };
+  /** The runner's entry points over a record created (or taken over) in the store, answering the operation as it ended. */
+  const at = async (op: Operation) => (await store.getOperation(op.id))?.revision ?? (await store.createOperation(op));
+  const saga = {
+    run: async (op: Operation) => (await sagaRunner.run(op, await at(op))).operation,
+    resume: async (op: Operation) => (await sagaRunner.resume(op, await at(op))).operation,
+    retryCompensation: async (op: Operation) => (await sagaRunner.retryCompensation(op, await at(op))).operation,
+  };
+  return { saga, sagaRunner, at, store, ledgerCalls, operation };
 }
 
 const statuses = (op: Operation) => op.steps.map((s) => [s.region, s.status]);
@@ -89,13 +101,13 @@ describe('saga runner', () => {
     ]);
     expect(done.steps.map((s) => s.nativeId)).toEqual(['native-sto', 'native-osl', 'native-lla']);
     expect(events.at(-1)).toBe('succeeded');
-    // first write: the operation RUNNING; a step is RUNNING in KV before its forward returns; the last write has no owner
+    // first write: the record as created (PENDING), then RUNNING; a step is RUNNING in KV before its forward returns; the last write has no owner
     const writes = store.operationWrites;
-    expect(writes[0]?.status).toBe('RUNNING');
+    expect(writes.map((w) => w.status).slice(0, 2)).toEqual(['PENDING', 'RUNNING']);
     expect(writes.some((w) => w.steps.every((s) => s.status === 'RUNNING'))).toBe(true);
-    expect(writes.at(-1)).toMatchObject({ status: 'SUCCEEDED', owner: null, leaseUntil: null });
-    // every intermediate write renews this replica's lease
-    expect(writes.slice(0, -1).every((w) => w.owner === 'replica-a' && (w.leaseUntil ?? 0) > Date.now())).toBe(true);
+    expect(writes.at(-1)).toMatchObject({ status: 'SUCCEEDED', owner: null, leaseMs: null });
+    // every write before it (after the record's creation) is this replica's, with its lease
+    expect(writes.slice(1, -1).every((w) => w.owner === 'replica-a' && w.leaseMs === 30_000)).toBe(true);
   });
 
   it('undoes what succeeded and what may have happened (a timeout), never a step that failed cleanly, after every forward ended', async () => {
@@ -208,5 +220,65 @@ describe('saga runner', () => {
     const failing = runner(executor({ forward: { sto: async () => Promise.reject(new InfrafedError(ErrorCode.CONFLICT, 'no')) } }).steps);
     const failed = await failing.saga.run(failing.operation({ networks: 1 }));
     expect(failing.ledgerCalls).toEqual([{ call: 'release', id: failed.id }]);
+  });
+
+  it('stops at once when another replica wrote the record (a compare-and-set refused): nothing more is sent, nothing undone', async () => {
+    let release: () => void = () => {};
+    const { events, steps } = executor({ forward: { sto: () => new Promise<void>((r) => (release = r)) } });
+    const { sagaRunner, at, store, operation, ledgerCalls } = runner(steps);
+    const op = operation();
+    const outcome = sagaRunner.run(op, await at(op));
+    await new Promise((r) => setTimeout(r, 20));
+    // another replica takes the record over while sto's step is in flight
+    const taken = await store.getOperation(op.id);
+    await store.updateOperation({ ...(taken?.operation as Operation), owner: 'replica-b' }, taken?.revision as number);
+    release();
+    const { lost } = await outcome;
+    expect(lost).toBe(true);
+    expect(events.filter((e) => e.startsWith('undo'))).toEqual([]);
+    expect(events).not.toContain('succeeded');
+    expect(ledgerCalls).toEqual([]);
+    expect((await store.getOperation(op.id))?.operation.owner).toBe('replica-b');
+  });
+
+  it('sends nothing once its lease may be gone by its own clock (its writes did not get through for longer than the lease)', async () => {
+    const { events, steps } = executor();
+    const { sagaRunner, at, store, operation } = runner(steps, 'rollback', { leaseMs: 300 });
+    const op = operation();
+    const revision = await at(op);
+    // JetStream does not answer (a paused replica, or one cut off): every write fails
+    store.updateOperation = async () => {
+      throw new Error('TIMEOUT');
+    };
+    const { lost } = await sagaRunner.run(op, revision);
+    expect(lost).toBe(true);
+    expect(events.filter((e) => e.startsWith('forward'))).toEqual([]);
+  });
+
+  it('writes a heartbeat while a step runs and renews the reservation the operation holds', async () => {
+    const { steps } = executor({ forward: { sto: () => new Promise((r) => setTimeout(r, 700)) } });
+    const { saga, store, operation, ledgerCalls } = runner(steps, 'rollback', { leaseMs: 300, reservationTtlMs: 600 });
+    const op = operation({ networks: 1 });
+    op.reserved = true;
+    const done = await saga.run(op);
+    expect(done.status).toBe('SUCCEEDED');
+    // sto's step took more than two leases: writes while nothing else changed kept the claim
+    const whileSto = store.operationWrites.filter((w) => w.steps[0]?.status === 'RUNNING' && w.steps[1]?.status === 'SUCCEEDED');
+    expect(whileSto.length).toBeGreaterThanOrEqual(3);
+    expect(ledgerCalls.filter((c) => c.call === 'renew').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('undoes an operation whose reservation expired before it could be committed (RESERVATION_EXPIRED)', async () => {
+    const { events, steps } = executor();
+    const { saga, operation } = runner(steps, 'rollback', {
+      expired: () => new InfrafedError(ErrorCode.RESERVATION_EXPIRED, 'the hold expired'),
+    });
+    const op = operation({ networks: 1 });
+    op.reserved = true;
+    const done = await saga.run(op);
+    expect(done.status).toBe('FAILED');
+    expect(done.error?.code).toBe(ErrorCode.RESERVATION_EXPIRED);
+    expect(statuses(done).map(([, s]) => s)).toEqual(['COMPENSATED', 'COMPENSATED', 'COMPENSATED']);
+    expect(events).not.toContain('succeeded');
   });
 });

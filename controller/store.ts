@@ -1,9 +1,10 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { Kvm, type KV } from '@nats-io/kv';
+import type { KV } from '@nats-io/kv';
 import { createHash } from 'node:crypto';
 import { isActive, operationSchema, projectRecordSchema, type Operation, type ProjectRecord } from '../schema/operations.ts';
 import { Bucket } from '../schema/subjects.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
+import { casUpdate, isCasConflict, openBucket } from './durable.ts';
 
 export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
@@ -14,33 +15,43 @@ export const IDEMPOTENCY_TTL_MS = 48 * 3600_000;
 
 export interface ControllerStore {
   getOperation(id: string): Promise<{ operation: Operation; revision: number } | null>;
+  /** Records a new operation (its active marker first); the revision its owner's writes start from. */
   createOperation(op: Operation): Promise<number>;
-  putOperation(op: Operation): Promise<number>;
-  /** Compare-and-set: fails (returns null) when someone else wrote since `revision`. */
+  /**
+   * Compare-and-set on the revision the writer holds: null when someone else wrote since (the writer lost
+   * the operation and must stop). Every write of a record after its creation goes through here.
+   */
   updateOperation(op: Operation, revision: number): Promise<number | null>;
+  /** Removes an operation that was never accepted (its request was refused after it was recorded), if still at `revision`. */
+  deleteOperation(id: string, revision: number): Promise<void>;
   listOperationIds(): Promise<string[]>;
   /** The operations still in work (what the sweeper reads): finished ones leave this list. */
   listActiveOperationIds(): Promise<string[]>;
-  /**
-   * Drops a marker whose operation is finished, or gone (expired, or never recorded); `ifOlderThanMs`: only
-   * a marker at least that old (a new one may be waiting for its record to be written).
-   */
-  unmarkActive(id: string, ifOlderThanMs?: number): Promise<void>;
+  /** Drops the marker of an operation that is finished, or gone (expired, or removed). */
+  unmarkActive(id: string): Promise<void>;
   getProject(id: string): Promise<ProjectRecord | null>;
   /** Every project an organisation owns, or every project (a scan of the index). */
   listProjects(organization?: string): Promise<ProjectRecord[]>;
-  putProject(record: ProjectRecord): Promise<void>;
-  deleteProject(id: string): Promise<void>;
-  /** The index of projects shared with a partner organisation (the record's `shares` is the truth). */
+  /**
+   * Changes a project record with compare-and-set (read again on a lost race): `change` gets the record
+   * (null: none) and returns the new one, null to remove it, or undefined to leave it. Returns what is stored.
+   */
+  changeProject(id: string, change: (record: ProjectRecord | null) => ProjectRecord | null | undefined): Promise<ProjectRecord | null>;
+  /** The index of projects shared with a partner organisation (the record's `shares` is the truth); compare-and-set. */
   putShare(partner: string, entry: { projectId: string; owner: string; level: string }): Promise<void>;
   deleteShare(partner: string, projectId: string): Promise<void>;
   listSharedWith(partner: string): Promise<{ projectId: string; owner: string; level: string }[]>;
   /** Claims a project name inside an organisation; false when another project holds it. */
   claimName(organization: string, name: string, projectId: string): Promise<boolean>;
   releaseName(organization: string, name: string, projectId: string): Promise<void>;
-  /** The operation an idempotency key already names, or null after recording `operationId` for it. */
+  /** The operation an idempotency key names, if any. */
+  findIdempotencyKey(organization: string, key: string): Promise<string | null>;
+  /**
+   * Claims a key for an operation already recorded: null when it is now this operation's, or the
+   * operation another request claimed it for first.
+   */
   claimIdempotencyKey(organization: string, key: string, operationId: string): Promise<string | null>;
-  /** Drops a claim whose operation was never recorded (the request was refused). */
+  /** Drops a claim whose operation was refused (and removed). */
   releaseIdempotencyKey(organization: string, key: string, operationId: string): Promise<void>;
 }
 
@@ -56,21 +67,25 @@ function nameKey(organization: string, name: string): string {
 const INDEX_COMPLETE = 'index-complete';
 
 export interface StoreOptions {
+  /** Copies of each bucket (`controller.replicas`). Default 1. */
   replicas?: number;
   /** How long a finished operation is kept (then it expires with its bucket's age limit), days. Default 30. */
   operationHistoryDays?: number;
 }
 
-/** The controller's state in JetStream KV (replicated with the NATS cluster). */
+type ShareEntry = { projectId: string; owner: string; level: string };
+const asShare = (json: unknown) => json as ShareEntry;
+const asHolder = (json: unknown) => json as { projectId: string };
+
+/** The controller's state in JetStream KV (replicated with the NATS cluster: `StoreOptions.replicas`). */
 export async function openControllerStore(nc: NatsConnection, options: StoreOptions = {}): Promise<ControllerStore> {
   const replicas = options.replicas ?? 1;
-  const kvm = new Kvm(nc);
-  const operations: KV = await kvm.create(Bucket.operations, {
+  const operations: KV = await openBucket(nc, Bucket.operations, {
     history: 1,
     replicas,
     ttl: (options.operationHistoryDays ?? 30) * 86_400_000,
   });
-  const active: KV = await kvm.create(Bucket.activeOperations, { history: 1, replicas });
+  const active: KV = await openBucket(nc, Bucket.activeOperations, { history: 1, replicas });
   // records from before the active index are marked once; the key says it is done, so a start reads no history
   if (!(await active.get(INDEX_COMPLETE))) {
     for await (const id of await operations.keys()) {
@@ -88,8 +103,9 @@ export async function openControllerStore(nc: NatsConnection, options: StoreOpti
     if (!isActive(op)) await active.delete(op.id);
     return revision;
   };
-  const projects: KV = await kvm.create(Bucket.projects, { history: 1, replicas });
-  const idempotency: KV = await kvm.create(Bucket.idempotency, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS });
+  const projects: KV = await openBucket(nc, Bucket.projects, { history: 1, replicas });
+  const idempotency: KV = await openBucket(nc, Bucket.idempotency, { history: 1, replicas, ttl: IDEMPOTENCY_TTL_MS });
+  const parseProject = (json: unknown) => projectRecordSchema.parse(json);
 
   return {
     async getOperation(id) {
@@ -108,24 +124,32 @@ export async function openControllerStore(nc: NatsConnection, options: StoreOpti
         throw error;
       }
     },
-    putOperation: async (op) => unmarkFinished(op, await operations.put(op.id, encodeJson(op))),
     async updateOperation(op, revision) {
       let written: number;
       try {
         written = await operations.update(op.id, encodeJson(op), revision);
-      } catch {
-        return null;
+      } catch (error) {
+        if (isCasConflict(error)) return null;
+        throw error;
       }
       return unmarkFinished(op, written);
+    },
+    async deleteOperation(id, revision) {
+      try {
+        await operations.delete(id, { previousSeq: revision });
+      } catch (error) {
+        if (!isCasConflict(error)) throw error;
+        return; // someone else has it now (a sweeper): theirs to finish
+      }
+      await active.delete(id);
     },
     async listActiveOperationIds() {
       const ids: string[] = [];
       for await (const k of await active.keys()) if (k !== INDEX_COMPLETE) ids.push(k);
       return ids;
     },
-    async unmarkActive(id, ifOlderThanMs = 0) {
-      const entry = await active.get(id);
-      if (entry && Date.now() - entry.created.getTime() >= ifOlderThanMs) await active.delete(id);
+    async unmarkActive(id) {
+      await active.delete(id);
     },
     async listOperationIds() {
       const ids: string[] = [];
@@ -135,68 +159,64 @@ export async function openControllerStore(nc: NatsConnection, options: StoreOpti
     async getProject(id) {
       const entry = await projects.get(`project.${id}`);
       if (!entry || entry.operation !== 'PUT') return null;
-      return projectRecordSchema.parse(entry.json());
+      return parseProject(entry.json());
     },
     async listProjects(organization) {
       const out: ProjectRecord[] = [];
       for await (const key of await projects.keys('project.*')) {
         const entry = await projects.get(key);
         if (entry?.operation !== 'PUT') continue;
-        const record = projectRecordSchema.parse(entry.json());
+        const record = parseProject(entry.json());
         if (organization === undefined || record.organization === organization) out.push(record);
       }
       return out;
     },
-    async putProject(record) {
-      await projects.put(`project.${record.projectId}`, encodeJson(record));
-    },
-    async deleteProject(id) {
-      await projects.delete(`project.${id}`);
-    },
+    changeProject: (id, change) => casUpdate(projects, `project.${id}`, parseProject, change, encodeJson),
     async putShare(partner, entry) {
-      await projects.put(`shared.${partner}.${entry.projectId}`, encodeJson(entry));
+      await casUpdate(projects, `shared.${partner}.${entry.projectId}`, asShare, () => entry, encodeJson);
     },
     async deleteShare(partner, projectId) {
-      await projects.delete(`shared.${partner}.${projectId}`);
+      await casUpdate(projects, `shared.${partner}.${projectId}`, asShare, (current) => (current ? null : undefined), encodeJson);
     },
     async listSharedWith(partner) {
-      const out: { projectId: string; owner: string; level: string }[] = [];
+      const out: ShareEntry[] = [];
       for await (const key of await projects.keys(`shared.${partner}.*`)) {
         const entry = await projects.get(key);
-        if (entry?.operation === 'PUT') out.push(entry.json());
+        if (entry?.operation === 'PUT') out.push(asShare(entry.json()));
       }
       return out;
     },
     async claimName(organization, name, projectId) {
-      const key = nameKey(organization, name);
-      try {
-        await projects.create(key, encodeJson({ projectId }));
-        return true;
-      } catch {
-        const holder = await projects.get(key);
-        return holder?.operation === 'PUT' && (holder.json() as { projectId: string }).projectId === projectId;
-      }
+      const held = await casUpdate(
+        projects,
+        nameKey(organization, name),
+        asHolder,
+        (holder) => (holder ? undefined : { projectId }),
+        encodeJson,
+      );
+      return held?.projectId === projectId;
     },
     async releaseName(organization, name, projectId) {
-      const key = nameKey(organization, name);
-      const holder = await projects.get(key);
-      if (holder?.operation === 'PUT' && (holder.json() as { projectId: string }).projectId === projectId) await projects.delete(key);
+      const mine = (holder: { projectId: string } | null) => (holder?.projectId === projectId ? null : undefined);
+      await casUpdate(projects, nameKey(organization, name), asHolder, mine, encodeJson);
     },
-    async releaseIdempotencyKey(organization, key, operationId) {
-      const k = idempotencyKvKey(organization, key);
-      const entry = await idempotency.get(k);
-      if (entry?.operation === 'PUT' && (entry.json() as { operationId: string }).operationId === operationId) await idempotency.delete(k);
+    async findIdempotencyKey(organization, key) {
+      const entry = await idempotency.get(idempotencyKvKey(organization, key));
+      return entry?.operation === 'PUT' ? (entry.json() as { operationId: string }).operationId : null;
     },
     async claimIdempotencyKey(organization, key, operationId) {
-      const k = idempotencyKvKey(organization, key);
-      try {
-        await idempotency.create(k, encodeJson({ operationId }));
-        return null;
-      } catch {
-        const entry = await idempotency.get(k);
-        if (entry?.operation !== 'PUT') return null;
-        return (entry.json() as { operationId: string }).operationId;
-      }
+      const held = await casUpdate(
+        idempotency,
+        idempotencyKvKey(organization, key),
+        (json) => json as { operationId: string },
+        (holder) => (holder ? undefined : { operationId }),
+        encodeJson,
+      );
+      return held?.operationId === operationId ? null : (held?.operationId ?? null);
+    },
+    async releaseIdempotencyKey(organization, key, operationId) {
+      const mine = (holder: { operationId: string } | null) => (holder?.operationId === operationId ? null : undefined);
+      await casUpdate(idempotency, idempotencyKvKey(organization, key), (json) => json as { operationId: string }, mine, encodeJson);
     },
   };
 }

@@ -151,15 +151,23 @@ export const systemConfigSchema = z.object({
    * What the controller keeps: finished operations for `operationHistoryDays` (default 30; the sweeper
    * reads only operations still in work), and the audit stream by age and size (default 400 days, 1 GiB;
    * the oldest events go first). Applied when the buckets and the stream are created.
+   *
+   * `replicas`: the copies JetStream keeps of every bucket and stream of the controller (operations,
+   * projects, idempotency keys, entitlements, ledger, audit): 3 on a three-node cluster (the state
+   * survives the loss of one node), 1 on a single server (the local default). Checked at start: a count
+   * the cluster cannot place stops the controller with the reason; an existing bucket is brought to it.
    */
   controller: z
     .object({
+      replicas: z.union([z.literal(1), z.literal(3), z.literal(5)]).default(1),
+      /** A failed undo is tried again after this many seconds, twice as long after each failure (at most an hour). */
+      undoRetrySeconds: z.number().int().min(1).max(3600).default(60),
       operationHistoryDays: z.number().int().min(1).default(30),
       audit: z
         .object({ maxAgeDays: z.number().int().min(1).default(400), maxBytes: z.number().int().min(1_048_576).default(1_073_741_824) })
         .default({ maxAgeDays: 400, maxBytes: 1_073_741_824 }),
     })
-    .default({ operationHistoryDays: 30, audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 } }),
+    .default({ replicas: 1, undoRetrySeconds: 60, operationHistoryDays: 30, audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 } }),
   gateway: z
     .object({
       host: z.string().default('127.0.0.1'),

@@ -29,6 +29,11 @@ export const ErrorCode = {
   /** The same Idempotency-Key was used before with another request body. */
   IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
   QUOTA_EXCEEDED: 'QUOTA_EXCEEDED',
+  /**
+   * An operation outlived what it held against the entitlements (its reservation expired, or could not be
+   * renewed, before it was committed): the operation was undone rather than spend what was no longer held.
+   */
+  RESERVATION_EXPIRED: 'RESERVATION_EXPIRED',
   /** A conditional request (If-Match) named a version that is no longer current: nothing was changed. */
   PRECONDITION_FAILED: 'PRECONDITION_FAILED',
   /** The operation does not exist on that platform (e.g. networks on OKD). */
@@ -62,6 +67,7 @@ export const httpByCode: Record<ErrorCode, { status: number; title: string }> = 
   CONFLICT: { status: 409, title: 'Conflict' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, title: 'Unprocessable Content' },
   QUOTA_EXCEEDED: { status: 409, title: 'Conflict' },
+  RESERVATION_EXPIRED: { status: 409, title: 'Conflict' },
   PRECONDITION_FAILED: { status: 412, title: 'Precondition Failed' },
   NOT_SUPPORTED: { status: 501, title: 'Not Implemented' },
   REGION_UNAVAILABLE: { status: 503, title: 'Service Unavailable' },

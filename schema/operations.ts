@@ -164,9 +164,17 @@ export const operationSchema = z.object({
   error: wireErrorSchema.nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
-  /** The controller replica running it, and until when its claim holds (epoch ms). */
+  /**
+   * The controller replica running it, and how long its claim holds without a write (ms). Another replica
+   * takes it over once it has seen the record unchanged for that long, by its own clock: no two hosts'
+   * clocks are compared. The owner renews it by writing (a heartbeat while a step runs).
+   */
   owner: z.string().nullable(),
-  leaseUntil: z.number().nullable(),
+  leaseMs: z.number().int().positive().nullable().default(null),
+  /** The operation holds a reservation on the entitlements (renewed while it runs; committed only while live). */
+  reserved: z.boolean().default(false),
+  /** Undo attempts made after the first (a failed undo is retried with a growing pause). */
+  undoAttempts: z.number().int().min(0).default(0),
 });
 export type Operation = z.infer<typeof operationSchema>;
 

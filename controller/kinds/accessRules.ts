@@ -37,14 +37,14 @@ export const APPLY_ACCESS_RULE = defineKind({
           .filter((r) => !r.value.rules.some((rule) => rule.id === op.resourceId))
           .map((r) => projectPlacementKey(projectId, r.target)),
       );
-      if (lacking.size === 0) return { reserved: false };
+      if (lacking.size === 0) return;
       await ctx.ledger.reserve(
         op.organization,
         op.id,
         [],
         objectChanges(op).filter((c) => lacking.has(c.key)),
       );
-      return { reserved: true };
+      op.reserved = true;
     }
   },
   steps(ctx, op) {

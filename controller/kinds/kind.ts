@@ -86,10 +86,13 @@ export interface OperationKindDefinition<K extends OperationKind = OperationKind
   /** Checks the request against the controller's state and decides what it touches; throws the caller's mistakes. */
   plan(ctx: KindContext, principal: Principal, request: RequestOf<K>): Promise<PlannedOperation>;
   /**
-   * Before the operation is recorded: changes to the project index and holds on the entitlements. Undoes
-   * its own changes when it throws; `reserved` is released by the caller when recording then fails.
+   * Once the operation is recorded, before it runs: changes to the project index and holds on the
+   * entitlements (setting `op.reserved` when it holds some). Undoes its own changes when it throws (the
+   * request is refused, the record removed). Interrupted, it is finished by the replica that takes the
+   * operation over: repeated for a kind that goes `forward` (so it must be idempotent), undone by the
+   * steps' `onFailed` for one that rolls back (so that must undo an accept that got only part way).
    */
-  accept?(ctx: KindContext, op: OperationOf<K>): Promise<{ reserved: boolean }>;
+  accept?(ctx: KindContext, op: OperationOf<K>): Promise<void>;
   steps(ctx: KindContext, op: OperationOf<K>): Steps;
 }
 

@@ -40,7 +40,7 @@ const noAdapter: KindContext['call'] = async () => {
 
 async function withProject(call: KindContext['call'] = noAdapter, options: Parameters<typeof memoryContext>[1] = {}) {
   const made = memoryContext(call, options);
-  await made.ctx.store.putProject(project);
+  await made.ctx.store.changeProject(project.projectId, () => project);
   return made;
 }
 
@@ -172,7 +172,7 @@ describe('planning', () => {
 
   it('refuses changes to a project being deleted, except deleting it again', async () => {
     const { ctx } = await withProject();
-    await ctx.store.putProject({ ...project, state: 'DELETING' });
+    await ctx.store.changeProject(P, () => ({ ...project, state: 'DELETING' }));
     expect(await failure(plan(ctx, acme(), { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'reader' } }))).toEqual({
       code: ErrorCode.CONFLICT,
     });
@@ -197,7 +197,7 @@ describe('planning', () => {
 });
 
 describe('accepting', () => {
-  const ids = { id: `op_${'c'.repeat(26)}`, requestHash: 'h', idempotencyKey: null, owner: 'r', leaseUntil: 0 };
+  const ids = { id: `op_${'c'.repeat(26)}`, requestHash: 'h', idempotencyKey: null, owner: 'r', leaseMs: 30_000 };
 
   it('claims a new project’s name and indexes it as CREATING; a second project of that name is a CONFLICT', async () => {
     const { ctx } = memoryContext(noAdapter);
@@ -207,7 +207,9 @@ describe('accepting', () => {
     };
     const def = kindOf('CREATE_PROJECT');
     const planned = await def.plan(ctx, acme(), request);
-    expect(await def.accept?.(ctx, newOperation(acme(), request, planned, { ...ids, action: def.action }))).toEqual({ reserved: false });
+    const op = newOperation(acme(), request, planned, { ...ids, action: def.action });
+    await def.accept?.(ctx, op);
+    expect(op.reserved).toBe(false);
     expect(await ctx.store.getProject(planned.projectId)).toMatchObject({ state: 'CREATING', name: 'Genomics' });
     const again = await def.plan(ctx, acme(), {
       kind: 'CREATE_PROJECT',
@@ -233,7 +235,9 @@ describe('accepting', () => {
     const def = kindOf('APPLY_ACCESS_RULE');
     const request = { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule } } as never;
     const planned = await def.plan(ctx, acme(), request);
-    expect(await def.accept?.(ctx, newOperation(acme(), request, planned, { ...ids, action: def.action }))).toEqual({ reserved: true });
+    const op = newOperation(acme(), request, planned, { ...ids, action: def.action });
+    await def.accept?.(ctx, op);
+    expect(op.reserved).toBe(true);
     expect(ledgerCalls).toEqual([
       { call: 'reserve', id: ids.id, changes: [], objects: [{ key: `${P}|lla|okd`, amounts: { securityGroupRules: 1 } }] },
     ]);

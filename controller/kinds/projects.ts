@@ -26,7 +26,7 @@ export const CREATE_PROJECT = defineKind({
     if (!(await ctx.store.claimName(op.organization, name, projectId))) {
       throw new InfrafedError(ErrorCode.CONFLICT, `a project named "${name}" already exists`, { name });
     }
-    await ctx.store.putProject({
+    await ctx.store.changeProject(projectId, () => ({
       projectId,
       organization: op.organization,
       name,
@@ -34,19 +34,19 @@ export const CREATE_PROJECT = defineKind({
       state: 'CREATING',
       operationId: op.id,
       shares: [],
-    });
+    }));
     const defaults = (await ctx.ledger.entitlementsOf(op.organization)).projectDefaults;
-    if (Object.keys(defaults).length === 0) return { reserved: false };
+    if (Object.keys(defaults).length === 0) return;
     op.quotaDefaults = defaults;
     try {
       await ctx.ledger.reserve(op.organization, op.id, quotaChanges(op, defaults));
     } catch (error) {
-      // the name claimed above is free again: nothing was recorded
-      await ctx.store.deleteProject(projectId);
+      // the name claimed above is free again: the request is refused
+      await ctx.store.changeProject(projectId, () => null);
       await ctx.store.releaseName(op.organization, name, projectId);
       throw error;
     }
-    return { reserved: true };
+    op.reserved = true;
   },
   steps(ctx, op) {
     const projectId = op.projectId as string;
@@ -63,14 +63,16 @@ export const CREATE_PROJECT = defineKind({
         await ctx.call(step, 'project', 'delete', { projectId, owner: ownerOf(op) });
       },
       async onSucceeded() {
-        const record = await ctx.store.getProject(projectId);
-        if (record) await ctx.store.putProject({ ...record, state: 'ACTIVE' });
-        if (op.quotaDefaults) await ctx.ledger.commit(op.organization, op.id, quotaChanges(op, op.quotaDefaults as Amounts));
+        // the defaults' hold first: when it expired, the project is undone before it is ever ACTIVE
+        if (op.quotaDefaults)
+          await ctx.ledger.commit(op.organization, op.id, quotaChanges(op, op.quotaDefaults as Amounts), [], { reserved: true });
+        await ctx.store.changeProject(projectId, (record) => (record ? { ...record, state: 'ACTIVE' } : undefined));
       },
       async onFailed(clean) {
-        if (op.quotaDefaults) await ctx.ledger.release(op.organization, op.id);
+        // also what a replica taking over an operation interrupted while it was accepted runs: each is a no-op when not done
+        await ctx.ledger.release(op.organization, op.id);
         if (!clean) return; // the index keeps the project until every placement is gone
-        await ctx.store.deleteProject(projectId);
+        await ctx.store.changeProject(projectId, (record) => (record?.operationId === op.id ? null : undefined));
         await ctx.store.releaseName(op.organization, name, projectId);
       },
     };
@@ -87,10 +89,11 @@ export const DELETE_PROJECT = defineKind({
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission, { whileDeleting: true });
     return { projectId: record.projectId, owner: record.organization, placements: record.placements, resourceId: null };
   },
+  // repeated by a replica that takes the operation over (it may have been interrupted here)
   async accept(ctx, op) {
-    const record = await ctx.store.getProject(op.projectId as string);
-    if (record) await ctx.store.putProject({ ...record, state: 'DELETING', operationId: op.id });
-    return { reserved: false };
+    await ctx.store.changeProject(op.projectId as string, (record) =>
+      record ? { ...record, state: 'DELETING', operationId: op.id } : undefined,
+    );
   },
   steps(ctx, op) {
     const { projectId } = op.request.input;
@@ -101,7 +104,7 @@ export const DELETE_PROJECT = defineKind({
       },
       async onSucceeded() {
         const record = await ctx.store.getProject(projectId);
-        await ctx.store.deleteProject(projectId);
+        await ctx.store.changeProject(projectId, () => null);
         if (record) await ctx.store.releaseName(record.organization, record.name, projectId);
         for (const share of record?.shares ?? []) await ctx.store.deleteShare(share.organization, projectId);
         await ctx.ledger.forgetProject(op.organization, projectId);

@@ -21,10 +21,10 @@ export const SET_QUOTA = defineKind({
       resourceId: null,
     };
   },
-  // held before anything is recorded or sent to a platform
+  // held before anything is sent to a platform
   async accept(ctx, op) {
     await ctx.ledger.reserve(op.organization, op.id, quotaChanges(op, op.request.input.limits as Amounts));
-    return { reserved: true };
+    op.reserved = true;
   },
   steps(ctx, op) {
     const { projectId, limits } = op.request.input;
@@ -45,7 +45,7 @@ export const SET_QUOTA = defineKind({
           await ctx.call(step, 'quota', 'set', { projectId, owner: ownerOf(op), limits: previous });
       },
       // the reservation made when the operation was accepted becomes the allocation, or is freed
-      onSucceeded: () => ctx.ledger.commit(op.organization, op.id, quotaChanges(op, limits as Amounts)),
+      onSucceeded: () => ctx.ledger.commit(op.organization, op.id, quotaChanges(op, limits as Amounts), [], { reserved: true }),
       onFailed: () => ctx.ledger.release(op.organization, op.id),
     };
   },

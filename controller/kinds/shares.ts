@@ -25,14 +25,18 @@ export const SHARE_PROJECT = defineKind({
         return {};
       },
       async onSucceeded() {
-        const record = await ctx.store.getProject(projectId);
-        if (!record) return;
-        const shares = [
-          ...record.shares.filter((s) => s.organization !== partner),
-          { organization: partner, level, since: new Date().toISOString() },
-        ];
-        await ctx.store.putProject({ ...record, shares });
-        await ctx.store.putShare(partner, { projectId, owner: record.organization, level });
+        const record = await ctx.store.changeProject(projectId, (current) =>
+          current
+            ? {
+                ...current,
+                shares: [
+                  ...current.shares.filter((s) => s.organization !== partner),
+                  { organization: partner, level, since: new Date().toISOString() },
+                ],
+              }
+            : undefined,
+        );
+        if (record) await ctx.store.putShare(partner, { projectId, owner: record.organization, level });
       },
     };
   },
@@ -51,12 +55,13 @@ export const REVOKE_SHARE = defineKind({
     }
     return { projectId: record.projectId, owner: record.organization, placements: record.placements, resourceId: request.input.partner };
   },
+  // repeated by a replica that takes the operation over (it may have been interrupted here)
   async accept(ctx, op) {
     const { partner } = op.request.input;
-    const record = await ctx.store.getProject(op.projectId as string);
-    if (record) await ctx.store.putProject({ ...record, shares: record.shares.filter((s) => s.organization !== partner) });
+    await ctx.store.changeProject(op.projectId as string, (record) =>
+      record ? { ...record, shares: record.shares.filter((s) => s.organization !== partner) } : undefined,
+    );
     await ctx.store.deleteShare(partner, op.projectId as string);
-    return { reserved: false };
   },
   steps(ctx, op) {
     const { projectId, partner } = op.request.input;

@@ -181,10 +181,12 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       createdAt: at,
       updatedAt: at,
       owner: 'replica-a',
-      leaseUntil: Date.now() - 1_000,
+      leaseMs: 1_000,
+      reserved: false,
+      undoAttempts: 0,
     };
     await store.claimName('acme', 'orphan-risk', projectId);
-    await store.putProject({
+    await store.changeProject(projectId, () => ({
       projectId,
       organization: 'acme',
       name: 'orphan-risk',
@@ -195,9 +197,12 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       state: 'CREATING',
       shares: [],
       operationId: op.id,
-    });
+    }));
     await store.createOperation(op);
 
+    // a sweeper takes an operation over once it has seen its record unchanged for the lease the record names (1 s)
+    expect(await controller.sweep()).toBe(0);
+    await new Promise((r) => setTimeout(r, 1_100));
     expect(await controller.sweep()).toBe(1);
     let final: Operation | undefined;
     for (let i = 0; i < 100 && final?.status !== 'FAILED'; i++) {

@@ -150,7 +150,8 @@ describe('controller replica killed between reserve and commit', () => {
       leaseMs: LEASE_MS,
       sweepIntervalMs: 0,
     });
-    // A's claim runs out; then B takes the operation over
+    // B sees A's record unchanged for a whole lease (its own clock), then takes the operation over
+    expect(await replicaB.sweep()).toBe(0);
     await new Promise((r) => setTimeout(r, LEASE_MS + 200));
     expect(await replicaB.sweep()).toBe(1);
     let final: Operation | undefined;

@@ -103,4 +103,27 @@ describe('entitlement reservations on JetStream KV', () => {
     expect((await ledger.usage('initech')).total).toEqual({});
     await expect(ledger.reserve('initech', 'next', [{ key: `${P}|osl|openstack`, limits: { cores: 4 } }])).resolves.toBeUndefined();
   });
+
+  it('a reservation is committed only while it lives: renewed it lasts, expired the commit is RESERVATION_EXPIRED and changes nothing; a repeated commit counts once', async () => {
+    const ledger = await openLedger(nc, { reservationTtlMs: 400 });
+    const key = `${P}|osl|openstack`;
+    // renewed twice past its first life: still committable
+    await ledger.reserve('hooli', 'op-renewed', [{ key, limits: { cores: 2 } }]);
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      await ledger.renew('hooli', 'op-renewed');
+    }
+    await ledger.commit('hooli', 'op-renewed', [{ key, limits: { cores: 2 } }], [], { reserved: true });
+    // committed again (a replica that took the operation over): nothing more is counted
+    await ledger.commit('hooli', 'op-renewed', [{ key, limits: { cores: 2 } }], [{ key, amounts: { networks: 1 } }], { reserved: true });
+    expect((await ledger.usage('hooli')).total).toEqual({ cores: 2 });
+
+    await ledger.reserve('hooli', 'op-late', [{ key, limits: { cores: 5 } }]);
+    await new Promise((r) => setTimeout(r, 500));
+    await expect(ledger.commit('hooli', 'op-late', [{ key, limits: { cores: 5 } }], [], { reserved: true })).rejects.toMatchObject({
+      code: 'RESERVATION_EXPIRED',
+    });
+    await expect(ledger.renew('hooli', 'op-late')).rejects.toMatchObject({ code: 'RESERVATION_EXPIRED' });
+    expect((await ledger.usage('hooli')).total).toEqual({ cores: 2 });
+  });
 });
