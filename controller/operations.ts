@@ -65,6 +65,7 @@ export function newOperation(
     leaseMs: ids.leaseMs,
     quotaDefaults: null,
     objects: planned.objects ?? null,
+    accepted: false,
     reserved: false,
     undoAttempts: 0,
   };
@@ -127,6 +128,10 @@ export function createOperations(deps: OperationsDeps) {
 
   /** A replay of an Idempotency-Key: the first operation (refused when the body differs). */
   async function replay(existing: Operation, requestHash: string, waitMs: number): Promise<{ operation: Operation; replayed: boolean }> {
+    // the first request is still being accepted (or refused, and its record about to go): not handed out yet
+    if (!existing.accepted && !terminalStatuses.includes(existing.status)) {
+      throw new InfrafedError(ErrorCode.CONFLICT, 'a request with this Idempotency-Key is still being accepted; retry shortly');
+    }
     if (existing.requestHash !== requestHash) {
       throw new InfrafedError(ErrorCode.IDEMPOTENCY_KEY_REUSED, 'this Idempotency-Key was used with another request', {
         operationId: existing.id,
@@ -189,6 +194,7 @@ export function createOperations(deps: OperationsDeps) {
     let acceptedAt: number;
     try {
       await kind.accept?.(ctx, op as never);
+      op.accepted = true;
       acceptedAt = performance.now();
       const accepted = await store.updateOperation(op, revision);
       if (accepted === null) throw new InfrafedError(ErrorCode.CONFLICT, 'the operation was taken over while it was accepted; retry');

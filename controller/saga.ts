@@ -324,6 +324,7 @@ export function createSagaRunner(deps: SagaDeps) {
     if (kind.takeover === 'forward') {
       try {
         await kind.accept?.(ctx, op as never);
+        op.accepted = true;
       } catch (error) {
         log.error({ err: error, operationId: op.id }, 'could not finish accepting a taken-over operation');
         return { operation: op, lost: true };

@@ -171,6 +171,12 @@ export const operationSchema = z.object({
    */
   owner: z.string().nullable(),
   leaseMs: z.number().int().positive().nullable().default(null),
+  /**
+   * Accepted: its kind's acceptance (index changes, holds) is done and its caller may be given it. A record
+   * not yet accepted may still be removed (its request refused): a replay of its Idempotency-Key waits.
+   * Older records: accepted.
+   */
+  accepted: z.boolean().default(true),
   /** The operation holds a reservation on the entitlements (renewed while it runs; committed only while live). */
   reserved: z.boolean().default(false),
   /** Undo attempts made after the first (a failed undo is retried with a growing pause). */

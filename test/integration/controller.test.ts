@@ -184,6 +184,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       leaseMs: 1_000,
       reserved: false,
       undoAttempts: 0,
+      accepted: true,
     };
     await store.claimName('acme', 'orphan-risk', projectId);
     await store.changeProject(projectId, () => ({
