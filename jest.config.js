@@ -34,6 +34,8 @@ const config = {
       globalSetup: '<rootDir>/test/harness/e2eGlobalSetup.ts',
       globalTeardown: '<rootDir>/test/harness/e2eGlobalTeardown.ts',
     },
+    // failure tests on a system of their own (three JetStream servers, two controllers, fault proxies): `npm run test:resilience`
+    { ...common, displayName: 'resilience', roots: ['<rootDir>/test/resilience'], testMatch: ['**/*.test.ts'] },
   ],
 };
 export default config;

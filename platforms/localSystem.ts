@@ -41,6 +41,17 @@ export interface LocalSystemOptions {
   timeouts?: Partial<SystemConfig['timeouts']>;
   /** Log level of the components (default info; `debug` logs every vendor call of the adapters). */
   componentLogLevel?: 'debug' | 'info';
+  /**
+   * A NATS cluster of this many JetStream servers (`nats-1`…) instead of one, with the controller's state
+   * replicated on 3 of them (`controller.replicas`). Ignores `natsUrl`.
+   */
+  natsCluster?: number;
+  /** Controller replicas (`controller`, `controller-2`, …). Default 1. */
+  controllers?: number;
+  /** The controller's configuration beyond its defaults (e.g. `undoRetrySeconds`). */
+  controller?: Partial<SystemConfig['controller']>;
+  /** The address the adapters are given for a vendor API (e.g. a fault-injecting proxy in front of it). */
+  vendorUrl?: (vendor: 'keystone' | 'neutron' | 'nova' | 'okd', region: string, url: string) => Promise<string>;
 }
 
 export interface LocalSystem {
@@ -50,6 +61,8 @@ export interface LocalSystem {
   /** The REST bridge (no trailing slash). */
   restUrl: string;
   natsUrl: string;
+  /** Every NATS server's address (one, or the cluster's). */
+  natsUrls: string[];
   keystoneUrl(region: string): string;
   /** The OKD API (emulator) of a region, and the adapter's token for it. */
   okd(region: string): { url: string; token: string };
@@ -62,6 +75,10 @@ export interface LocalSystem {
   startAdapter(region: string): Promise<void>;
   /** Output of a component so far (e.g. `gateway`, `adapter-sto`). */
   output(name: string): string;
+  /** A running process of the system by name (`controller-2`, `nats-1`, `adapter-osl`), to kill or pause it. */
+  process(name: string): ManagedProcess | undefined;
+  /** Starts a NATS server or controller again that was stopped or killed (same name, same address, same state). */
+  restart(name: string): Promise<void>;
   /** Where a component serves `/healthz`, `/readyz` and `/metrics` (gateway and rest-bridge: their own port). */
   opsUrl(name: string): string;
   stop(): Promise<void>;
@@ -77,6 +94,24 @@ export const DEFAULT_REGIONS: readonly LocalRegion[] = [
 const platformsOf = (r: LocalRegion): readonly Platform[] => r.platforms ?? ['openstack'];
 
 const ADMIN_PASSWORD = 'admin-secret';
+
+/** Waits until a new JetStream cluster has elected its meta leader (before that, creating a bucket fails). */
+async function jetStreamClusterReady(urls: string[]): Promise<void> {
+  const nc = await connect({ servers: urls });
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await (await jetstreamManager(nc)).getAccountInfo();
+        return;
+      } catch (error) {
+        if (i > 150) throw new Error(`the NATS cluster has no JetStream after 30 s: ${(error as Error).message}`, { cause: error });
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+  } finally {
+    await nc.close();
+  }
+}
 
 async function natsHasJetStream(url: string): Promise<boolean> {
   try {
@@ -119,9 +154,61 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       throw new Error('Keystone is not installed: run `sudo bash platforms/install.sh` first');
     }
 
+    /** How each restartable process is started again (`restart`). */
+    const starters = new Map<string, () => Promise<ManagedProcess>>();
+    const startNamed = async (name: string, start: () => Promise<ManagedProcess>) => {
+      starters.set(name, start);
+      const p = await start();
+      processes.push(p);
+      return p;
+    };
+
     // NATS
     let natsUrl = options.natsUrl;
-    if (natsUrl && (await natsHasJetStream(natsUrl))) {
+    let natsUrls: string[] = [];
+    if (options.natsCluster && options.natsCluster > 1) {
+      const n = options.natsCluster;
+      const nodes = await Promise.all(Array.from({ length: n }, async () => ({ client: await freePort(), cluster: await freePort() })));
+      const t0 = Date.now();
+      await Promise.all(
+        nodes.map((node, i) => {
+          const jsDir = join(stateDir, 'nats', `nats-${i + 1}`);
+          if (options.freshOpenstack) rmSync(jsDir, { recursive: true, force: true });
+          mkdirSync(jsDir, { recursive: true });
+          const routes = nodes.filter((o) => o !== node).map((o) => `nats://127.0.0.1:${o.cluster}`);
+          const name = `nats-${i + 1}`;
+          return startNamed(name, () =>
+            spawnManaged({
+              name,
+              command: natsServerBinary(),
+              args: [
+                '-a',
+                '127.0.0.1',
+                '-p',
+                String(node.client),
+                '-n',
+                name,
+                '-js',
+                '-sd',
+                jsDir,
+                '--cluster_name',
+                'infrafed',
+                '--cluster',
+                `nats://127.0.0.1:${node.cluster}`,
+                '--routes',
+                routes.join(','),
+              ],
+              readyWhen: /Server is ready/,
+              onLine: (l) => options.onLine?.(name, l),
+            }),
+          );
+        }),
+      );
+      natsUrls = nodes.map((node) => `nats://127.0.0.1:${node.client}`);
+      natsUrl = natsUrls[0] as string;
+      await jetStreamClusterReady(natsUrls);
+      progress(`NATS: a cluster of ${n} JetStream servers (${Date.now() - t0} ms)`);
+    } else if (natsUrl && (await natsHasJetStream(natsUrl))) {
       progress(`NATS: using ${natsUrl}`);
     } else {
       const port = await freePort();
@@ -142,6 +229,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       );
       progress(`NATS: started nats-server on ${natsUrl} (${Date.now() - t0} ms)`);
     }
+    if (natsUrls.length === 0) natsUrls = [natsUrl];
 
     // OKD API emulator per OKD region (its objects kept in a file between runs)
     const okd = new Map<string, { url: string; token: string }>();
@@ -202,8 +290,21 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const gatewayPort = options.gatewayPort === 0 || options.gatewayPort === undefined ? await freePort() : options.gatewayPort;
     const restPort = options.restPort === 0 || options.restPort === undefined ? await freePort() : options.restPort;
     // parsed like any deployment's configuration: its defaults (limits, roles, tolerances) are the product's
+    // what the adapters are given for each vendor API (the API itself, or what the caller puts in front of it)
+    const vendorUrls = new Map<string, string>();
+    const vendor = async (kind: 'keystone' | 'neutron' | 'nova' | 'okd', region: string, url: string) =>
+      vendorUrls.set(`${kind} ${region}`, options.vendorUrl ? await options.vendorUrl(kind, region, url) : url);
+    for (const r of regions) {
+      const o = okd.get(r.name);
+      if (o) await vendor('okd', r.name, o.url);
+      if (!ports.has(r.name)) continue;
+      await vendor('keystone', r.name, `http://127.0.0.1:${portsOf(r.name).keystone}/v3`);
+      await vendor('neutron', r.name, `http://127.0.0.1:${portsOf(r.name).neutron}`);
+      await vendor('nova', r.name, `http://127.0.0.1:${portsOf(r.name).nova}/v2.1`);
+    }
     const config: SystemConfig = systemConfigSchema.parse({
-      nats: { servers: [natsUrl] },
+      nats: { servers: natsUrls },
+      controller: { replicas: natsUrls.length >= 3 ? 3 : 1, ...options.controller },
       auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex') },
       regions: regions.map((r) => ({
         name: r.name,
@@ -212,14 +313,14 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           platform === 'okd'
             ? {
                 platform: 'okd' as const,
-                apiUrl: (okd.get(r.name) as { url: string }).url,
+                apiUrl: vendorUrls.get(`okd ${r.name}`) as string,
                 token: { env: `INFRAFED_OKD_TOKEN_${r.name.toUpperCase().replace(/-/g, '_')}` },
               }
             : {
                 platform: 'openstack' as const,
-                keystoneUrl: `http://127.0.0.1:${portsOf(r.name).keystone}/v3`,
-                neutronUrl: `http://127.0.0.1:${portsOf(r.name).neutron}`,
-                novaUrl: `http://127.0.0.1:${portsOf(r.name).nova}/v2.1`,
+                keystoneUrl: vendorUrls.get(`keystone ${r.name}`) as string,
+                neutronUrl: vendorUrls.get(`neutron ${r.name}`) as string,
+                novaUrl: vendorUrls.get(`nova ${r.name}`) as string,
                 username: 'admin',
                 password: { env: 'INFRAFED_OPENSTACK_PASSWORD' },
                 projectName: 'admin',
@@ -283,12 +384,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     };
     const t1 = Date.now();
     await Promise.all(regions.map((r) => startAdapter(r.name)));
-    processes.push(
-      ...(await Promise.all([
-        node('controller', 'controller/main.ts'),
-        ...['identity', 'network', 'quota', 'catalog'].map((name) => node(name, `subgraphs/${name}/main.ts`)),
-      ])),
-    );
+    const controllerNames = Array.from({ length: options.controllers ?? 1 }, (_, i) => (i === 0 ? 'controller' : `controller-${i + 1}`));
+    await Promise.all([
+      ...controllerNames.map((name) => startNamed(name, () => node(name, 'controller/main.ts'))),
+      ...['identity', 'network', 'quota', 'catalog'].map(async (name) => processes.push(await node(name, `subgraphs/${name}/main.ts`))),
+    ]);
     processes.push(await node('gateway', 'gateway/main.ts'));
     processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));
     progress(`infrafed: adapters, controller, subgraphs, gateway and REST bridge ready (${Date.now() - t1} ms)`);
@@ -297,6 +397,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       config,
       configPath,
       natsUrl,
+      natsUrls,
       gatewayUrl: `http://127.0.0.1:${gatewayPort}/graphql`,
       restUrl: `http://127.0.0.1:${restPort}`,
       keystoneUrl: (region) => `http://127.0.0.1:${portsOf(region).keystone}/v3`,
@@ -314,6 +415,17 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       },
       startAdapter,
       output: (name) => processes.find((p) => p.name === name)?.output() ?? '',
+      process: (name) => processes.find((p) => p.name === name && p.child.exitCode === null && p.child.signalCode === null),
+      async restart(name) {
+        const start = starters.get(name);
+        if (!start) throw new Error(`${name} cannot be restarted (only NATS servers and controllers)`);
+        const old = processes.findIndex((p) => p.name === name);
+        if (old >= 0) {
+          await (processes[old] as ManagedProcess).stop('SIGKILL');
+          processes.splice(old, 1);
+        }
+        processes.push(await start());
+      },
       opsUrl: (name) =>
         name === 'gateway'
           ? `http://127.0.0.1:${gatewayPort}`

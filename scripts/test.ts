@@ -1,5 +1,6 @@
-// `npm test`: every jest project (unit, integration, end-to-end), one file at a time (2-core machines;
-// the local Keystones serialise requests anyway). Extra arguments go to jest.
+// `npm test`: the unit, integration and end-to-end jest projects, one file at a time (2-core machines;
+// the local Keystones serialise requests anyway). Extra arguments go to jest; `--selectProjects resilience`
+// (`npm run test:resilience`) runs the failure tests on a system of their own.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ensureInstalled } from '../platforms/ensureInstalled.ts';
@@ -16,7 +17,15 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const jest = fileURLToPath(new URL('../node_modules/jest/bin/jest.js', import.meta.url));
 const result = spawnSync(
   process.execPath,
-  ['--experimental-vm-modules', '--no-warnings=ExperimentalWarning', jest, '--runInBand', ...process.argv.slice(2)],
+  [
+    '--experimental-vm-modules',
+    '--no-warnings=ExperimentalWarning',
+    jest,
+    '--runInBand',
+    // the failure tests (`npm run test:resilience`) run only when asked for
+    ...(process.argv.includes('--selectProjects') ? [] : ['--selectProjects', 'unit', 'integration', 'e2e']),
+    ...process.argv.slice(2),
+  ],
   {
     cwd: root,
     stdio: 'inherit',

@@ -52,6 +52,7 @@ export async function sharedSystem(): Promise<SharedSystem> {
     config: d.config,
     configPath: d.configPath,
     natsUrl: d.natsUrl,
+    natsUrls: [d.natsUrl],
     gatewayUrl: d.gatewayUrl,
     restUrl: d.restUrl,
     keystoneUrl: (region) => at(d.keystoneUrls, region),
@@ -66,6 +67,11 @@ export async function sharedSystem(): Promise<SharedSystem> {
     },
     async startAdapter(region) {
       await control(`${d.controlUrl}/adapters/${region}/start`, { method: 'POST' });
+    },
+    // the shared system's processes live in the global setup: suites that kill or pause them keep a system of their own
+    process: () => undefined,
+    async restart(name) {
+      throw new Error(`the shared system does not restart ${name}: start a system of the suite's own`);
     },
     // LocalSystem's output() is synchronous: the last fetched copy (`lines()` fetches)
     output: (name) => output.get(name) ?? '',
