@@ -81,7 +81,8 @@ export function ownership(deps: SagaDeps, op: Operation, revision: number, claim
         // unknown outcome: it may have been written
         const current = await ctx.store.getOperation(op.id).catch(() => null);
         if (current && current.revision !== rev) {
-          if (JSON.stringify(current.operation) === JSON.stringify(snapshot)) {
+          // (the stored record is parsed, so the snapshot is parsed too: the same key order)
+          if (JSON.stringify(current.operation) === JSON.stringify(operationSchema.parse(snapshot))) {
             rev = current.revision;
             trustedUntil = sent + leaseMs * SELF_TRUST;
             return;
@@ -99,7 +100,7 @@ export function ownership(deps: SagaDeps, op: Operation, revision: number, claim
     op.updatedAt = now();
     op.owner = final ? null : deps.replicaId;
     op.leaseMs = final ? null : leaseMs;
-    const snapshot = operationSchema.parse(structuredClone(op));
+    const snapshot = structuredClone(op);
     const next = chain.then(() => writeOnce(snapshot));
     chain = next.catch(() => {});
     return next;

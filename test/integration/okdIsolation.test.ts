@@ -123,4 +123,18 @@ describe('OKD adapter: organisations apart on the cluster', () => {
       ['uni-b', 'member'],
     ]);
   });
+
+  it("cannot remove another organisation's ResourceQuota by setting its limits to none (the adapter may delete infrafed's quota)", async () => {
+    await call('quota', 'set', { projectId: ACME, owner: 'acme', limits: { cores: 4 } });
+    const quota = () => api.objects('resourcequotas', `ifd-${ACME.replace('_', '-')}`).find((q) => q.metadata.name === 'infrafed');
+    expect(quota()).toBeDefined();
+    // acme-ops names acme's project as its own: the namespace is not its, nothing is touched
+    expect(await failure(call('quota', 'set', { projectId: ACME, owner: 'acme-ops', limits: { cores: null } }))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    expect((quota()?.spec as { hard: Record<string, string> }).hard).toEqual({ 'requests.cpu': '4' });
+    // its owner setting it to none removes it
+    await call('quota', 'set', { projectId: ACME, owner: 'acme', limits: { cores: null } });
+    expect(quota()).toBeUndefined();
+  });
 });

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ReplicationError } from '../../controller/durable.ts';
 import { openLedger } from '../../controller/ledger.ts';
@@ -28,7 +29,6 @@ describe('controller.replicas checked at start', () => {
 
   it('refuses an existing bucket whose copies differ from the setting (the controller may not edit streams)', async () => {
     await openLedger(nc, { replicas: 1 });
-    const { jetstreamManager } = await import('@nats-io/jetstream');
     const jsm = await jetstreamManager(nc);
     const info = await jsm.streams.info('KV_infrafed_ledger');
     expect(info.config.num_replicas).toBe(1);

@@ -39,6 +39,8 @@ export interface Resilience {
   ledger(organization: string): Promise<unknown>;
   /** Everything infrafed made for the organisation on every vendor, read directly (not through the proxies). */
   inventory(organization: string): Promise<Record<string, unknown>>;
+  /** Keystone as its operator sees it, per OpenStack region. */
+  keystone(region: 'sto' | 'osl'): ReturnType<typeof keystoneAdmin>;
   /** The NATS server leading a stream's replicas (`nats-2`). */
   streamLeader(stream: string): Promise<string>;
   stop(): Promise<void>;
@@ -86,20 +88,15 @@ export async function startResilienceSystem(): Promise<Resilience> {
     return entry?.operation === 'PUT' ? operationSchema.parse(entry.json()) : null;
   };
 
-  async function okdList(path: string): Promise<{ metadata: { name: string; labels?: Record<string, string> }; spec?: unknown }[]> {
-    const { url, token: okdToken } = system.okd('lla');
-    const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${okdToken}` } });
-    if (!res.ok) throw new Error(`OKD GET ${path}: ${res.status}`);
-    return ((await res.json()) as { items: never[] }).items;
-  }
-
+  /** The OKD API as the adapter's token reads it (its ClusterRole reads infrafed's one quota by name, not a list). */
   async function okdGet(path: string): Promise<unknown> {
     const { url, token: okdToken } = system.okd('lla');
     const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${okdToken}` } });
     if (res.status === 404) return null;
     if (!res.ok) throw new Error(`OKD GET ${path}: ${res.status}`);
-    return ((await res.json()) as { spec?: unknown }).spec ?? null;
+    return res.json();
   }
+  const okdList = async (path: string) => ((await okdGet(path)) as { items: { metadata: { name: string } }[] }).items;
 
   return {
     system,
@@ -177,11 +174,13 @@ export async function startResilienceSystem(): Promise<Resilience> {
             .map((p) => p.metadata.name)
             .sort(),
           // the emulator's token is the adapter's (its ClusterRole reads the one quota infrafed writes, by name)
-          quota: await okdGet(`/api/v1/namespaces/${ns.metadata.name}/resourcequotas/infrafed`),
+          quota:
+            ((await okdGet(`/api/v1/namespaces/${ns.metadata.name}/resourcequotas/infrafed`)) as { spec?: unknown } | null)?.spec ?? null,
         };
       }
       return out;
     },
+    keystone: (region) => admins[region],
     async streamLeader(stream) {
       for (let i = 0; i < 50; i++) {
         const leader = (await jsm.streams.info(stream)).cluster?.leader;

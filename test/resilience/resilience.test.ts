@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { Operation } from '../../schema/operations.ts';
 import type { Fault } from '../harness/faultProxy.ts';
 import { GATEWAY_MS, LEASE_MS, percentile, startResilienceSystem, VENDOR_MS, type Resilience } from './harness.ts';
@@ -54,7 +55,6 @@ describe('durable control state under failures (three JetStream servers, two con
   }
 
   it('checks controller.replicas against the cluster: every bucket and stream has three copies placed', async () => {
-    const { jetstreamManager } = await import('@nats-io/jetstream');
     const jsm = await jetstreamManager(r.nc);
     const streams = [
       'KV_infrafed_operations',
@@ -324,10 +324,7 @@ describe('durable control state under failures (three JetStream servers, two con
     expect(Object.keys(inventory).sort()).toEqual([...expected.keys()].sort());
     const keystoneCounts = await Promise.all(
       succeeded.flatMap((f) =>
-        (['sto', 'osl'] as const).map(async (region) => {
-          const { keystoneAdmin } = await import('../harness/keystone.ts');
-          return (await keystoneAdmin(r.system.keystoneUrl(region)).projectsTagged(`ifd-project=${f.projectId}`)).length;
-        }),
+        (['sto', 'osl'] as const).map(async (region) => (await r.keystone(region).projectsTagged(`ifd-project=${f.projectId}`)).length),
       ),
     );
     expect(keystoneCounts.filter((c) => c !== 1)).toEqual([]);
