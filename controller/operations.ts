@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import { isActive, terminalStatuses, type Operation, type OperationRequest } from '../schema/operations.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isActive, operationSchema, terminalStatuses, type Operation, type OperationRequest } from '../schema/operations.ts';
+import { backoffMs } from './durable.ts';
 import type { Principal } from '../runtime/auth.ts';
 import type { Audit } from './audit.ts';
 import type { KindContext, OperationKindDefinition, PlannedOperation } from './kinds/kind.ts';
@@ -22,6 +24,9 @@ export interface OperationsDeps {
    */
   undoRetryMs: number;
 }
+
+/** Tries to save a record as accepted while JetStream does not answer (up to about 15 s with the back-off). */
+const ACCEPT_WRITE_ATTEMPTS = 8;
 
 /** Undo retries one replica runs at once (taking over an abandoned operation is never held back). */
 const MAX_UNDO_RETRIES = 4;
@@ -141,6 +146,34 @@ export function createOperations(deps: OperationsDeps) {
   }
 
   /**
+   * Saves the accepted record: its new revision (and when the write that made it was sent: the lease
+   * counts from there), null when another replica took it over, or the error
+   * when its outcome stays unknown. A write whose answer was lost (a JetStream leader changing) may have
+   * landed: the record is read back, and adopted when it is this write.
+   */
+  async function markAccepted(op: Operation, revision: number): Promise<{ revision: number; sentAt: number } | null | Error> {
+    const expected = JSON.stringify(operationSchema.parse(structuredClone(op)));
+    let lastError: unknown = null;
+    for (let attempt = 0; attempt < ACCEPT_WRITE_ATTEMPTS; attempt++) {
+      if (attempt > 0) await sleep(backoffMs(attempt - 1, 200, 3_000));
+      const sentAt = performance.now();
+      try {
+        const written = await store.updateOperation(op, revision);
+        return written === null ? null : { revision: written, sentAt };
+      } catch (error) {
+        lastError = error;
+        log.warn({ err: error, operationId: op.id, attempt }, 'accepted record not confirmed; reading it back');
+        const current = await store.getOperation(op.id).catch(() => undefined);
+        if (current === undefined || (current !== null && current.revision === revision)) continue; // unread, or not written
+        if (current === null) return null;
+        // (both parsed: the same key order)
+        return JSON.stringify(operationSchema.parse(current.operation)) === expected ? { revision: current.revision, sentAt } : null;
+      }
+    }
+    return lastError instanceof Error ? lastError : new Error(String(lastError));
+  }
+
+  /**
    * Record first, then act: the operation is recorded before anything it owns is changed (the key
    * claimed, the index changed, the entitlements held), so every effect has a record that a replica
    * taking over can finish or undo. A request refused while being accepted removes its record again.
@@ -191,19 +224,25 @@ export function createOperations(deps: OperationsDeps) {
         return replay(first.operation, requestHash, waitMs);
       }
     }
-    let acceptedAt: number;
     try {
       await kind.accept?.(ctx, op as never);
-      op.accepted = true;
-      acceptedAt = performance.now();
-      const accepted = await store.updateOperation(op, revision);
-      if (accepted === null) throw new InfrafedError(ErrorCode.CONFLICT, 'the operation was taken over while it was accepted; retry');
-      revision = accepted;
     } catch (error) {
-      await store.deleteOperation(op.id, revision);
-      if (idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, op.id);
+      // refused: the record goes, then its key (a record that could not be removed keeps its key: a
+      // sweeper rolls it back, and a replay answers with it)
+      const removed = await store.deleteOperation(op.id, revision).then(
+        () => true,
+        () => false,
+      );
+      if (removed && idempotencyKey) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, op.id).catch(() => {});
       throw error;
     }
+    op.accepted = true;
+    const accepted = await markAccepted(op, revision);
+    // taken over (or the write's outcome still unknown): the record and its key stay; whoever holds the
+    // record finishes or undoes it, and a replay of the key answers with it
+    if (accepted === null) throw new InfrafedError(ErrorCode.CONFLICT, 'the operation was taken over while it was accepted; retry');
+    if (accepted instanceof Error) throw accepted;
+    revision = accepted.revision;
     log.info(
       { operationId: op.id, kind: op.kind, organization: op.organization, principal: op.principal, projectId: op.projectId },
       'operation accepted',
@@ -220,7 +259,7 @@ export function createOperations(deps: OperationsDeps) {
       result: 'accepted',
       reason: null,
     });
-    void start(op, deps.saga.run(op, revision, acceptedAt));
+    void start(op, deps.saga.run(op, revision, accepted.sentAt));
     return { operation: await waitFor(op, waitMs), replayed: false };
   }
 

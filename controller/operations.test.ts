@@ -1,0 +1,115 @@
+import { describe, expect, it } from '@jest/globals';
+import pino from 'pino';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import type { Operation, OperationRequest } from '../schema/operations.ts';
+import type { Audit } from './audit.ts';
+import { memoryContext } from './inMemory.ts';
+import type { OperationKindDefinition, Steps } from './kinds/kind.ts';
+import { createOperations } from './operations.ts';
+import { createSagaRunner } from './saga.ts';
+
+const log = pino({ level: 'silent' });
+const principal = { subject: 'alice', organization: 'acme', orgRole: 'owner' as const, platformAdmin: false };
+const P = `prj_${'1'.repeat(26)}`;
+const request: OperationRequest = { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'member' } } as OperationRequest;
+
+/** `submit` over the in-memory store, with a kind whose acceptance and steps do what the test says. */
+function operations(accept: () => Promise<void> = async () => {}) {
+  const { ctx, store } = memoryContext(async () => {
+    throw new Error('no adapter in this test');
+  });
+  const forwarded: string[] = [];
+  const steps = (): Steps => ({
+    async forward(step) {
+      forwarded.push(step.region);
+      return { nativeId: `native-${step.region}`, changed: true, undo: {} };
+    },
+    async undo() {},
+    async onSucceeded() {},
+    async onFailed() {},
+  });
+  const kind = {
+    kind: 'ADD_MEMBER',
+    permission: 'member.manage',
+    action: 'test.step',
+    takeover: 'rollback',
+    plan: async () => ({ projectId: P, owner: 'acme', placements: ctx.placements.slice(0, 2), resourceId: null }),
+    accept,
+    steps,
+  } as unknown as OperationKindDefinition;
+  const leaseMs = 30_000;
+  const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs });
+  const audit = { record: async () => {} } as unknown as Audit;
+  const ops = createOperations({ ctx, kindOf: () => kind, saga, audit, log, replicaId: 'replica-a', leaseMs, undoRetryMs: 60_000 });
+  return { ops, store, forwarded };
+}
+
+describe('operations: accepting a request', () => {
+  it('adopts the accepted record when the write landed but its answer was lost (a JetStream leader changing), and keeps its key', async () => {
+    const { ops, store, forwarded } = operations();
+    const update = store.updateOperation.bind(store);
+    let lostAnswers = 0;
+    store.updateOperation = async (op: Operation, revision: number) => {
+      const written = await update(op, revision);
+      if (op.accepted && op.status === 'PENDING' && lostAnswers === 0) {
+        lostAnswers++;
+        throw new Error('TIMEOUT'); // written, answer lost
+      }
+      return written;
+    };
+    const { operation, replayed } = await ops.submit(principal, request, 'key-1', 5_000);
+    expect(lostAnswers).toBe(1);
+    expect(replayed).toBe(false);
+    expect(operation.status).toBe('SUCCEEDED');
+    expect(forwarded.sort()).toEqual(['osl', 'sto']);
+    // the key still names it: a retry of the request is answered with this operation, not run again
+    expect(await store.findIdempotencyKey('acme', 'key-1')).toBe(operation.id);
+    const again = await ops.submit(principal, request, 'key-1', 5_000);
+    expect(again).toEqual({ operation: expect.objectContaining({ id: operation.id, status: 'SUCCEEDED' }), replayed: true });
+    expect(forwarded).toHaveLength(2);
+  });
+
+  it('writes the accepted record again when the first write did not land', async () => {
+    const { ops, store } = operations();
+    const update = store.updateOperation.bind(store);
+    let refused = 0;
+    store.updateOperation = async (op: Operation, revision: number) => {
+      if (op.accepted && op.status === 'PENDING' && refused < 2) {
+        refused++;
+        throw new Error('TIMEOUT'); // not written
+      }
+      return update(op, revision);
+    };
+    const { operation } = await ops.submit(principal, request, 'key-2', 5_000);
+    expect(refused).toBe(2);
+    expect(operation.status).toBe('SUCCEEDED');
+    expect(await store.findIdempotencyKey('acme', 'key-2')).toBe(operation.id);
+  });
+
+  it('answers CONFLICT and leaves record and key to the replica that took the record over while it was accepted', async () => {
+    const { ops, store, forwarded } = operations();
+    const update = store.updateOperation.bind(store);
+    store.updateOperation = async (op: Operation, revision: number) => {
+      if (op.accepted && op.status === 'PENDING' && op.owner === 'replica-a') {
+        // a sweeper wrote it first (its own write), then this replica's answer is lost
+        await update({ ...op, owner: 'replica-b' }, revision);
+        throw new Error('TIMEOUT');
+      }
+      return update(op, revision);
+    };
+    await expect(ops.submit(principal, request, 'key-3', 5_000)).rejects.toMatchObject({ code: ErrorCode.CONFLICT });
+    const id = await store.findIdempotencyKey('acme', 'key-3');
+    expect(id).not.toBeNull();
+    expect((await store.getOperation(id as string))?.operation.owner).toBe('replica-b');
+    expect(forwarded).toEqual([]);
+  });
+
+  it('removes the record and frees the key of a request its kind refused', async () => {
+    const { ops, store } = operations(async () => {
+      throw new InfrafedError(ErrorCode.QUOTA_EXCEEDED, 'over the entitlement');
+    });
+    await expect(ops.submit(principal, request, 'key-4', 5_000)).rejects.toMatchObject({ code: ErrorCode.QUOTA_EXCEEDED });
+    expect(await store.findIdempotencyKey('acme', 'key-4')).toBeNull();
+    expect(await store.listOperationIds()).toEqual([]);
+  });
+});
