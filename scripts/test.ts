@@ -22,9 +22,10 @@ const result = spawnSync(
     '--no-warnings=ExperimentalWarning',
     jest,
     '--runInBand',
+    // the caller's arguments first: a file pattern after `--selectProjects a b` would be read as a project
+    ...process.argv.slice(2),
     // the failure tests (`npm run test:resilience`) run only when asked for
     ...(process.argv.includes('--selectProjects') ? [] : ['--selectProjects', 'unit', 'integration', 'e2e']),
-    ...process.argv.slice(2),
   ],
   {
     cwd: root,
