@@ -2,7 +2,14 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
-import { auditEventSchema, type AuditEvent, type AuditListRequest } from '../schema/audit.ts';
+import {
+  auditCursor,
+  auditCursorPosition,
+  auditEventSchema,
+  type AuditEvent,
+  type AuditEventInput,
+  type AuditListRequest,
+} from '../schema/audit.ts';
 import { AUDIT_STREAM, auditSubject, auditWildcard } from '../schema/subjects.ts';
 import { openStream } from './durable.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
@@ -34,8 +41,14 @@ export async function openAudit(nc: NatsConnection, options: AuditOptions) {
 
   return {
     /** Records an event; a failure is logged, never thrown (auditing must not break what it audits). */
-    async record(event: Omit<AuditEvent, 'id' | 'time'>): Promise<void> {
-      const full: AuditEvent = { id: ulid().toLowerCase(), time: new Date().toISOString(), ...event };
+    async record(event: AuditEventInput): Promise<void> {
+      const full: AuditEvent = {
+        id: ulid().toLowerCase(),
+        time: new Date().toISOString(),
+        ...event,
+        target: event.target ?? null,
+        principalOrganization: event.principalOrganization ?? null,
+      };
       try {
         await js.publish(auditSubject(event.organization), encodeJson(full));
       } catch (error) {
@@ -46,7 +59,7 @@ export async function openAudit(nc: NatsConnection, options: AuditOptions) {
     /** A page of an organisation's events, oldest first, filtered; `nextCursor` continues after it. */
     async list(organization: string, req: AuditListRequest): Promise<{ events: AuditEvent[]; nextCursor: string | null }> {
       const events: AuditEvent[] = [];
-      let seq = req.after ? Number(req.after) + 1 : 1;
+      let seq = req.after ? (auditCursorPosition(req.after) ?? 0) + 1 : 1;
       let last: number | null = null;
       // bounded scan: a narrow filter over a long log returns a short page and a cursor to go on
       for (let scanned = 0; events.length < req.first && scanned < req.first * 20; scanned++) {
@@ -60,7 +73,7 @@ export async function openAudit(nc: NatsConnection, options: AuditOptions) {
         if (req.decision && event.decision !== req.decision) continue;
         events.push(event);
       }
-      return { events, nextCursor: last === null ? null : String(last) };
+      return { events, nextCursor: last === null ? null : auditCursor(last) };
     },
   };
 }

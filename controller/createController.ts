@@ -10,6 +10,7 @@ import type { Placement } from '../schema/model.ts';
 import {
   getOperationReply,
   getOperationRequest,
+  idempotencyKeySchema,
   projectResolveReply,
   projectResolveRequest,
   shareListReply,
@@ -31,6 +32,7 @@ import {
 } from '../schema/subjects.ts';
 import type { TokenVerifier } from '../runtime/auth.ts';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
+import { parseUserInput } from '../runtime/problems.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import type { Audit } from './audit.ts';
 import { createEntitlements } from './entitlements.ts';
@@ -140,6 +142,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           const waitMs = Math.max(0, Math.min(req.waitMs, deadline - Date.now() - 250));
           const projectId = 'projectId' in req.request.input ? req.request.input.projectId : null;
           try {
+            if (key !== null) parseUserInput(idempotencyKeySchema, key, 'header.Idempotency-Key');
             // accepted operations are audited when recorded (before their outcome), refusals here
             return await operations.submit(principal, req.request, key, waitMs);
           } catch (error) {
@@ -214,7 +217,14 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           const mine = (r: ProjectRecord) =>
             r.organization === principal.organization || r.shares.some((s) => s.organization === principal.organization);
           const visible = records.filter((r): r is ProjectRecord => r !== null && mine(r));
-          return { projects: visible.map((r) => ({ projectId: r.projectId, organization: r.organization, placements: r.placements })) };
+          return {
+            projects: visible.map((r) => ({
+              projectId: r.projectId,
+              organization: r.organization,
+              placements: r.placements,
+              quotaVersions: r.quotaVersions,
+            })),
+          };
         },
       }),
       endpoint({

@@ -36,6 +36,7 @@ function operations(accept: () => Promise<void> = async () => {}) {
     plan: async () => ({ projectId: P, owner: 'acme', placements: ctx.placements.slice(0, 2), resourceId: null }),
     accept,
     steps,
+    target: () => ({ type: 'user', id: 'bob', role: 'member' }),
   } as unknown as OperationKindDefinition;
   const leaseMs = 30_000;
   const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs });

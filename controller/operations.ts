@@ -5,7 +5,7 @@ import { isActive, operationSchema, terminalStatuses, type Operation, type Opera
 import { backoffMs } from './durable.ts';
 import type { Principal } from '../runtime/auth.ts';
 import type { Audit } from './audit.ts';
-import type { KindContext, OperationKindDefinition, PlannedOperation } from './kinds/kind.ts';
+import { ownerOf, type KindContext, type OperationKindDefinition, type PlannedOperation } from './kinds/kind.ts';
 import { authorize } from './permissions.ts';
 import { isUndoPending, type SagaOutcome, type SagaRunner } from './saga.ts';
 import { sha256 } from './store.ts';
@@ -91,23 +91,37 @@ export function createOperations(deps: OperationsDeps) {
   /** The undo retries running in this replica (at most `MAX_UNDO_RETRIES`). */
   const retrying = new Set<string>();
 
+  /**
+   * An event of an operation in its organisation's log, and in the owning organisation's too when a
+   * partner acts on a project shared with it (naming the partner as the principal's organisation).
+   */
+  async function auditOperation(op: Operation, action: string, result: string, reason: string | null): Promise<void> {
+    const event = {
+      principal: op.principal,
+      organization: op.organization,
+      action,
+      kind: op.kind,
+      projectId: op.projectId,
+      operationId: op.id,
+      placements: placementsOfOp(op),
+      decision: 'allowed' as const,
+      result,
+      reason,
+      target: deps.kindOf(op.kind).target(op as never),
+    };
+    await deps.audit.record(event);
+    const owner = ownerOf(op);
+    if (owner !== op.organization) await deps.audit.record({ ...event, organization: owner, principalOrganization: op.organization });
+  }
+
   function start(op: Operation, work: Promise<SagaOutcome>): Promise<Operation> {
     const p = work
       .then(async ({ operation: done, lost }) => {
         // lost: another replica has it, and reports its end
         if (!lost && terminalStatuses.includes(done.status)) {
-          await deps.audit.record({
-            principal: done.principal,
-            organization: done.organization,
-            action: 'operation.finished',
-            kind: done.kind,
-            projectId: done.projectId,
-            operationId: done.id,
-            placements: placementsOfOp(done),
-            decision: 'allowed',
-            result: done.status,
-            reason: done.error?.message ?? null,
-          });
+          // the operation's end, and the outcome for what it was about (the member, the network…)
+          await auditOperation(done, 'operation.finished', done.status, done.error?.message ?? null);
+          await auditOperation(done, deps.kindOf(done.kind).action, done.status, done.error?.message ?? null);
         }
         return lost ? ((await store.getOperation(done.id))?.operation ?? done) : done;
       })
@@ -247,18 +261,7 @@ export function createOperations(deps: OperationsDeps) {
       { operationId: op.id, kind: op.kind, organization: op.organization, principal: op.principal, projectId: op.projectId },
       'operation accepted',
     );
-    await deps.audit.record({
-      principal: op.principal,
-      organization: op.organization,
-      action: 'operation.submit',
-      kind: op.kind,
-      projectId: op.projectId,
-      operationId: op.id,
-      placements: placementsOfOp(op),
-      decision: 'allowed',
-      result: 'accepted',
-      reason: null,
-    });
+    await auditOperation(op, 'operation.submit', 'accepted', null);
     void start(op, deps.saga.run(op, revision, accepted.sentAt));
     return { operation: await waitFor(op, waitMs), replayed: false };
   }

@@ -6,7 +6,10 @@ import { ErrorCode, httpByCode, InfrafedError, type Problem } from '../schema/er
 import type { ProblemResource } from '../schema/rest.ts';
 import { httpFace, type ReadinessCheck } from '../runtime/http/ops.ts';
 import type { Logger } from '../runtime/log.ts';
-import { toProblems } from '../runtime/problems.ts';
+import { echoed, toProblems, unknownFields, valuesOutside } from '../runtime/problems.ts';
+import { regionNameSchema, type Placement } from '../schema/model.ts';
+import type { z } from 'zod';
+import { idempotencyKeySchema } from '../schema/operations.ts';
 import { renderDocs } from './docs.ts';
 import { openApiDocument } from './openapi.ts';
 import {
@@ -29,6 +32,11 @@ export interface RestBridgeOptions {
   routes?: readonly Route[];
   /** Readiness; default: the gateway's `/readyz` answers 200. */
   ready?: ReadinessCheck;
+  /**
+   * The configured placements: requests naming another region (or a platform a region does not run) are
+   * refused with the rest of their problems, and regions are enumerations in the document.
+   */
+  placements?: readonly Placement[];
 }
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -61,6 +69,10 @@ function decodePathSegment(segment: string): string {
   }
 }
 
+/** The ETag of a versioned resource (its version, which never comes back to an earlier value). */
+export const versionTag = (version: number) => `"v${version}"`;
+const VERSION_TAG = /^"v(0|[1-9][0-9]{0,14})"$/;
+
 export function etagOf(value: unknown): string {
   return `"${createHash('sha256').update(JSON.stringify(value)).digest('base64url').slice(0, 27)}"`;
 }
@@ -79,7 +91,11 @@ export function problemOf(error: InfrafedError, instance?: string, locate: (path
     ...(instance ? { instance } : {}),
   };
   if (problems)
-    body.problems = problems.map((p) => ({ location: locate(p.path), message: p.message, ...('value' in p ? { value: p.value } : {}) }));
+    body.problems = problems.map((p) => ({
+      location: locate(p.path),
+      message: p.message,
+      ...('value' in p ? { value: echoed(p.value) } : {}),
+    }));
   return body;
 }
 
@@ -91,7 +107,14 @@ export function problemOf(error: InfrafedError, instance?: string, locate: (path
 export function createRestBridge(options: RestBridgeOptions): { server: Server; document: OpenAPIObject } {
   const routes = options.routes ?? allRoutes;
   const compiled = routes.map(compile);
-  const document = openApiDocument(routes, options.version);
+  const known = options.placements ?? [];
+  const document = openApiDocument(routes, options.version, known);
+  const regions = [...new Set(known.map((p) => p.region))];
+  const allowed = new Map(
+    regions.length > 0
+      ? [[regionNameSchema as z.ZodType, { values: regions, message: `unknown region; known regions: ${regions.join(', ')}` }]]
+      : [],
+  );
   const documentJson = JSON.stringify(document, null, 2);
   const docsHtml = renderDocs(document);
   const { log } = options;
@@ -199,8 +222,15 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     switch (result.kind) {
       case 'resource': {
         const headers: Record<string, string> = {};
+        const incomplete = incompleteRegions(result.errors ?? []);
+        if (route.partial) {
+          // partial data is said, and never tagged: a tag over it would let a client skip the complete answer
+          const body = { ...(result.body as Record<string, unknown>), incompleteRegions: incomplete };
+          if (incomplete.length > 0) return send(res, 200, body, headers);
+          result = { ...result, body };
+        }
         if (route.etag) {
-          const tag = etagOf(result.etag ?? result.body);
+          const tag = result.version !== undefined ? versionTag(result.version) : etagOf(result.etag ?? result.body);
           headers.etag = tag;
           const held = req.headers['if-none-match'];
           if (req.method === 'GET' && held && held.split(',').some((t) => t.trim() === tag || t.trim() === '*'))
@@ -223,13 +253,16 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
         return sendPage(res, url, result.items, result.nextCursor, incompleteRegions(result.errors));
       case 'operation': {
         const op = result.operation;
-        const headers = { location: `/operations/${op.id}` };
+        const headers: Record<string, string> = { location: `/operations/${op.id}` };
+        if (op.status === 'SUCCEEDED' && result.version !== undefined) headers.etag = versionTag(result.version);
         if (op.status === 'FAILED') {
           const error = new InfrafedError(ErrorCode.INTERNAL, 'the operation failed');
           const failed = op.error ? fromGraphqlError({ message: op.error.message, extensions: { ...op.error } }) : error;
           return sendProblem(res, { ...problemOf(failed, `/operations/${op.id}`), operationId: op.id, operation: op }, headers);
         }
-        return send(res, op.status === 'SUCCEEDED' ? 201 : 202, op, headers);
+        // a finished create is 201 Created; a finished change or delete is 200 (nothing new was made); 202 while it runs
+        const done = route.method === 'post' ? 201 : 200;
+        return send(res, op.status === 'SUCCEEDED' ? done : 202, op, headers);
       }
     }
   }
@@ -280,13 +313,24 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       const r = schema.safeParse(pathValues[name]);
       if (r.success) path[name] = r.data as string;
       else problems.push(...toProblems(r.error, pathValues[name], `path.${name}`));
+      if (r.success) problems.push(...valuesOutside(schema, pathValues[name], `path.${name}`, allowed));
     }
     const query: Record<string, unknown> = {};
+    for (const name of new Set(url.searchParams.keys())) {
+      if (!route.query?.[name]) {
+        const known = Object.keys(route.query ?? {});
+        problems.push({
+          path: `query.${name}`,
+          message: known.length > 0 ? `unknown query parameter; known: ${known.join(', ')}` : 'this operation takes no query parameters',
+        });
+      }
+    }
     for (const [name, schema] of Object.entries(route.query ?? {})) {
       const given = url.searchParams.get(name) ?? undefined;
       const r = schema.safeParse(given);
       if (r.success) query[name] = r.data;
       else problems.push(...toProblems(r.error, given, `query.${name}`));
+      if (r.success) problems.push(...valuesOutside(schema, given, `query.${name}`, allowed));
     }
     if (route.query?.cursor && typeof query.cursor === 'string' && route.shape === 'list' && route.operationId !== 'listAuditEvents') {
       if (!/^[A-Za-z0-9_-]+$/.test(query.cursor))
@@ -300,10 +344,29 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       } else {
         const { omit } = route.body;
         const input = { ...(given as Record<string, unknown>), ...Object.fromEntries(omit.map((k) => [k, pathValues[k]])) };
+        for (const key of omit)
+          if (key in (given as Record<string, unknown>))
+            problems.push({ path: `body.${key}`, message: `unknown field; the path gives ${key}` });
+        problems.push(...unknownFields(route.body.schema, given, 'body'));
         const r = route.body.schema.safeParse(input);
         if (r.success) body = r.data as Record<string, unknown>;
-        else problems.push(...toProblems(r.error, input, (first) => (omit.includes(String(first)) ? 'path' : 'body')));
+        else {
+          // (a strict schema's own "unrecognized keys" is said above, one problem per field)
+          const issues = r.error.issues.filter((i) => i.code !== 'unrecognized_keys');
+          problems.push(...toProblems({ issues } as z.ZodError, input, (first) => (omit.includes(String(first)) ? 'path' : 'body')));
+        }
+        // what the configuration knows, besides the schema: regions, and each region's platforms
+        const outside = [
+          ...valuesOutside(route.body.schema, given, 'body', allowed),
+          ...(known.length > 0 ? (route.known?.(given as Record<string, unknown>, known) ?? []) : []),
+        ];
+        for (const p of outside) if (!problems.some((q) => q.path === p.path)) problems.push(p);
       }
+    }
+    const key = req.headers['idempotency-key'];
+    if (typeof key === 'string') {
+      const r = idempotencyKeySchema.safeParse(key);
+      if (!r.success) problems.push(...toProblems(r.error, key, 'header.Idempotency-Key'));
     }
     if (problems.length > 0) {
       throw new InfrafedError(ErrorCode.BAD_USER_INPUT, `invalid request: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, {
@@ -312,7 +375,20 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     }
 
     const ctx: RouteContext = { path, query, body, graphql: (q, v) => graphql(req, q, v) };
-    if (route.ifMatch) {
+    if (route.ifMatch && 'version' in route.ifMatch) {
+      // the version goes to the controller, which compares and advances it as one step with the write
+      const wanted = req.headers['if-match']?.trim();
+      if (wanted && wanted !== '*') {
+        const match = VERSION_TAG.exec(wanted);
+        if (!match) {
+          throw new InfrafedError(
+            ErrorCode.PRECONDITION_FAILED,
+            `If-Match ${wanted} is not a tag of this resource (send the one ETag you read); nothing was changed`,
+          );
+        }
+        ctx.ifVersion = Number(match[1]);
+      }
+    } else if (route.ifMatch) {
       const wanted = req.headers['if-match'];
       if (wanted) {
         const current = etagOf(await route.ifMatch.read(ctx));
@@ -338,7 +414,9 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
         // name of the GraphQL argument that carried it: `input.name` is `body.name`)
         return sendProblem(
           res,
-          problemOf(error, instance, (p) => (/^(path|query|body)\b/.test(p) ? p : `body.${p.replace(/^(input|rule|limits)\./, '')}`)),
+          problemOf(error, instance, (p) =>
+            /^(path|query|header|body)\b/.test(p) ? p : `body.${p.replace(/^(input|rule|limits)\./, '')}`,
+          ),
         );
       }
       log.error({ err: error, url: instance }, 'unexpected error');

@@ -62,4 +62,31 @@ describe('the OpenAPI document of the REST bridge', () => {
     expect(network.properties.projectId).toBeUndefined();
     expect(network.required).toEqual(['region', 'name', 'cidr']);
   });
+
+  it('lists the configured regions as enumerations, refuses unknown body fields, and answers a finished delete with 200', () => {
+    const { document: deployed } = createRestBridge({
+      gatewayUrl: 'http://127.0.0.1:9/graphql',
+      timeoutMs: 1_000,
+      log: pino({ level: 'silent' }),
+      version: '0.0.0-test',
+      placements: [
+        { region: 'sto', platform: 'openstack' },
+        { region: 'lla', platform: 'okd' },
+      ],
+    });
+    const quota = deployed.paths?.['/projects/{projectId}/quotas/{region}']?.patch;
+    const region = quota?.parameters?.find((p) => 'name' in p && p.name === 'region') as { schema: { enum?: string[] } };
+    expect(region.schema.enum).toEqual(['sto', 'lla']);
+    const create = deployed.components?.schemas?.CreateProjectInput as {
+      additionalProperties: boolean;
+      properties: { placements: { items: { properties: { region: { enum: string[] }; platform: { enum: string[] } } } } };
+    };
+    expect(create.additionalProperties).toBe(false);
+    expect(create.properties.placements.items.properties.region.enum).toEqual(['sto', 'lla']);
+    expect(create.properties.placements.items.properties.platform.enum).toEqual(['openstack', 'okd']);
+    const del = deployed.paths?.['/projects/{projectId}']?.delete;
+    expect(Object.keys(del?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202']));
+    expect(del?.responses?.['201']).toBeUndefined();
+    expect(del?.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
+  });
 });

@@ -7,24 +7,44 @@ import {
   type SchemaObject,
 } from 'openapi3-ts/oas31';
 import { z } from 'zod';
+import { regionNameSchema, type Placement } from '../schema/model.ts';
+import { idempotencyKeySchema } from '../schema/operations.ts';
 import { problemResource } from '../schema/rest.ts';
 import type { Route } from './routes/index.ts';
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 
+type Override = NonNullable<Parameters<typeof z.toJSONSchema>[1]>['override'];
+
+/**
+ * What the document says beyond the zod schemas: region fields list the configured regions, and request
+ * objects refuse unknown fields (the bridge refuses them).
+ */
+const override =
+  (io: 'input' | 'output', regions: readonly string[]): Override =>
+  (ctx) => {
+    const json = ctx.jsonSchema as Record<string, unknown>;
+    if ((ctx.zodSchema as unknown) === regionNameSchema && regions.length > 0) json.enum = [...regions];
+    const def = (ctx.zodSchema as unknown as { _zod: { def: { type: string; catchall?: unknown } } })._zod.def;
+    if (io === 'input' && def.type === 'object' && def.catchall === undefined) json.additionalProperties = false;
+  };
+
 /** A zod schema as an OpenAPI 3.1 (JSON Schema 2020-12) schema; named resources become references. */
-function schemaOf(schema: z.ZodType, io: 'input' | 'output'): SchemaObject {
+function schemaOf(schema: z.ZodType, io: 'input' | 'output', regions: readonly string[] = []): SchemaObject {
   const id = z.globalRegistry.get(schema)?.id;
   if (id && io === 'output') return ref(id);
-  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as Record<string, unknown>;
+  const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any', override: override(io, regions) }) as Record<
+    string,
+    unknown
+  >;
   delete json.$schema;
   delete json.$id;
   return json as SchemaObject;
 }
 
 /** The request body of a route: its GraphQL input without the fields the path gives. */
-function bodySchemaOf(body: NonNullable<Route['body']>): SchemaObject {
-  const json = schemaOf(body.schema, 'input') as SchemaObject & { properties?: Record<string, unknown>; required?: string[] };
+function bodySchemaOf(body: NonNullable<Route['body']>, regions: readonly string[]): SchemaObject {
+  const json = schemaOf(body.schema, 'input', regions) as SchemaObject & { properties?: Record<string, unknown>; required?: string[] };
   for (const key of body.omit) delete json.properties?.[key];
   if (json.required) json.required = json.required.filter((k) => !body.omit.includes(k));
   return json;
@@ -41,7 +61,8 @@ const header = (description: string, required = true) => ({ description, require
  * The OpenAPI 3.1 document of the bridge, generated from its route table and the zod schemas the routes
  * validate with and answer in: nothing here is written by hand twice.
  */
-export function openApiDocument(routes: readonly Route[], version: string): OpenAPIObject {
+export function openApiDocument(routes: readonly Route[], version: string, placements: readonly Placement[] = []): OpenAPIObject {
+  const regions = [...new Set(placements.map((p) => p.region))];
   const builder = OpenApiBuilder.create({
     openapi: '3.1.0',
     info: {
@@ -51,10 +72,10 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
         'Self-service provisioning across regions and platforms (OpenStack, OKD). Each operation here is one',
         'GraphQL operation against the infrafed gateway; the bearer token is passed through as it is.',
         '',
-        'Writes that change platforms are **operations**: `201 Created` when the operation finished within the',
-        'wait bound, `202 Accepted` while it still runs (at once with `Prefer: respond-async`); both with',
-        '`Location: /operations/{id}`. Send an',
-        '`Idempotency-Key` with every POST: the same key and body give the same operation (keys are kept 48 hours),',
+        'Writes that change platforms are **operations**: `201 Created` (a POST) or `200 OK` (a change or delete)',
+        'when the operation finished within the wait bound, `202 Accepted` while it still runs (at once with',
+        '`Prefer: respond-async`); all with `Location: /operations/{id}`. Send an',
+        '`Idempotency-Key` (1-200 characters) with every write: the same key and body give the same operation (keys are kept 48 hours),',
         'the same key with another body is refused (422, `IDEMPOTENCY_KEY_REUSED`).',
         '',
         'Errors are RFC 9457 problem details (`application/problem+json`) with infrafed’s error `code`; invalid',
@@ -70,7 +91,11 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
   });
   builder.addServer({ url: '/', description: 'this bridge' });
 
-  const named = z.toJSONSchema(z.globalRegistry, { target: 'draft-2020-12', uri: (id) => `#/components/schemas/${id}` }) as {
+  const named = z.toJSONSchema(z.globalRegistry, {
+    target: 'draft-2020-12',
+    uri: (id) => `#/components/schemas/${id}`,
+    override: override('output', regions),
+  }) as {
     schemas: Record<string, Record<string, unknown>>;
   };
   for (const [id, schema] of Object.entries(named.schemas).sort(([a], [b]) => a.localeCompare(b))) {
@@ -85,9 +110,9 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
     tags.add(route.tag);
     const parameters: ParameterObject[] = [];
     for (const [name, schema] of Object.entries(route.params ?? {}))
-      parameters.push({ name, in: 'path', required: true, schema: schemaOf(schema, 'input') });
+      parameters.push({ name, in: 'path', required: true, schema: schemaOf(schema, 'input', regions) });
     for (const [name, schema] of Object.entries(route.query ?? {})) {
-      const json = schemaOf(schema, 'input');
+      const json = schemaOf(schema, 'input', regions);
       parameters.push({
         name,
         in: 'query',
@@ -96,13 +121,13 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
         ...(json.description ? { description: json.description } : {}),
       });
     }
-    if (route.method === 'post') {
+    if (route.method !== 'get') {
       parameters.push({
         name: 'Idempotency-Key',
         in: 'header',
         required: false,
         description: 'The same key and body return the same result; another body with it is refused (422).',
-        schema: { type: 'string', maxLength: 200 },
+        schema: schemaOf(idempotencyKeySchema, 'input'),
       });
     }
     if (route.shape === 'operation') {
@@ -138,27 +163,51 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
     });
     const responses: Record<string, ResponseObject> = {};
     if (route.shape === 'operation') {
-      responses['201'] = json('The operation finished within the wait bound', { Location: header('/operations/{id}') });
+      if (route.method === 'post')
+        responses['201'] = json('The operation finished within the wait bound', { Location: header('/operations/{id}') });
+      else responses['200'] = json('The operation finished within the wait bound', { Location: header('/operations/{id}') });
       responses['202'] = json('The operation runs on; follow Location', { Location: header('/operations/{id}') });
     } else if (route.shape === 'list') {
       responses['200'] = json('A page of the list', { Link: header('`<…?cursor=…>; rel="next"` when there is a next page', false) });
     } else {
       responses['200'] = json(
         'The resource',
-        route.etag ? { ETag: header('Tag of this representation, for If-Match / If-None-Match') } : {},
+        route.etag
+          ? {
+              ETag: header(
+                route.partial
+                  ? 'Tag of this representation, for If-Match / If-None-Match; absent when a region did not answer'
+                  : 'Tag of this representation, for If-Match / If-None-Match',
+                !route.partial,
+              ),
+            }
+          : {},
       );
     }
     if (route.etag && route.method === 'get')
       responses['304'] = { description: 'Not modified (If-None-Match matched)', headers: { ETag: header('The current tag') } };
-    if (route.body) responses['400'] = problem('The body is not JSON');
+    responses['400'] = problem(
+      route.body ? 'The body is not JSON, or the path has a malformed %-escape' : 'The path has a malformed %-escape',
+    );
     responses['401'] = { ...problem('No token, or one that does not verify'), headers: { 'WWW-Authenticate': header('Bearer') } };
     responses['403'] = problem('The token’s role (or the partner level) does not allow this; `permission` names what is missing');
     responses['404'] = problem('Not found (or not visible to the caller’s organisation)');
     if (route.method !== 'get')
       responses['409'] = problem('Conflict (e.g. the name is taken) or QUOTA_EXCEEDED with `resource`, `limit`, `used`, `requested`');
     if (route.ifMatch) responses['412'] = problem('If-Match did not match the current ETag: nothing was changed');
-    responses['422'] = problem('Invalid input: every problem with its location and value');
-    responses.default = problem('A region, the gateway or a platform failed (502, 503, 504) or an unexpected error (500)');
+    if (route.body) {
+      responses['413'] = problem('The body is larger than 1 MiB (PAYLOAD_TOO_LARGE)');
+      responses['415'] = problem('The body is not application/json');
+    }
+    responses['422'] = problem('Invalid input: every problem (path, query, headers, body) with its location and value');
+    if (route.method !== 'get')
+      responses['501'] = problem(
+        "A placement's platform cannot do this (NOT_SUPPORTED, with `region` and `platform`): e.g. volume quotas on OpenStack without Cinder, ICMP rules on OKD",
+      );
+    responses['502'] = problem('A platform answered with an error (UPSTREAM_ERROR)');
+    responses['503'] = problem('A region, the gateway or the controller is not reachable (REGION_UNAVAILABLE, SERVICE_UNAVAILABLE)');
+    responses['504'] = problem('A region did not answer in time (REGION_TIMEOUT)');
+    responses.default = problem('An unexpected error (500)');
 
     const operation: OperationObject = {
       operationId: route.operationId,
@@ -169,7 +218,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Open
       ...(route.description ? { description: route.description } : {}),
     };
     if (route.body) {
-      builder.addSchema(route.body.id, bodySchemaOf(route.body));
+      builder.addSchema(route.body.id, bodySchemaOf(route.body, regions));
       operation.requestBody = { required: true, content: { 'application/json': { schema: ref(route.body.id) } } };
     }
     const path = builder.rootDoc.paths?.[route.path] ?? {};

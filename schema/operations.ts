@@ -98,6 +98,13 @@ export function memberOf(input: { user?: string | null; group?: string | null })
 }
 
 /** The level a partner organisation gets on a shared project: at most what that organisation role could do. */
+/** An `Idempotency-Key`: 1-200 visible ASCII characters (spaces allowed), as the API documents. */
+export const idempotencyKeySchema = z
+  .string()
+  .min(1, 'an Idempotency-Key is 1 to 200 characters')
+  .max(200, 'an Idempotency-Key is 1 to 200 characters')
+  .regex(/^[\x20-\x7e]+$/, 'an Idempotency-Key is visible ASCII characters');
+
 export const shareLevelSchema = z.enum(['reader', 'member', 'admin']);
 export type ShareLevel = z.infer<typeof shareLevelSchema>;
 export const shareProjectInput = z.object({ projectId: projectIdSchema, partner: organizationIdSchema, level: shareLevelSchema });
@@ -204,6 +211,11 @@ export const projectRecordSchema = z.object({
   operationId: operationIdSchema,
   /** Partner organisations the owner shared the project with, and at which level. */
   shares: z.array(z.object({ organization: organizationIdSchema, level: shareLevelSchema, since: z.string() })).default([]),
+  /**
+   * The version of the quota limits in each region: one more with every SET_QUOTA accepted there (what a
+   * conditional quota write compares and sets in one step; the REST ETag).
+   */
+  quotaVersions: z.record(z.string(), z.number().int().min(0)).default({}),
 });
 export type ProjectRecord = z.infer<typeof projectRecordSchema>;
 
@@ -214,7 +226,14 @@ export type ProjectRecord = z.infer<typeof projectRecordSchema>;
  */
 export const projectResolveRequest = z.object({ projectIds: z.array(projectIdSchema).min(1).max(500) });
 export const projectResolveReply = z.object({
-  projects: z.array(z.object({ projectId: projectIdSchema, organization: organizationIdSchema, placements: z.array(placementSchema) })),
+  projects: z.array(
+    z.object({
+      projectId: projectIdSchema,
+      organization: organizationIdSchema,
+      placements: z.array(placementSchema),
+      quotaVersions: z.record(z.string(), z.number().int().min(0)).default({}),
+    }),
+  ),
 });
 
 /** Projects shared with the caller's organisation; with `projectId` of one of its own projects, that project's partners. */

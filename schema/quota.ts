@@ -45,7 +45,13 @@ export type QuotaLimits = Partial<Record<QuotaResource, number | null>>;
 export const quotaUsageSchema = z.partialRecord(z.enum(quotaResources), z.number().int());
 export type QuotaUsage = Partial<Record<QuotaResource, number>>;
 
-export const setQuotaInput = z.object({ projectId: projectIdSchema, region: regionNameSchema, limits: quotaLimitsInput });
+export const setQuotaInput = z.object({
+  projectId: projectIdSchema,
+  region: regionNameSchema,
+  limits: quotaLimitsInput,
+  /** Change only if the region's quota version is still this one (the `version` read); PRECONDITION_FAILED otherwise. */
+  ifVersion: z.number().int().min(0).optional(),
+});
 export type SetQuotaInput = z.infer<typeof setQuotaInput>;
 
 /** The neutral quota resources each platform has (OpenStack here: Nova and Neutron; no Cinder). */

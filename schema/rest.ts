@@ -85,7 +85,14 @@ export const accessRuleResource = z
   .meta({ id: 'AccessRule' });
 
 export const placementQuotaResource = z
-  .object({ region: z.string(), platform, quota: limits, usage: limits })
+  .object({
+    region: z.string(),
+    platform,
+    /** The region's quota version: one more with every quota change accepted there (the ETag of …/quotas/{region}). */
+    version: z.number().int(),
+    quota: limits,
+    usage: limits,
+  })
   .meta({ id: 'PlacementQuota' });
 
 const allocation = z.object({
@@ -131,9 +138,8 @@ export const entitlementsResource = z
   .meta({ id: 'Entitlements' });
 
 /** The placements of a project in one region with their quotas. */
-export const quotaRegionResource = z
-  .object({ region: z.string(), placements: z.array(placementQuotaResource) })
-  .meta({ id: 'RegionQuota' });
+/** A region's quota (read as `partialOf(quotaRegionResource, 'RegionQuotaRead')`). */
+export const quotaRegionResource = z.object({ region: z.string(), placements: z.array(placementQuotaResource) });
 
 const operationError = z.object({
   code: z.string(),
@@ -178,6 +184,14 @@ export const auditEventResource = auditEventSchema.meta({ id: 'AuditEvent' });
 export const incompleteRegionResource = z
   .object({ region: z.string(), platform: z.string().nullable(), code: z.string(), message: z.string() })
   .meta({ id: 'IncompleteRegion' });
+
+/**
+ * A single resource as read from the regions: the regions that did not answer are named beside it (the
+ * resource then lacks their part, and carries no ETag).
+ */
+export function partialOf<T extends z.ZodObject>(resource: T, id: string) {
+  return resource.extend({ incompleteRegions: z.array(incompleteRegionResource) }).meta({ id });
+}
 
 /** A page of a list: `nextCursor` (also in the `Link` header, rel="next") continues it. */
 export function pageOf<T extends z.ZodType>(item: T, id: string) {

@@ -13,6 +13,7 @@ export const APPLY_ACCESS_RULE = defineKind({
   permission: Permission.manageNetworks,
   action: 'rule.apply',
   takeover: 'rollback',
+  target: (op) => ({ type: 'accessRule', id: op.resourceId ?? '', role: null }),
   async plan(ctx, principal, request) {
     const planned = await onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
     return { ...planned, resourceId: fromAccessRuleInput(request.input.rule).id, objects: { securityGroupRules: 1 } };
@@ -74,6 +75,7 @@ export const REMOVE_ACCESS_RULE = defineKind({
   permission: Permission.manageNetworks,
   action: 'rule.remove',
   takeover: 'rollback',
+  target: (op) => ({ type: 'accessRule', id: op.request.input.ruleId, role: null }),
   async plan(ctx, principal, request) {
     const planned = await onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
     return { ...planned, resourceId: request.input.ruleId, objects: { securityGroupRules: -1 } };

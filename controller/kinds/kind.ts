@@ -1,3 +1,4 @@
+import type { AuditTarget } from '../../schema/audit.ts';
 import type { Permission } from '../../schema/access.ts';
 import type { Amounts } from '../../schema/entitlements.ts';
 import type { Placement } from '../../schema/model.ts';
@@ -94,6 +95,8 @@ export interface OperationKindDefinition<K extends OperationKind = OperationKind
    */
   accept?(ctx: KindContext, op: OperationOf<K>): Promise<void>;
   steps(ctx: KindContext, op: OperationOf<K>): Steps;
+  /** What the operation is about, for its audit events (who was added and with which role, which network…). */
+  target(op: OperationOf<K>): AuditTarget;
 }
 
 /** Declares a kind (keeps its request type narrow in the methods). */

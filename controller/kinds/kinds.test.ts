@@ -30,6 +30,7 @@ const project: ProjectRecord = {
     { region: 'lla', platform: 'okd' },
   ],
   state: 'ACTIVE',
+  quotaVersions: {},
   operationId: `op_${'b'.repeat(26)}`,
   shares: [{ organization: 'globex', level: 'member', since: '2026-01-01T00:00:00Z' }],
 };

@@ -4,6 +4,10 @@ import { memberOf } from '../../schema/operations.ts';
 import { defineKind, ownerOf } from './kind.ts';
 import { onEveryPlacement } from './placements.ts';
 
+/** The user or group an operation is about. */
+const memberTarget = (input: { user?: string | null; group?: string | null }) =>
+  input.user ? { type: 'user', id: input.user } : { type: 'group', id: input.group ?? '' };
+
 const previousRoleOf = (undo: Record<string, unknown> | null) => (undo?.previousRole as ProjectRole | null | undefined) ?? null;
 
 /** A user or group of the organisation gets a role in every placement (replacing the role it had). */
@@ -12,6 +16,7 @@ export const ADD_MEMBER = defineKind({
   permission: Permission.manageMembers,
   action: 'member.add',
   takeover: 'rollback',
+  target: (op) => ({ ...memberTarget(op.request.input), role: op.request.input.role }),
   plan(ctx, principal, request) {
     return onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
   },
@@ -21,7 +26,7 @@ export const ADD_MEMBER = defineKind({
     return {
       async forward(step) {
         const res = await ctx.call(step, 'member', 'add', { ...member, role });
-        return { undo: { previousRole: res.previousRole } };
+        return { changed: res.previousRole !== role, undo: { previousRole: res.previousRole } };
       },
       async undo(step) {
         const previousRole = previousRoleOf(step.undo);
@@ -38,6 +43,11 @@ export const REMOVE_MEMBER = defineKind({
   permission: Permission.manageMembers,
   action: 'member.remove',
   takeover: 'rollback',
+  // the role it held (in the first placement that answered)
+  target: (op) => ({
+    ...memberTarget(op.request.input),
+    role: op.steps.map((s) => previousRoleOf(s.undo)).find((r) => r !== null) ?? null,
+  }),
   plan(ctx, principal, request) {
     return onEveryPlacement(ctx, principal, request.input.projectId, this.permission);
   },
@@ -51,7 +61,7 @@ export const REMOVE_MEMBER = defineKind({
     return {
       async forward(step) {
         const res = await ctx.call(step, 'member', 'remove', member);
-        return { undo: { previousRole: res.previousRole } };
+        return { changed: res.removed, undo: { previousRole: res.previousRole } };
       },
       async undo(step) {
         const previousRole = previousRoleOf(step.undo);

@@ -33,6 +33,7 @@ export const CREATE_NETWORK = defineKind({
   permission: Permission.manageNetworks,
   action: 'network.create',
   takeover: 'rollback',
+  target: (op) => ({ type: 'network', id: op.resourceId ?? '', role: null }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     const objects: Amounts = { networks: 1, subnets: 1, ...(request.input.router ? { routers: 1 } : {}) };
@@ -76,6 +77,7 @@ export const DELETE_NETWORK = defineKind({
   permission: Permission.manageNetworks,
   action: 'network.delete',
   takeover: 'forward',
+  target: (op) => ({ type: 'network', id: op.request.input.networkId, role: null }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     const { placement, network } = await placementOfNetwork(ctx, record, request.input.networkId);

@@ -14,6 +14,7 @@ export const CREATE_PROJECT = defineKind({
   permission: Permission.manageProjects,
   action: 'project.create',
   takeover: 'rollback',
+  target: (op) => ({ type: 'project', id: op.projectId ?? '', role: null }),
   async plan(ctx, principal, request) {
     const problems = placementProblems(request.input.placements, ctx.placements);
     if (problems.length > 0) throw badUserInput(problems);
@@ -34,6 +35,7 @@ export const CREATE_PROJECT = defineKind({
       state: 'CREATING',
       operationId: op.id,
       shares: [],
+      quotaVersions: {},
     }));
     const defaults = (await ctx.ledger.entitlementsOf(op.organization)).projectDefaults;
     if (Object.keys(defaults).length === 0) return;
@@ -85,6 +87,7 @@ export const DELETE_PROJECT = defineKind({
   permission: Permission.manageProjects,
   action: 'project.delete',
   takeover: 'forward',
+  target: (op) => ({ type: 'project', id: op.request.input.projectId, role: null }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission, { whileDeleting: true });
     return { projectId: record.projectId, owner: record.organization, placements: record.placements, resourceId: null };
@@ -99,8 +102,8 @@ export const DELETE_PROJECT = defineKind({
     const { projectId } = op.request.input;
     return {
       async forward(step) {
-        await ctx.call(step, 'project', 'delete', { projectId, owner: ownerOf(op) });
-        return {};
+        const res = await ctx.call(step, 'project', 'delete', { projectId, owner: ownerOf(op) });
+        return { changed: res.deleted };
       },
       async onSucceeded() {
         const record = await ctx.store.getProject(projectId);

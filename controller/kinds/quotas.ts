@@ -1,4 +1,5 @@
 import { Permission } from '../../schema/access.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { Amounts } from '../../schema/entitlements.ts';
 import type { QuotaLimits } from '../../schema/quota.ts';
 import { activeProject } from '../permissions.ts';
@@ -12,6 +13,7 @@ export const SET_QUOTA = defineKind({
   permission: Permission.manageQuotas,
   action: 'quota.set',
   takeover: 'rollback',
+  target: (op) => ({ type: 'quota', id: op.request.input.region, role: null }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     return {
@@ -21,10 +23,31 @@ export const SET_QUOTA = defineKind({
       resourceId: null,
     };
   },
-  // held before anything is sent to a platform
+  // held before anything is sent to a platform; the region's quota version is compared (when the caller
+  // gave one) and advanced in the same compare-and-set of the project record: of two writes that read the
+  // same version, one is accepted, the other refused
   async accept(ctx, op) {
+    const { projectId, region, ifVersion } = op.request.input;
     await ctx.ledger.reserve(op.organization, op.id, quotaChanges(op, op.request.input.limits as Amounts));
     op.reserved = true;
+    try {
+      await ctx.store.changeProject(projectId, (record) => {
+        if (!record) throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} not found`);
+        const version = record.quotaVersions[region] ?? 0;
+        if (ifVersion !== undefined && ifVersion !== version) {
+          throw new InfrafedError(
+            ErrorCode.PRECONDITION_FAILED,
+            `the quota in ${region} changed since you read it (version ${ifVersion}, now ${version}); read it again`,
+            { region, version },
+          );
+        }
+        return { ...record, quotaVersions: { ...record.quotaVersions, [region]: version + 1 } };
+      });
+    } catch (error) {
+      await ctx.ledger.release(op.organization, op.id);
+      op.reserved = false;
+      throw error;
+    }
   },
   steps(ctx, op) {
     const { projectId, limits } = op.request.input;

@@ -10,6 +10,7 @@ export const SHARE_PROJECT = defineKind({
   permission: Permission.managePartners,
   action: 'share.add',
   takeover: 'rollback',
+  target: (op) => ({ type: 'organization', id: op.request.input.partner, role: op.request.input.level }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     if (request.input.partner === record.organization)
@@ -48,6 +49,7 @@ export const REVOKE_SHARE = defineKind({
   permission: Permission.managePartners,
   action: 'member.revoke-partner',
   takeover: 'forward',
+  target: (op) => ({ type: 'organization', id: op.request.input.partner, role: null }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     if (!record.shares.some((s) => s.organization === request.input.partner)) {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { organizationIdSchema, projectIdSchema } from '../../schema/model.ts';
+import { auditListRequest } from '../../schema/audit.ts';
 import { auditEventResource, pageOf } from '../../schema/rest.ts';
 import { selectionOf } from '../selection.ts';
 import { dataOf, limitQuery, type Route } from './route.ts';
@@ -14,10 +15,7 @@ export const auditRoutes: Route[] = [
     summary: "The organisation's audit log, oldest first (admins; platform operators: any organisation)",
     query: {
       limit: limitQuery.limit,
-      cursor: z
-        .string()
-        .regex(/^[0-9]+$/, 'a cursor comes from a previous page')
-        .optional(),
+      cursor: auditListRequest.shape.after,
       organization: organizationIdSchema.optional(),
       projectId: projectIdSchema.optional(),
       action: z.string().max(100).optional(),

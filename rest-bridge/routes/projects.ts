@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { regionNameSchema, platformSchema } from '../../schema/model.ts';
-import { createProjectInput } from '../../schema/operations.ts';
-import { operationResource, pageOf, placementResource, projectResource } from '../../schema/rest.ts';
+import { createProjectInput, placementProblems } from '../../schema/operations.ts';
+import { operationResource, pageOf, partialOf, placementResource, projectResource } from '../../schema/rest.ts';
 import { selectionOf } from '../selection.ts';
 import { OPERATION, PROJECT, dataOf, projectWith, operation, projectId, limitQuery, type Route } from './route.ts';
 
@@ -35,6 +35,18 @@ export const projectsRoutes: Route[] = [
     tag: 'projects',
     summary: 'Create a project in one or more placements',
     body: { schema: createProjectInput, omit: [], id: 'CreateProjectInput' },
+    known: (body, placements) =>
+      Array.isArray(body.placements)
+        ? placementProblems(
+            // (a malformed entry keeps its index; the schema's problem for it comes first)
+            body.placements.map((p: { region?: unknown; platform?: unknown } | null) => ({
+              region: String(p?.region),
+              platform: String(p?.platform),
+            })),
+            placements,
+            'body.placements',
+          )
+        : [],
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
@@ -49,12 +61,14 @@ export const projectsRoutes: Route[] = [
     tag: 'projects',
     summary: 'A project with its placements and partners',
     params: projectId,
-    response: projectResource,
+    description: 'A region that does not answer is named in `incompleteRegions` (the answer then has no ETag).',
+    response: partialOf(projectResource, 'ProjectRead'),
     shape: 'resource',
     etag: true,
+    partial: true,
     async handle(ctx) {
-      const { project } = await projectWith<unknown>(ctx, PROJECT);
-      return { kind: 'resource', body: project, etag: project };
+      const { project, errors } = await projectWith<unknown>(ctx, PROJECT);
+      return { kind: 'resource', body: project, etag: project, errors };
     },
   },
   {

@@ -1,18 +1,32 @@
 import type { z } from 'zod';
 import { regionNameSchema } from '../../schema/model.ts';
 import { quotaLimitsInput } from '../../schema/quota.ts';
-import { operationResource, pageOf, placementQuotaResource, quotaRegionResource } from '../../schema/rest.ts';
+import { operationResource, pageOf, partialOf, placementQuotaResource, quotaRegionResource } from '../../schema/rest.ts';
 import { selectionOf } from '../selection.ts';
-import { OPERATION, notFound, projectWith, operation, projectId, limitQuery, type Route, type RouteContext } from './route.ts';
+import {
+  OPERATION,
+  fromGraphqlError,
+  notFound,
+  type GraphqlError,
+  projectWith,
+  operation,
+  projectId,
+  limitQuery,
+  type Route,
+  type RouteContext,
+} from './route.ts';
 
 async function quotasIn(ctx: RouteContext) {
-  const { project } = await projectWith<{ quotas: z.infer<typeof placementQuotaResource>[] }>(
+  const { project, errors } = await projectWith<{ quotas: z.infer<typeof placementQuotaResource>[] }>(
     ctx,
     `{ quotas ${selectionOf(placementQuotaResource)} }`,
   );
   const placements = project.quotas.filter((q) => q.region === ctx.path.region);
+  const here = errors.filter((e) => e.extensions?.region === ctx.path.region);
+  // the region did not answer: that is not "no placement there"
+  if (placements.length === 0 && here.length > 0) throw fromGraphqlError(here[0] as GraphqlError);
   if (placements.length === 0) throw notFound(`a placement of project ${ctx.path.projectId} in ${ctx.path.region}`);
-  return { region: ctx.path.region as string, placements };
+  return { region: ctx.path.region as string, placements, errors: here };
 }
 
 /** The routes of the `quotas` resource (each one GraphQL operation against the gateway). */
@@ -45,15 +59,18 @@ export const quotasRoutes: Route[] = [
     path: '/projects/{projectId}/quotas/{region}',
     operationId: 'getQuota',
     tag: 'quotas',
-    summary: 'Quota limits and usage of the placements in one region (ETag over the limits)',
-    description: 'The ETag covers the limits (what PATCH changes), not the usage, so new servers or networks do not make a tag stale.',
+    summary: "Quota limits and usage of the placements in one region (ETag: the region's quota version)",
+    description:
+      'The ETag is the version of the region’s limits (what PATCH changes): it changes with every quota change accepted ' +
+      'through infrafed, never with usage, and never comes back to an earlier value.',
     params: { ...projectId, region: regionNameSchema },
-    response: quotaRegionResource,
+    response: partialOf(quotaRegionResource, 'RegionQuotaRead'),
     shape: 'resource',
     etag: true,
+    partial: true,
     async handle(ctx) {
-      const body = await quotasIn(ctx);
-      return { kind: 'resource', body, etag: body.placements.map((p) => [p.platform, p.quota]) };
+      const { errors, ...body } = await quotasIn(ctx);
+      return { kind: 'resource', body, version: body.placements[0]?.version ?? 0, errors };
     },
   },
   {
@@ -64,21 +81,22 @@ export const quotasRoutes: Route[] = [
     summary: "Set quota limits on the project's placements in a region (limits left out stay)",
     description:
       'Held against the organisation’s entitlements first. ' +
-      'Send `If-Match` with the ETag of GET …/quotas/{region}: a stale tag gets 412 and changes nothing.',
+      'Send `If-Match` with the ETag of GET …/quotas/{region}: the controller compares it with the current version and ' +
+      'advances it in one step, so of two writes with the same tag one is accepted and the other gets 412 and changes ' +
+      'nothing. A conditional write that finished answers with the new `ETag`.',
     params: { ...projectId, region: regionNameSchema },
     body: { schema: quotaLimitsInput, omit: [], id: 'QuotaLimitsInput' },
     response: operationResource,
     shape: 'operation',
-    ifMatch: { read: async (ctx) => (await quotasIn(ctx)).placements.map((p) => [p.platform, p.quota]) },
-    handle: (ctx) =>
-      operation('setQuota')(
+    ifMatch: { version: true },
+    async handle(ctx) {
+      const result = await operation('setQuota')(
         ctx,
-        `mutation($p: ID!, $r: String!, $l: QuotaLimitsInput!) { setQuota(projectId: $p, region: $r, limits: $l) ${OPERATION} }`,
-        {
-          p: ctx.path.projectId,
-          r: ctx.path.region,
-          l: ctx.body,
-        },
-      ),
+        `mutation($p: ID!, $r: String!, $l: QuotaLimitsInput!, $v: Int) { setQuota(projectId: $p, region: $r, limits: $l, ifVersion: $v) ${OPERATION} }`,
+        { p: ctx.path.projectId, r: ctx.path.region, l: ctx.body, v: ctx.ifVersion ?? null },
+      );
+      // the version this write made: known when it was conditional (it advanced the one it named)
+      return result.kind === 'operation' && ctx.ifVersion !== undefined ? { ...result, version: ctx.ifVersion + 1 } : result;
+    },
   },
 ];

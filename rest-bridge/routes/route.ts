@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
-import { projectIdSchema } from '../../schema/model.ts';
+import { ErrorCode, InfrafedError, type Problem } from '../../schema/errors.ts';
+import { projectIdSchema, type Placement } from '../../schema/model.ts';
 import { operationResource, organizationResource, projectResource } from '../../schema/rest.ts';
 import { selectionOf } from '../selection.ts';
 
@@ -9,6 +9,8 @@ export interface RouteContext {
   path: Record<string, string>;
   query: Record<string, unknown>;
   body: Record<string, unknown>;
+  /** The version an `If-Match` named (routes whose ETag is a version): the write is made only if it is still current. */
+  ifVersion?: number;
   /** One GraphQL operation against the gateway, with the caller's own headers (Authorization, Idempotency-Key, traceparent). */
   graphql<T>(query: string, variables?: Record<string, unknown>): Promise<GraphqlResult<T>>;
 }
@@ -25,10 +27,11 @@ export interface GraphqlResult<T> {
 
 /** How a route answers (the bridge turns it into HTTP). */
 export type RouteResult =
-  | { kind: 'resource'; body: unknown; etag?: unknown }
+  /** `errors`: the partial errors of a read from the regions (named in `incompleteRegions`; no ETag then). */
+  | { kind: 'resource'; body: unknown; etag?: unknown; version?: number; errors?: GraphqlError[] }
   | { kind: 'list'; items: unknown[]; errors: GraphqlError[]; sortKey: (item: never) => string }
   | { kind: 'page'; items: unknown[]; nextCursor: string | null; errors: GraphqlError[] }
-  | { kind: 'operation'; operation: z.infer<typeof operationResource>; errors: GraphqlError[] };
+  | { kind: 'operation'; operation: z.infer<typeof operationResource>; errors: GraphqlError[]; version?: number };
 
 export interface Route {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -45,13 +48,24 @@ export interface Route {
    * problems are reported where the caller wrote the value; `omit` are the input's fields the path gives.
    */
   body?: { schema: z.ZodType; omit: string[]; id: string };
+  /**
+   * Problems of the body that only the configured placements show (a platform a region does not run, a
+   * placement twice), reported with the schema's: locations start with `body`.
+   */
+  known?(body: Record<string, unknown>, placements: readonly Placement[]): Problem[];
   /** The success response's body. */
   response: z.ZodType;
   /** `operation`: 201/202 with Location; `list`: paginated with Link; `resource`: 200 (with ETag when `etag`). */
   shape: 'resource' | 'list' | 'operation';
   etag?: boolean;
-  /** The If-Match precondition is checked against the ETag of this route's GET twin. */
-  ifMatch?: { read: (ctx: RouteContext) => Promise<unknown> };
+  /** A read from the regions: the answer names those that did not answer (`incompleteRegions`). */
+  partial?: boolean;
+  /**
+   * If-Match: `read`, checked by the bridge against the ETag of this route's GET twin (not atomic with the
+   * write); `version`, the tag is a version the controller compares and advances in the same step as it
+   * accepts the write (`ctx.ifVersion`).
+   */
+  ifMatch?: { read: (ctx: RouteContext) => Promise<unknown> } | { version: true };
   handle(ctx: RouteContext): Promise<RouteResult>;
 }
 
@@ -71,8 +85,12 @@ export function dataOf<T>(result: GraphqlResult<T>): T {
 }
 
 /** A GraphQL error as the error every face speaks (the code and its extensions travel on). */
+/** Extensions that name the system's insides (the gateway's subgraph name, HTTP details, stack traces): never in a problem. */
+const INTERNAL_EXTENSIONS = ['serviceName', 'http', 'stacktrace', 'exception', 'originalError'];
+
 export function fromGraphqlError(error: GraphqlError): InfrafedError {
-  const { code, ...extensions } = error.extensions ?? {};
+  const { code, ...all } = error.extensions ?? {};
+  const extensions = Object.fromEntries(Object.entries(all).filter(([k]) => !INTERNAL_EXTENSIONS.includes(k)));
   const known = typeof code === 'string' && (Object.values(ErrorCode) as string[]).includes(code);
   return new InfrafedError(known ? (code as ErrorCode) : ErrorCode.UPSTREAM_ERROR, error.message, extensions);
 }

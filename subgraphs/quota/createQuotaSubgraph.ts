@@ -1,7 +1,7 @@
 import type { HeaderMap } from '@apollo/server';
 import type { GraphQLResolveInfo } from 'graphql';
 import { type PlacementQuota } from '../../schema/contracts/quota.ts';
-import type { Placement } from '../../schema/model.ts';
+import { organizationIdSchema, type Placement } from '../../schema/model.ts';
 import { auditListRequest } from '../../schema/audit.ts';
 import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
@@ -68,10 +68,9 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
   const resolvers = {
     Query: {
       async organization(_: unknown, args: { id?: string | null }, ctx: QuotaContext) {
+        const id = args.id === null || args.id === undefined ? undefined : parseUserInput(organizationIdSchema, args.id, 'id');
         try {
-          return toOrganization(
-            await deps.controller.getEntitlements(args.id ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }),
-          );
+          return toOrganization(await deps.controller.getEntitlements(id, { headers: ctx.forward, deadline: ctx.deadline }));
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.NOT_FOUND) return null;
           throw error;
@@ -88,9 +87,11 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
     },
     Mutation: {
       async syncUsage(_: unknown, args: { organization?: string | null }, ctx: QuotaContext) {
-        return toOrganization(
-          await deps.controller.syncUsage(args.organization ?? undefined, { headers: ctx.forward, deadline: ctx.deadline }),
-        );
+        const organization =
+          args.organization === null || args.organization === undefined
+            ? undefined
+            : parseUserInput(organizationIdSchema, args.organization, 'organization');
+        return toOrganization(await deps.controller.syncUsage(organization, { headers: ctx.forward, deadline: ctx.deadline }));
       },
       async setEntitlements(_: unknown, args: { input: Record<string, unknown> }, ctx: QuotaContext) {
         const input = parseUserInput(setEntitlementsInput, withoutNulls(args.input), 'input');
@@ -98,7 +99,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       },
       async setQuota(
         _: unknown,
-        args: { projectId: string; region: string; limits: Record<string, unknown> },
+        args: { projectId: string; region: string; limits: Record<string, unknown>; ifVersion?: number | null },
         ctx: QuotaContext,
         info: GraphQLResolveInfo,
       ) {
@@ -112,12 +113,14 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       },
       async quotas(project: ProjectRef, _: unknown, ctx: QuotaContext, info: GraphQLResolveInfo) {
         const placements = await placedProject(ctx.loaders.projects, project.id);
+        const { quotaVersions = {} } = await ctx.loaders.projects.load(project.id);
         const found = await Promise.all(placements.map((p) => ctx.loaders.quotas.load(p)));
         return found.flatMap((g, i) => {
           const p = placements[i] as Placement;
           return reportMissing(ctx, info, g).map((q) => ({
             region: p.region,
             platform: p.platform,
+            version: quotaVersions[p.region] ?? 0,
             quota: allResources(q.limits),
             usage: allResources(q.usage),
           }));

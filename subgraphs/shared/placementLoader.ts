@@ -52,10 +52,16 @@ export function createPlacementLoader<T>(
  * placements or native ids a caller puts in a representation are never used, so a caller that reaches a
  * subgraph directly cannot aim it at another organisation's objects.
  */
-export function createVisibleProjectLoader(
-  resolve: (projectIds: string[]) => Promise<{ projectId: string; organization: string; placements: Placement[] }[]>,
-) {
-  return new DataLoader<string, { organization: string; placements: Placement[] }>(async (ids) => {
+/** A project as the controller's index has it, for the caller. */
+export interface VisibleProject {
+  organization: string;
+  placements: Placement[];
+  /** The quota version per region (see the project record). */
+  quotaVersions?: Record<string, number>;
+}
+
+export function createVisibleProjectLoader(resolve: (projectIds: string[]) => Promise<({ projectId: string } & VisibleProject)[]>) {
+  return new DataLoader<string, VisibleProject>(async (ids) => {
     const found = new Map((await resolve([...ids])).map((p) => [p.projectId, p]));
     return ids.map((id) => found.get(id) ?? new InfrafedError(ErrorCode.NOT_FOUND, `project ${id} not found`));
   });
@@ -63,7 +69,7 @@ export function createVisibleProjectLoader(
 
 /** The project's placements (those `keep` accepts) as loader keys; NOT_FOUND when the caller may not see it. */
 export async function placedProject(
-  projects: DataLoader<string, { organization: string; placements: Placement[] }>,
+  projects: DataLoader<string, VisibleProject>,
   projectId: string,
   keep: (p: Placement) => boolean = () => true,
 ): Promise<PlacedProject[]> {

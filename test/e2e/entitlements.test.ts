@@ -128,14 +128,18 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect(summary).toEqual([
       'operation.submit CREATE_PROJECT allowed accepted',
       'operation.finished CREATE_PROJECT allowed SUCCEEDED',
+      'project.create CREATE_PROJECT allowed SUCCEEDED',
       'operation.submit SET_QUOTA allowed accepted',
       'operation.finished SET_QUOTA allowed SUCCEEDED',
+      'quota.set SET_QUOTA allowed SUCCEEDED',
       'operation.submit SET_QUOTA denied QUOTA_EXCEEDED',
       'operation.submit SET_QUOTA denied QUOTA_EXCEEDED',
       'operation.submit SET_QUOTA allowed accepted',
       'operation.finished SET_QUOTA allowed SUCCEEDED',
+      'quota.set SET_QUOTA allowed SUCCEEDED',
       'operation.submit SET_QUOTA allowed accepted',
       'operation.finished SET_QUOTA allowed SUCCEEDED',
+      'quota.set SET_QUOTA allowed SUCCEEDED',
     ]);
     expect(all.data?.auditEvents.events[0]).toMatchObject({ principal: 'alice', placements: ['sto/openstack', 'osl/openstack'] });
     // reads are decisions too: a reader's read of the project is in the log, per subgraph that answered it
@@ -173,6 +177,14 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     expect([...(first.data?.auditEvents.events ?? []), ...(second.data?.auditEvents.events ?? [])]).toEqual(
       all.data?.auditEvents.events.slice(0, 6),
     );
+    // cursors are opaque and checked: one this system did not make is BAD_USER_INPUT, never INTERNAL
+    for (const after of ['99999999999999999999', '12', 'YXVkaXQ6MA', 'x'.repeat(41)]) {
+      const bad = await gql<Page>(AUDIT, { f: { projectId }, first: 3, after });
+      expect(bad.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [expect.objectContaining({ path: 'after' })] });
+    }
+    // an organisation id that is not one is the caller's input, not a contract the controller breaks
+    const empty = await gql(`query { organization(id: "") { id } }`, {}, operator);
+    expect(empty.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', problems: [expect.objectContaining({ path: 'id' })] });
     // readers and members may not read it; other organisations do not see it
     const member = await system.token('acme-ent', 'member', 'mike');
     expect((await gql(AUDIT, {}, member)).errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', permission: 'audit.read' });
@@ -226,8 +238,42 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     // the partner sees it and adds its own user
     const seen = await gql<{ projects: { id: string; organization: string }[] }>('{ projects { id organization } }', {}, globex);
     expect(seen.data?.projects).toEqual([{ id: projectId, organization: 'acme-ent' }]);
-    const added = await op('mutation($p: ID!) { addMember(projectId: $p, user: "gary", role: "member") { status } }', globex);
+    const added = await gql<{ addMember: { id: string; status: string; steps: { changed: boolean | null }[] } }>(
+      'mutation($p: ID!) { addMember(projectId: $p, user: "gary", role: "member") { id status steps { changed } } }',
+      { p: projectId },
+      globex,
+    );
     expect(added.data?.addMember?.status).toBe('SUCCEEDED');
+    // every step says whether it changed something (never null)
+    expect(added.data?.addMember.steps.map((s) => s.changed)).toEqual([true, true]);
+    // the owner's log holds the partner's change: who, from which organisation, added whom with which role
+    type Trail = {
+      auditEvents: {
+        events: { action: string; principal: string; principalOrganization: string | null; result: string; target: unknown }[];
+      };
+    };
+    const TRAIL =
+      'query($f: AuditFilter) { auditEvents(filter: $f, first: 500) { events { action principal principalOrganization result target { type id role } } } }';
+    const ownerLog = await gql<Trail>(TRAIL, { f: { projectId, action: 'member.add' } }, owner);
+    expect(ownerLog.data?.auditEvents.events).toEqual([
+      {
+        action: 'member.add',
+        principal: 'mallory',
+        principalOrganization: 'globex-ent',
+        result: 'SUCCEEDED',
+        target: { type: 'user', id: 'gary', role: 'member' },
+      },
+    ]);
+    const partnerLog = await gql<Trail>(TRAIL, { f: { projectId, action: 'member.add' } }, globex);
+    expect(partnerLog.data?.auditEvents.events).toEqual([
+      {
+        action: 'member.add',
+        principal: 'mallory',
+        principalOrganization: null,
+        result: 'SUCCEEDED',
+        target: { type: 'user', id: 'gary', role: 'member' },
+      },
+    ]);
     expect(await sto.roleAssignments(stoProject)).toContainEqual({ user: 'gary', domain: 'ifd-globex-ent', role: 'member' });
     expect(await osl.roleAssignments(oslNative?.id as string)).toContainEqual({ user: 'gary', domain: 'ifd-globex-ent', role: 'member' });
 

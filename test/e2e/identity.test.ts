@@ -116,13 +116,28 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
       ['bob@acme-id.example', 'admin', 'sto'],
     ]);
 
-    const removed = await gql<{ removeMember: { status: string } }>(
-      'mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme-id.example") { status } }',
-      { p: projectId },
-    );
+    const REMOVE = 'mutation($p: ID!) { removeMember(projectId: $p, user: "bob@acme-id.example") { status steps { changed } } }';
+    const removed = await gql<{ removeMember: { status: string; steps: { changed: boolean | null }[] } }>(REMOVE, { p: projectId });
     expect(removed.data?.removeMember.status).toBe('SUCCEEDED');
+    expect(removed.data?.removeMember.steps.map((s) => s.changed)).toEqual([true, true]);
     expect((await sto.roleAssignments(nativeSto?.id as string)).filter((a) => a.user === 'bob@acme-id.example')).toEqual([]);
     expect((await osl.roleAssignments(nativeOsl?.id as string)).filter((a) => a.user === 'bob@acme-id.example')).toEqual([]);
+    // removing again changes nothing, and says so
+    const again = await gql<{ removeMember: { steps: { changed: boolean | null }[] } }>(REMOVE, { p: projectId });
+    expect(again.data?.removeMember.steps.map((s) => s.changed)).toEqual([false, false]);
+
+    // the audit trail names whom each change was about, with the role given or held before the removal
+    const trail = await gql<{ auditEvents: { events: { action: string; result: string; target: unknown }[] } }>(
+      'query($f: AuditFilter) { auditEvents(filter: $f, first: 500) { events { action result target { type id role } } } }',
+      { f: { projectId } },
+    );
+    const memberEvents = (trail.data?.auditEvents.events ?? []).filter((e) => e.action.startsWith('member.'));
+    expect(memberEvents).toEqual([
+      { action: 'member.add', result: 'SUCCEEDED', target: { type: 'user', id: 'bob@acme-id.example', role: 'member' } },
+      { action: 'member.add', result: 'SUCCEEDED', target: { type: 'user', id: 'bob@acme-id.example', role: 'admin' } },
+      { action: 'member.remove', result: 'SUCCEEDED', target: { type: 'user', id: 'bob@acme-id.example', role: 'admin' } },
+      { action: 'member.remove', result: 'SUCCEEDED', target: { type: 'user', id: 'bob@acme-id.example', role: null } },
+    ]);
   });
 
   it('shows an operation with its per-placement steps', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { OpenAPIObject } from 'openapi3-ts/oas31';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
-import { restClient } from '../harness/restClient.ts';
+import { restClient, type RestResponse } from '../harness/restClient.ts';
 
 type Op = {
   id: string;
@@ -151,28 +151,55 @@ describe('REST bridge end to end', () => {
     expect(followed.status).toBe('SUCCEEDED');
   });
 
-  it('sets a quota with If-Match: the current tag changes it; the stale tag gets 412 and changes nothing', async () => {
-    const before = await call<{ placements: { quota: { cores: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
+  it('sets a quota with If-Match atomically: of two writes with one tag one wins (with the new ETag), the other gets 412; tags never repeat', async () => {
+    type Quota = { placements: { version: number; quota: { cores: number | null; ramMiB: number | null } }[] };
+    const before = await call<Quota>('get', `/projects/${projectId}/quotas/sto`);
     expect(before.status).toBe(200);
     const tag = before.headers.get('etag') as string;
+    expect(tag).toBe(`"v${before.body.placements[0]?.version}"`);
+    // two writes sent at the same moment with the same tag
+    const [a, b] = (await Promise.all(
+      [4, 6].map((cores) =>
+        call<Op & Problem>('patch', `/projects/${projectId}/quotas/sto`, { body: { cores, ramMiB: 8192 }, headers: { 'if-match': tag } }),
+      ),
+    )) as [RestResponse<Op & Problem>, RestResponse<Op & Problem>];
+    const statuses = [a.status, b.status].sort();
+    expect(statuses).toEqual([200, 412]);
+    const [won, lost] = a.status === 200 ? [a, b] : [b, a];
+    const wonCores = a.status === 200 ? 4 : 6;
+    expect(won.body.status).toBe('SUCCEEDED');
+    const newTag = won.headers.get('etag') as string;
+    expect(newTag).not.toBe(tag);
+    expect(lost.body).toMatchObject({ code: 'PRECONDITION_FAILED', region: 'sto' });
+    const after = await call<Quota>('get', `/projects/${projectId}/quotas/sto`);
+    expect(after.body.placements[0]?.quota).toMatchObject({ cores: wonCores, ramMiB: 8192 });
+    expect(after.headers.get('etag')).toBe(newTag);
+
+    // a tag is a version: values that come back do not bring the old tag back
+    const back = await call<Op>('patch', `/projects/${projectId}/quotas/sto`, {
+      body: { cores: before.body.placements[0]?.quota.cores ?? 20 },
+      headers: { 'if-match': newTag },
+    });
+    expect([back.status, back.body.status]).toEqual([200, 'SUCCEEDED']);
+    const backTag = back.headers.get('etag') as string;
+    expect([tag, newTag]).not.toContain(backTag);
     const set = await call<Op>('patch', `/projects/${projectId}/quotas/sto`, {
       body: { cores: 4, ramMiB: 8192 },
-      headers: { 'if-match': tag },
+      headers: { 'if-match': backTag },
     });
-    expect([set.status, set.body.status]).toEqual([201, 'SUCCEEDED']);
-    const after = await call<{ placements: { quota: { cores: number | null; ramMiB: number | null } }[] }>(
-      'get',
-      `/projects/${projectId}/quotas/sto`,
-    );
-    expect(after.body.placements[0]?.quota).toMatchObject({ cores: 4, ramMiB: 8192 });
-    expect(after.headers.get('etag')).not.toBe(tag);
+    expect([set.status, set.body.status]).toEqual([200, 'SUCCEEDED']);
 
-    const stale = await call<Problem>('patch', `/projects/${projectId}/quotas/sto`, { body: { cores: 2 }, headers: { 'if-match': tag } });
-    expect(stale.status).toBe(412);
-    expect(stale.body).toMatchObject({ code: 'PRECONDITION_FAILED', etag: after.headers.get('etag') });
-    const still = await call<{ placements: { quota: { cores: number | null } }[] }>('get', `/projects/${projectId}/quotas/sto`);
+    // a stale tag, and a tag that is not one of this resource: 412, nothing changed
+    for (const stale of [tag, '"something-else"']) {
+      const refused = await call<Problem>('patch', `/projects/${projectId}/quotas/sto`, {
+        body: { cores: 2 },
+        headers: { 'if-match': stale },
+      });
+      expect([refused.status, refused.body.code]).toEqual([412, 'PRECONDITION_FAILED']);
+    }
+    const still = await call<Quota>('get', `/projects/${projectId}/quotas/sto`);
     expect(still.body.placements[0]?.quota.cores).toBe(4);
-    expect(still.headers.get('etag')).toBe(after.headers.get('etag'));
+    expect(still.headers.get('etag')).toBe(set.headers.get('etag'));
   });
 
   it('refuses a body with three problems at once: 422 with each location and value, and nothing is created', async () => {
@@ -216,6 +243,16 @@ describe('REST bridge end to end', () => {
       expect(partial.status).toBe(200);
       expect(partial.body.incompleteRegions).toEqual([expect.objectContaining({ region: 'osl', code: 'REGION_UNAVAILABLE' })]);
       expect(partial.body.items.map((p) => p.id)).toContain(projectId);
+      // a single read says so too, and carries no ETag over partial data
+      const one = await call<{ id: string; incompleteRegions: { region: string; code: string }[] }>('get', `/projects/${projectId}`);
+      expect(one.status).toBe(200);
+      expect(one.body.incompleteRegions).toEqual([expect.objectContaining({ region: 'osl', code: 'REGION_UNAVAILABLE' })]);
+      expect(one.headers.get('etag')).toBeNull();
+      const quota = await call<Problem>('get', `/projects/${projectId}/quotas/osl`);
+      expect([quota.status, quota.body.code]).toEqual([503, 'REGION_UNAVAILABLE']);
+      const sto = await call<{ incompleteRegions: unknown[] }>('get', `/projects/${projectId}/quotas/sto`);
+      expect([sto.status, sto.body.incompleteRegions]).toEqual([200, []]);
+      expect(sto.headers.get('etag')).toMatch(/^"/);
     } finally {
       await system.startAdapter('osl');
     }
@@ -283,7 +320,7 @@ describe('REST bridge end to end', () => {
 
   it('deletes the project: the operation answers with Location', async () => {
     const deleted = await call<Op>('delete', `/projects/${projectId}`);
-    expect([deleted.status, deleted.body.status]).toEqual([201, 'SUCCEEDED']);
+    expect([deleted.status, deleted.body.status]).toEqual([200, 'SUCCEEDED']);
     expect(deleted.headers.get('location')).toBe(`/operations/${deleted.body.id}`);
     expect((await call('get', `/projects/${projectId}`)).status).toBe(404);
     // every response of this suite was checked against the document

@@ -9,8 +9,9 @@ export interface RestResponse<T = Record<string, unknown>> {
 
 /**
  * A REST client that checks every response against the OpenAPI document the bridge serves: the status is
- * one the operation documents (or its `default`), the documented required headers are there, and the body
- * validates against the documented schema of its content type (JSON Schema 2020-12, Ajv).
+ * one the operation documents (only a 500 may fall to its `default`), the documented required headers are there, and the body
+ * validates against the documented schema of its content type (JSON Schema 2020-12, Ajv), and a problem
+ * names no internal component.
  */
 export function restClient(baseUrl: () => string, document: () => OpenAPIObject) {
   let ajv: Ajv2020 | undefined;
@@ -30,7 +31,9 @@ export function restClient(baseUrl: () => string, document: () => OpenAPIObject)
     if (!found) throw new Error(`${where}: no path of the document matches`);
     const op = (document().paths?.[found.template] as Record<string, OperationObject | undefined>)[method];
     if (!op) throw new Error(`${where}: the document has no ${method} on ${found.template}`);
-    const response = (op.responses?.[String(res.status)] ?? op.responses?.default) as ResponseObject | undefined;
+    // every status a route can answer is in the document; only the unexpected 500 falls to `default`
+    const response = (op.responses?.[String(res.status)] ?? (res.status === 500 ? op.responses?.default : undefined)) as
+      ResponseObject | undefined;
     if (!response) throw new Error(`${where}: status not documented (documented: ${Object.keys(op.responses ?? {}).join(', ')})`);
     for (const [name, h] of Object.entries(response.headers ?? {})) {
       if ((h as { required?: boolean }).required && !res.headers.has(name))
@@ -50,6 +53,9 @@ export function restClient(baseUrl: () => string, document: () => OpenAPIObject)
       throw new Error(
         `${where}: body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body).slice(0, 800)}`,
       );
+    // a problem names what the caller can act on, never the system's insides (the gateway's subgraph names)
+    if (media === 'application/problem+json' && /"(serviceName|stacktrace|exception)"/.test(JSON.stringify(res.body)))
+      throw new Error(`${where}: the problem names internal components: ${JSON.stringify(res.body).slice(0, 800)}`);
     validated++;
   }
 

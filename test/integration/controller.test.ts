@@ -197,6 +197,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       ],
       state: 'CREATING',
       shares: [],
+      quotaVersions: {},
       operationId: op.id,
     }));
     await store.createOperation(op);

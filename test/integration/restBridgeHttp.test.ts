@@ -17,6 +17,11 @@ describe('REST bridge: failures of the HTTP request itself', () => {
       timeoutMs: 1_000,
       log: pino({ level: 'silent' }),
       version: 'test',
+      placements: [
+        { region: 'sto', platform: 'openstack' },
+        { region: 'osl', platform: 'openstack' },
+        { region: 'lla', platform: 'okd' },
+      ],
     }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -68,5 +73,84 @@ describe('REST bridge: failures of the HTTP request itself', () => {
 
   it('answers a path outside the document with 404 NOT_FOUND', async () => {
     expect(await problem('/nothing-here')).toMatchObject({ status: 404, code: 'NOT_FOUND', title: 'Not Found' });
+  });
+
+  /** A request the bridge refuses before any GraphQL (no gateway is reachable here: a 503 means it asked one). */
+  const refused = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${base}${path}`, init);
+    const body = (await res.json()) as { code: string; problems?: { location: string; message: string; value?: unknown }[] };
+    return { status: res.status, code: body.code, problems: body.problems ?? [] };
+  };
+  const json = (method: string, body: unknown, headers: Record<string, string> = {}) => ({
+    method,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const P = `prj_${'0'.repeat(26)}`;
+
+  it('reports every problem of a body in one 422: the schema problems, an unknown region, a platform the region lacks, an unknown field', async () => {
+    const answer = await refused(
+      '/projects',
+      json('POST', {
+        name: '',
+        placements: [
+          { region: 'mars', platform: 'openstack' },
+          { region: 'lla', platform: 'openstack' },
+        ],
+        colour: 'red',
+      }),
+    );
+    expect(answer).toMatchObject({ status: 422, code: 'BAD_USER_INPUT' });
+    expect(answer.problems.map((p) => p.location).sort()).toEqual([
+      'body.colour',
+      'body.name',
+      'body.placements[0].region',
+      'body.placements[1].platform',
+    ]);
+    expect(answer.problems.find((p) => p.location === 'body.placements[0].region')).toMatchObject({
+      message: 'unknown region; known regions: sto, osl, lla',
+      value: 'mars',
+    });
+  });
+
+  it('locates a path parameter in the path (path.region), with the body problems beside it', async () => {
+    const answer = await refused(`/projects/${P}/quotas/xyz`, json('PATCH', { cores: -1, colour: 'red' }));
+    expect(answer).toMatchObject({ status: 422, code: 'BAD_USER_INPUT' });
+    expect(answer.problems.map((p) => p.location).sort()).toEqual(['body.colour', 'body.cores', 'path.region']);
+  });
+
+  it('refuses unknown query parameters, with what the operation takes', async () => {
+    const answer = await refused('/projects?colour=red&limit=0');
+    expect(answer.status).toBe(422);
+    expect(answer.problems.map((p) => p.location).sort()).toEqual(['query.colour', 'query.limit']);
+    expect(answer.problems.find((p) => p.location === 'query.colour')?.message).toMatch(/^unknown query parameter; known: limit, cursor/);
+  });
+
+  it('refuses an Idempotency-Key over the documented 200 characters, on deletes too', async () => {
+    const key = 'k'.repeat(201);
+    const post = await refused(
+      '/projects',
+      json('POST', { name: 'ok', placements: [{ region: 'sto', platform: 'openstack' }] }, { 'idempotency-key': key }),
+    );
+    expect(post).toMatchObject({ status: 422, problems: [expect.objectContaining({ location: 'header.Idempotency-Key' })] });
+    const del = await refused(`/projects/${P}`, { method: 'DELETE', headers: { 'idempotency-key': key } });
+    expect(del).toMatchObject({ status: 422, problems: [expect.objectContaining({ location: 'header.Idempotency-Key' })] });
+  });
+
+  it('refuses an audit cursor it did not make (an overlong number is not a position), as 422 not 500', async () => {
+    const answer = await refused('/audit-events?cursor=99999999999999999999');
+    expect(answer).toMatchObject({ status: 422, problems: [expect.objectContaining({ location: 'query.cursor' })] });
+  });
+
+  it('cuts echoed values: a 500 kB description comes back as 64 characters and an ellipsis', async () => {
+    const res = await fetch(
+      `${base}/projects`,
+      json('POST', { name: 'ok', description: 'd'.repeat(500_000), placements: [{ region: 'sto', platform: 'openstack' }] }),
+    );
+    const text = await res.text();
+    expect(res.status).toBe(422);
+    expect(text.length).toBeLessThan(2_000);
+    const body = JSON.parse(text) as { problems: { location: string; value: string }[] };
+    expect(body.problems).toEqual([expect.objectContaining({ location: 'body.description', value: `${'d'.repeat(64)}…` })]);
   });
 });
