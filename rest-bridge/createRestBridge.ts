@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import { idempotencyKeySchema } from '../schema/operations.ts';
 import { renderDocs } from './docs.ts';
 import { openApiDocument } from './openapi.ts';
+import { toOpenApi30 } from './openapi30.ts';
 import {
   fromGraphqlError,
   routes as allRoutes,
@@ -104,7 +105,11 @@ export function problemOf(error: InfrafedError, instance?: string, locate: (path
  * sent (every problem at once), passes the caller's token through, and shapes the answer as REST: status
  * codes, Location, ETag / If-Match, pagination with Link, problem+json.
  */
-export function createRestBridge(options: RestBridgeOptions): { server: Server; document: OpenAPIObject } {
+export function createRestBridge(options: RestBridgeOptions): {
+  server: Server;
+  document: OpenAPIObject;
+  document30: Record<string, unknown>;
+} {
   const routes = options.routes ?? allRoutes;
   const compiled = routes.map(compile);
   const known = options.placements ?? [];
@@ -116,6 +121,8 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       : [],
   );
   const documentJson = JSON.stringify(document, null, 2);
+  const document30 = toOpenApi30(document);
+  const document30Json = JSON.stringify(document30, null, 2);
   const docsHtml = renderDocs(document);
   const { log } = options;
 
@@ -290,6 +297,10 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(documentJson);
     }
+    if (method === 'get' && url.pathname === '/openapi-3.0.json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(document30Json);
+    }
     if (method === 'get' && (url.pathname === '/docs' || url.pathname === '/docs/')) {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return void res.end(docsHtml);
@@ -317,7 +328,7 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     }
     const query: Record<string, unknown> = {};
     for (const name of new Set(url.searchParams.keys())) {
-      if (!route.query?.[name]) {
+      if (!route.query || !Object.hasOwn(route.query, name)) {
         const known = Object.keys(route.query ?? {});
         problems.push({
           path: `query.${name}`,
@@ -429,7 +440,7 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
     const method = (req.method ?? 'GET').toLowerCase();
     return (
       compiled.find((c) => c.route.method === method && c.pattern.test(path))?.route.operationId ??
-      (path === '/openapi.json' || path.startsWith('/docs') ? path : 'unknown')
+      (path === '/openapi.json' || path === '/openapi-3.0.json' || path.startsWith('/docs') ? path : 'unknown')
     );
   };
   // ready: the gateway behind it says it is ready
@@ -444,5 +455,5 @@ export function createRestBridge(options: RestBridgeOptions): { server: Server; 
       }
     });
   const server = createServer(httpFace(listener, { log, ready, operationOf }));
-  return { server, document };
+  return { server, document, document30 };
 }

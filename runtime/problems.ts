@@ -115,7 +115,8 @@ export function unknownFields(schema: z.ZodType, value: unknown, prefix = ''): P
       const problems: Problem[] = [];
       for (const [key, v] of Object.entries(value)) {
         const at = prefix === '' ? key : `${prefix}.${key}`;
-        const field = shape[key];
+        // own fields only: `valueOf` or `constructor` in a body are unknown fields, not the prototype's
+        const field = Object.hasOwn(shape, key) ? shape[key] : undefined;
         if (field) problems.push(...unknownFields(field, v, at));
         else if (!open) problems.push({ path: at, message: `unknown field; known fields: ${Object.keys(shape).join(', ')}` });
       }
@@ -158,7 +159,9 @@ export function valuesOutside(
     case 'object': {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];
       const shape = def.shape ?? {};
-      return Object.entries(value).flatMap(([key, v]) => (shape[key] ? valuesOutside(shape[key], v, at(key), allowed) : []));
+      return Object.entries(value).flatMap(([key, v]) =>
+        Object.hasOwn(shape, key) && shape[key] ? valuesOutside(shape[key], v, at(key), allowed) : [],
+      );
     }
     case 'record': {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return [];

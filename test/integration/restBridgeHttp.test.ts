@@ -119,6 +119,14 @@ describe('REST bridge: failures of the HTTP request itself', () => {
     expect(answer.problems.map((p) => p.location).sort()).toEqual(['body.colour', 'body.cores', 'path.region']);
   });
 
+  it('takes field names that objects inherit (valueOf, constructor) as unknown fields, not as the prototype fields (found by the fuzzer: a 500)', async () => {
+    const answer = await refused('/projects?constructor=x', json('POST', { valueOf: '', constructor: 1, toString: null }));
+    expect(answer).toMatchObject({ status: 422, code: 'BAD_USER_INPUT' });
+    expect(answer.problems.map((p) => p.location)).toEqual(
+      expect.arrayContaining(['query.constructor', 'body.valueOf', 'body.constructor', 'body.toString']),
+    );
+  });
+
   it('refuses unknown query parameters, with what the operation takes', async () => {
     const answer = await refused('/projects?colour=red&limit=0');
     expect(answer.status).toBe(422);
