@@ -69,11 +69,14 @@ code,pre{font:13px ui-monospace,monospace}pre{background:#f5f5f5;padding:.5rem;o
 .get{background:#2b6cb0}.post{background:#2f855a}.put{background:#b7791f}
 .patch{background:#6b46c1}.delete{background:#c53030}</style></head>
 <body><h1>${escape(doc.info.title)} <small>${escape(doc.info.version)}</small></h1>${description}
-<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escape(doc.openapi)}).</p>
+<p>Machine-readable: <a href="/openapi.json">/openapi.json</a> (OpenAPI ${escape(doc.openapi)}) and
+<a href="/openapi-3.0.json">/openapi-3.0.json</a> (OpenAPI 3.0.3, for generators that do not read 3.1).</p>
 ${[...byTag.entries()].map(([tag, ops]) => `<h2>${escape(tag)}</h2>${ops.join('\n')}`).join('\n')}
 <h2>Error codes</h2>
 <p>Every problem's <code>type</code> is <code>/docs#problem-&lt;code&gt;</code>; its HTTP status comes from this table.</p>
 <ul>${problems}</ul>
 <h2>Schemas</h2>${schemas}
+<h2 id="license">License</h2>
+<p>${escape(doc.info.license?.name ?? 'UNLICENSED')}: this API and its descriptions are not licensed for use beyond the service agreement that gives you access.</p>
 </body></html>`;
 }

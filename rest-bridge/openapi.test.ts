@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { createRestBridge } from './createRestBridge.ts';
 import { routes } from './routes/index.ts';
 
-const { document } = createRestBridge({
+const { document, document30 } = createRestBridge({
   gatewayUrl: 'http://127.0.0.1:9/graphql',
   timeoutMs: 1_000,
   log: pino({ level: 'silent' }),
@@ -30,9 +30,10 @@ describe('the OpenAPI document of the REST bridge', () => {
     expect((await new Validator().validate(broken as never)).valid).toBe(false);
   });
 
-  it('passes `redocly lint` (recommended rules) with no errors and no warnings', () => {
+  /** `redocly lint` of a document: its exit status and output. */
+  const redoclyLint = (doc: unknown) => {
     const file = join(mkdtempSync(join(tmpdir(), 'infrafed-openapi-')), 'openapi.json');
-    writeFileSync(file, JSON.stringify(document));
+    writeFileSync(file, JSON.stringify(doc));
     const cli = fileURLToPath(new URL('../node_modules/@redocly/cli/bin/cli.js', import.meta.url));
     // telemetry and update checks off: nothing may leave this machine
     const run = spawnSync(process.execPath, [cli, 'lint', file], {
@@ -40,10 +41,35 @@ describe('the OpenAPI document of the REST bridge', () => {
       env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true', NO_COLOR: '1' },
       timeout: 60_000,
     });
-    const output = `${run.stdout}${run.stderr}`;
-    expect({ status: run.status, output }).toMatchObject({ status: 0 });
+    return { status: run.status, output: `${run.stdout}${run.stderr}` };
+  };
+
+  it('passes `redocly lint` (recommended rules) with no errors and no warnings', () => {
+    const { status, output } = redoclyLint(document);
+    expect({ status, output }).toMatchObject({ status: 0 });
     expect(output).toContain('Your API description is valid');
     expect(output).not.toMatch(/warning/i);
+  });
+
+  it('has an OpenAPI 3.0 twin (/openapi-3.0.json): valid 3.0 (official schema), `redocly lint` with no warnings, the same operations', async () => {
+    expect(document30.openapi).toBe('3.0.3');
+    const result = await new Validator().validate(structuredClone(document30) as never);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+    const { status, output } = redoclyLint(document30);
+    expect({ status, output }).toMatchObject({ status: 0 });
+    expect(output).toContain('Your API description is valid');
+    expect(output).not.toMatch(/warning/i);
+    const ops = (doc: { paths?: unknown }) =>
+      Object.entries((doc.paths ?? {}) as Record<string, Record<string, { operationId?: string }>>).flatMap(([, item]) =>
+        Object.values(item).map((o) => o.operationId),
+      );
+    expect(ops(document30)).toEqual(ops(document));
+    // 3.0's dialect: no type lists, no 'null' type; nullable instead
+    const text = JSON.stringify(document30);
+    expect(text).not.toMatch(/"type":\[/);
+    expect(text).not.toContain('"type":"null"');
+    expect(text).toContain('"nullable":true');
   });
 
   it('has one operation per route, each with an operationId, and documents the REST conventions', () => {

@@ -27,9 +27,11 @@ describe('REST bridge end to end', () => {
   let document: OpenAPIObject;
   let owner: string;
   let projectId: string;
+  let document30: Record<string, unknown>;
   const rest = restClient(
     () => system.restUrl,
     () => document,
+    () => document30,
   );
   const call = <T = Record<string, unknown>>(
     method: string,
@@ -41,14 +43,21 @@ describe('REST bridge end to end', () => {
     system = await sharedSystem();
     owner = await system.token('restco', 'owner', 'rosa');
     document = (await (await fetch(`${system.restUrl}/openapi.json`)).json()) as OpenAPIObject;
+    document30 = (await (await fetch(`${system.restUrl}/openapi-3.0.json`)).json()) as Record<string, unknown>;
   }, 180_000);
 
   afterAll(async () => {
     await system?.stop();
   }, 60_000);
 
-  it('serves its OpenAPI 3.1 document and a docs page generated from it', async () => {
+  it('serves its OpenAPI 3.1 document, its 3.0 twin and a docs page generated from them', async () => {
     expect(document.openapi).toBe('3.1.0');
+    expect(document30.openapi).toBe('3.0.3');
+    // the deployed documents name the configured regions
+    const quota = document.paths?.['/projects/{projectId}/quotas/{region}']?.get?.parameters?.find(
+      (p) => 'name' in p && p.name === 'region',
+    );
+    expect((quota as { schema: { enum: string[] } }).schema.enum.sort()).toEqual(['lla', 'osl', 'sto']);
     const docs = await fetch(`${system.restUrl}/docs`);
     expect(docs.headers.get('content-type')).toMatch(/text\/html/);
     const html = await docs.text();
