@@ -1,6 +1,7 @@
 import { createGatewayRuntime, type GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { isAsyncIterable } from '@graphql-tools/utils';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import type { TokenVerifier } from '../runtime/auth.ts';
@@ -21,6 +22,18 @@ export interface GatewayDeps {
   limits?: GraphqlLimits;
 }
 
+/** A browser asking for the page (GET with Accept: text/html), not a GraphQL request over GET. */
+function wantsExplorer(request: Request): boolean {
+  return request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
+}
+
+const EXPLORER_QUERY = `# Put your token in the Headers tab below ("Authorization": "Bearer …"): every query needs one.
+{
+  regions { name platforms { platform status } }
+  projects { id name placements { region platform } }
+}
+`;
+
 function unauthenticated(message: string): Response {
   return new Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] }), {
     status: 401,
@@ -36,6 +49,8 @@ export function createGateway(deps: GatewayDeps) {
   const authPlugin: GatewayPlugin = {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname !== '/graphql') return;
+      // the explorer page itself holds nothing (it asks for the token; every query it sends is checked)
+      if (wantsExplorer(request)) return;
       try {
         await deps.verifyToken(request.headers.get('authorization'));
       } catch (error) {
@@ -65,7 +80,13 @@ export function createGateway(deps: GatewayDeps) {
     batching: false,
     graphqlEndpoint: '/graphql',
     landingPage: false,
-    graphiql: false,
+    // GraphiQL on GET /graphql for a browser (Accept: text/html), bundled: it loads nothing from the internet
+    graphiql: {
+      title: 'infrafed GraphQL explorer',
+      headers: JSON.stringify({ Authorization: 'Bearer <paste your token here (npm run token -- <org> <role>)>' }, null, 2),
+      defaultQuery: EXPLORER_QUERY,
+    },
+    renderGraphiQL,
     logging: false,
   });
 }

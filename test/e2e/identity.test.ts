@@ -231,6 +231,34 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
     }
   });
 
+  it('serves a bundled GraphiQL to a browser on GET /graphql (nothing fetched from the internet); introspection without a token says a token is needed', async () => {
+    const page = await fetch(system.gatewayUrl, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    const html = await page.text();
+    expect(html).toContain('infrafed GraphQL explorer');
+    expect(html).toContain('YogaGraphiQL.renderYogaGraphiQL');
+    expect(html).toContain('paste your token here');
+    // everything is inline: no script, style or worker loaded from elsewhere
+    expect(html).not.toMatch(/<(script|link)[^>]+(src|href)="https?:/);
+    expect(html).not.toMatch(/unpkg\.com|cdn\.jsdelivr/);
+
+    const introspection = await fetch(system.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    });
+    expect(introspection.status).toBe(401);
+    const body = (await introspection.json()) as { errors: { message: string; extensions: { code: string } }[] };
+    expect(body.errors[0]).toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
+    expect(body.errors[0]?.message).toMatch(/bearer token is required/);
+    // a GraphQL request over GET is not the page: it needs the token too
+    const overGet = await fetch(`${system.gatewayUrl}?query=${encodeURIComponent('{ regions { name } }')}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(overGet.status).toBe(401);
+  });
+
   it('with one region’s adapter stopped: reads return the other region plus REGION_UNAVAILABLE, and a create there leaves nothing behind', async () => {
     await system.stopAdapter('osl');
     try {
