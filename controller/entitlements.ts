@@ -94,15 +94,18 @@ export function createEntitlements(deps: EntitlementsDeps) {
         : [{ path: `regions[${i}].region`, message: `unknown region; known regions: ${regions.join(', ')}`, value: r.region }],
     );
     if (problems.length > 0) throw badUserInput(problems);
-    await ledger.setEntitlements({
-      organization: req.organization,
-      total: req.total,
-      regions: Object.fromEntries(req.regions.map((r) => [r.region, r.amounts])),
-      platforms: Object.fromEntries(req.platforms.map((p) => [p.platform, p.amounts])),
-      projectDefaults: req.projectDefaults,
-      updatedAt: new Date().toISOString(),
-      updatedBy: principal.subject,
-    });
+    await ledger.setEntitlements(
+      {
+        organization: req.organization,
+        total: req.total,
+        regions: Object.fromEntries(req.regions.map((r) => [r.region, r.amounts])),
+        platforms: Object.fromEntries(req.platforms.map((p) => [p.platform, p.amounts])),
+        projectDefaults: req.projectDefaults,
+        updatedAt: new Date().toISOString(),
+        updatedBy: principal.subject,
+      },
+      req.ifVersion,
+    );
     log.info({ organization: req.organization, by: principal.subject }, 'entitlements set');
     // in the operator's log and in the organisation's
     for (const organization of new Set([principal.organization, req.organization])) {

@@ -87,6 +87,8 @@ export function recordingLedger(
     /** The error a commit of a reserved change gets (its reservation expired), or null. */
     expired?: (id: string) => Error | null;
     reservationTtlMs?: number;
+    /** Organisations whose entitlements were set (known to the system); default: every one. */
+    onboarded?: string[];
   } = {},
 ) {
   const calls: {
@@ -104,6 +106,7 @@ export function recordingLedger(
       projectDefaults: options.projectDefaults ?? {},
       updatedAt: null,
       updatedBy: null,
+      version: !options.onboarded || options.onboarded.includes(organization) ? 1 : 0,
     }),
     async reserve(_organization: string, id: string, changes: unknown[], objects: { key: string; amounts: Amounts }[] = []) {
       const refused = options.refuse?.(objects) ?? null;

@@ -10,6 +10,7 @@ const entitlements: Entitlements = {
   platforms: { okd: { cores: 16 } },
   projectDefaults: {},
   updatedAt: null,
+  version: 1,
   updatedBy: null,
 };
 

@@ -17,7 +17,13 @@ export type AllocationKey = string;
 const amounts = z.partialRecord(z.string(), z.number());
 
 /** A limit found on a platform that differs from the one recorded (changed behind infrafed's back). */
-export const driftSchema = z.object({ key: z.string(), resource: z.string(), recorded: z.number(), actual: z.number().nullable() });
+/** A limit on a platform that differs from what infrafed recorded; `recorded` null: infrafed never set it (a platform default). */
+export const driftSchema = z.object({
+  key: z.string(),
+  resource: z.string(),
+  recorded: z.number().nullable(),
+  actual: z.number().nullable(),
+});
 export type Drift = z.infer<typeof driftSchema>;
 const ledgerSchema = z.object({
   /** The quota limits committed per placement (what the organisation has handed out). */
@@ -88,7 +94,8 @@ export function usageOf(ledger: Pick<Ledger, 'allocations' | 'counted' | 'reserv
 /** What is left of the entitlements (only for the resources they limit). */
 export function remainingOf(entitlements: Entitlements, usage: Usage): Usage {
   const left = (limit: Amounts, used: Amounts) =>
-    Object.fromEntries(Object.entries(limit).map(([r, v]) => [r, Math.max(0, (v as number) - (used[r as QuotaResource] ?? 0))])) as Amounts;
+    // negative: the platforms hold more than entitled (an overage: see drift for the placements)
+    Object.fromEntries(Object.entries(limit).map(([r, v]) => [r, (v as number) - (used[r as QuotaResource] ?? 0)])) as Amounts;
   const each = <K extends string>(limits: Partial<Record<K, Amounts>>, used: Partial<Record<K, Amounts>>) =>
     Object.fromEntries(Object.entries(limits).map(([k, limit]) => [k, left(limit as Amounts, used[k as K] ?? {})])) as Record<K, Amounts>;
   return {
@@ -207,14 +214,33 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
   async function entitlementsOf(organization: string): Promise<Entitlements> {
     const entry = await entitlementsKv.get(organization);
     if (!entry || entry.operation !== 'PUT')
-      return { organization, total: {}, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null };
-    return entitlementsSchema.parse(entry.json());
+      return { organization, total: {}, regions: {}, platforms: {}, projectDefaults: {}, updatedAt: null, updatedBy: null, version: 0 };
+    return { ...entitlementsSchema.parse(entry.json()), version: entry.revision };
   }
 
   return {
     entitlementsOf,
-    async setEntitlements(entitlements: Entitlements): Promise<void> {
-      await entitlementsKv.put(entitlements.organization, encodeJson(entitlements));
+    /**
+     * Replaces them; with `ifVersion`, only if the stored revision is still that one (compare-and-set; 0:
+     * only if never set), else PRECONDITION_FAILED. Answers the new version.
+     */
+    async setEntitlements(entitlements: Omit<Entitlements, 'version'> & { version?: number }, ifVersion?: number): Promise<number> {
+      const { version: _drop, ...value } = entitlements;
+      const key = entitlements.organization;
+      if (ifVersion === undefined) return entitlementsKv.put(key, encodeJson(value));
+      try {
+        return ifVersion === 0
+          ? await entitlementsKv.create(key, encodeJson(value))
+          : await entitlementsKv.update(key, encodeJson(value), ifVersion);
+      } catch (error) {
+        if (!isCasConflict(error)) throw error;
+        const current = await entitlementsOf(key);
+        throw new InfrafedError(
+          ErrorCode.PRECONDITION_FAILED,
+          `the entitlements of ${key} changed since you read them (version ${ifVersion}, now ${current.version}); read them again`,
+          { version: current.version },
+        );
+      }
     },
     async usage(organization: string): Promise<Usage> {
       return usageOf((await read(organization)).ledger);
@@ -333,6 +359,7 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
       actual: Record<AllocationKey, { limits: Record<string, number | null>; usage: Amounts }>,
     ): Promise<{ drift: Drift[]; syncedAt: string }> {
       const syncedAt = new Date().toISOString();
+      const entitlements = await entitlementsOf(organization);
       return change(organization, (ledger) => {
         const drift: Drift[] = [];
         for (const [key, { limits, usage }] of Object.entries(actual)) {
@@ -340,6 +367,20 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
           for (const [resource, was] of Object.entries(recorded ?? {})) {
             const now = limits[resource];
             if (was !== undefined && now !== was) drift.push({ key, resource, recorded: was, actual: now ?? null });
+          }
+          // a limit infrafed never set on a resource the entitlements cover (a platform's own default):
+          // drift too, so an overage names the placements that cause it
+          const { region, platform } = parseProjectPlacementKey(key);
+          const covered = new Set(
+            [
+              entitlements.total,
+              entitlements.regions[region],
+              entitlements.platforms[platform as keyof typeof entitlements.platforms],
+            ].flatMap((a) => Object.keys(a ?? {})),
+          );
+          for (const [resource, now] of Object.entries(limits)) {
+            if (now !== null && covered.has(resource) && recorded?.[resource as QuotaResource] === undefined)
+              drift.push({ key, resource, recorded: null, actual: now });
           }
           ledger.allocations[key] = Object.fromEntries(Object.entries(limits).filter((e): e is [string, number] => e[1] !== null));
           ledger.counted[key] = { ...usage };

@@ -1,4 +1,4 @@
-import type { Amounts } from '../schema/entitlements.ts';
+import type { Amounts, Entitlements } from '../schema/entitlements.ts';
 import { projectPlacementKey } from '../schema/model.ts';
 import type { Operation } from '../schema/operations.ts';
 import { limitsFor } from '../schema/quota.ts';
@@ -33,4 +33,16 @@ export async function settleObjects(ledger: QuotaLedger, op: Operation, succeede
   const removes = Object.values(op.objects).some((v) => (v ?? 0) < 0);
   if (succeeded || removes) await ledger.commit(op.organization, op.id, [], objectChanges(op, true), { reserved: op.reserved });
   else await ledger.release(op.organization, op.id);
+}
+
+/**
+ * The limits every new placement gets: the organisation's project defaults, or, when it has none, zero for
+ * every resource its entitlements cover (so no platform default, e.g. Nova's 20 cores, is ever unaccounted).
+ */
+export function explicitDefaults(entitlements: Entitlements): Amounts {
+  if (Object.keys(entitlements.projectDefaults).length > 0) return entitlements.projectDefaults;
+  const covered = [entitlements.total, ...Object.values(entitlements.regions), ...Object.values(entitlements.platforms)].flatMap((a) =>
+    Object.keys(a ?? {}),
+  );
+  return Object.fromEntries([...new Set(covered)].map((r) => [r, 0])) as Amounts;
 }

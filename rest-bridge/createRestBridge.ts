@@ -357,7 +357,7 @@ export function createRestBridge(options: RestBridgeOptions): {
         const input = { ...(given as Record<string, unknown>), ...Object.fromEntries(omit.map((k) => [k, pathValues[k]])) };
         for (const key of omit)
           if (key in (given as Record<string, unknown>))
-            problems.push({ path: `body.${key}`, message: `unknown field; the path gives ${key}` });
+            problems.push({ path: `body.${key}`, message: `unknown field; ${key} is given by the path or a header` });
         problems.push(...unknownFields(route.body.schema, given, 'body'));
         const r = route.body.schema.safeParse(input);
         if (r.success) body = r.data as Record<string, unknown>;
@@ -386,7 +386,7 @@ export function createRestBridge(options: RestBridgeOptions): {
     }
 
     const ctx: RouteContext = { path, query, body, graphql: (q, v) => graphql(req, q, v) };
-    if (route.ifMatch && 'version' in route.ifMatch) {
+    if (route.ifMatch) {
       // the version goes to the controller, which compares and advances it as one step with the write
       const wanted = req.headers['if-match']?.trim();
       if (wanted && wanted !== '*') {
@@ -398,18 +398,6 @@ export function createRestBridge(options: RestBridgeOptions): {
           );
         }
         ctx.ifVersion = Number(match[1]);
-      }
-    } else if (route.ifMatch) {
-      const wanted = req.headers['if-match'];
-      if (wanted) {
-        const current = etagOf(await route.ifMatch.read(ctx));
-        if (!wanted.split(',').some((t) => t.trim() === current || t.trim() === '*')) {
-          throw new InfrafedError(
-            ErrorCode.PRECONDITION_FAILED,
-            `the resource changed since you read it: If-Match ${wanted}, now ${current}; read it again`,
-            { etag: current },
-          );
-        }
       }
     }
     const result = await route.handle(ctx);

@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { createRestBridge } from './createRestBridge.ts';
 import { routes } from './routes/index.ts';
+import { renderDocs } from './docs.ts';
+import { unknownFields } from '../runtime/problems.ts';
+import type { OperationObject, RequestBodyObject } from 'openapi3-ts/oas31';
 
 const { document, document30 } = createRestBridge({
   gatewayUrl: 'http://127.0.0.1:9/graphql',
@@ -114,5 +117,43 @@ describe('the OpenAPI document of the REST bridge', () => {
     expect(Object.keys(del?.responses ?? {})).toEqual(expect.arrayContaining(['200', '202']));
     expect(del?.responses?.['201']).toBeUndefined();
     expect(del?.parameters).toContainEqual(expect.objectContaining({ name: 'Idempotency-Key', in: 'header' }));
+  });
+
+  it('gives every operation a description and an example; each body example is a body the route accepts', () => {
+    for (const route of routes) {
+      expect([route.operationId, route.description.length > 40, route.description === route.summary]).toEqual([
+        route.operationId,
+        true,
+        false,
+      ]);
+      if (!route.body) continue;
+      const pathValues: Record<string, string> = { projectId: `prj_${'0'.repeat(26)}`, partner: 'initech', organization: 'acme' };
+      const input = { ...route.body.example, ...Object.fromEntries(route.body.omit.map((k) => [k, pathValues[k]])) };
+      const parsed = route.body.schema.safeParse(input);
+      expect([route.operationId, parsed.success ? 'ok' : parsed.error.message]).toEqual([route.operationId, 'ok']);
+      expect(unknownFields(route.body.schema, route.body.example)).toEqual([]);
+      const media = (document.paths?.[route.path] as Record<string, OperationObject>)[route.method]?.requestBody as RequestBodyObject;
+      expect(media.content['application/json']?.example).toEqual(route.body.example);
+    }
+  });
+
+  it('renders the docs page from the document: Markdown descriptions, schemas as tables, a curl example per operation', () => {
+    const html = renderDocs(document);
+    expect(html).not.toContain('<pre>{');
+    expect(html).toContain('<section id="schema-CreateProjectInput"><h3>CreateProjectInput</h3><table>');
+    expect(html).toMatch(
+      /<td><code>placements<\/code><\/td><td>array of <a href="#schema-[A-Za-z]+">|<td><code>placements<\/code><\/td><td>array of object/,
+    );
+    for (const route of routes) {
+      const section = html.slice(html.indexOf(`id="op-${route.operationId}"`));
+      const end = section.indexOf('</section>');
+      expect([route.operationId, section.slice(0, end).includes(`curl -X ${route.method.toUpperCase()}`)]).toEqual([
+        route.operationId,
+        true,
+      ]);
+    }
+    // Markdown: backticks become code, never shown raw
+    expect(html).toContain('<code>incompleteRegions</code>');
+    expect(html).not.toMatch(/<p>[^<]*`[^`<]+`/);
   });
 });

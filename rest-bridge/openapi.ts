@@ -219,7 +219,10 @@ export function openApiDocument(routes: readonly Route[], version: string, place
     };
     if (route.body) {
       builder.addSchema(route.body.id, bodySchemaOf(route.body, regions));
-      operation.requestBody = { required: true, content: { 'application/json': { schema: ref(route.body.id) } } };
+      operation.requestBody = {
+        required: true,
+        content: { 'application/json': { schema: ref(route.body.id), example: route.body.example } },
+      };
     }
     const path = builder.rootDoc.paths?.[route.path] ?? {};
     builder.addPath(route.path, { ...path, [route.method]: operation });

@@ -23,6 +23,8 @@ export const entitlementsSchema = z.object({
   projectDefaults: amountsSchema.default({}),
   updatedAt: z.string().nullable(),
   updatedBy: z.string().nullable(),
+  /** Their version: one more with every change, never back to an earlier value (0: never set). Not stored: the store's revision. */
+  version: z.number().int().min(0).default(0),
 });
 export type Entitlements = z.infer<typeof entitlementsSchema>;
 
@@ -38,6 +40,8 @@ export const setEntitlementsInput = z.object({
     .max(8)
     .default([]),
   projectDefaults: amountsSchema.default({}),
+  /** Replace them only if their `version` is still this one (PRECONDITION_FAILED otherwise, nothing changed). */
+  ifVersion: z.number().int().min(0).optional(),
 });
 export type SetEntitlementsInput = z.infer<typeof setEntitlementsInput>;
 
@@ -49,13 +53,22 @@ export const usageSchema = z.object({
 });
 export type Usage = z.infer<typeof usageSchema>;
 
+/** Entitlements minus usage: negative where the platforms hold more than entitled. */
+const signedAmountsSchema = z.partialRecord(z.enum(quotaResources), z.number().int());
+export const remainingSchema = z.object({
+  total: signedAmountsSchema,
+  regions: z.record(regionNameSchema, signedAmountsSchema),
+  platforms: z.partialRecord(platformSchema, signedAmountsSchema).default({}),
+});
+
 /** A quota found on a platform that differs from what infrafed recorded (changed behind its back). */
 export const quotaDriftSchema = z.object({
   projectId: z.string(),
   region: regionNameSchema,
   platform: z.string(),
   resource: z.string(),
-  recorded: z.number(),
+  /** Null: never set through infrafed (the platform's own default, found by a sync). */
+  recorded: z.number().nullable(),
   /** Null: unlimited on the platform. */
   actual: z.number().nullable(),
 });
@@ -64,7 +77,7 @@ export const entitlementGetRequest = z.object({ organization: organizationIdSche
 export const entitlementReply = z.object({
   entitlements: entitlementsSchema,
   usage: usageSchema,
-  remaining: usageSchema,
+  remaining: remainingSchema,
   /** What the last usage sync found, and when it ran (null: never). */
   drift: z.array(quotaDriftSchema),
   syncedAt: z.string().nullable(),

@@ -110,13 +110,14 @@ export const organizationResource = z
     projectDefaults: limits,
     entitlementsUpdatedAt: z.string().nullable(),
     entitlementsUpdatedBy: z.string().nullable(),
+    entitlementsVersion: z.number().int(),
     drift: z.array(
       z.object({
         projectId: z.string(),
         region: z.string(),
         platform: z.string(),
         resource: z.string(),
-        recorded: z.number().int(),
+        recorded: z.number().int().nullable(),
         actual: z.number().int().nullable(),
       }),
     ),
@@ -134,6 +135,8 @@ export const entitlementsResource = z
     projectDefaults: limits,
     updatedAt: z.string().nullable(),
     updatedBy: z.string().nullable(),
+    /** One more with every change (the ETag); 0 when never set. */
+    version: z.number().int(),
   })
   .meta({ id: 'Entitlements' });
 

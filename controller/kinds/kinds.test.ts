@@ -4,6 +4,7 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { operationKinds, type OperationRequest, type ProjectRecord } from '../../schema/operations.ts';
 import type { Principal } from '../../runtime/auth.ts';
 import { memoryContext } from '../inMemory.ts';
+import { explicitDefaults } from '../reservations.ts';
 import { newOperation } from '../operations.ts';
 import { kindOf, kinds } from './index.ts';
 import type { KindContext } from './kind.ts';
@@ -183,6 +184,18 @@ describe('planning', () => {
     });
   });
 
+  it('refuses sharing with an organisation the system does not know (never onboarded, no project)', async () => {
+    const { ctx, store } = await withProject(noAdapter, { onboarded: ['acme'] });
+    expect(
+      await failure(plan(ctx, acme(), { kind: 'SHARE_PROJECT', input: { projectId: P, partner: 'nosuch', level: 'reader' } })),
+    ).toMatchObject({ code: ErrorCode.NOT_FOUND });
+    // an organisation that owns a project is known without entitlements
+    await store.changeProject(`prj_${'9'.repeat(26)}`, () => ({ ...project, projectId: `prj_${'9'.repeat(26)}`, organization: 'initech' }));
+    await expect(
+      plan(ctx, acme(), { kind: 'SHARE_PROJECT', input: { projectId: P, partner: 'initech', level: 'reader' } }),
+    ).resolves.toMatchObject({ resourceId: 'initech' });
+  });
+
   it('refuses sharing with the owner itself and revoking a share that does not exist', async () => {
     const { ctx } = await withProject();
     expect(
@@ -242,5 +255,25 @@ describe('accepting', () => {
     expect(ledgerCalls).toEqual([
       { call: 'reserve', id: ids.id, changes: [], objects: [{ key: `${P}|lla|okd`, amounts: { securityGroupRules: 1 } }] },
     ]);
+  });
+});
+
+describe('explicit quotas for new placements', () => {
+  const base = { organization: 'acme', regions: {}, platforms: {}, updatedAt: null, updatedBy: null, version: 1 };
+  it('are the project defaults when the organisation has them, else zero for every entitled resource, else none', () => {
+    expect(explicitDefaults({ ...base, total: { cores: 64 }, projectDefaults: { cores: 4, ramMiB: 8192 } })).toEqual({
+      cores: 4,
+      ramMiB: 8192,
+    });
+    expect(
+      explicitDefaults({
+        ...base,
+        total: { cores: 64 },
+        regions: { sto: { networks: 10 } },
+        platforms: { okd: { volumes: 5 } },
+        projectDefaults: {},
+      }),
+    ).toEqual({ cores: 0, networks: 0, volumes: 0 });
+    expect(explicitDefaults({ ...base, total: {}, projectDefaults: {} })).toEqual({});
   });
 });

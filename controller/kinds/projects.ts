@@ -5,7 +5,7 @@ import { placementProblems } from '../../schema/operations.ts';
 import { limitsFor } from '../../schema/quota.ts';
 import { badUserInput } from '../../runtime/problems.ts';
 import { activeProject } from '../permissions.ts';
-import { quotaChanges } from '../reservations.ts';
+import { explicitDefaults, quotaChanges } from '../reservations.ts';
 import { defineKind, ownerOf } from './kind.ts';
 
 /** A project with a placement (Keystone project, OpenShift Project) in each region/platform asked for. */
@@ -37,8 +37,8 @@ export const CREATE_PROJECT = defineKind({
       shares: [],
       quotaVersions: {},
     }));
-    const defaults = (await ctx.ledger.entitlementsOf(op.organization)).projectDefaults;
-    if (Object.keys(defaults).length === 0) return;
+    const defaults = explicitDefaults(await ctx.ledger.entitlementsOf(op.organization));
+    if (Object.keys(defaults).length === 0) return; // nothing is entitled: nothing to account
     op.quotaDefaults = defaults;
     try {
       await ctx.ledger.reserve(op.organization, op.id, quotaChanges(op, defaults));
@@ -56,18 +56,32 @@ export const CREATE_PROJECT = defineKind({
     return {
       async forward(step) {
         const res = await ctx.call(step, 'project', 'create', { projectId, organization: op.organization, name, description });
-        // the organisation's project defaults, already held against its entitlements
+        // explicit limits (the project defaults, already held against the entitlements), never the
+        // platform's own; a new placement already uses some objects (Neutron's `default` security group
+        // and infrafed's own, with their rules): its limit is at least that
         const defaults = op.quotaDefaults ? limitsFor(step.platform, op.quotaDefaults as Amounts) : {};
-        if (Object.keys(defaults).length > 0) await ctx.call(step, 'quota', 'set', { projectId, owner: op.organization, limits: defaults });
-        return { nativeId: res.placement.nativeId, changed: res.created };
+        if (Object.keys(defaults).length === 0) return { nativeId: res.placement.nativeId, changed: res.created };
+        const now = await ctx.call(step, 'quota', 'get', { projects: [{ projectId, organization: op.organization }] });
+        const used = (now.quotas[0]?.usage ?? {}) as Amounts;
+        const limits = Object.fromEntries(
+          Object.entries(defaults).map(([r, v]) => [r, Math.max(v ?? 0, used[r as keyof Amounts] ?? 0)]),
+        ) as Amounts;
+        await ctx.call(step, 'quota', 'set', { projectId, owner: op.organization, limits });
+        return { nativeId: res.placement.nativeId, changed: res.created, undo: { limits } };
       },
       async undo(step) {
         await ctx.call(step, 'project', 'delete', { projectId, owner: ownerOf(op) });
       },
       async onSucceeded() {
         // the defaults' hold first: when it expired, the project is undone before it is ever ACTIVE
-        if (op.quotaDefaults)
-          await ctx.ledger.commit(op.organization, op.id, quotaChanges(op, op.quotaDefaults as Amounts), [], { reserved: true });
+        if (op.quotaDefaults) {
+          // what each placement got (the defaults, or what it used from the start when that was more)
+          const changes = quotaChanges(op, op.quotaDefaults as Amounts).map((c, i) => ({
+            ...c,
+            limits: (op.steps[i]?.undo?.limits as Amounts | undefined) ?? c.limits,
+          }));
+          await ctx.ledger.commit(op.organization, op.id, changes, [], { reserved: true });
+        }
         await ctx.store.changeProject(projectId, (record) => (record ? { ...record, state: 'ACTIVE' } : undefined));
       },
       async onFailed(clean) {

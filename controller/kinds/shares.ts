@@ -13,10 +13,12 @@ export const SHARE_PROJECT = defineKind({
   target: (op) => ({ type: 'organization', id: op.request.input.partner, role: op.request.input.level }),
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
-    if (request.input.partner === record.organization)
-      throw badUserInput([
-        { path: 'partner', message: 'a project cannot be shared with its own organisation', value: request.input.partner },
-      ]);
+    const { partner } = request.input;
+    if (partner === record.organization)
+      throw badUserInput([{ path: 'partner', message: 'a project cannot be shared with its own organisation', value: partner }]);
+    // an organisation the system knows: onboarded (entitlements set) or owning a project
+    const known = (await ctx.ledger.entitlementsOf(partner)).version > 0 || (await ctx.store.listProjects(partner)).length > 0;
+    if (!known) throw new InfrafedError(ErrorCode.NOT_FOUND, `organisation ${partner} not found`, { organization: partner });
     return { projectId: record.projectId, owner: record.organization, placements: [], resourceId: request.input.partner };
   },
   steps(ctx, op) {

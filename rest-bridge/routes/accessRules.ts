@@ -12,6 +12,8 @@ export const accessRulesRoutes: Route[] = [
     operationId: 'listAccessRules',
     tag: 'access rules',
     summary: "The project's access rules in every placement (security group rules, NetworkPolicies)",
+    description:
+      'Every rule in canonical form (direction, protocol, ports, remote CIDR) with where it is applied. Readers and up; a region that does not answer is named in `incompleteRegions`.',
     params: projectId,
     query: limitQuery,
     response: pageOf(accessRuleResource, 'AccessRulePage'),
@@ -35,8 +37,21 @@ export const accessRulesRoutes: Route[] = [
     operationId: 'applyAccessRule',
     tag: 'access rules',
     summary: 'Apply an access rule in every placement (an equal rule again changes nothing)',
+    description:
+      "Applies the rule in every placement of the project: a security group rule in the project's `infrafed` group on OpenStack, a NetworkPolicy on OKD. The rule's id is computed from its content, so applying an equal rule again changes nothing (`changed: false`). Members and up. ICMP rules are `NOT_SUPPORTED` (501) on OKD.",
     params: projectId,
-    body: { schema: accessRuleInput, omit: [], id: 'AccessRuleInput' },
+    body: {
+      schema: accessRuleInput,
+      omit: [],
+      id: 'AccessRuleInput',
+      example: {
+        direction: 'ingress',
+        protocol: 'tcp',
+        ports: { from: 22 },
+        remoteCidr: '192.0.2.0/24',
+        description: 'ssh from the office',
+      },
+    },
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
@@ -52,6 +67,7 @@ export const accessRulesRoutes: Route[] = [
     operationId: 'removeAccessRule',
     tag: 'access rules',
     summary: 'Remove an access rule from every placement',
+    description: 'Removes the rule from every placement (a rule already absent changes nothing). Members and up.',
     params: { ...projectId, ruleId: accessRuleIdSchema },
     response: operationResource,
     shape: 'operation',

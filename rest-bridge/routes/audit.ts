@@ -13,6 +13,8 @@ export const auditRoutes: Route[] = [
     operationId: 'listAuditEvents',
     tag: 'audit',
     summary: "The organisation's audit log, oldest first (admins; platform operators: any organisation)",
+    description:
+      "Every decision of the control layer (allowed or denied), every operation's submission and outcome and every read, with the principal, the target (member and role, partner and level, network, rule, region) and the result. Page with `cursor` (the opaque `nextCursor` of the previous page); filter by project, action or decision. Admins and owners; platform operators may name any organisation.",
     query: {
       limit: limitQuery.limit,
       cursor: auditListRequest.shape.after,

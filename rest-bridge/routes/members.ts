@@ -13,6 +13,8 @@ export const membersRoutes: Route[] = [
     operationId: 'listMembers',
     tag: 'members',
     summary: 'Users and groups with a role on the project, per placement',
+    description:
+      'The users and groups of the organisation (and of partner organisations) with a role on the project, one entry per placement that holds it. Readers and up.',
     params: projectId,
     query: limitQuery,
     response: pageOf(memberResource, 'MemberPage'),
@@ -36,8 +38,10 @@ export const membersRoutes: Route[] = [
     operationId: 'addMember',
     tag: 'members',
     summary: 'Give a user or a group (exactly one) a role on the project in every placement',
+    description:
+      'Gives the user or group (`user` or `group`, exactly one) the role in every placement, replacing a role it had (a Keystone role assignment on OpenStack, a RoleBinding on OKD). A partner gives roles up to its share level. Admins and up.',
     params: projectId,
-    body: { schema: addMemberInput, omit: ['projectId'], id: 'MemberInput' },
+    body: { schema: addMemberInput, omit: ['projectId'], id: 'MemberInput', example: { user: 'alice@example.org', role: 'member' } },
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
@@ -58,6 +62,7 @@ export const membersRoutes: Route[] = [
     operationId: 'removeUser',
     tag: 'members',
     summary: "Remove a user's role on the project in every placement",
+    description: "Removes the user's role from every placement (a user without one changes nothing). Admins and up.",
     params: { ...projectId, user: userNameSchema },
     response: operationResource,
     shape: 'operation',
@@ -73,6 +78,7 @@ export const membersRoutes: Route[] = [
     operationId: 'removeGroup',
     tag: 'members',
     summary: "Remove a group's role on the project in every placement",
+    description: "Removes the group's role from every placement (a group without one changes nothing). Admins and up.",
     params: { ...projectId, group: groupNameSchema },
     response: operationResource,
     shape: 'operation',

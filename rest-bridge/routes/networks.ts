@@ -12,6 +12,8 @@ export const networksRoutes: Route[] = [
     operationId: 'listNetworks',
     tag: 'networks',
     summary: "The project's networks in every OpenStack placement",
+    description:
+      'Each network with its subnet (CIDR, gateway) and router. OKD placements have no networks of their own (their pods share the cluster network; access rules still apply).',
     params: projectId,
     query: limitQuery,
     response: pageOf(networkResource, 'NetworkPage'),
@@ -30,8 +32,15 @@ export const networksRoutes: Route[] = [
     operationId: 'createNetwork',
     tag: 'networks',
     summary: 'Create a network with one subnet (and optionally a router) in the project’s OpenStack placement in a region',
+    description:
+      "Creates the network, its subnet and, with `router`, a router attached to the region's external network, in the project's OpenStack placement in `region`; held against the organisation's entitlements (networks, subnets, routers). Members and up.",
     params: projectId,
-    body: { schema: createNetworkInput, omit: ['projectId'], id: 'CreateNetworkInput' },
+    body: {
+      schema: createNetworkInput,
+      omit: ['projectId'],
+      id: 'CreateNetworkInput',
+      example: { region: 'sto', name: 'backend', cidr: '10.20.0.0/24', router: { external: true } },
+    },
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
@@ -45,6 +54,7 @@ export const networksRoutes: Route[] = [
     operationId: 'deleteNetwork',
     tag: 'networks',
     summary: 'Delete a network with its subnet and router',
+    description: 'Deletes the network with its subnet and router, and the objects are released from the entitlements. Members and up.',
     params: { ...projectId, networkId: networkIdSchema },
     response: operationResource,
     shape: 'operation',

@@ -10,6 +10,8 @@ export const operationsRoutes: Route[] = [
     operationId: 'getOperation',
     tag: 'operations',
     summary: 'An operation: its status and per-placement steps',
+    description:
+      'An operation of your organisation: its status (PENDING, RUNNING, COMPENSATING, SUCCEEDED, FAILED), one step per placement with what it changed, and the error that failed it. Follow the `Location` of a 202 here until it ends.',
     params: { operationId: operationIdSchema },
     response: operationResource,
     shape: 'resource',

@@ -19,6 +19,7 @@ async function entitlementsOf(ctx: RouteContext) {
     projectDefaults: org.projectDefaults,
     updatedAt: org.entitlementsUpdatedAt,
     updatedBy: org.entitlementsUpdatedBy,
+    version: org.entitlementsVersion,
   };
 }
 
@@ -50,13 +51,15 @@ export const organizationsRoutes: Route[] = [
     operationId: 'getEntitlements',
     tag: 'organizations',
     summary: "An organisation's entitlements (ETag for a conditional update)",
+    description:
+      "What the organisation may allocate to its projects' quotas, in total, per region and per platform, with the defaults every new placement gets. Its ETag is what `PUT` takes in `If-Match`.",
     params: { organization: organizationIdSchema },
     response: entitlementsResource,
     shape: 'resource',
     etag: true,
     async handle(ctx) {
       const body = await entitlementsOf(ctx);
-      return { kind: 'resource', body, etag: body };
+      return { kind: 'resource', body, version: body.version };
     },
   },
   {
@@ -65,21 +68,35 @@ export const organizationsRoutes: Route[] = [
     operationId: 'setEntitlements',
     tag: 'organizations',
     summary: "Replace an organisation's entitlements (platform operators)",
-    description: 'Send `If-Match` with the ETag of GET …/entitlements: a stale tag gets 412 and changes nothing.',
+    description:
+      'Replaces the organisation’s entitlements (platform operators only). The ETag is their version: send it in ' +
+      '`If-Match` and the controller compares and replaces in one step, so of two operators writing with the same tag ' +
+      'one succeeds (answered with the new `ETag`) and the other gets 412 and changes nothing.',
     params: { organization: organizationIdSchema },
-    body: { schema: setEntitlementsInput, omit: ['organization'], id: 'EntitlementsInput' },
+    body: {
+      schema: setEntitlementsInput,
+      // the organisation comes from the path, the version from If-Match
+      omit: ['organization', 'ifVersion'],
+      id: 'EntitlementsInput',
+      example: {
+        total: { cores: 64, ramMiB: 131072 },
+        regions: [{ region: 'sto', amounts: { cores: 32 } }],
+        platforms: [],
+        projectDefaults: { cores: 4, ramMiB: 8192 },
+      },
+    },
     response: entitlementsResource,
     shape: 'resource',
     etag: true,
-    ifMatch: { read: entitlementsOf },
+    ifMatch: { version: true },
     async handle(ctx) {
       const result = await ctx.graphql<{ setEntitlements: { id: string } }>(
         'mutation($input: EntitlementsInput!) { setEntitlements(input: $input) { id } }',
-        { input: ctx.body },
+        { input: { ...ctx.body, ifVersion: ctx.ifVersion ?? null } },
       );
       dataOf(result);
       const body = await entitlementsOf(ctx);
-      return { kind: 'resource', body, etag: body };
+      return { kind: 'resource', body, version: body.version };
     },
   },
   {
@@ -88,6 +105,8 @@ export const organizationsRoutes: Route[] = [
     operationId: 'syncUsage',
     tag: 'organizations',
     summary: 'Read every placement’s quota from its platform now; report drift',
+    description:
+      "Reads every placement's quota from its platform now (it also runs every 5 minutes), records it as the organisation's usage and reports limits that differ from what infrafed set as `drift`. Admins; platform operators for any organisation.",
     params: { organization: organizationIdSchema },
     response: organizationResource,
     shape: 'resource',

@@ -13,6 +13,8 @@ export const partnersRoutes: Route[] = [
     operationId: 'listPartners',
     tag: 'partners',
     summary: 'Partner organisations the project is shared with (its owner sees them)',
+    description:
+      'The partner organisations the project is shared with, each with its level (`reader`, `member`, `admin`) and since when. Only the owning organisation sees them.',
     params: projectId,
     query: limitQuery,
     response: pageOf(partnerResource, 'PartnerPage'),
@@ -31,8 +33,10 @@ export const partnersRoutes: Route[] = [
     operationId: 'shareProject',
     tag: 'partners',
     summary: 'Share the project with a partner organisation at a level (owners)',
+    description:
+      'Shares the project with another organisation at a level: its principals see the project and do what the weaker of their own role and the level allows (never quotas, deleting, sharing or the audit). Owners only. Sharing again changes the level.',
     params: { ...projectId, partner: organizationIdSchema },
-    body: { schema: shareProjectInput, omit: ['projectId', 'partner'], id: 'PartnerInput' },
+    body: { schema: shareProjectInput, omit: ['projectId', 'partner'], id: 'PartnerInput', example: { level: 'member' } },
     response: operationResource,
     shape: 'operation',
     handle: (ctx) =>
@@ -52,6 +56,8 @@ export const partnersRoutes: Route[] = [
     operationId: 'revokeShare',
     tag: 'partners',
     summary: "End a share: the partner loses access and its members' roles at once",
+    description:
+      'Ends the share: the partner no longer sees the project, and the roles its users and groups had are removed from every placement. Owners only.',
     params: { ...projectId, partner: organizationIdSchema },
     response: operationResource,
     shape: 'operation',

@@ -13,6 +13,8 @@ export const projectsRoutes: Route[] = [
     operationId: 'listProjects',
     tag: 'projects',
     summary: "Your organisation's projects (and those shared with it), in every region",
+    description:
+      'The projects of your organisation and those shared with it, with their placements as the platforms report them. Filter by `name`, `region` or `platform`; a region that does not answer is named in `incompleteRegions` (its placements are then missing from the answer).',
     query: { ...limitQuery, name: z.string().max(64).optional(), region: regionNameSchema.optional(), platform: platformSchema.optional() },
     response: pageOf(projectResource, 'ProjectPage'),
     shape: 'list',
@@ -34,7 +36,21 @@ export const projectsRoutes: Route[] = [
     operationId: 'createProject',
     tag: 'projects',
     summary: 'Create a project in one or more placements',
-    body: { schema: createProjectInput, omit: [], id: 'CreateProjectInput' },
+    description:
+      "Creates the project in every placement asked for (a Keystone project in the organisation's domain on OpenStack, a namespace on OKD), all or nothing: a placement that fails undoes the others. The name is unique in the organisation. The organisation's project defaults are set as quotas and held against its entitlements. Admins and up.",
+    body: {
+      schema: createProjectInput,
+      omit: [],
+      id: 'CreateProjectInput',
+      example: {
+        name: 'genomics',
+        description: 'sequencing pipeline',
+        placements: [
+          { region: 'sto', platform: 'openstack' },
+          { region: 'lla', platform: 'okd' },
+        ],
+      },
+    },
     known: (body, placements) =>
       Array.isArray(body.placements)
         ? placementProblems(
@@ -60,8 +76,9 @@ export const projectsRoutes: Route[] = [
     operationId: 'getProject',
     tag: 'projects',
     summary: 'A project with its placements and partners',
+    description:
+      'The project, its placements (as the platforms report them) and, for its owner, its partners. A region that does not answer is named in `incompleteRegions` and the answer then has no ETag.',
     params: projectId,
-    description: 'A region that does not answer is named in `incompleteRegions` (the answer then has no ETag).',
     response: partialOf(projectResource, 'ProjectRead'),
     shape: 'resource',
     etag: true,
@@ -77,6 +94,8 @@ export const projectsRoutes: Route[] = [
     operationId: 'deleteProject',
     tag: 'projects',
     summary: 'Delete a project in every placement (with its networks and rules)',
+    description:
+      'Deletes the project in every placement with everything infrafed made in it (networks, subnets, routers, rules, quotas), and frees its name and its share of the entitlements. An interrupted delete finishes when it is sent again. Admins and up.',
     params: projectId,
     response: operationResource,
     shape: 'operation',
@@ -89,6 +108,7 @@ export const projectsRoutes: Route[] = [
     operationId: 'listPlacements',
     tag: 'projects',
     summary: 'Where the project exists, as the platforms report it',
+    description: "Where the project exists: region, platform and the platform's own id (Keystone project id, namespace name).",
     params: projectId,
     query: limitQuery,
     response: pageOf(placementResource, 'PlacementPage'),

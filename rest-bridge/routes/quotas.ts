@@ -37,6 +37,7 @@ export const quotasRoutes: Route[] = [
     operationId: 'listQuotas',
     tag: 'quotas',
     summary: 'Quota limits and usage of every placement',
+    description: "Limits and usage of every placement of the project, with each region's quota version. Readers and up.",
     params: projectId,
     query: limitQuery,
     response: pageOf(placementQuotaResource, 'PlacementQuotaPage'),
@@ -85,7 +86,7 @@ export const quotasRoutes: Route[] = [
       'advances it in one step, so of two writes with the same tag one is accepted and the other gets 412 and changes ' +
       'nothing. A conditional write that finished answers with the new `ETag`.',
     params: { ...projectId, region: regionNameSchema },
-    body: { schema: quotaLimitsInput, omit: [], id: 'QuotaLimitsInput' },
+    body: { schema: quotaLimitsInput, omit: [], id: 'QuotaLimitsInput', example: { cores: 8, ramMiB: 16384 } },
     response: operationResource,
     shape: 'operation',
     ifMatch: { version: true },

@@ -11,6 +11,8 @@ export const regionsRoutes: Route[] = [
     operationId: 'listRegions',
     tag: 'regions',
     summary: 'Regions, their platforms and whether their adapters answer',
+    description:
+      'The configured regions, each with its platforms (OpenStack, OKD), whether its adapter answers now, its latency and the vendor version it reports. Any token may read it.',
     query: limitQuery,
     response: pageOf(regionResource, 'RegionPage'),
     shape: 'list',

@@ -40,14 +40,21 @@ export interface Route {
   operationId: string;
   tag: string;
   summary: string;
-  description?: string;
+  /** What the operation does, who may call it, what it answers (Markdown: `code`, **bold**). */
+  description: string;
   params?: Record<string, z.ZodType>;
   query?: Record<string, z.ZodType>;
   /**
    * The request body: validated together with the path parameters (the GraphQL input they form), so
    * problems are reported where the caller wrote the value; `omit` are the input's fields the path gives.
    */
-  body?: { schema: z.ZodType; omit: string[]; id: string };
+  body?: {
+    schema: z.ZodType;
+    omit: string[];
+    id: string;
+    /** A body a caller could send (checked against `schema` by the tests; shown in the document and the docs page). */
+    example: Record<string, unknown>;
+  };
   /**
    * Problems of the body that only the configured placements show (a platform a region does not run, a
    * placement twice), reported with the schema's: locations start with `body`.
@@ -61,11 +68,10 @@ export interface Route {
   /** A read from the regions: the answer names those that did not answer (`incompleteRegions`). */
   partial?: boolean;
   /**
-   * If-Match: `read`, checked by the bridge against the ETag of this route's GET twin (not atomic with the
-   * write); `version`, the tag is a version the controller compares and advances in the same step as it
-   * accepts the write (`ctx.ifVersion`).
+   * If-Match takes the version tag of this route's GET twin: the controller compares and advances it in the
+   * same step as it accepts the write (`ctx.ifVersion`), never the bridge by reading first.
    */
-  ifMatch?: { read: (ctx: RouteContext) => Promise<unknown> } | { version: true };
+  ifMatch?: { version: true };
   handle(ctx: RouteContext): Promise<RouteResult>;
 }
 

@@ -59,6 +59,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       projectDefaults: allResources(reply.entitlements.projectDefaults),
       entitlementsUpdatedAt: reply.entitlements.updatedAt,
       entitlementsUpdatedBy: reply.entitlements.updatedBy,
+      entitlementsVersion: reply.entitlements.version,
       drift: reply.drift,
       usageSyncedAt: reply.syncedAt,
       syncUnreachable: reply.unreachable,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { SignJWT } from 'jose';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
-import { graphqlClient, type GraphQLResponse } from '../harness/graphql.ts';
+import { graphqlClient, onboard, type GraphQLResponse } from '../harness/graphql.ts';
 
 /**
  * Every GraphQL operation run by every kind of caller: acme's reader, member, admin and owner, another
@@ -44,6 +44,7 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     tokens.other = await system.token('globex-authz', 'owner', 'globex-authz-owner');
     tokens.partner = await system.token('initech-authz', 'owner', 'initech-authz-owner');
     tokens.none = null;
+    await onboard(system, 'initech-authz');
     tokens.expired = await new SignJWT({ org: 'acme-authz', org_role: 'owner' })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('acme-authz-owner')

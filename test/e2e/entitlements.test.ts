@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
-import { graphqlClient } from '../harness/graphql.ts';
+import { graphqlClient, onboard } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 
 interface Org {
@@ -219,6 +219,11 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
     const op = (query: string, token: string, vars: Record<string, unknown> = {}) =>
       gql<Record<string, { status: string; kind: string }>>(query, { p: projectId, ...vars }, token);
 
+    // a project is shared only with an organisation the system knows (onboarded, or owning a project)
+    const unknown = await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "nosuch-ent", level: "reader") { status } }', owner);
+    expect(unknown.errors?.[0]).toMatchObject({ message: 'organisation nosuch-ent not found', extensions: { code: 'NOT_FOUND' } });
+    await onboard(system, 'globex-ent');
+
     // only the owner organisation's owner shares
     expect(
       (await op('mutation($p: ID!) { shareProject(projectId: $p, partner: "globex-ent", level: "admin") { status } }', globex)).errors?.[0]
@@ -361,8 +366,12 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
       used: 14,
       requested: 1,
     });
-    const again = await gql<{ organization: { drift: unknown[] } }>('{ organization { drift { resource } } }');
+    const again = await gql<{ organization: { drift: unknown[]; remaining: { total: { cores: number | null } } } }>(
+      '{ organization { drift { resource } remaining { total { cores } } } }',
+    );
     expect(again.data?.organization.drift.length).toBeGreaterThan(0);
+    // the overage is said: 8 entitled, 14 held
+    expect(again.data?.organization.remaining.total.cores).toBe(-6);
   });
 
   it('createNetwork and access rules are held against the entitlements where a placement has no limit for them', async () => {
@@ -371,6 +380,13 @@ describe('entitlements end to end: operators set them, every setQuota is held ag
       'mutation { createProject(input: {name: "counted", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { projectId steps { nativeId } } }',
     );
     const counted = created.data?.createProject.projectId as string;
+    // its placements got explicit limits: zero for what acme-ent's entitlements cover (no project defaults
+    // are set), never Nova's own default of 20 cores that would count unaccounted
+    const sto = keystoneAdmin(system.keystoneUrl('sto'));
+    expect(await sto.novaQuota(system.novaUrl('sto'), created.data?.createProject.steps[0]?.nativeId as string)).toMatchObject({
+      cores: 0,
+      ram: 0,
+    });
     type Totals = { networks: number | null; subnets: number | null; routers: number | null; securityGroupRules: number | null };
     const usage = async () =>
       (

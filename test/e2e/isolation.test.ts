@@ -5,7 +5,7 @@ import { projectResolveReply } from '../../schema/operations.ts';
 import { readAuditReply } from '../../schema/audit.ts';
 import { controllerAuditSubject, controllerProjectSubject, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
 import { requestJson } from '../../runtime/nats/request.ts';
-import { graphqlClient } from '../harness/graphql.ts';
+import { graphqlClient, onboard } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 
@@ -52,6 +52,7 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     owner = await system.token('acme-iso', 'owner', 'alice');
     stranger = await system.token('globex-iso', 'owner', 'mallory');
     partner = await system.token('initech-iso', 'admin', 'ivan');
+    await onboard(system, 'initech-iso', 'initech2-iso');
     const created = await gql<{ createProject: { status: string; projectId: string; steps: { region: string; nativeId: string }[] } }>(
       'mutation { createProject(input: {name: "secret", placements: [{region: "sto", platform: "openstack"}]}) { status projectId steps { region nativeId } } }',
     );

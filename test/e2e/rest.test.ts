@@ -303,28 +303,46 @@ describe('REST bridge end to end', () => {
     expect([method.status, method.headers.get('allow')]).toEqual([405, 'GET, POST']);
   });
 
-  it('entitlements: operators replace them with If-Match; a stale tag gets 412', async () => {
+  it('entitlements: operators replace them with If-Match atomically (versions): of two writes with one tag one wins, the other gets 412', async () => {
     const operator = await system.token('infrafed', 'reader', 'ops', { platformAdmin: true });
-    const current = await rest.call<{ total: Record<string, number | null> }>('get', '/organizations/restco/entitlements', {
-      token: operator,
-    });
+    type Ent = { total: { cores: number | null }; version: number };
+    const current = await rest.call<Ent>('get', '/organizations/restco/entitlements', { token: operator });
     const tag = current.headers.get('etag') as string;
-    const put = await rest.call<{ total: { cores: number | null } }>('put', '/organizations/restco/entitlements', {
-      token: operator,
-      body: { total: { cores: 64 } },
-      headers: { 'if-match': tag },
-    });
-    expect([put.status, put.body.total.cores]).toEqual([200, 64]);
+    expect(tag).toBe(`"v${current.body.version}"`);
+    const [a, b] = (await Promise.all(
+      [64, 48].map((cores) =>
+        rest.call<Ent & Problem>('put', '/organizations/restco/entitlements', {
+          token: operator,
+          body: { total: { cores } },
+          headers: { 'if-match': tag },
+        }),
+      ),
+    )) as [RestResponse<Ent & Problem>, RestResponse<Ent & Problem>];
+    expect([a.status, b.status].sort()).toEqual([200, 412]);
+    const [won, lost] = a.status === 200 ? [a, b] : [b, a];
+    expect(lost.body).toMatchObject({ code: 'PRECONDITION_FAILED' });
+    const after = await rest.call<Ent>('get', '/organizations/restco/entitlements', { token: operator });
+    expect(after.body.total.cores).toBe(won.body.total.cores);
+    expect(after.headers.get('etag')).toBe(won.headers.get('etag'));
+    expect(after.headers.get('etag')).not.toBe(tag);
+
+    // the stale tag changes nothing; values that come back do not bring the old tag back
     const stale = await rest.call<Problem>('put', '/organizations/restco/entitlements', {
       token: operator,
       body: { total: { cores: 1 } },
       headers: { 'if-match': tag },
     });
     expect(stale.status).toBe(412);
-    expect(
-      (await rest.call<{ total: { cores: number | null } }>('get', '/organizations/restco/entitlements', { token: operator })).body.total
-        .cores,
-    ).toBe(64);
+    const again = await rest.call<Ent>('put', '/organizations/restco/entitlements', {
+      token: operator,
+      body: { total: { cores: won.body.total.cores as number } },
+      headers: { 'if-match': after.headers.get('etag') as string },
+    });
+    expect(again.status).toBe(200);
+    expect([tag, after.headers.get('etag')]).not.toContain(again.headers.get('etag'));
+    expect((await rest.call<Ent>('get', '/organizations/restco/entitlements', { token: operator })).body.total.cores).toBe(
+      won.body.total.cores,
+    );
   });
 
   it('deletes the project: the operation answers with Location', async () => {

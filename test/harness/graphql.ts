@@ -18,3 +18,25 @@ export function graphqlClient(url: () => string, defaultToken: () => string | nu
     return { status: res.status, ...((await res.json()) as GraphQLResponse<T>) };
   };
 }
+
+/**
+ * Onboards organisations as a platform operator would (their entitlements set, none limited), so that the
+ * system knows them: a project can be shared only with an organisation it knows.
+ */
+export async function onboard(
+  system: {
+    gatewayUrl: string;
+    token(org: string, role?: 'owner', subject?: string, extra?: { platformAdmin?: boolean }): Promise<string>;
+  },
+  ...organizations: string[]
+): Promise<void> {
+  const operator = await system.token('infrafed', 'owner', 'onboarding-operator', { platformAdmin: true });
+  const gql = graphqlClient(
+    () => system.gatewayUrl,
+    () => operator,
+  );
+  for (const organization of organizations) {
+    const res = await gql('mutation($o: String!) { setEntitlements(input: { organization: $o }) { id } }', { o: organization });
+    if (res.errors?.length) throw new Error(`onboarding ${organization}: ${JSON.stringify(res.errors)}`);
+  }
+}

@@ -165,9 +165,10 @@ describe('controller replica killed between reserve and commit', () => {
     expect(final?.error).toMatchObject({ code: 'REGION_TIMEOUT', message: expect.stringContaining('interrupted') });
     expect(final?.owner).toBeNull();
     expect(await reservations()).toEqual([]);
-    expect((await ledger.usage('acme')).total).toEqual({});
+    // what is left is the project's own explicit limit from its creation (zero cores: no project defaults)
+    expect((await ledger.usage('acme')).total).toEqual({ cores: 0 });
     const quota = okd.objects('resourcequotas').find((q) => q.metadata.name === 'infrafed');
-    expect((quota?.spec as { hard?: Record<string, string> } | undefined)?.hard?.['requests.cpu']).toBeUndefined();
+    expect((quota?.spec as { hard?: Record<string, string> } | undefined)?.hard?.['requests.cpu']).toBe('0');
     // and the 10 cores are there to take again, through B
     const retried = await submit({ kind: 'SET_QUOTA', input: { projectId, region: 'lla', limits: { cores: 10 } } }, 10_000);
     expect(retried.operation.status).toBe('SUCCEEDED');

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { openLedger } from '../../controller/ledger.ts';
+import { openLedger, remainingOf } from '../../controller/ledger.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
 
 const P = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';
@@ -125,5 +125,54 @@ describe('entitlement reservations on JetStream KV', () => {
     });
     await expect(ledger.renew('hooli', 'op-late')).rejects.toMatchObject({ code: 'RESERVATION_EXPIRED' });
     expect((await ledger.usage('hooli')).total).toEqual({ cores: 2 });
+  });
+
+  it('an overage is negative remaining, and the placements holding limits infrafed never set are drift (recorded: null)', async () => {
+    const ledger = await openLedger(nc);
+    await ledger.setEntitlements({
+      organization: 'umbrella',
+      total: { cores: 64 },
+      regions: {},
+      platforms: {},
+      projectDefaults: {},
+      updatedAt: null,
+      updatedBy: null,
+    });
+    const Q = 'prj_01bbbbbbbbbbbbbbbbbbbbbbbb';
+    // two placements that got Nova's own default of 50 cores and 100 networks (not entitled: no drift for them)
+    const sync = await ledger.reconcile('umbrella', {
+      [`${P}|sto|openstack`]: { limits: { cores: 50, networks: 100 }, usage: {} },
+      [`${Q}|sto|openstack`]: { limits: { cores: 48, networks: 100 }, usage: {} },
+    });
+    expect(sync.drift).toEqual([
+      { key: `${P}|sto|openstack`, resource: 'cores', recorded: null, actual: 50 },
+      { key: `${Q}|sto|openstack`, resource: 'cores', recorded: null, actual: 48 },
+    ]);
+    const usage = await ledger.usage('umbrella');
+    expect(usage.total.cores).toBe(98);
+    expect(remainingOf(await ledger.entitlementsOf('umbrella'), usage).total).toEqual({ cores: -34 });
+  });
+
+  it('replaces entitlements only at the version named (compare-and-set): a stale version is PRECONDITION_FAILED and changes nothing', async () => {
+    const ledger = await openLedger(nc);
+    const base = {
+      organization: 'vers',
+      total: { cores: 1 },
+      regions: {},
+      platforms: {},
+      projectDefaults: {},
+      updatedAt: null,
+      updatedBy: null,
+    };
+    expect((await ledger.entitlementsOf('vers')).version).toBe(0);
+    const v1 = await ledger.setEntitlements(base, 0);
+    await expect(ledger.setEntitlements({ ...base, total: { cores: 9 } }, 0)).rejects.toMatchObject({ code: 'PRECONDITION_FAILED' });
+    const v2 = await ledger.setEntitlements({ ...base, total: { cores: 2 } }, v1);
+    expect(v2).toBeGreaterThan(v1);
+    await expect(ledger.setEntitlements({ ...base, total: { cores: 9 } }, v1)).rejects.toMatchObject({
+      code: 'PRECONDITION_FAILED',
+      extensions: { version: v2 },
+    });
+    expect(await ledger.entitlementsOf('vers')).toMatchObject({ total: { cores: 2 }, version: v2 });
   });
 });
