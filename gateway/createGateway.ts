@@ -1,6 +1,8 @@
 import { createGatewayRuntime, type GatewayPlugin } from '@graphql-hive/gateway-runtime';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { isAsyncIterable } from '@graphql-tools/utils';
+import { useOnResolve } from '@envelop/on-resolve';
+import { GraphQLError, responsePathAsArray } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
@@ -8,7 +10,7 @@ import type { TokenVerifier } from '../runtime/auth.ts';
 import type { Logger } from '../runtime/log.ts';
 import { SUPERGRAPH_PATH } from './compose.ts';
 import { defaultGraphqlLimits, limitPlugins, type GraphqlLimits } from './limits.ts';
-import { createNatsTransport, type InfrafedGatewayContext } from './natsTransport.ts';
+import { createNatsTransport, ENTITY_KEY, ENTITY_SUBPATH, type InfrafedGatewayContext } from './natsTransport.ts';
 
 export interface GatewayDeps {
   nc: NatsConnection;
@@ -34,6 +36,20 @@ const EXPLORER_QUERY = `# Put your token in the Headers tab below ("Authorizatio
 }
 `;
 
+/**
+ * A set-aside error about an entity's field at each place the client's answer holds that field (the
+ * field's path, then the rest of the subgraph's); without a known place it keeps no path (the region it
+ * names says what is missing).
+ */
+function placed(error: GraphQLError, paths: InfrafedGatewayContext['infrafedEntityPaths']): GraphQLError[] {
+  const { [ENTITY_KEY]: entity, [ENTITY_SUBPATH]: sub, ...extensions } = error.extensions as Record<string, unknown>;
+  if (typeof entity !== 'string') return [error];
+  const [field, ...rest] = (sub as (string | number)[] | undefined) ?? [];
+  const at = field === undefined ? [] : (paths?.get(`${entity}:${String(field)}`) ?? []);
+  if (at.length === 0) return [new GraphQLError(error.message, { extensions })];
+  return at.map((p) => new GraphQLError(error.message, { path: [...p, ...rest], extensions }));
+}
+
 function unauthenticated(message: string): Response {
   return new Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] }), {
     status: 401,
@@ -58,7 +74,11 @@ export function createGateway(deps: GatewayDeps) {
       }
     },
     onContextBuilding({ extendContext }) {
-      const extra: InfrafedGatewayContext = { infrafedDeadline: Date.now() + deps.timeoutMs, infrafedPartialErrors: [] };
+      const extra: InfrafedGatewayContext = {
+        infrafedDeadline: Date.now() + deps.timeoutMs,
+        infrafedPartialErrors: [],
+        infrafedEntityPaths: new Map(),
+      };
       extendContext(extra as never);
     },
     onExecute({ args }) {
@@ -67,16 +87,28 @@ export function createGateway(deps: GatewayDeps) {
         onExecuteDone({ result, setResult }) {
           const extra = ctx.infrafedPartialErrors ?? [];
           if (extra.length === 0 || isAsyncIterable(result)) return;
-          setResult({ ...result, errors: [...(result.errors ?? []), ...extra] });
+          setResult({ ...result, errors: [...(result.errors ?? []), ...extra.flatMap((e) => placed(e, ctx.infrafedEntityPaths))] });
         },
       };
     },
   };
+  // where each field of each entity of the answer sits (`Project:prj_…:quotas` → its paths), recorded as
+  // it resolves: an entity's error from another subgraph goes to the client's own path of that field
+  const entityPaths = useOnResolve<InfrafedGatewayContext>(({ root, info, context }) => {
+    const id = (root as { id?: unknown } | null)?.id;
+    if (typeof id !== 'string' || !context.infrafedEntityPaths) return;
+    const path = responsePathAsArray(info.path);
+    const key = `${info.parentType.name}:${id}:${String(path.at(-1))}`;
+    context.infrafedEntityPaths.set(key, [...(context.infrafedEntityPaths.get(key) ?? []), path]);
+  }) as GatewayPlugin;
   return createGatewayRuntime({
     supergraph: deps.supergraph ?? readFileSync(SUPERGRAPH_PATH, 'utf8'),
     transports: { nats: createNatsTransport({ nc: deps.nc, timeoutMs: deps.timeoutMs }) as never },
     transportEntries: { '*': { kind: 'nats' } },
-    plugins: () => [...limitPlugins(deps.limits ?? defaultGraphqlLimits), authPlugin],
+    plugins: () => [...limitPlugins(deps.limits ?? defaultGraphqlLimits), authPlugin, entityPaths],
+    // each subgraph request on its own (not merged with `_v<n>_` prefixes), so a partial error knows the
+    // client's field (its alias) it answers
+    __experimental__batchExecution: false,
     batching: false,
     graphqlEndpoint: '/graphql',
     landingPage: false,

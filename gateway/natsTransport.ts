@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ExecutionRequest, ExecutionResult } from '@graphql-tools/utils';
-import { GraphQLError, print, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, print, responsePathAsArray, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { callerHeaders, graphqlReplySchema } from '../schema/contracts/graphql.ts';
 import { requestJson } from '../runtime/nats/request.ts';
@@ -21,25 +21,62 @@ export interface InfrafedGatewayContext {
    * gateway adds them to the response.
    */
   infrafedPartialErrors?: GraphQLError[];
+  /**
+   * Where each field of each entity of the client's answer sits (`Project:prj_…:quotas` → its response
+   * paths), recorded as the gateway resolves them: a subgraph's error about entity `i` of an `_entities`
+   * batch is put at the client's own path, never at the batch position.
+   */
+  infrafedEntityPaths?: Map<string, (string | number)[][]>;
 }
+
+/** Extensions a set-aside error carries until the gateway places it (never sent to a client). */
+export const ENTITY_KEY = 'infrafedEntity';
+export const ENTITY_SUBPATH = 'infrafedSubPath';
 
 interface GatewayContextLike extends InfrafedGatewayContext {
   request?: Request;
 }
 
-/** One error per region, platform and code in a response, whichever subgraphs found the region missing. */
-const regionKey = (extensions: Record<string, unknown> | undefined) => `${extensions?.region}/${extensions?.platform}/${extensions?.code}`;
+/** What makes two partial errors one: the region, platform and code, at the same place of the answer. */
+const placeKey = (e: GraphQLError) =>
+  [
+    e.extensions.region,
+    e.extensions.platform,
+    e.extensions.code,
+    e.extensions[ENTITY_KEY],
+    JSON.stringify(e.extensions[ENTITY_SUBPATH]),
+    JSON.stringify(e.path),
+  ].join('|');
 
-function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike): ExecutionResult {
+/**
+ * The partial errors of a subgraph's answer, set aside for the gateway to add: a root field's error at the
+ * client's path of that field (its alias included: the request's `info`), an `_entities` error with the
+ * entity it is about (placed by the gateway where the client's answer holds that entity's field).
+ */
+function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike, request: ExecutionRequest): ExecutionResult {
   if (!result.errors?.length || !ctx.infrafedPartialErrors) return result;
   const kept = [];
   for (const error of result.errors as unknown as GraphQLFormattedError[]) {
     if (error.extensions?.partial === true) {
       const { partial: _drop, ...extensions } = error.extensions;
-      if (ctx.infrafedPartialErrors.some((e) => regionKey(e.extensions) === regionKey(extensions))) continue;
-      // a path inside a subgraph's `_entities` is not one the client asked for: the region says what is missing
-      const path = error.path?.[0] === '_entities' ? undefined : error.path;
-      ctx.infrafedPartialErrors.push(new GraphQLError(error.message, { path, extensions }));
+      const [first, index, ...rest] = error.path ?? [];
+      let next: GraphQLError;
+      if (first === '_entities') {
+        const representations = (request.variables?.representations ?? []) as { __typename?: string; id?: string }[];
+        const entity = typeof index === 'number' ? representations[index] : undefined;
+        const placed = entity?.__typename && entity.id ? { [ENTITY_KEY]: `${entity.__typename}:${entity.id}`, [ENTITY_SUBPATH]: rest } : {};
+        next = new GraphQLError(error.message, { extensions: { ...extensions, ...placed } });
+      } else {
+        // the client's path of the field this request resolves (an alias is the client's name for it)
+        const at = request.info?.path ? responsePathAsArray(request.info.path) : [];
+        next = new GraphQLError(error.message, {
+          path: error.path && at.length > 0 ? [...at, ...error.path.slice(1)] : error.path,
+          extensions,
+        });
+      }
+      // one error per region, platform and code for each place of the answer (a field, or an entity's field)
+      if (ctx.infrafedPartialErrors.some((e) => placeKey(e) === placeKey(next))) continue;
+      ctx.infrafedPartialErrors.push(next);
     } else kept.push(error);
   }
   return { ...result, errors: kept.length > 0 ? (kept as never) : undefined };
@@ -77,7 +114,7 @@ export function createNatsTransport(options: NatsTransportOptions) {
               target: { kind: 'service', name: `subgraph ${subgraphName}` },
             },
           );
-          return setAsidePartialErrors(reply.body as ExecutionResult, ctx);
+          return setAsidePartialErrors(reply.body as ExecutionResult, ctx, request);
         } catch (error) {
           const e = error instanceof InfrafedError ? error : new InfrafedError(ErrorCode.INTERNAL, 'internal error');
           return { errors: [{ message: e.message, extensions: { ...e.extensions, code: e.code, subgraph: subgraphName } }] as never };

@@ -92,7 +92,7 @@ export function dataOf<T>(result: GraphqlResult<T>): T {
 
 /** A GraphQL error as the error every face speaks (the code and its extensions travel on). */
 /** Extensions that name the system's insides (the gateway's subgraph name, HTTP details, stack traces): never in a problem. */
-const INTERNAL_EXTENSIONS = ['serviceName', 'http', 'stacktrace', 'exception', 'originalError'];
+const INTERNAL_EXTENSIONS = ['serviceName', 'subgraph', 'http', 'stacktrace', 'exception', 'originalError'];
 
 export function fromGraphqlError(error: GraphqlError): InfrafedError {
   const { code, ...all } = error.extensions ?? {};

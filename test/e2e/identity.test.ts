@@ -269,6 +269,26 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
         expect.objectContaining({ path: ['projects'], extensions: expect.objectContaining({ code: 'REGION_UNAVAILABLE', region: 'osl' }) }),
       ]);
 
+      // errors carry the client's own paths: its aliases, and the position of the entity in its answer
+      // (not the gateway's `_v<n>_` field names or a position in a subgraph's `_entities` batch)
+      const aliased = await gql<{ a110: { id: string }[]; mine: { id: string; quotas: { region: string }[] }[] }>(
+        '{ a110: projects { id } mine: projects { id quotas { region } } }',
+      );
+      const at = aliased.data?.mine.findIndex((p) => p.id === projectId) as number;
+      expect(at).toBeGreaterThanOrEqual(0);
+      expect(aliased.data?.mine[at]?.quotas.map((q) => q.region)).toEqual(['sto']);
+      const paths = (aliased.errors ?? []).map((e) => [JSON.stringify(e.path), e.extensions?.region, e.extensions?.code]);
+      expect(paths).toEqual(
+        expect.arrayContaining([
+          ['["a110"]', 'osl', 'REGION_UNAVAILABLE'],
+          ['["mine"]', 'osl', 'REGION_UNAVAILABLE'],
+          [JSON.stringify(['mine', at, 'quotas']), 'osl', 'REGION_UNAVAILABLE'],
+        ]),
+      );
+      expect(JSON.stringify(aliased.errors)).not.toMatch(/_entities|"_v\d+_/);
+      // the same project under the alias that did not ask for quotas gets no quota error
+      expect(paths.filter(([path]) => String(path).startsWith('["a110",'))).toEqual([]);
+
       const create = await gql<{
         createProject: {
           status: string;

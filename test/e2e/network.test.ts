@@ -388,9 +388,11 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
       );
       expect([...new Set(read.data?.project.networks.map((n) => n.region))]).toEqual(['sto']);
       expect([...new Set(read.data?.project.accessRules.map((r) => r.region))]).toEqual(['sto']);
-      // the project's placements are read first, so the one missing region is one error on the project
+      // each field that lacks the region says so at its own path (one error per region and code per place)
       expect(read.errors?.map((e) => [e.path?.join('.'), e.extensions?.code, e.extensions?.region])).toEqual([
         ['project', 'REGION_UNAVAILABLE', 'osl'],
+        ['project.networks', 'REGION_UNAVAILABLE', 'osl'],
+        ['project.accessRules', 'REGION_UNAVAILABLE', 'osl'],
       ]);
       const res = await applyRule({ direction: 'ingress', protocol: 'tcp', ports: { from: 5432 }, remoteCidr: '10.0.0.0/8' });
       expect(res.data?.applyAccessRule).toMatchObject({

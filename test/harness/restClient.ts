@@ -71,7 +71,7 @@ export function restClient(baseUrl: () => string, document: () => OpenAPIObject,
         `${where}: body does not match the document: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(res.body).slice(0, 800)}`,
       );
     // a problem names what the caller can act on, never the system's insides (the gateway's subgraph names)
-    if (media === 'application/problem+json' && /"(serviceName|stacktrace|exception)"/.test(JSON.stringify(res.body)))
+    if (media === 'application/problem+json' && /"(serviceName|subgraph|stacktrace|exception)"/.test(JSON.stringify(res.body)))
       throw new Error(`${where}: the problem names internal components: ${JSON.stringify(res.body).slice(0, 800)}`);
   }
 
