@@ -97,48 +97,64 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
      * attach it to their ports from the start), so applying a rule and undoing it leaves Neutron as it was.
      */
     ensureGroup,
-    /** Applies the rule; when an equal rule exists already, nothing changes and that rule is reported. */
+    /**
+     * Applies the rule; when an equal rule exists already, nothing changes and that rule is reported. An
+     * equal rule with another description is replaced (Neutron's rules cannot be updated): removed, then
+     * made again with the description asked for; `previousDescription` says what it was.
+     */
     async apply(
       projectId: string,
       nativeProjectId: string,
       rule: AccessRule,
       options: CallOptions,
-    ): Promise<{ rule: PlacedAccessRule; created: boolean }> {
+    ): Promise<{ rule: PlacedAccessRule; created: boolean; previousDescription: string | null }> {
       const group = await ensureGroup(nativeProjectId, options);
       const existing = findRule(group, rule.id);
-      if (existing) return { rule: place(projectId, existing.rule, existing.neutral), created: false };
-      try {
-        const created = await deps.quotaErrors.enrich(nativeProjectId, () =>
-          neutron.create<NeutronRule>(
-            'security-group-rules',
-            'security_group_rule',
-            {
-              security_group_id: group.id,
-              // without it Neutron gives the rule the caller's (the adapter's) project
-              project_id: nativeProjectId,
-              direction: rule.direction,
-              ethertype: ipVersionOf(rule.remoteCidr) === 6 ? 'IPv6' : 'IPv4',
-              protocol: rule.protocol === 'any' ? null : rule.protocol,
-              port_range_min: rule.portFrom,
-              port_range_max: rule.portTo,
-              remote_ip_prefix: rule.remoteCidr,
-              description: rule.description,
-            },
-            options,
-          ),
-        );
-        return { rule: place(projectId, created, rule), created: true };
-      } catch (error) {
-        // created meanwhile (another replica, or Neutron's own spelling of an equal rule): report that one
-        if (
-          error instanceof InfrafedError &&
-          error.code === ErrorCode.CONFLICT &&
-          error.extensions?.vendorType === 'SecurityGroupRuleExists'
-        ) {
-          const again = findRule((await findGroup(nativeProjectId, options)) as NeutronSecurityGroup, rule.id);
-          if (again) return { rule: place(projectId, again.rule, again.neutral), created: false };
+      if (existing) {
+        const previous = existing.neutral.description ?? '';
+        if (previous === (rule.description ?? ''))
+          return { rule: place(projectId, existing.rule, existing.neutral), created: false, previousDescription: null };
+        await neutron.remove('security-group-rules', existing.rule.id, options);
+        const made = await createRule();
+        return { ...made, created: false, previousDescription: previous };
+      }
+      return { ...(await createRule()), previousDescription: null };
+
+      /** Makes the rule (with the description asked for); one made meanwhile by another is reported instead. */
+      async function createRule(): Promise<{ rule: PlacedAccessRule; created: boolean }> {
+        try {
+          const created = await deps.quotaErrors.enrich(nativeProjectId, () =>
+            neutron.create<NeutronRule>(
+              'security-group-rules',
+              'security_group_rule',
+              {
+                security_group_id: group.id,
+                // without it Neutron gives the rule the caller's (the adapter's) project
+                project_id: nativeProjectId,
+                direction: rule.direction,
+                ethertype: ipVersionOf(rule.remoteCidr) === 6 ? 'IPv6' : 'IPv4',
+                protocol: rule.protocol === 'any' ? null : rule.protocol,
+                port_range_min: rule.portFrom,
+                port_range_max: rule.portTo,
+                remote_ip_prefix: rule.remoteCidr,
+                description: rule.description,
+              },
+              options,
+            ),
+          );
+          return { rule: place(projectId, created, rule), created: true };
+        } catch (error) {
+          // created meanwhile (another replica, or Neutron's own spelling of an equal rule): report that one
+          if (
+            error instanceof InfrafedError &&
+            error.code === ErrorCode.CONFLICT &&
+            error.extensions?.vendorType === 'SecurityGroupRuleExists'
+          ) {
+            const again = findRule((await findGroup(nativeProjectId, options)) as NeutronSecurityGroup, rule.id);
+            if (again) return { rule: place(projectId, again.rule, again.neutral), created: false };
+          }
+          throw error;
         }
-        throw error;
       }
     },
 

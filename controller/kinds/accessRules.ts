@@ -58,10 +58,21 @@ export const APPLY_ACCESS_RULE = defineKind({
         const before = await ctx.call(step, 'rule', 'list', { projects: [{ projectId, organization: owner }] });
         await checkpoint({ existedBefore: before.rules.some((r) => r.id === rule.id) });
         const res = await ctx.call(step, 'rule', 'apply', { projectId, owner, rule });
-        return { nativeId: res.rule.nativeId, changed: res.created, undo: { existedBefore: !res.created } };
+        // a rule already there with another description got the new one: a change too
+        return {
+          nativeId: res.rule.nativeId,
+          changed: res.created || res.previousDescription !== null,
+          undo: { existedBefore: !res.created, previousDescription: res.previousDescription },
+        };
       },
       async undo(step) {
-        // never remove a rule that was there before this operation (unknown: the step never recorded it, so it never ran)
+        // never remove a rule that was there before this operation (unknown: the step never recorded it, so it
+        // never ran); one whose description this operation changed gets its description back
+        const previous = step.undo?.previousDescription;
+        if (step.undo?.existedBefore === true && typeof previous === 'string') {
+          await ctx.call(step, 'rule', 'apply', { projectId, owner, rule: { ...rule, description: previous } });
+          return;
+        }
         if (step.undo?.existedBefore !== false) return;
         await ctx.call(step, 'rule', 'remove', { projectId, owner, ruleId: rule.id });
       },

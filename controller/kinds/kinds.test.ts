@@ -277,3 +277,42 @@ describe('explicit quotas for new placements', () => {
     expect(explicitDefaults({ ...base, total: {}, projectDefaults: {} })).toEqual({});
   });
 });
+
+describe('access rule steps', () => {
+  it('count a new description as a change, and an undo gives the rule its description back (never removes it)', async () => {
+    const calls: { verb: string; body: Record<string, unknown> }[] = [];
+    const call = (async (_placement: unknown, _resource: string, verb: string, body: Record<string, unknown>) => {
+      calls.push({ verb, body });
+      if (verb === 'list') return { rules: [{ id: 'acr_x' }] };
+      if (verb === 'apply') return { rule: { nativeId: 'n1' }, created: false, previousDescription: 'old words' };
+      return {};
+    }) as unknown as KindContext['call'];
+    const { ctx } = await withProject(call);
+    const request = {
+      kind: 'APPLY_ACCESS_RULE',
+      input: {
+        projectId: P,
+        rule: { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'new words' },
+      },
+    } as OperationRequest;
+    const planned = await plan(ctx, acme(), request);
+    const op = newOperation(acme(), request, planned, {
+      id: `op_${'3'.repeat(26)}`,
+      action: 'rule.apply',
+      requestHash: 'h',
+      idempotencyKey: null,
+      owner: 'r',
+      leaseMs: 30_000,
+    });
+    const steps = kindOf('APPLY_ACCESS_RULE').steps(ctx, op as never);
+    const step = op.steps[0] as (typeof op.steps)[number];
+    const result = await steps.forward(step, async () => {});
+    expect(result).toMatchObject({ changed: true, undo: { existedBefore: true, previousDescription: 'old words' } });
+    step.undo = result.undo ?? null;
+    calls.length = 0;
+    await steps.undo?.(step);
+    expect(calls).toEqual([
+      { verb: 'apply', body: expect.objectContaining({ rule: expect.objectContaining({ description: 'old words' }) }) },
+    ]);
+  });
+});

@@ -69,7 +69,15 @@ export const placedAccessRuleSchema = accessRuleSchema.extend({
 export type PlacedAccessRule = z.infer<typeof placedAccessRuleSchema>;
 
 export const ruleApplyRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, rule: accessRuleSchema });
-export const ruleApplyReply = z.object({ rule: placedAccessRuleSchema, created: z.boolean() });
+/**
+ * `previousDescription`: the rule was there with another description, now replaced by the one asked for
+ * (null: made new, or already as asked).
+ */
+export const ruleApplyReply = z.object({
+  rule: placedAccessRuleSchema,
+  created: z.boolean(),
+  previousDescription: z.string().nullable().default(null),
+});
 
 export const ruleRemoveRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, ruleId: accessRuleIdSchema });
 /** `rule` is what was removed (so the removal can be undone). */

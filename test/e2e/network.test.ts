@@ -153,7 +153,7 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
     expect((await neutron('osl').list('networks', native.osl as string)).map((n) => n.id)).toEqual([inOsl?.nativeId]);
   });
 
-  it('applies an access rule in every placement; applying it again is a no-op reporting the existing rule', async () => {
+  it('applies an access rule in every placement; again with another description updates it; again as it is is a no-op', async () => {
     const first = await applyRule({
       direction: 'ingress',
       protocol: 'tcp',
@@ -178,13 +178,30 @@ describe('networks, access rules and quotas end to end: gateway â†’ subgraphs â†
       description: 'web, again',
     });
     expect(again.errors).toBeUndefined();
+    // the same rule (same id) with another description: the description is updated, a change
     expect(again.data?.applyAccessRule).toMatchObject({
+      status: 'SUCCEEDED',
+      resourceId: ruleId,
+      steps: [{ changed: true }, { changed: true }],
+    });
+    for (const region of ['sto', 'osl'] as const) {
+      const ingress = (await groupRules(region)).filter((r) => r.direction === 'ingress') as { description?: string }[];
+      expect(ingress.map((r) => r.description)).toEqual(['web, again']);
+    }
+    // applied as it now is: nothing changes, and the steps name the rule that is there
+    const same = await applyRule({
+      direction: 'ingress',
+      protocol: 'tcp',
+      ports: { from: 8000, to: 8080 },
+      remoteCidr: '198.51.100.0/24',
+      description: 'web, again',
+    });
+    expect(same.data?.applyAccessRule).toMatchObject({
       status: 'SUCCEEDED',
       resourceId: ruleId,
       steps: [{ changed: false }, { changed: false }],
     });
-    // the steps name the rule that was already there
-    expect(again.data?.applyAccessRule.steps.map((s) => s.nativeId)).toEqual(first.data?.applyAccessRule.steps.map((s) => s.nativeId));
+    expect(same.data?.applyAccessRule.steps.map((s) => s.nativeId)).toEqual(again.data?.applyAccessRule.steps.map((s) => s.nativeId));
     for (const region of ['sto', 'osl'] as const)
       expect((await groupRules(region)).filter((r) => r.direction === 'ingress')).toHaveLength(1);
 

@@ -197,8 +197,18 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
       remoteCidr: '198.51.100.0/24',
       status: 'ACTIVE',
     });
+    expect([first.previousDescription, again.previousDescription]).toEqual([null, null]);
     const listed = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
     expect(listed.rules.filter((r) => r.id === web.id)).toEqual([first.rule]);
+
+    // the same rule with another description: the description is replaced, and the reply says what it was
+    const renamed = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: { ...web, description: 'web, renamed' } });
+    expect(renamed).toMatchObject({ created: false, previousDescription: 'web', rule: { id: web.id, description: 'web, renamed' } });
+    const relisted = await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] });
+    expect(relisted.rules.filter((r) => r.id === web.id).map((r) => r.description)).toEqual(['web, renamed']);
+    const back = await call('rule', 'apply', { projectId: P, owner: 'acme', rule: web });
+    expect(back).toMatchObject({ created: false, previousDescription: 'web, renamed', rule: { description: 'web' } });
+
     expect(await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: web.id })).toEqual({ removed: true, rule: web });
     expect(await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: web.id })).toEqual({ removed: false, rule: null });
   });

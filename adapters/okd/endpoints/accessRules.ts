@@ -4,7 +4,7 @@ import type { AccessRule } from '../../../schema/network.ts';
 import { adapterEndpoint } from '../../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../../runtime/nats/service.ts';
 import type { KubeObject } from '../client/kubeClient.ts';
-import { fromAdmissionQuotaError, fromNetworkPolicy, Label, policyName, toNetworkPolicy, type PolicySpec } from '../mapping.ts';
+import { Annotation, fromAdmissionQuotaError, fromNetworkPolicy, Label, policyName, toNetworkPolicy, type PolicySpec } from '../mapping.ts';
 import { NETWORKING, type OkdContext } from '../okdContext.ts';
 
 /** Access rules: one NetworkPolicy each (all pods of the namespace, one direction, one peer block). */
@@ -22,14 +22,27 @@ export function accessRuleEndpoints(okd: OkdContext): EndpointSpec[] {
         const policy = toNetworkPolicy(req.rule, req.projectId, region);
         const path = `${NETWORKING}/namespaces/${ns}/networkpolicies`;
         const existing = await okd.kube.find<PolicySpec>(`${path}/${policy.metadata.name}`, o);
-        if (existing) return { rule: place(req.projectId, existing, fromNetworkPolicy(existing) ?? req.rule), created: false };
+        if (existing) {
+          const was = fromNetworkPolicy(existing);
+          const previous = was?.description ?? '';
+          if (previous === (req.rule.description ?? ''))
+            return { rule: place(req.projectId, existing, was ?? req.rule), created: false, previousDescription: null };
+          // the same rule with another description: the description is replaced (resourceVersion-checked)
+          const annotations = { ...existing.metadata.annotations, [Annotation.ruleDescription]: req.rule.description ?? '' };
+          const updated = await okd.kube.replace<PolicySpec>(
+            `${path}/${policy.metadata.name}`,
+            { ...existing, metadata: { ...existing.metadata, annotations } },
+            o,
+          );
+          return { rule: place(req.projectId, updated, req.rule), created: false, previousDescription: previous };
+        }
         try {
           const created = await okd.kube.create<PolicySpec>(path, policy, o);
-          return { rule: place(req.projectId, created, req.rule), created: true };
+          return { rule: place(req.projectId, created, req.rule), created: true, previousDescription: null };
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) {
             const now = await okd.kube.get<PolicySpec>(`${path}/${policy.metadata.name}`, o);
-            return { rule: place(req.projectId, now, fromNetworkPolicy(now) ?? req.rule), created: false };
+            return { rule: place(req.projectId, now, fromNetworkPolicy(now) ?? req.rule), created: false, previousDescription: null };
           }
           throw fromAdmissionQuotaError(error, region);
         }
