@@ -47,6 +47,7 @@ export function newOperation(
     principal: principal.subject,
     projectId: planned.projectId,
     resourceId: planned.resourceId,
+    target: null,
     projectOwner: planned.owner,
     request,
     requestHash: ids.requestHash,
@@ -210,7 +211,7 @@ export function createOperations(deps: OperationsDeps) {
       if (existingId) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, existingId);
     }
     const planned = await kind.plan(ctx, principal, request);
-    const op = newOperation(principal, request, planned, {
+    const op: Operation = newOperation(principal, request, planned, {
       id: ctx.newId('op'),
       action: kind.action,
       requestHash,
@@ -218,6 +219,7 @@ export function createOperations(deps: OperationsDeps) {
       owner: deps.replicaId,
       leaseMs: deps.leaseMs,
     });
+    op.target = kind.target(op as never);
     let revision = await store.createOperation(op);
     // from here every failure removes the record (or, if this replica dies, a sweeper undoes what it owns)
     if (idempotencyKey) {

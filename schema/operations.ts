@@ -154,6 +154,11 @@ export const operationSchema = z.object({
   projectId: projectIdSchema.nullable(),
   /** The network or access rule the operation is about, when it is about one. */
   resourceId: z.string().nullable().default(null),
+  /**
+   * What the operation is about, as its audit events name it: the user or group and the role given, the
+   * partner and its level, the network, rule, region or project.
+   */
+  target: z.object({ type: z.string(), id: z.string(), role: z.string().nullable() }).nullable().default(null),
   /** The organisation that owns the project (a partner's operation is on the owner's project); adapters act only on its natives. */
   projectOwner: organizationIdSchema.nullable().default(null),
   /** CREATE_PROJECT in an organisation with project defaults: the quota limits each placement gets. */

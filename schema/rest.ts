@@ -162,6 +162,8 @@ export const operationResource = z
     projectId: z.string().nullable(),
     /** The network or access rule the operation is about, when it is about one. */
     resourceId: z.string().nullable(),
+    /** What the operation is about: the user or group and the role it gives, the partner and its level, the network… */
+    target: z.object({ type: z.string(), id: z.string(), role: z.string().nullable() }).nullable(),
     steps: z.array(
       z.object({
         region: z.string(),

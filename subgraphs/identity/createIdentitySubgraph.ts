@@ -63,6 +63,7 @@ function toOperationView(op: Operation) {
     status: op.status,
     projectId: op.projectId,
     resourceId: op.resourceId,
+    target: op.target,
     steps: op.steps.map((s) => ({ ...s, error: err(s.error) })),
     error: err(op.error),
     createdAt: op.createdAt,

@@ -88,11 +88,13 @@ describe('identity end to end: gateway → subgraphs → controller → adapters
   });
 
   it('adds a member in every placement, shows it, changes its role and removes it', async () => {
-    const add = await gql<{ addMember: { status: string } }>(
-      'mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "member") { status } }',
+    const add = await gql<{ addMember: { status: string; target: unknown } }>(
+      'mutation($p: ID!) { addMember(projectId: $p, user: "bob@acme-id.example", role: "member") { status target { type id role } } }',
       { p: projectId },
     );
     expect(add.data?.addMember.status).toBe('SUCCEEDED');
+    // the operation says whom it is about, and with which role
+    expect(add.data?.addMember.target).toEqual({ type: 'user', id: 'bob@acme-id.example', role: 'member' });
     const [nativeSto] = await sto.projectsTagged(`ifd-project=${projectId}`);
     const [nativeOsl] = await osl.projectsTagged(`ifd-project=${projectId}`);
     expect(await sto.roleAssignments(nativeSto?.id as string)).toContainEqual({
