@@ -35,6 +35,7 @@ import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { parseUserInput } from '../runtime/problems.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
 import type { Audit } from './audit.ts';
+import type { Events } from './events.ts';
 import { createEntitlements } from './entitlements.ts';
 import { kindOf } from './kinds/index.ts';
 import type { KindContext } from './kinds/kind.ts';
@@ -49,6 +50,8 @@ export interface ControllerDeps {
   store: ControllerStore;
   ledger: QuotaLedger;
   audit: Audit;
+  /** Events out; absent: none published (tests that do not look at them). */
+  events?: Events;
   verifyToken: TokenVerifier;
   /** The configured placements (region + platform). */
   placements: readonly Placement[];
@@ -111,6 +114,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     kindOf,
     saga,
     audit: deps.audit,
+    events: deps.events,
     log,
     replicaId: deps.replicaId,
     leaseMs,

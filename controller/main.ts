@@ -8,6 +8,7 @@ import { connectNats, natsOptionsOf } from '../runtime/nats/connect.ts';
 import { VERSION } from '../runtime/version.ts';
 import { createController } from './createController.ts';
 import { openAudit } from './audit.ts';
+import { openEvents } from './events.ts';
 import { openLedger } from './ledger.ts';
 import { openControllerStore } from './store.ts';
 import { whenJetStreamAnswers } from './durable.ts';
@@ -20,7 +21,7 @@ await runMain(log, async () => {
   const nc = await connectNats(natsOptionsOf(config, 'controller', `controller-${replicaId}`));
   const stopOps = await opsForComponent('controller', natsReady(nc));
   const { replicas } = config.controller;
-  const { store, ledger, audit } = await whenJetStreamAnswers(
+  const { store, ledger, audit, events } = await whenJetStreamAnswers(
     async () => ({
       store: await openControllerStore(nc, { replicas, operationHistoryDays: config.controller.operationHistoryDays }),
       ledger: await openLedger(nc, { replicas }),
@@ -29,6 +30,12 @@ await runMain(log, async () => {
         replicas,
         maxAgeDays: config.controller.audit.maxAgeDays,
         maxBytes: config.controller.audit.maxBytes,
+      }),
+      events: await openEvents(nc, {
+        log,
+        replicas,
+        maxAgeDays: config.controller.events.maxAgeDays,
+        maxBytes: config.controller.events.maxBytes,
       }),
     }),
     (error) => log.warn({ err: error }, 'JetStream not answering yet; trying again'),
@@ -40,6 +47,7 @@ await runMain(log, async () => {
     store,
     ledger,
     audit,
+    events,
     verifyToken: createTokenVerifier(config.auth),
     placements: placementsOf(config),
     log,

@@ -3,6 +3,7 @@ import pino from 'pino';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import type { Operation, OperationRequest } from '../schema/operations.ts';
 import type { Audit } from './audit.ts';
+import type { Events } from './events.ts';
 import { memoryContext } from './inMemory.ts';
 import type { OperationKindDefinition, Steps } from './kinds/kind.ts';
 import { createOperations } from './operations.ts';
@@ -14,7 +15,7 @@ const P = `prj_${'1'.repeat(26)}`;
 const request: OperationRequest = { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'member' } } as OperationRequest;
 
 /** `submit` over the in-memory store, with a kind whose acceptance and steps do what the test says. */
-function operations(accept: () => Promise<void> = async () => {}) {
+function operations(accept: () => Promise<void> = async () => {}, owner = 'acme') {
   const { ctx, store } = memoryContext(async () => {
     throw new Error('no adapter in this test');
   });
@@ -33,7 +34,7 @@ function operations(accept: () => Promise<void> = async () => {}) {
     permission: 'member.manage',
     action: 'test.step',
     takeover: 'rollback',
-    plan: async () => ({ projectId: P, owner: 'acme', placements: ctx.placements.slice(0, 2), resourceId: null }),
+    plan: async () => ({ projectId: P, owner, placements: ctx.placements.slice(0, 2), resourceId: null }),
     accept,
     steps,
     target: () => ({ type: 'user', id: 'bob', role: 'member' }),
@@ -41,8 +42,13 @@ function operations(accept: () => Promise<void> = async () => {}) {
   const leaseMs = 30_000;
   const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs });
   const audit = { record: async () => {} } as unknown as Audit;
-  const ops = createOperations({ ctx, kindOf: () => kind, saga, audit, log, replicaId: 'replica-a', leaseMs, undoRetryMs: 60_000 });
-  return { ops, store, forwarded };
+  const published: { organization: string; type: string; subject: string | null; data: Record<string, unknown> }[] = [];
+  const events = {
+    publish: async (organization: string, type: string, subject: string | null, data: Record<string, unknown>) =>
+      void published.push({ organization, type, subject, data }),
+  } as unknown as Events;
+  const ops = createOperations({ ctx, kindOf: () => kind, saga, audit, events, log, replicaId: 'replica-a', leaseMs, undoRetryMs: 60_000 });
+  return { ops, store, forwarded, published };
 }
 
 describe('operations: accepting a request', () => {
@@ -112,5 +118,15 @@ describe('operations: accepting a request', () => {
     await expect(ops.submit(principal, request, 'key-4', 5_000)).rejects.toMatchObject({ code: ErrorCode.QUOTA_EXCEEDED });
     expect(await store.findIdempotencyKey('acme', 'key-4')).toBeNull();
     expect(await store.listOperationIds()).toEqual([]);
+  });
+
+  it("publishes the outcome to the organisation's events, and to the owner's too when a partner acted on its project", async () => {
+    const { ops, published } = operations(async () => {}, 'initech');
+    const { operation } = await ops.submit(principal, request, null, 5_000);
+    expect(operation.status).toBe('SUCCEEDED');
+    expect(published.map((e) => [e.organization, e.type, e.subject, e.data.principalOrganization])).toEqual([
+      ['acme', 'operation.succeeded', operation.id, null],
+      ['initech', 'operation.succeeded', operation.id, 'acme'],
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import { isActive, operationSchema, terminalStatuses, type Operation, type Opera
 import { backoffMs } from './durable.ts';
 import type { Principal } from '../runtime/auth.ts';
 import type { Audit } from './audit.ts';
+import type { Events } from './events.ts';
 import { ownerOf, type KindContext, type OperationKindDefinition, type PlannedOperation } from './kinds/kind.ts';
 import { authorize } from './permissions.ts';
 import { isUndoPending, type SagaOutcome, type SagaRunner } from './saga.ts';
@@ -15,6 +16,8 @@ export interface OperationsDeps {
   kindOf(kind: OperationRequest['kind']): OperationKindDefinition;
   saga: SagaRunner;
   audit: Audit;
+  /** Events out (CloudEvents on `infra.v1.events.<org>.…`); absent: none published. */
+  events?: Events;
   log: Logger;
   replicaId: string;
   leaseMs: number;
@@ -115,6 +118,26 @@ export function createOperations(deps: OperationsDeps) {
     if (owner !== op.organization) await deps.audit.record({ ...event, organization: owner, principalOrganization: op.organization });
   }
 
+  /** `operation.succeeded` / `operation.failed` for its organisation, and for the project's owner when a partner acted. */
+  async function publishOutcome(op: Operation): Promise<void> {
+    if (!deps.events) return;
+    const owner = ownerOf(op);
+    const data = (principalOrganization: string | null) => ({
+      operationId: op.id,
+      kind: op.kind,
+      status: op.status,
+      projectId: op.projectId,
+      principal: op.principal,
+      principalOrganization,
+      target: op.target,
+      placements: placementsOfOp(op),
+      error: op.error ? { code: op.error.code, message: op.error.message } : null,
+    });
+    const type = op.status === 'SUCCEEDED' ? 'operation.succeeded' : 'operation.failed';
+    await deps.events.publish(op.organization, type, op.id, data(null));
+    if (owner !== op.organization) await deps.events.publish(owner, type, op.id, data(op.organization));
+  }
+
   function start(op: Operation, work: Promise<SagaOutcome>): Promise<Operation> {
     const p = work
       .then(async ({ operation: done, lost }) => {
@@ -123,6 +146,7 @@ export function createOperations(deps: OperationsDeps) {
           // the operation's end, and the outcome for what it was about (the member, the network…)
           await auditOperation(done, 'operation.finished', done.status, done.error?.message ?? null);
           await auditOperation(done, deps.kindOf(done.kind).action, done.status, done.error?.message ?? null);
+          await publishOutcome(done);
         }
         return lost ? ((await store.getOperation(done.id))?.operation ?? done) : done;
       })

@@ -100,8 +100,9 @@ const JS_DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$J
  * The components of a deployment and exactly what each may do on NATS:
  * - an adapter subscribes to its own region's subjects and answers what it received, nothing else;
  * - a subgraph publishes only the adapter reads it makes (every region) and the controller's subjects;
- * - the controller publishes every adapter verb (it alone writes), the audit stream (it alone writes
- *   audit), its KV buckets and the JetStream API, less deleting, purging or changing streams;
+ * - the controller publishes every adapter verb (it alone writes), the audit and events streams (it
+ *   alone writes audit and events), its KV buckets and the JetStream API, less deleting, purging or
+ *   changing streams;
  * - the gateway publishes only to the subgraphs and `$SRV` (readiness).
  */
 export function componentPermissions(regions: NatsTopology['regions']): Map<string, NatsUser['permissions']> {
@@ -124,7 +125,13 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
   }
   out.set('controller', {
     publish: {
-      allow: [...everyVerb, `${SUBJECT_ROOT}.audit.>`, ...Object.values(Bucket).map((b) => `$KV.${b}.>`), '$JS.API.>'],
+      allow: [
+        ...everyVerb,
+        `${SUBJECT_ROOT}.audit.>`,
+        `${SUBJECT_ROOT}.events.>`,
+        ...Object.values(Bucket).map((b) => `$KV.${b}.>`),
+        '$JS.API.>',
+      ],
       deny: JS_DESTRUCTIVE,
     },
     subscribe: { allow: [`${SUBJECT_ROOT}.controller.>`, ...srv(CONTROLLER_SERVICE_NAME), inbox('controller')] },

@@ -166,8 +166,18 @@ export const systemConfigSchema = z.object({
       audit: z
         .object({ maxAgeDays: z.number().int().min(1).default(400), maxBytes: z.number().int().min(1_048_576).default(1_073_741_824) })
         .default({ maxAgeDays: 400, maxBytes: 1_073_741_824 }),
+      /** The events stream (`infra.v1.events.>`): kept this long and this large for subscribers to replay. */
+      events: z
+        .object({ maxAgeDays: z.number().int().min(1).default(30), maxBytes: z.number().int().min(1_048_576).default(268_435_456) })
+        .default({ maxAgeDays: 30, maxBytes: 268_435_456 }),
     })
-    .default({ replicas: 1, undoRetrySeconds: 60, operationHistoryDays: 30, audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 } }),
+    .default({
+      replicas: 1,
+      undoRetrySeconds: 60,
+      operationHistoryDays: 30,
+      audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 },
+      events: { maxAgeDays: 30, maxBytes: 268_435_456 },
+    }),
   gateway: z
     .object({
       host: z.string().default('127.0.0.1'),

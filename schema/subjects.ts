@@ -94,6 +94,21 @@ export function auditSubject(organization: string): string {
 export function auditWildcard(): string {
   return `${SUBJECT_ROOT}.audit.>`;
 }
+/**
+ * The events stream (CloudEvents, kept so subscribers can replay): `infra.v1.events.<org>.<type>`, e.g.
+ * `infra.v1.events.acme.operation.succeeded`. One subject tree per organisation: a subscriber allowed
+ * `infra.v1.events.acme.>` sees acme's events only.
+ */
+export const EVENTS_STREAM = 'INFRAFED_EVENTS';
+export function eventSubject(organization: string, type: string): string {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(organization))
+    throw new Error(`invalid organization for a NATS subject: ${JSON.stringify(organization)}`);
+  if (!/^[a-z]+(\.[a-z_]+)*$/.test(type)) throw new Error(`invalid event type for a NATS subject: ${JSON.stringify(type)}`);
+  return `${SUBJECT_ROOT}.events.${organization}.${type}`;
+}
+export function eventsWildcard(): string {
+  return `${SUBJECT_ROOT}.events.>`;
+}
 export const CONTROLLER_SERVICE_NAME = 'infrafed-controller';
 
 /** NATS headers infrafed sets on requests. */

@@ -3,7 +3,15 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { graphqlReplySchema } from '../../schema/contracts/graphql.ts';
 import { projectResolveReply } from '../../schema/operations.ts';
 import { readAuditReply } from '../../schema/audit.ts';
-import { controllerAuditSubject, controllerProjectSubject, subgraphSubject, type SubgraphName } from '../../schema/subjects.ts';
+import {
+  controllerAuditSubject,
+  controllerProjectSubject,
+  EVENTS_STREAM,
+  subgraphSubject,
+  type SubgraphName,
+} from '../../schema/subjects.ts';
+import { cloudEventSchema } from '../../schema/events.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { requestJson } from '../../runtime/nats/request.ts';
 import { graphqlClient, onboard } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
@@ -134,6 +142,31 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     );
     expect(page.errors).toBeUndefined();
     expect(page.data?.auditEvents.events.filter((e) => e.kind === 'forged' || e.principal === 'mallory')).toEqual([]);
+  });
+
+  it("keeps each organisation's events under its own subjects: nothing of the victim's under another organisation's", async () => {
+    const jsm = await jetstreamManager(nc);
+    const under = async (organization: string) => {
+      const found: { subject: string; organization: string; data: Record<string, unknown> }[] = [];
+      for (let seq = 1; ;) {
+        const msg = await jsm.direct
+          .getMessage(EVENTS_STREAM, { seq, next_by_subj: `infra.v1.events.${organization}.>` })
+          .catch(() => null);
+        if (!msg) return found;
+        const event = cloudEventSchema.parse(msg.json());
+        found.push({ subject: msg.subject, organization: event.infrafedorganization, data: event.data });
+        seq = msg.seq + 1;
+      }
+    };
+    const victims = await under('acme-iso');
+    // the victim's project creation is among its own events
+    expect(victims.some((e) => e.data.projectId === projectId && e.data.kind === 'CREATE_PROJECT')).toBe(true);
+    for (const other of ['globex-iso', 'initech-iso']) {
+      const theirs = await under(other);
+      expect(theirs.every((e) => e.organization === other)).toBe(true);
+      // (alice is the victim's owner: none of her operations is told to another organisation)
+      expect(theirs.filter((e) => e.data.principal === 'alice')).toEqual([]);
+    }
   });
 
   it("leaves the victim's objects as they were on Keystone and Neutron", async () => {

@@ -3,7 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { headers as natsHeaders } from '@nats-io/nats-core';
 import { pino } from 'pino';
 import { getOperationReply, submitOperationReply, type Operation } from '../../schema/operations.ts';
-import { controllerSubject } from '../../schema/subjects.ts';
+import { controllerSubject, EVENTS_STREAM } from '../../schema/subjects.ts';
 import { createTokenVerifier, signLocalToken, type AuthConfig } from '../../runtime/auth.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { decodeReply } from '../../runtime/nats/wire.ts';
@@ -11,6 +11,9 @@ import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackA
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { createController, type Controller } from '../../controller/createController.ts';
 import { openAudit } from '../../controller/audit.ts';
+import { openEvents } from '../../controller/events.ts';
+import { cloudEventSchema, operationEventDataSchema, type CloudEvent } from '../../schema/events.ts';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { openLedger } from '../../controller/ledger.ts';
 import { openControllerStore, type ControllerStore } from '../../controller/store.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
@@ -53,6 +56,7 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       store,
       ledger: await openLedger(nc),
       audit: await openAudit(nc, { log: silent }),
+      events: await openEvents(nc, { log: silent }),
       verifyToken: createTokenVerifier(auth),
       placements: [
         { region: 'sto', platform: 'openstack' },
@@ -89,6 +93,45 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       code: 'IDEMPOTENCY_KEY_REUSED',
     });
     expect(await keystoneAdmin(keystone.url).projectsTagged(`ifd-project=${first.operation.projectId}`)).toHaveLength(1);
+  });
+
+  it('publishes each operation outcome once as a CloudEvent on infra.v1.events.<org>.operation.<outcome>, replayable', async () => {
+    const jsm = await jetstreamManager(nc);
+    const first = await submit({
+      kind: 'CREATE_PROJECT',
+      input: { name: 'evented', description: '', placements: [{ region: 'sto', platform: 'openstack' }] },
+    });
+    expect(first.operation.status).toBe('SUCCEEDED');
+    // a subscriber of acme's events replays them from the stream (a direct get by subject)
+    const events: CloudEvent[] = [];
+    for (let seq = 1; ;) {
+      const msg = await jsm.direct.getMessage(EVENTS_STREAM, { seq, next_by_subj: 'infra.v1.events.acme.>' }).catch(() => null);
+      if (!msg) break;
+      events.push(cloudEventSchema.parse(msg.json()));
+      seq = msg.seq + 1;
+    }
+    const mine = events.filter((e) => e.subject === first.operation.id);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({
+      specversion: '1.0',
+      type: 'io.infrafed.operation.succeeded',
+      source: 'infrafed/controller',
+      infrafedorganization: 'acme',
+      datacontenttype: 'application/json',
+    });
+    expect(operationEventDataSchema.parse(mine[0]?.data)).toMatchObject({
+      operationId: first.operation.id,
+      kind: 'CREATE_PROJECT',
+      status: 'SUCCEEDED',
+      principal: 'alice',
+      principalOrganization: null,
+      target: { type: 'project', id: first.operation.projectId },
+      placements: ['sto/openstack'],
+      error: null,
+    });
+    // nothing of acme's under another organisation's subjects
+    const others = await jsm.direct.getMessage(EVENTS_STREAM, { seq: 1, next_by_subj: 'infra.v1.events.globex.>' }).catch(() => null);
+    expect(others).toBeNull();
   });
 
   it('returns the first operation for a replayed delete too, though the project is gone by then', async () => {

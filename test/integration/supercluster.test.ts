@@ -227,7 +227,7 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
    * Every component against the same probes: what it publishes is refused unless it is what it uses. The
    * expectations are written out here, not taken from the generator, so a too-wide permission fails.
    */
-  it('refuses every component what it does not use: adapter writes, adapter reads of others, audit, destroying streams', async () => {
+  it('refuses every component what it does not use: adapter writes, adapter reads of others, audit, events, destroying streams', async () => {
     const probes = {
       adapterWrite: 'infra.v1.sto.okd.rule.apply',
       projectList: 'infra.v1.osl.okd.project.list',
@@ -235,6 +235,7 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       quotaGet: 'infra.v1.lla.okd.quota.get',
       healthCheck: 'infra.v1.sto.okd.health.check',
       audit: 'infra.v1.audit.acme',
+      events: 'infra.v1.events.acme.operation.succeeded',
       controller: 'infra.v1.controller.operation.submit',
       subgraph: 'infra.v1.subgraph.identity.graphql',
       deleteAuditStream: '$JS.API.STREAM.DELETE.INFRAFED_AUDIT',
@@ -250,7 +251,7 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       'subgraph-quota': ['quotaGet', 'controller'],
       'subgraph-catalog': ['healthCheck', 'controller'],
       gateway: ['subgraph'],
-      controller: ['adapterWrite', 'projectList', 'ruleList', 'quotaGet', 'healthCheck', 'audit', 'ownBucket'],
+      controller: ['adapterWrite', 'projectList', 'ruleList', 'quotaGet', 'healthCheck', 'audit', 'events', 'ownBucket'],
     };
     const refused: Record<string, string[]> = {};
     for (const [component, mayUse] of Object.entries(allowed)) {

@@ -64,6 +64,7 @@ describe('durable control state under failures (three JetStream servers, two con
       'KV_infrafed_entitlements',
       'KV_infrafed_ledger',
       'INFRAFED_AUDIT',
+      'INFRAFED_EVENTS',
     ];
     for (const name of streams) {
       const info = await jsm.streams.info(name);
