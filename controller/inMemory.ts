@@ -44,6 +44,7 @@ export function memoryStore(): ControllerStore & { operationWrites: Operation[] 
     async unmarkActive() {},
     getProject: async (id) => structuredClone(projects.get(id) ?? null),
     listProjects: async (organization) => [...projects.values()].filter((p) => !organization || p.organization === organization),
+    ownsProjects: async (organization) => [...projects.values()].some((p) => p.organization === organization),
     async changeProject(id, change) {
       keep(projects, id, change(structuredClone(projects.get(id) ?? null)));
       return structuredClone(projects.get(id) ?? null);

@@ -16,7 +16,6 @@ export type AllocationKey = string;
 
 const amounts = z.partialRecord(z.string(), z.number());
 
-/** A limit found on a platform that differs from the one recorded (changed behind infrafed's back). */
 /** A limit on a platform that differs from what infrafed recorded; `recorded` null: infrafed never set it (a platform default). */
 export const driftSchema = z.object({
   key: z.string(),
@@ -224,9 +223,8 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
      * Replaces them; with `ifVersion`, only if the stored revision is still that one (compare-and-set; 0:
      * only if never set), else PRECONDITION_FAILED. Answers the new version.
      */
-    async setEntitlements(entitlements: Omit<Entitlements, 'version'> & { version?: number }, ifVersion?: number): Promise<number> {
-      const { version: _drop, ...value } = entitlements;
-      const key = entitlements.organization;
+    async setEntitlements(value: Omit<Entitlements, 'version'>, ifVersion?: number): Promise<number> {
+      const key = value.organization;
       if (ifVersion === undefined) return entitlementsKv.put(key, encodeJson(value));
       try {
         return ifVersion === 0

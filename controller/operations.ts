@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isActive, operationSchema, terminalStatuses, type Operation, type OperationRequest } from '../schema/operations.ts';
+import { isActive, terminalStatuses, type Operation, type OperationRequest, type OperationView } from '../schema/operations.ts';
 import { backoffMs } from './durable.ts';
 import type { Principal } from '../runtime/auth.ts';
 import type { Audit } from './audit.ts';
 import type { Events } from './events.ts';
 import { ownerOf, type KindContext, type OperationKindDefinition, type PlannedOperation } from './kinds/kind.ts';
 import { authorize } from './permissions.ts';
-import { isUndoPending, type SagaOutcome, type SagaRunner } from './saga.ts';
+import { isUndoPending, readBackWrite, type SagaOutcome, type SagaRunner } from './saga.ts';
 import { sha256 } from './store.ts';
 
 export interface OperationsDeps {
@@ -50,7 +50,6 @@ export function newOperation(
     principal: principal.subject,
     projectId: planned.projectId,
     resourceId: planned.resourceId,
-    target: null,
     projectOwner: planned.owner,
     request,
     requestHash: ids.requestHash,
@@ -95,6 +94,11 @@ export function createOperations(deps: OperationsDeps) {
   /** The undo retries running in this replica (at most `MAX_UNDO_RETRIES`). */
   const retrying = new Set<string>();
 
+  /** What the operation is about (its kind derives it from the request and, for a removal, the steps). */
+  const targetOf = (op: Operation) => deps.kindOf(op.kind).target(op as never);
+  /** An operation as callers see it: the record and its target. */
+  const view = (op: Operation): OperationView => ({ ...op, target: targetOf(op) });
+
   /**
    * An event of an operation in its organisation's log, and in the owning organisation's too when a
    * partner acts on a project shared with it (naming the partner as the principal's organisation).
@@ -111,7 +115,7 @@ export function createOperations(deps: OperationsDeps) {
       decision: 'allowed' as const,
       result,
       reason,
-      target: deps.kindOf(op.kind).target(op as never),
+      target: targetOf(op),
     };
     await deps.audit.record(event);
     const owner = ownerOf(op);
@@ -129,7 +133,7 @@ export function createOperations(deps: OperationsDeps) {
       projectId: op.projectId,
       principal: op.principal,
       principalOrganization,
-      target: op.target,
+      target: targetOf(op),
       placements: placementsOfOp(op),
       error: op.error ? { code: op.error.code, message: op.error.message } : null,
     });
@@ -191,7 +195,6 @@ export function createOperations(deps: OperationsDeps) {
    * landed: the record is read back, and adopted when it is this write.
    */
   async function markAccepted(op: Operation, revision: number): Promise<{ revision: number; sentAt: number } | null | Error> {
-    const expected = JSON.stringify(operationSchema.parse(structuredClone(op)));
     let lastError: unknown = null;
     for (let attempt = 0; attempt < ACCEPT_WRITE_ATTEMPTS; attempt++) {
       if (attempt > 0) await sleep(backoffMs(attempt - 1, 200, 3_000));
@@ -202,11 +205,9 @@ export function createOperations(deps: OperationsDeps) {
       } catch (error) {
         lastError = error;
         log.warn({ err: error, operationId: op.id, attempt }, 'accepted record not confirmed; reading it back');
-        const current = await store.getOperation(op.id).catch(() => undefined);
-        if (current === undefined || (current !== null && current.revision === revision)) continue; // unread, or not written
-        if (current === null) return null;
-        // (both parsed: the same key order)
-        return JSON.stringify(operationSchema.parse(current.operation)) === expected ? { revision: current.revision, sentAt } : null;
+        const landed = await readBackWrite(store, op, revision);
+        if (landed === undefined) continue; // not written, or unreadable now: write again
+        return landed === null ? null : { revision: landed, sentAt };
       }
     }
     return lastError instanceof Error ? lastError : new Error(String(lastError));
@@ -235,7 +236,7 @@ export function createOperations(deps: OperationsDeps) {
       if (existingId) await store.releaseIdempotencyKey(principal.organization, idempotencyKey, existingId);
     }
     const planned = await kind.plan(ctx, principal, request);
-    const op: Operation = newOperation(principal, request, planned, {
+    const op = newOperation(principal, request, planned, {
       id: ctx.newId('op'),
       action: kind.action,
       requestHash,
@@ -243,7 +244,6 @@ export function createOperations(deps: OperationsDeps) {
       owner: deps.replicaId,
       leaseMs: deps.leaseMs,
     });
-    op.target = kind.target(op as never);
     let revision = await store.createOperation(op);
     // from here every failure removes the record (or, if this replica dies, a sweeper undoes what it owns)
     if (idempotencyKey) {
@@ -363,8 +363,14 @@ export function createOperations(deps: OperationsDeps) {
   }
 
   return {
-    submit,
-    get,
+    submit: async (...args: Parameters<typeof submit>) => {
+      const { operation, replayed } = await submit(...args);
+      return { operation: view(operation), replayed };
+    },
+    get: async (principal: Principal, id: string) => {
+      const found = await get(principal, id);
+      return found && view(found);
+    },
     sweep,
     /** Operations in flight in this replica finish (bounded by their adapter timeouts). */
     settled: () => Promise.allSettled([...running.values()]),

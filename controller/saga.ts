@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { operationSchema } from '../schema/operations.ts';
 import { backoffMs } from './durable.ts';
 import { settleObjects } from './reservations.ts';
+import type { ControllerStore } from './store.ts';
 
 /** How an operation's run ended: `lost` when this replica stopped owning it before the end. */
 export interface SagaOutcome {
@@ -79,15 +80,12 @@ export function ownership(deps: SagaDeps, op: Operation, revision: number, claim
       } catch (error) {
         if (error instanceof LeaseLost) throw error;
         // unknown outcome: it may have been written
-        const current = await ctx.store.getOperation(op.id).catch(() => null);
-        if (current && current.revision !== rev) {
-          // (the stored record is parsed, so the snapshot is parsed too: the same key order)
-          if (JSON.stringify(current.operation) === JSON.stringify(operationSchema.parse(snapshot))) {
-            rev = current.revision;
-            trustedUntil = sent + leaseMs * SELF_TRUST;
-            return;
-          }
-          throw (lost = new LeaseLost(`operation ${op.id}: another replica wrote it`));
+        const landed = await readBackWrite(ctx.store, snapshot, rev);
+        if (landed === null) throw (lost = new LeaseLost(`operation ${op.id}: another replica wrote it`));
+        if (landed !== undefined) {
+          rev = landed;
+          trustedUntil = sent + leaseMs * SELF_TRUST;
+          return;
         }
         log.warn({ err: error, operationId: op.id, attempt }, 'operation record not written; trying again');
         await sleep(backoffMs(attempt, 100, 2_000));
@@ -125,6 +123,22 @@ export function ownership(deps: SagaDeps, op: Operation, revision: number, claim
   return { save, check, release: () => clearInterval(heartbeat) };
 }
 export type Ownership = ReturnType<typeof ownership>;
+
+/**
+ * After a write of an operation record whose answer was lost (JetStream failing over): its new revision
+ * when the stored record is that write, null when another write is there (or the record is gone),
+ * undefined when it was not written or cannot be read now (try the write again).
+ */
+export async function readBackWrite(store: ControllerStore, snapshot: Operation, revision: number): Promise<number | null | undefined> {
+  const current = await store.getOperation(snapshot.id).catch(() => undefined);
+  if (current === undefined) return undefined;
+  if (current === null) return null;
+  if (current.revision === revision) return undefined;
+  // (both parsed: the same key order)
+  return JSON.stringify(operationSchema.parse(current.operation)) === JSON.stringify(operationSchema.parse(snapshot))
+    ? current.revision
+    : null;
+}
 
 /**
  * Steps that must be undone: those that succeeded, whose undo failed before, or whose outcome is unknown

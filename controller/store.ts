@@ -32,6 +32,8 @@ export interface ControllerStore {
   getProject(id: string): Promise<ProjectRecord | null>;
   /** Every project an organisation owns, or every project (a scan of the index). */
   listProjects(organization?: string): Promise<ProjectRecord[]>;
+  /** Whether the organisation holds a project name (owns a project, or is creating one): one key looked at. */
+  ownsProjects(organization: string): Promise<boolean>;
   /**
    * Changes a project record with compare-and-set (read again on a lost race): `change` gets the record
    * (null: none) and returns the new one, null to remove it, or undefined to leave it. Returns what is stored.
@@ -170,6 +172,10 @@ export async function openControllerStore(nc: NatsConnection, options: StoreOpti
         if (organization === undefined || record.organization === organization) out.push(record);
       }
       return out;
+    },
+    async ownsProjects(organization) {
+      for await (const _key of await projects.keys(`name.${organization}.*`)) return true;
+      return false;
     },
     changeProject: (id, change) => casUpdate(projects, `project.${id}`, parseProject, change, encodeJson),
     async putShare(partner, entry) {

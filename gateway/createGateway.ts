@@ -2,7 +2,7 @@ import { createGatewayRuntime, type GatewayPlugin } from '@graphql-hive/gateway-
 import type { NatsConnection } from '@nats-io/nats-core';
 import { isAsyncIterable } from '@graphql-tools/utils';
 import { useOnResolve } from '@envelop/on-resolve';
-import { GraphQLError, responsePathAsArray } from 'graphql';
+import { getNamedType, GraphQLError, isLeafType, responsePathAsArray } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
@@ -95,6 +95,8 @@ export function createGateway(deps: GatewayDeps) {
   // where each field of each entity of the answer sits (`Project:prj_…:quotas` → its paths), recorded as
   // it resolves: an entity's error from another subgraph goes to the client's own path of that field
   const entityPaths = useOnResolve<InfrafedGatewayContext>(({ root, info, context }) => {
+    // only fields that hold objects can lack a region's part (a scalar is there or an error of its own)
+    if (isLeafType(getNamedType(info.returnType))) return;
     const id = (root as { id?: unknown } | null)?.id;
     if (typeof id !== 'string' || !context.infrafedEntityPaths) return;
     const path = responsePathAsArray(info.path);

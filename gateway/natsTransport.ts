@@ -21,6 +21,8 @@ export interface InfrafedGatewayContext {
    * gateway adds them to the response.
    */
   infrafedPartialErrors?: GraphQLError[];
+  /** The places (`placeKey`) those errors are at: one error per region, platform and code at each. */
+  infrafedPartialPlaces?: Set<string>;
   /**
    * Where each field of each entity of the client's answer sits (`Project:prj_…:quotas` → its response
    * paths), recorded as the gateway resolves them: a subgraph's error about entity `i` of an `_entities`
@@ -75,7 +77,10 @@ function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike,
         });
       }
       // one error per region, platform and code for each place of the answer (a field, or an entity's field)
-      if (ctx.infrafedPartialErrors.some((e) => placeKey(e) === placeKey(next))) continue;
+      const place = placeKey(next);
+      const places = (ctx.infrafedPartialPlaces ??= new Set());
+      if (places.has(place)) continue;
+      places.add(place);
       ctx.infrafedPartialErrors.push(next);
     } else kept.push(error);
   }

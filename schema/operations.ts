@@ -154,11 +154,6 @@ export const operationSchema = z.object({
   projectId: projectIdSchema.nullable(),
   /** The network or access rule the operation is about, when it is about one. */
   resourceId: z.string().nullable().default(null),
-  /**
-   * What the operation is about, as its audit events name it: the user or group and the role given, the
-   * partner and its level, the network, rule, region or project.
-   */
-  target: z.object({ type: z.string(), id: z.string(), role: z.string().nullable() }).nullable().default(null),
   /** The organisation that owns the project (a partner's operation is on the owner's project); adapters act only on its natives. */
   projectOwner: organizationIdSchema.nullable().default(null),
   /** CREATE_PROJECT in an organisation with project defaults: the quota limits each placement gets. */
@@ -202,9 +197,18 @@ export const submitOperationRequest = z.object({
   waitMs: z.number().int().min(0).max(30_000).default(8_000),
 });
 export type SubmitOperationRequest = z.infer<typeof submitOperationRequest>;
-export const submitOperationReply = z.object({ operation: operationSchema, replayed: z.boolean() });
+/**
+ * An operation as the controller answers it: the record, with what it is about (derived by its kind from
+ * the request and the steps, as its audit events name it: the user or group and the role given or held
+ * before a removal, the partner and its level, the network, rule, region or project).
+ */
+export const operationViewSchema = operationSchema.extend({
+  target: z.object({ type: z.string(), id: z.string(), role: z.string().nullable() }).nullable(),
+});
+export type OperationView = z.infer<typeof operationViewSchema>;
+export const submitOperationReply = z.object({ operation: operationViewSchema, replayed: z.boolean() });
 export const getOperationRequest = z.object({ id: operationIdSchema });
-export const getOperationReply = z.object({ operation: operationSchema.nullable() });
+export const getOperationReply = z.object({ operation: operationViewSchema.nullable() });
 
 /** The controller's index of a project: which placements it has, so writes need no fan-out to find them. */
 export const projectRecordSchema = z.object({

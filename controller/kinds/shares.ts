@@ -17,7 +17,7 @@ export const SHARE_PROJECT = defineKind({
     if (partner === record.organization)
       throw badUserInput([{ path: 'partner', message: 'a project cannot be shared with its own organisation', value: partner }]);
     // an organisation the system knows: onboarded (entitlements set) or owning a project
-    const known = (await ctx.ledger.entitlementsOf(partner)).version > 0 || (await ctx.store.listProjects(partner)).length > 0;
+    const known = (await ctx.ledger.entitlementsOf(partner)).version > 0 || (await ctx.store.ownsProjects(partner));
     if (!known) throw new InfrafedError(ErrorCode.NOT_FOUND, `organisation ${partner} not found`, { organization: partner });
     return { projectId: record.projectId, owner: record.organization, placements: [], resourceId: request.input.partner };
   },

@@ -11,7 +11,7 @@ import {
   removeMemberInput,
   revokeShareInput,
   shareProjectInput,
-  type Operation,
+  type OperationView,
   type OperationRequest,
 } from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
@@ -43,8 +43,8 @@ function toProjectView(placements: ProjectPlacement[]): ProjectView {
   };
 }
 
-function toOperationView(op: Operation) {
-  const err = (e: Operation['error']) =>
+function toOperationView(op: OperationView) {
+  const err = (e: OperationView['error']) =>
     e
       ? {
           code: e.code,

@@ -5,7 +5,7 @@ import {
   projectResolveReply,
   shareListReply,
   submitOperationReply,
-  type Operation,
+  type OperationView,
   type OperationRequest,
 } from '../../schema/operations.ts';
 import { entitlementReply, type SetEntitlementsInput } from '../../schema/entitlements.ts';
@@ -38,7 +38,7 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     call: ControllerCallOptions,
   ): Promise<z.infer<S>> => requestJson(nc, subject, body, reply, { timeoutMs, deadline: call.deadline, headers: call.headers, target });
   return {
-    async submit(request: OperationRequest, call: ControllerCallOptions): Promise<{ operation: Operation; replayed: boolean }> {
+    async submit(request: OperationRequest, call: ControllerCallOptions): Promise<{ operation: OperationView; replayed: boolean }> {
       // `Prefer: respond-async`: the caller wants the operation back at once, still running
       const waitMs = /\brespond-async\b/i.test(call.headers[Header.prefer] ?? '') ? 0 : options.waitMs;
       return ask(controllerSubject('submit'), { request, waitMs }, submitOperationReply, waitMs + 2_000, call);
@@ -66,7 +66,7 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
       return ask(controllerAuditSubject(), request, auditListReply, 5_000, call);
     },
-    async get(id: string, call: ControllerCallOptions): Promise<Operation | null> {
+    async get(id: string, call: ControllerCallOptions): Promise<OperationView | null> {
       const reply = await ask(controllerSubject('get'), { id }, getOperationReply, 2_000, call);
       return reply.operation;
     },

@@ -3,7 +3,7 @@ import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
 import { callerHeaders } from '../../schema/contracts/graphql.ts';
 import { ErrorCode, InfrafedError, publicExtensions } from '../../schema/errors.ts';
-import type { Operation, OperationRequest } from '../../schema/operations.ts';
+import type { OperationRequest, OperationView } from '../../schema/operations.ts';
 import { Header } from '../../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
 import type { AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
@@ -67,7 +67,7 @@ export async function submitOperation(
   ctx: SubgraphContext,
   info: GraphQLResolveInfo,
   request: OperationRequest,
-): Promise<Operation> {
+): Promise<OperationView> {
   const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
   if (operation.status === 'FAILED' && operation.error) {
     const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {

@@ -200,7 +200,6 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       principal: 'alice',
       projectId,
       resourceId: null,
-      target: null,
       projectOwner: 'acme',
       quotaDefaults: null,
       objects: null,

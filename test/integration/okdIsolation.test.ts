@@ -7,6 +7,7 @@ import {
   type AdapterRequest,
 } from '../../runtime/nats/adapterClient.ts';
 import { startOkdEmulator, type OkdEmulator } from '../../platforms/okd/emulator.ts';
+import { accessRuleInput, fromAccessRuleInput } from '../../schema/network.ts';
 import type { OkdAdapter } from '../../adapters/okd/createOkdAdapter.ts';
 import { startOkdAdapter } from '../harness/adapter.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
@@ -136,5 +137,28 @@ describe('OKD adapter: organisations apart on the cluster', () => {
     // its owner setting it to none removes it
     await call('quota', 'set', { projectId: ACME, owner: 'acme', limits: { cores: null } });
     expect(quota()).toBeUndefined();
+  });
+
+  it("cannot change the description of another organisation's rule (the adapter may now update NetworkPolicies)", async () => {
+    const rule = fromAccessRuleInput(
+      accessRuleInput.parse({
+        direction: 'ingress',
+        protocol: 'tcp',
+        ports: { from: 443 },
+        remoteCidr: '192.0.2.0/24',
+        description: 'acme web',
+      }),
+    );
+    await call('rule', 'apply', { projectId: ACME, owner: 'acme', rule });
+    const annotation = () =>
+      (api.objects('networkpolicies', `ifd-${ACME.replace('_', '-')}`) as { metadata: { annotations?: Record<string, string> } }[]).map(
+        (p) => p.metadata.annotations?.['infrafed.io/description'],
+      );
+    expect(annotation()).toEqual(['acme web']);
+    // acme-ops names acme's project as its own, with the same rule and another description: nothing changes
+    expect(
+      await failure(call('rule', 'apply', { projectId: ACME, owner: 'acme-ops', rule: { ...rule, description: 'taken' } })),
+    ).toMatchObject({ code: 'NOT_FOUND' });
+    expect(annotation()).toEqual(['acme web']);
   });
 });
