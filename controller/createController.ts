@@ -11,6 +11,7 @@ import {
   getOperationReply,
   getOperationRequest,
   idempotencyKeySchema,
+  internalKinds,
   projectResolveReply,
   projectResolveRequest,
   shareListReply,
@@ -28,9 +29,34 @@ import {
   controllerEntitlementSubject,
   controllerProjectSubject,
   controllerShareSubject,
+  controllerPeopleSubject,
+  controllerQuotaSubject,
   controllerSubject,
+  PeopleVerb,
+  QuotaVerb,
 } from '../schema/subjects.ts';
-import type { TokenVerifier } from '../runtime/auth.ts';
+import type { ProviderToken, TokenVerifier } from '../runtime/auth.ts';
+import {
+  createdInvitationReply,
+  createInvitationInput,
+  createRuleInput,
+  invitationCancelInput,
+  invitationDecisionInput,
+  invitationListInput,
+  invitationPageReply,
+  invitationReply,
+  memberListInput,
+  memberPageReply,
+  memberReply,
+  removeMemberInput,
+  ruleIdSchema,
+  ruleListReply,
+  ruleReply,
+  sessionExchangeInput,
+  sessionExchangeReply,
+  setMemberRoleInput,
+} from '../schema/people.ts';
+import { z } from 'zod';
 import { requestAdapter } from '../runtime/nats/adapterClient.ts';
 import { parseUserInput } from '../runtime/problems.ts';
 import { endpoint, startService } from '../runtime/nats/service.ts';
@@ -42,7 +68,18 @@ import type { KindContext } from './kinds/kind.ts';
 import type { QuotaLedger } from './ledger.ts';
 import { createOperations } from './operations.ts';
 import { authorize, targetOrganization } from './permissions.ts';
+import { createPeople, memoryPeopleStore, type PeopleDeps, type PeopleStore } from './people.ts';
 import { createSagaRunner } from './saga.ts';
+import { createQuotaRequests } from './quotaRequests.ts';
+import {
+  decideQuotaRequestInput,
+  quotaRequestListInput,
+  quotaRequestPageReply,
+  quotaRequestReply,
+  quotaTiersReply,
+  requestQuotaTierInput,
+  setQuotaTiersInput,
+} from '../schema/quotaRequests.ts';
 import type { ControllerStore } from './store.ts';
 
 export interface ControllerDeps {
@@ -53,6 +90,14 @@ export interface ControllerDeps {
   /** Events out; absent: none published (tests that do not look at them). */
   events?: Events;
   verifyToken: TokenVerifier;
+  /** Members, invitations and sign-in rules; absent: kept in memory (tests that do not look at them). */
+  people?: PeopleStore;
+  /** Quota tiers and tier requests; absent: kept in memory. */
+  requests?: PeopleStore;
+  /** Verifies an identity provider's token at sign-in (absent: no identity provider is configured). */
+  verifyProviderToken?: (authorization: string | null | undefined) => Promise<ProviderToken>;
+  /** Signs sessions, their length, the providers' names, invitations' lengths (defaults: no sessions, 900 s, none, 7 days / 1 hour). */
+  sessions?: Partial<Pick<PeopleDeps, 'signSession' | 'sessionTtlSeconds' | 'providers' | 'invitations' | 'now'>>;
   /** The configured placements (region + platform). */
   placements: readonly Placement[];
   log: Logger;
@@ -121,7 +166,51 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     undoRetryMs: deps.undoRetryMs ?? 60_000,
   });
   const entitlements = createEntitlements({ ctx, audit: deps.audit, log });
-  const principalOf = (headers: { get(name: string): string } | undefined) => deps.verifyToken(headers?.get(Header.authorization));
+  const people = createPeople({
+    store: deps.people ?? memoryPeopleStore(),
+    projects: store,
+    audit: deps.audit,
+    events: deps.events,
+    log,
+    providers: deps.sessions?.providers ?? [],
+    signSession: deps.sessions?.signSession,
+    sessionTtlSeconds: deps.sessions?.sessionTtlSeconds ?? 900,
+    invitations: deps.sessions?.invitations ?? { ttlSeconds: 7 * 86_400, minTtlSeconds: 3600 },
+    now: deps.sessions?.now,
+    async submit(principal, request, key) {
+      const { operation } = await operations.submit(principal, request, key, 0);
+      return operation;
+    },
+  });
+  const quotaRequests = createQuotaRequests({
+    store: deps.requests ?? memoryPeopleStore(),
+    projects: store,
+    audit: deps.audit,
+    events: deps.events,
+    now: deps.sessions?.now,
+    async submit(principal, request, key) {
+      const { operation } = await operations.submit(principal, request, key, 0);
+      return operation;
+    },
+  });
+  type Headers = { get(name: string): string } | undefined;
+  /** The caller, its role as its grants say now (a session of a principal no longer a member is refused). */
+  const principalOf = async (headers: Headers) => people.effective(await deps.verifyToken(headers?.get(Header.authorization)));
+  /** The caller as its token says, also one that belongs to no organisation yet (answering invitations). */
+  const anyPrincipalOf = (headers: Headers) => deps.verifyToken(headers?.get(Header.authorization));
+  const peopleEndpoint = <Q extends z.ZodType, R extends z.ZodType>(
+    verb: PeopleVerb,
+    request: Q,
+    reply: R,
+    handle: (req: z.infer<Q>, headers: Headers) => Promise<z.infer<R>>,
+  ) =>
+    endpoint({
+      name: `people-${verb.replace('.', '-')}`,
+      subject: controllerPeopleSubject(verb),
+      request,
+      reply,
+      handle: (req, { headers }) => handle(req, headers),
+    });
 
   const service = await startService(
     deps.nc,
@@ -147,6 +236,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           const projectId = 'projectId' in req.request.input ? req.request.input.projectId : null;
           try {
             if (key !== null) parseUserInput(idempotencyKeySchema, key, 'header.Idempotency-Key');
+            if (internalKinds.includes(req.request.kind))
+              throw new InfrafedError(
+                ErrorCode.FORBIDDEN,
+                `${req.request.kind} is started by the controller only (an approved quota request)`,
+              );
             // accepted operations are audited when recorded (before their outcome), refusals here
             return await operations.submit(principal, req.request, key, waitMs);
           } catch (error) {
@@ -264,6 +358,75 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           if (!principal.platformAdmin) authorize(principal, Permission.readAudit);
           return deps.audit.list(organization, req);
         },
+      }),
+      peopleEndpoint(PeopleVerb.memberList, memberListInput, memberPageReply, async (req, h) =>
+        people.listMembers(await principalOf(h), req),
+      ),
+      peopleEndpoint(PeopleVerb.memberSet, setMemberRoleInput, memberReply, async (req, h) => people.setMember(await principalOf(h), req)),
+      peopleEndpoint(PeopleVerb.memberRemove, removeMemberInput, memberReply, async (req, h) =>
+        people.removeMember(await principalOf(h), req),
+      ),
+      peopleEndpoint(PeopleVerb.invitationCreate, createInvitationInput, createdInvitationReply, async (req, h) =>
+        people.createInvitation(await principalOf(h), req),
+      ),
+      peopleEndpoint(PeopleVerb.invitationList, invitationListInput, invitationPageReply, async (req, h) =>
+        people.listInvitations(await principalOf(h), req),
+      ),
+      peopleEndpoint(PeopleVerb.invitationCancel, invitationCancelInput, invitationReply, async (req, h) =>
+        people.cancelInvitation(await principalOf(h), req.id),
+      ),
+      peopleEndpoint(PeopleVerb.invitationAccept, invitationDecisionInput, invitationReply, async (req, h) =>
+        people.acceptInvitation(await anyPrincipalOf(h), req.id, req.secret),
+      ),
+      peopleEndpoint(PeopleVerb.invitationDecline, invitationDecisionInput, invitationReply, async (req, h) =>
+        people.declineInvitation(await anyPrincipalOf(h), req.id, req.secret),
+      ),
+      peopleEndpoint(PeopleVerb.ruleCreate, createRuleInput, ruleReply, async (req, h) => people.createRule(await principalOf(h), req)),
+      peopleEndpoint(PeopleVerb.ruleList, z.object({}), ruleListReply, async (_req, h) => people.listRules(await principalOf(h))),
+      peopleEndpoint(PeopleVerb.ruleDelete, z.object({ id: ruleIdSchema }), ruleReply, async (req, h) =>
+        people.deleteRule(await principalOf(h), req.id),
+      ),
+      peopleEndpoint(PeopleVerb.session, sessionExchangeInput, sessionExchangeReply, async (req, h) => {
+        if (!deps.verifyProviderToken) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'no identity provider is configured');
+        return people.session(await deps.verifyProviderToken(h?.get(Header.authorization)), req.organization ?? null);
+      }),
+      endpoint({
+        name: 'quota-tiers-get',
+        subject: controllerQuotaSubject(QuotaVerb.tiersGet),
+        request: z.object({}),
+        reply: quotaTiersReply,
+        async handle(_req, { headers }) {
+          await principalOf(headers);
+          return quotaRequests.tiers();
+        },
+      }),
+      endpoint({
+        name: 'quota-tiers-set',
+        subject: controllerQuotaSubject(QuotaVerb.tiersSet),
+        request: setQuotaTiersInput,
+        reply: quotaTiersReply,
+        handle: async (req, { headers }) => quotaRequests.setTiers(await principalOf(headers), req.tiers),
+      }),
+      endpoint({
+        name: 'quota-request-create',
+        subject: controllerQuotaSubject(QuotaVerb.request),
+        request: requestQuotaTierInput,
+        reply: quotaRequestReply,
+        handle: async (req, { headers }) => quotaRequests.request(await principalOf(headers), req),
+      }),
+      endpoint({
+        name: 'quota-request-decide',
+        subject: controllerQuotaSubject(QuotaVerb.decide),
+        request: decideQuotaRequestInput,
+        reply: quotaRequestReply,
+        handle: async (req, { headers }) => quotaRequests.decide(await principalOf(headers), req.id, req.approve, req.reason ?? null),
+      }),
+      endpoint({
+        name: 'quota-request-list',
+        subject: controllerQuotaSubject(QuotaVerb.list),
+        request: quotaRequestListInput,
+        reply: quotaRequestPageReply,
+        handle: async (req, { headers }) => quotaRequests.list(await principalOf(headers), req),
       }),
       endpoint({
         name: 'operation-get',

@@ -3,7 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { EVENT_TYPE_PREFIX, type CloudEvent } from '../schema/events.ts';
-import { EVENTS_STREAM, eventSubject, eventsWildcard } from '../schema/subjects.ts';
+import { EVENTS_STREAM, eventSubject, eventsWildcard, operatorEventSubject } from '../schema/subjects.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
 import { openStream } from './durable.ts';
 
@@ -31,8 +31,17 @@ export async function openEvents(nc: NatsConnection, options: EventsOptions) {
     num_replicas: options.replicas ?? 1,
   });
   return {
-    /** Publishes `type` (e.g. `operation.succeeded`) for the organisation; a failure is logged, never thrown. */
-    async publish(organization: string, type: string, subject: string | null, data: Record<string, unknown>): Promise<void> {
+    /**
+     * Publishes `type` (e.g. `operation.succeeded`) for the organisation (to the platform operators' subject
+     * instead with `toOperators`); a failure is logged, never thrown.
+     */
+    async publish(
+      organization: string,
+      type: string,
+      subject: string | null,
+      data: Record<string, unknown>,
+      to: { toOperators?: boolean } = {},
+    ): Promise<void> {
       const event: CloudEvent = {
         specversion: '1.0',
         id: ulid().toLowerCase(),
@@ -46,7 +55,8 @@ export async function openEvents(nc: NatsConnection, options: EventsOptions) {
       };
       try {
         // the event id is the message id: a publish repeated within the stream's window is stored once
-        await js.publish(eventSubject(organization, type), encodeJson(event), { msgID: event.id });
+        const where = to.toOperators ? operatorEventSubject(type) : eventSubject(organization, type);
+        await js.publish(where, encodeJson(event), { msgID: event.id });
       } catch (error) {
         options.log.error({ err: error, type, organization }, 'event not published');
       }

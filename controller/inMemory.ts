@@ -1,3 +1,4 @@
+import { InfrafedError } from '../schema/errors.ts';
 import { isActive, type Operation, type ProjectRecord } from '../schema/operations.ts';
 import type { Amounts } from '../schema/entitlements.ts';
 import type { KindContext } from './kinds/kind.ts';
@@ -159,4 +160,15 @@ export function memoryContext(
     newId: (prefix) => `${prefix}_${String(++n).padStart(26, '0')}`,
   };
   return { ctx, store, ledgerCalls: calls };
+}
+
+/** The InfrafedError a promise is refused with (the test fails when it is not refused, or with another error). */
+export async function refusal(promise: Promise<unknown>): Promise<InfrafedError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof InfrafedError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
 }

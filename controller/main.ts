@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { createTokenVerifier } from '../runtime/auth.ts';
+import { authConfigSchema, createProviderVerifier, createTokenVerifier, signSession } from '../runtime/auth.ts';
 import { loadSystemConfig, placementsOf } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
 import { createLogger } from '../runtime/log.ts';
@@ -11,6 +11,8 @@ import { openAudit } from './audit.ts';
 import { openEvents } from './events.ts';
 import { openLedger } from './ledger.ts';
 import { openControllerStore } from './store.ts';
+import { openJsonStore, openPeopleStore } from './people.ts';
+import { Bucket } from '../schema/subjects.ts';
 import { whenJetStreamAnswers } from './durable.ts';
 
 const log = createLogger('controller');
@@ -21,9 +23,12 @@ await runMain(log, async () => {
   const nc = await connectNats(natsOptionsOf(config, 'controller', `controller-${replicaId}`));
   const stopOps = await opsForComponent('controller', natsReady(nc));
   const { replicas } = config.controller;
-  const { store, ledger, audit, events } = await whenJetStreamAnswers(
+  const auth = authConfigSchema.parse(config.auth);
+  const { store, ledger, audit, events, people, requests } = await whenJetStreamAnswers(
     async () => ({
       store: await openControllerStore(nc, { replicas, operationHistoryDays: config.controller.operationHistoryDays }),
+      people: await openPeopleStore(nc, { replicas }),
+      requests: await openJsonStore(nc, Bucket.requests, { replicas }),
       ledger: await openLedger(nc, { replicas }),
       audit: await openAudit(nc, {
         log,
@@ -48,7 +53,16 @@ await runMain(log, async () => {
     ledger,
     audit,
     events,
-    verifyToken: createTokenVerifier(config.auth),
+    verifyToken: createTokenVerifier(config.auth, { allowUnaffiliated: true }),
+    people,
+    requests,
+    verifyProviderToken: auth.identityProviders.length ? createProviderVerifier(config.auth) : undefined,
+    sessions: {
+      providers: auth.identityProviders.map((p) => p.name),
+      signSession: auth.sessions ? (session) => signSession(config.auth, session) : undefined,
+      sessionTtlSeconds: auth.sessions?.ttlSeconds,
+      invitations: config.controller.invitations,
+    },
     placements: placementsOf(config),
     log,
     version: VERSION,

@@ -9,6 +9,8 @@ import {
   Bucket,
   CONTROLLER_SERVICE_NAME,
   SUBJECT_ROOT,
+  controllerPeopleSubject,
+  PeopleVerb,
   SubgraphName,
   subgraphServiceName,
 } from '../schema/subjects.ts';
@@ -103,7 +105,8 @@ const JS_DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$J
  * - the controller publishes every adapter verb (it alone writes), the audit and events streams (it
  *   alone writes audit and events), its KV buckets and the JetStream API, less deleting, purging or
  *   changing streams;
- * - the gateway publishes only to the subgraphs and `$SRV` (readiness).
+ * - the gateway publishes only to the subgraphs, `$SRV` (readiness) and the controller's sign-in (an
+ *   identity provider's token exchanged for a session).
  */
 export function componentPermissions(regions: NatsTopology['regions']): Map<string, NatsUser['permissions']> {
   const out = new Map<string, NatsUser['permissions']>();
@@ -153,7 +156,7 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
     });
   }
   out.set('gateway', {
-    publish: { allow: [`${SUBJECT_ROOT}.subgraph.>`, '$SRV.>'] },
+    publish: { allow: [`${SUBJECT_ROOT}.subgraph.>`, '$SRV.>', controllerPeopleSubject(PeopleVerb.session)] },
     subscribe: { allow: [inbox('gateway')] },
   });
   return out;

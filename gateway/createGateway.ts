@@ -5,8 +5,9 @@ import { useOnResolve } from '@envelop/on-resolve';
 import { getNamedType, GraphQLError, isLeafType, responsePathAsArray } from 'graphql';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { readFileSync } from 'node:fs';
-import { ErrorCode, InfrafedError } from '../schema/errors.ts';
-import type { TokenVerifier } from '../runtime/auth.ts';
+import { ErrorCode, httpByCode, InfrafedError } from '../schema/errors.ts';
+import { unverifiedIssuer, type TokenVerifier } from '../runtime/auth.ts';
+import { ORGANIZATION_HEADER, type SignIn } from './signIn.ts';
 import type { Logger } from '../runtime/log.ts';
 import { SUPERGRAPH_PATH } from './compose.ts';
 import { defaultGraphqlLimits, limitPlugins, type GraphqlLimits } from './limits.ts';
@@ -22,6 +23,9 @@ export interface GatewayDeps {
   supergraph?: string;
   /** Default: {@link defaultGraphqlLimits}. */
   limits?: GraphqlLimits;
+  /** Identity providers' issuers: their tokens sign in (are exchanged for sessions) through `signIn`. */
+  providerIssuers?: ReadonlySet<string>;
+  signIn?: SignIn;
 }
 
 /** A browser asking for the page (GET with Accept: text/html), not a GraphQL request over GET. */
@@ -50,12 +54,18 @@ function placed(error: GraphQLError, paths: InfrafedGatewayContext['infrafedEnti
   return at.map((p) => new GraphQLError(error.message, { path: [...p, ...rest], extensions }));
 }
 
-function unauthenticated(message: string): Response {
-  return new Response(JSON.stringify({ errors: [{ message, extensions: { code: ErrorCode.UNAUTHENTICATED } }] }), {
-    status: 401,
-    headers: { 'content-type': 'application/graphql-response+json; charset=utf-8', 'www-authenticate': 'Bearer' },
+function refused(message: string, code: ErrorCode = ErrorCode.UNAUTHENTICATED, extensions: Record<string, unknown> = {}): Response {
+  return new Response(JSON.stringify({ errors: [{ message, extensions: { ...extensions, code } }] }), {
+    status: httpByCode[code].status,
+    headers: {
+      'content-type': 'application/graphql-response+json; charset=utf-8',
+      ...(code === ErrorCode.UNAUTHENTICATED ? { 'www-authenticate': 'Bearer' } : {}),
+    },
   });
 }
+
+/** The session a request signed in with (its identity provider's token exchanged), by request. */
+const sessions = new WeakMap<Request, string>();
 
 /**
  * The one GraphQL endpoint (`/graphql`): verifies the bearer token before anything else runs, plans
@@ -67,14 +77,23 @@ export function createGateway(deps: GatewayDeps) {
       if (url.pathname !== '/graphql') return;
       // the explorer page itself holds nothing (it asks for the token; every query it sends is checked)
       if (wantsExplorer(request)) return;
+      let authorization = request.headers.get('authorization');
       try {
-        await deps.verifyToken(request.headers.get('authorization'));
+        const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+        if (token && deps.signIn && deps.providerIssuers?.has(unverifiedIssuer(token) ?? '')) {
+          authorization = `Bearer ${await deps.signIn(authorization as string, request.headers.get(ORGANIZATION_HEADER))}`;
+          sessions.set(request, authorization);
+        }
+        await deps.verifyToken(authorization);
       } catch (error) {
-        endResponse(unauthenticated(error instanceof InfrafedError ? error.message : 'the token is not valid'));
+        const e = error instanceof InfrafedError ? error : null;
+        endResponse(refused(e?.message ?? 'the token is not valid', e?.code ?? ErrorCode.UNAUTHENTICATED, e?.extensions ?? {}));
       }
     },
-    onContextBuilding({ extendContext }) {
+    onContextBuilding({ extendContext, context }) {
+      const request = (context as { request?: Request }).request;
       const extra: InfrafedGatewayContext = {
+        infrafedAuthorization: request ? sessions.get(request) : undefined,
         infrafedDeadline: Date.now() + deps.timeoutMs,
         infrafedPartialErrors: [],
         infrafedEntityPaths: new Map(),

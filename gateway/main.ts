@@ -6,6 +6,7 @@ import { allOf, closeGracefully, httpFace, natsReady, servicesReady, type Readin
 import { setComponent } from '../runtime/metrics.ts';
 import { SUPERGRAPH_PATH } from './compose.ts';
 import { createTokenVerifier } from '../runtime/auth.ts';
+import { createSignIn } from './signIn.ts';
 import { loadSystemConfig } from '../runtime/config.ts';
 import { runMain } from '../runtime/lifecycle.ts';
 import { createLogger } from '../runtime/log.ts';
@@ -29,7 +30,10 @@ await runMain(log, async () => {
   }
   const gateway = createGateway({
     nc,
-    verifyToken: createTokenVerifier(config.auth),
+    // a session of a principal that belongs to no organisation yet passes: it may answer invitations
+    verifyToken: createTokenVerifier(config.auth, { allowUnaffiliated: true }),
+    providerIssuers: new Set((config.auth.identityProviders ?? []).map((p) => p.issuer)),
+    signIn: createSignIn(nc, { timeoutMs: config.timeouts.gatewayMs }),
     timeoutMs: config.timeouts.gatewayMs,
     log,
     supergraph: supergraphSdl,

@@ -4,6 +4,7 @@ import { GraphQLError, print, responsePathAsArray, type GraphQLFormattedError } 
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { callerHeaders, graphqlReplySchema } from '../schema/contracts/graphql.ts';
 import { requestJson } from '../runtime/nats/request.ts';
+import { Header } from '../schema/subjects.ts';
 
 export interface NatsTransportOptions {
   nc: NatsConnection;
@@ -13,6 +14,8 @@ export interface NatsTransportOptions {
 
 /** What the gateway adds to each request's context (see createGateway). */
 export interface InfrafedGatewayContext {
+  /** The session the request signed in with (an identity provider's token exchanged): sent on instead of the token. */
+  infrafedAuthorization?: string;
   /** Set when the HTTP request arrives (epoch ms). */
   infrafedDeadline?: number;
   /**
@@ -105,6 +108,7 @@ export function createNatsTransport(options: NatsTransportOptions) {
           const v = ctx.request?.headers.get(http);
           if (v) headers[nats] = v;
         }
+        if (ctx.infrafedAuthorization) headers[Header.authorization] = ctx.infrafedAuthorization;
         try {
           const reply = await requestJson(
             options.nc,

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
+import { signProviderToken, startLocalIdentityProvider, type LocalIdentityProvider } from './identityProvider.ts';
 import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
@@ -71,6 +72,10 @@ export interface LocalSystem {
   novaUrl(region: string): string;
   /** A token of the local signing key. */
   token(organization: string, orgRole?: OrgRole, subject?: string, options?: { platformAdmin?: boolean }): Promise<string>;
+  /** The stand-in identity provider (`campus`): its tokens carry no organisation and sign in through the gateway. */
+  identityProvider: Pick<LocalIdentityProvider, 'name' | 'issuer' | 'audience' | 'privateJwk'>;
+  /** A token of the stand-in identity provider for `subject` (its `sub`), with other claims. */
+  providerToken(subject: string, claims?: Record<string, unknown>, ttlSeconds?: number): Promise<string>;
   stopAdapter(region: string): Promise<void>;
   startAdapter(region: string): Promise<void>;
   /** Output of a component so far (e.g. `gateway`, `adapter-sto`). */
@@ -140,8 +145,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   mkdirSync(stateDir, { recursive: true });
   const processes: ManagedProcess[] = [];
   const keystoneDirs: string[] = [];
+  let identityProvider: LocalIdentityProvider | undefined;
   const stopAll = async () => {
     for (const p of [...processes].reverse()) await p.stop();
+    await identityProvider?.close();
     await Promise.all(
       keystoneDirs.map((dir) =>
         run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir }).catch(() => ''),
@@ -302,10 +309,25 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       await vendor('neutron', r.name, `http://127.0.0.1:${portsOf(r.name).neutron}`);
       await vendor('nova', r.name, `http://127.0.0.1:${portsOf(r.name).nova}/v2.1`);
     }
+    // an institution's identity provider stands in here (its own issuer and keys, served on loopback)
+    identityProvider = await startLocalIdentityProvider({ name: 'campus' });
     const config: SystemConfig = systemConfigSchema.parse({
       nats: { servers: natsUrls },
       controller: { replicas: natsUrls.length >= 3 ? 3 : 1, ...options.controller },
-      auth: { issuer: 'infrafed-local', audience: 'infrafed', hs256Secret: randomBytes(32).toString('hex') },
+      auth: {
+        issuer: 'infrafed-local',
+        audience: 'infrafed',
+        hs256Secret: randomBytes(32).toString('hex'),
+        sessions: { hs256Secret: randomBytes(32).toString('hex') },
+        identityProviders: [
+          {
+            name: identityProvider.name,
+            issuer: identityProvider.issuer,
+            audience: identityProvider.audience,
+            jwksUrl: identityProvider.jwksUrl,
+          },
+        ],
+      },
       regions: regions.map((r) => ({
         name: r.name,
         displayName: r.displayName,
@@ -406,6 +428,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       novaUrl: (region) => `http://127.0.0.1:${portsOf(region).nova}/v2.1`,
       token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`, extra = {}) =>
         signLocalToken(config.auth, { organization, orgRole, subject, platformAdmin: extra.platformAdmin }),
+      identityProvider: identityProvider as LocalIdentityProvider,
+      providerToken: (subject, claims, ttlSeconds) =>
+        signProviderToken(identityProvider as LocalIdentityProvider, subject, claims, ttlSeconds),
       async stopAdapter(region) {
         for (const p of adapters.get(region) ?? []) {
           await p.stop();

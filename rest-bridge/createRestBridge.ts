@@ -243,6 +243,7 @@ export function createRestBridge(options: RestBridgeOptions): {
           if (req.method === 'GET' && held && held.split(',').some((t) => t.trim() === tag || t.trim() === '*'))
             return send(res, 304, undefined, headers);
         }
+        if (route.created) return send(res, 201, result.body, { ...headers, location: route.created.of(result.body) });
         return send(res, 200, result.body, headers);
       }
       case 'list': {

@@ -127,7 +127,13 @@ describe('the OpenAPI document of the REST bridge', () => {
         false,
       ]);
       if (!route.body) continue;
-      const pathValues: Record<string, string> = { projectId: `prj_${'0'.repeat(26)}`, partner: 'initech', organization: 'acme' };
+      const pathValues: Record<string, string> = {
+        projectId: `prj_${'0'.repeat(26)}`,
+        partner: 'initech',
+        organization: 'acme',
+        subject: 'campus:kim',
+        id: `${route.path.startsWith('/quota-requests') ? 'qrq' : 'inv'}_${'0'.repeat(26)}`,
+      };
       const input = { ...route.body.example, ...Object.fromEntries(route.body.omit.map((k) => [k, pathValues[k]])) };
       const parsed = route.body.schema.safeParse(input);
       expect([route.operationId, parsed.success ? 'ok' : parsed.error.message]).toEqual([route.operationId, 'ok']);

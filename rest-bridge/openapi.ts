@@ -169,6 +169,8 @@ export function openApiDocument(routes: readonly Route[], version: string, place
       responses['202'] = json('The operation runs on; follow Location', { Location: header('/operations/{id}') });
     } else if (route.shape === 'list') {
       responses['200'] = json('A page of the list', { Link: header('`<…?cursor=…>; rel="next"` when there is a next page', false) });
+    } else if (route.created) {
+      responses['201'] = json('Created', { Location: header(route.created.location) });
     } else {
       responses['200'] = json(
         'The resource',

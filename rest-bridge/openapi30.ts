@@ -104,5 +104,18 @@ export function toOpenApi30(document: OpenAPIObject): Json {
   delete doc.webhooks;
   delete doc.jsonSchemaDialect;
   mapSchemas(doc, schema30);
+  // 3.0 wants `type` beside `nullable`: a wrapped reference takes its target's
+  const schemas = ((doc.components as Json | undefined)?.schemas ?? {}) as Json;
+  const typed = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(typed);
+    if (!isObject(node)) return;
+    if (node.nullable === true && node.type === undefined && Array.isArray(node.allOf) && node.allOf.length === 1) {
+      const ref = (node.allOf[0] as Json).$ref;
+      const target = typeof ref === 'string' ? schemas[ref.replace('#/components/schemas/', '')] : undefined;
+      if (isObject(target) && typeof target.type === 'string') node.type = target.type;
+    }
+    Object.values(node).forEach(typed);
+  };
+  typed(doc);
   return doc;
 }

@@ -20,6 +20,7 @@ describe('token verification', () => {
       organization: 'acme',
       orgRole: 'admin',
       platformAdmin: false,
+      identityProvider: 'primary',
     });
     const operator = await signLocalToken(config, { subject: 'ops', organization: 'infrafed', orgRole: 'reader', platformAdmin: true });
     await expect(verify(`Bearer ${operator}`)).resolves.toMatchObject({ subject: 'ops', platformAdmin: true });

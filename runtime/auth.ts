@@ -1,22 +1,36 @@
-import { SignJWT, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { SignJWT, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { z } from 'zod';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { orgRoleSchema, PLATFORM_ADMIN, type OrgRole } from '../schema/access.ts';
 import { organizationIdSchema } from '../schema/model.ts';
+import { identityProviderNameSchema, PRIMARY_PROVIDER, qualifiedSubject } from '../schema/people.ts';
 
 export { orgRoleSchema, type OrgRole };
 
 /** Who is asking: from a verified bearer token, never from anything the caller could forge. */
 export interface Principal {
-  /** The token's `sub`. */
+  /** The token's `sub` (primary issuer), or `<provider>:<sub>` for a configured identity provider's principal. */
   subject: string;
-  /** The `org` claim: every read and write is scoped to it. */
+  /** The `org` claim: every read and write is scoped to it ('' for a principal that belongs to no organisation yet). */
   organization: string;
-  /** The `org_role` claim. */
+  /** The `org_role` claim; the controller raises it to the highest of the principal's grants. */
   orgRole: OrgRole;
   /** The `roles` claim holds `platform-admin`: an operator of the platform (entitlements). */
   platformAdmin: boolean;
+  /** Who vouched for the subject: absent or `primary` (the configured issuer), else an identity provider's name (a session). */
+  identityProvider?: string;
+  /** Set on a session of a principal that belongs to no organisation yet: it may only answer invitations. */
+  unaffiliated?: true;
 }
+
+/** An identity provider whose tokens are exchanged for infrafed sessions at sign-in (institutions: eduGAIN, MyAccessID). */
+export const identityProviderConfigSchema = z.object({
+  name: identityProviderNameSchema,
+  issuer: z.string().min(1),
+  audience: z.string().min(1),
+  jwksUrl: z.url().refine((u) => isHttpsOrLoopback(u), { message: 'the JWKS URL must be https (plain http only on a loopback address)' }),
+});
+export type IdentityProviderConfig = z.infer<typeof identityProviderConfigSchema>;
 
 export const authConfigSchema = z
   .object({
@@ -33,8 +47,34 @@ export const authConfigSchema = z
     clockToleranceSeconds: z.number().int().min(0).max(60).default(30),
     /** The `typ` header the issuer puts on its access tokens (e.g. `at+jwt`, RFC 9068); checked when set. */
     tokenType: z.string().min(1).optional(),
+    /**
+     * Sessions: what infrafed issues at sign-in for an identity provider's token (its organisation and the
+     * role of its grants), signed with this key; every component accepts them beside the primary issuer's.
+     */
+    sessions: z
+      .object({
+        hs256Secret: z.string().min(32, 'the session secret must be at least 32 characters'),
+        issuer: z.string().min(1).default('infrafed-session'),
+        /** A session lasts at most this long (and never past the identity provider's token), seconds. Default 900. */
+        ttlSeconds: z.number().int().min(60).max(86_400).default(900),
+      })
+      .optional(),
+    /** Identity providers whose tokens sign in (exchanged for sessions by the gateway); needs `sessions`. */
+    identityProviders: z.array(identityProviderConfigSchema).default([]),
   })
-  .refine((c) => Boolean(c.hs256Secret) !== Boolean(c.jwksUrl), { message: 'set exactly one of hs256Secret and jwksUrl' });
+  .refine((c) => Boolean(c.hs256Secret) !== Boolean(c.jwksUrl), { message: 'set exactly one of hs256Secret and jwksUrl' })
+  .refine((c) => c.identityProviders.length === 0 || c.sessions !== undefined, {
+    message: 'identity providers need auth.sessions (the key sessions are signed with)',
+    path: ['sessions'],
+  })
+  .refine((c) => new Set(c.identityProviders.map((p) => p.name)).size === c.identityProviders.length, {
+    message: 'an identity provider is listed twice',
+    path: ['identityProviders'],
+  })
+  .refine((c) => c.identityProviders.every((p) => p.issuer !== c.issuer && p.issuer !== c.sessions?.issuer), {
+    message: "an identity provider's issuer must differ from auth.issuer and the sessions' issuer",
+    path: ['identityProviders'],
+  });
 export type AuthConfig = z.input<typeof authConfigSchema>;
 
 function isHttpsOrLoopback(url: string): boolean {
@@ -50,47 +90,177 @@ const claimsSchema = z.object({
   roles: z.array(z.string()).optional(),
 });
 
+/** A session's claims: `sub` is the qualified subject; `org`/`org_role` absent while it belongs to no organisation. */
+const sessionClaimsSchema = z.object({
+  sub: z.string().min(1),
+  idp: identityProviderNameSchema,
+  org: organizationIdSchema.optional(),
+  org_role: orgRoleSchema.optional(),
+});
+
 export type TokenVerifier = (authorization: string | null | undefined) => Promise<Principal>;
+
+/** The `iss` of a token, unverified (to pick the key that verifies it); null when it is no JWT. */
+export function unverifiedIssuer(token: string): string | null {
+  try {
+    const iss = decodeJwt(token).iss;
+    return typeof iss === 'string' ? iss : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The token of `Authorization: Bearer <jwt>`, or UNAUTHENTICATED. */
+export function bearerToken(authorization: string | null | undefined): string {
+  const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
+  if (!match) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'a bearer token is required (Authorization: Bearer <token>)');
+  return match[1] as string;
+}
+
+function verificationFailure(error: unknown, tokenType?: string): InfrafedError {
+  const reason =
+    error instanceof joseErrors.JWTExpired
+      ? 'the token has expired'
+      : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp'
+        ? 'the token has no expiry (exp)'
+        : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'typ'
+          ? `the token is not of type ${tokenType}`
+          : 'the token is not valid';
+  return new InfrafedError(ErrorCode.UNAUTHENTICATED, reason);
+}
 
 /**
  * Verifies `Authorization: Bearer <jwt>` into a {@link Principal}: signature, issuer, audience, `typ` when
  * configured, and an expiry, which every token must carry (a token without `exp` would be valid forever).
  */
-export function createTokenVerifier(config: AuthConfig): TokenVerifier {
+export function createTokenVerifier(config: AuthConfig, options: { allowUnaffiliated?: boolean } = {}): TokenVerifier {
   const key = config.hs256Secret ? new TextEncoder().encode(config.hs256Secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
+  const sessions = config.sessions ? authConfigSchema.parse(config).sessions : undefined;
+  const sessionKey = sessions ? new TextEncoder().encode(sessions.hs256Secret) : null;
+  const tolerance = Math.min(config.clockToleranceSeconds ?? 30, 60);
+  const providerNames = (config.identityProviders ?? []).map((p) => p.name);
   return async (authorization) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    if (!match) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'a bearer token is required (Authorization: Bearer <token>)');
+    const token = bearerToken(authorization);
+    if (sessions && sessionKey && unverifiedIssuer(token) === sessions.issuer) {
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, sessionKey, {
+          issuer: sessions.issuer,
+          audience: config.audience,
+          algorithms: ['HS256'],
+          requiredClaims: ['exp'],
+          clockTolerance: tolerance,
+        }));
+      } catch (error) {
+        throw verificationFailure(error);
+      }
+      const claims = sessionClaimsSchema.safeParse(payload);
+      if (!claims.success) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'the session lacks the sub or idp claim');
+      const affiliated = claims.data.org !== undefined && claims.data.org_role !== undefined;
+      if (!affiliated && !options.allowUnaffiliated)
+        throw new InfrafedError(ErrorCode.FORBIDDEN, 'you belong to no organisation yet: accept an invitation first');
+      return {
+        subject: claims.data.sub,
+        organization: claims.data.org ?? '',
+        orgRole: claims.data.org_role ?? 'reader',
+        platformAdmin: false,
+        identityProvider: claims.data.idp,
+        ...(affiliated ? {} : { unaffiliated: true as const }),
+      };
+    }
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(match[1] as string, key as Uint8Array, {
+      ({ payload } = await jwtVerify(token, key as Uint8Array, {
         issuer: config.issuer,
         audience: config.audience,
         algorithms: config.hs256Secret ? ['HS256'] : ['RS256', 'ES256', 'PS256', 'EdDSA'],
         requiredClaims: ['exp'],
-        clockTolerance: Math.min(config.clockToleranceSeconds ?? 30, 60),
+        clockTolerance: tolerance,
         ...(config.tokenType ? { typ: config.tokenType } : {}),
       }));
     } catch (error) {
-      const reason =
-        error instanceof joseErrors.JWTExpired
-          ? 'the token has expired'
-          : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp'
-            ? 'the token has no expiry (exp)'
-            : error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'typ'
-              ? `the token is not of type ${config.tokenType}`
-              : 'the token is not valid';
-      throw new InfrafedError(ErrorCode.UNAUTHENTICATED, reason);
+      throw verificationFailure(error, config.tokenType);
     }
     const claims = claimsSchema.safeParse(payload);
     if (!claims.success) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'the token lacks the sub, org or org_role claim');
+    // `<provider>:<sub>` names an identity provider's principal: the primary issuer cannot speak for one
+    const taken = providerNames.find((name) => claims.data.sub.startsWith(`${name}:`));
+    if (taken)
+      throw new InfrafedError(
+        ErrorCode.UNAUTHENTICATED,
+        `the token's sub starts with ${taken}:, which names identity provider ${taken}'s principals`,
+      );
     return {
-      subject: claims.data.sub,
+      subject: qualifiedSubject(PRIMARY_PROVIDER, claims.data.sub),
       organization: claims.data.org,
       orgRole: claims.data.org_role,
       platformAdmin: claims.data.roles?.includes(PLATFORM_ADMIN) ?? false,
+      identityProvider: PRIMARY_PROVIDER,
     };
   };
+}
+
+/** An identity provider's verified token: who it names and every claim (for the sign-in rules). */
+export interface ProviderToken {
+  provider: string;
+  subject: string;
+  claims: JWTPayload;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+}
+
+/**
+ * Verifies a token of one of the configured identity providers (by its `iss`, against that provider's
+ * JWKS and audience; `exp` required); UNAUTHENTICATED for anything else.
+ */
+export function createProviderVerifier(config: AuthConfig): (authorization: string | null | undefined) => Promise<ProviderToken> {
+  const providers = new Map(
+    authConfigSchema.parse(config).identityProviders.map((p) => [p.issuer, { ...p, keys: createRemoteJWKSet(new URL(p.jwksUrl)) }]),
+  );
+  const tolerance = Math.min(config.clockToleranceSeconds ?? 30, 60);
+  return async (authorization) => {
+    const token = bearerToken(authorization);
+    const provider = providers.get(unverifiedIssuer(token) ?? '');
+    if (!provider) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'the token is not from a configured identity provider');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, provider.keys, {
+        issuer: provider.issuer,
+        audience: provider.audience,
+        algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'],
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: tolerance,
+      }));
+    } catch (error) {
+      throw verificationFailure(error);
+    }
+    return {
+      provider: provider.name,
+      subject: qualifiedSubject(provider.name, payload.sub as string),
+      claims: payload,
+      expiresAt: payload.exp as number,
+    };
+  };
+}
+
+/** Signs a session (the controller, at sign-in). */
+export async function signSession(
+  config: AuthConfig,
+  session: { subject: string; provider: string; organization: string | null; role: OrgRole | null; expiresAt: number },
+): Promise<string> {
+  const sessions = authConfigSchema.parse(config).sessions;
+  if (!sessions) throw new Error('sessions need auth.sessions');
+  return new SignJWT({
+    idp: session.provider,
+    ...(session.organization && session.role ? { org: session.organization, org_role: session.role } : {}),
+  })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(session.subject)
+    .setIssuer(sessions.issuer)
+    .setAudience(config.audience)
+    .setIssuedAt()
+    .setExpirationTime(session.expiresAt)
+    .sign(new TextEncoder().encode(sessions.hs256Secret));
 }
 
 export interface LocalTokenOptions {

@@ -170,6 +170,21 @@ export const systemConfigSchema = z.object({
       events: z
         .object({ maxAgeDays: z.number().int().min(1).default(30), maxBytes: z.number().int().min(1_048_576).default(268_435_456) })
         .default({ maxAgeDays: 30, maxBytes: 268_435_456 }),
+      /**
+       * Invitations last `ttlSeconds` unless the inviter asks for another length (default 7 days), at least
+       * `minTtlSeconds` (default an hour; a test system lowers it to see expiry happen).
+       */
+      invitations: z
+        .object({
+          ttlSeconds: z
+            .number()
+            .int()
+            .min(1)
+            .max(30 * 86_400)
+            .default(7 * 86_400),
+          minTtlSeconds: z.number().int().min(1).default(3600),
+        })
+        .default({ ttlSeconds: 7 * 86_400, minTtlSeconds: 3600 }),
     })
     .default({
       replicas: 1,
@@ -177,6 +192,7 @@ export const systemConfigSchema = z.object({
       operationHistoryDays: 30,
       audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 },
       events: { maxAgeDays: 30, maxBytes: 268_435_456 },
+      invitations: { ttlSeconds: 7 * 86_400, minTtlSeconds: 3600 },
     }),
   gateway: z
     .object({

@@ -6,8 +6,18 @@ describe('organisation roles and permissions', () => {
     expect(permissionsByRole).toEqual({
       reader: ['project.read'],
       member: ['project.read', 'network.manage'],
-      admin: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'audit.read'],
-      owner: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'audit.read', 'partner.manage'],
+      admin: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'audit.read', 'people.manage'],
+      owner: [
+        'project.read',
+        'network.manage',
+        'member.manage',
+        'quota.manage',
+        'project.manage',
+        'audit.read',
+        'people.manage',
+        'partner.manage',
+        'rule.manage',
+      ],
     });
   });
 

@@ -20,18 +20,30 @@ export const Permission = {
   managePartners: 'partner.manage',
   /** Read the organisation's audit log. */
   readAudit: 'audit.read',
+  /** Grant and remove organisation roles (at most one's own), invite people, cancel invitations. */
+  managePeople: 'people.manage',
+  /** Define the identity-provider rules that grant roles at sign-in. */
+  manageRules: 'rule.manage',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
 /**
- * Readers read; members also manage networks and access rules; admins also manage members, quotas and
- * projects and read the audit log; owners also manage partners. Each role has everything the weaker ones have.
+ * Readers read; members also manage networks and access rules; admins also manage members, quotas,
+ * projects and the organisation's people (invitations, roles up to their own) and read the audit log;
+ * owners also manage partners and the identity-provider rules. Each role has everything the weaker ones have.
  */
 export const permissionsByRole: Record<OrgRole, readonly Permission[]> = (() => {
   const reader: Permission[] = [Permission.read];
   const member = [...reader, Permission.manageNetworks];
-  const admin = [...member, Permission.manageMembers, Permission.manageQuotas, Permission.manageProjects, Permission.readAudit];
-  const owner = [...admin, Permission.managePartners];
+  const admin = [
+    ...member,
+    Permission.manageMembers,
+    Permission.manageQuotas,
+    Permission.manageProjects,
+    Permission.readAudit,
+    Permission.managePeople,
+  ];
+  const owner = [...admin, Permission.managePartners, Permission.manageRules];
   return { reader, member, admin, owner };
 })();
 
@@ -41,6 +53,8 @@ export const ownerOnlyPermissions: readonly Permission[] = [
   Permission.manageProjects,
   Permission.managePartners,
   Permission.readAudit,
+  Permission.managePeople,
+  Permission.manageRules,
 ];
 
 /** The weaker of two roles. */

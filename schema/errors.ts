@@ -106,6 +106,10 @@ export const publicExtensionKeys = [
   'operationId',
   'name',
   'traceId',
+  /** An invitation's state when it can no longer be answered (accepted, declined, cancelled, expired). */
+  'invitationStatus',
+  /** The organisations a principal of several may sign in to. */
+  'organizations',
 ] as const;
 
 /** Only the {@link publicExtensionKeys} of an error's extensions. */

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorCodes } from './errors.ts';
 import { applyAccessRuleInput, createNetworkInput, deleteNetworkInput, removeAccessRuleInput } from './network.ts';
-import { setQuotaInput } from './quota.ts';
+import { applyQuotaTierInput, setQuotaInput } from './quota.ts';
 import {
   descriptionSchema,
   groupNameSchema,
@@ -124,10 +124,13 @@ export const operationInputs = {
   APPLY_ACCESS_RULE: applyAccessRuleInput,
   REMOVE_ACCESS_RULE: removeAccessRuleInput,
   SET_QUOTA: setQuotaInput,
+  APPLY_QUOTA_TIER: applyQuotaTierInput,
   SHARE_PROJECT: shareProjectInput,
   REVOKE_SHARE: revokeShareInput,
 } as const;
 export type OperationKind = keyof typeof operationInputs;
+/** Kinds only the controller itself starts (an approved quota request): never taken from a caller's submit. */
+export const internalKinds: readonly OperationKind[] = ['APPLY_QUOTA_TIER'];
 export const operationKinds = Object.keys(operationInputs) as [OperationKind, ...OperationKind[]];
 export const OperationKind = Object.fromEntries(operationKinds.map((k) => [k, k])) as { readonly [K in OperationKind]: K };
 
@@ -225,6 +228,10 @@ export const projectRecordSchema = z.object({
    * conditional quota write compares and sets in one step; the REST ETag).
    */
   quotaVersions: z.record(z.string(), z.number().int().min(0)).default({}),
+  /** When each region's quota was last changed (a SET_QUOTA or a tier accepted there): tier requests look at it. */
+  quotaChangedAt: z.record(z.string(), z.string()).default({}),
+  /** The quota tier each region holds (a tier applied there; a SET_QUOTA by hand clears it). */
+  quotaTiers: z.record(z.string(), z.string()).default({}),
 });
 export type ProjectRecord = z.infer<typeof projectRecordSchema>;
 

@@ -54,6 +54,32 @@ export const setQuotaInput = z.object({
 });
 export type SetQuotaInput = z.infer<typeof setQuotaInput>;
 
+/** A quota tier's name: 1-32 lower-case letters, digits or dashes. */
+export const tierNameSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a tier name is 1-32 lower-case letters, digits or dashes');
+
+/** A tier: a set of limits, as the operator defines it; tiers are ranked in the order given (the first the smallest). */
+export const quotaTierSchema = z.object({ name: tierNameSchema, limits: quotaLimitsInput });
+export type QuotaTier = z.infer<typeof quotaTierSchema>;
+export const quotaTiersSchema = z
+  .array(quotaTierSchema)
+  .max(20)
+  .refine((ts) => new Set(ts.map((t) => t.name)).size === ts.length, 'a tier is named twice');
+
+/** An approved tier request carried out: the tier's limits on the project's placements in the regions, in one operation. */
+export const applyQuotaTierInput = z.object({
+  projectId: projectIdSchema,
+  regions: z
+    .array(regionNameSchema)
+    .min(1)
+    .max(30)
+    .refine((rs) => new Set(rs).size === rs.length, 'a region is named twice'),
+  tier: tierNameSchema,
+  limits: quotaLimitsInput,
+  /** The request it carries out. */
+  requestId: z.string().regex(/^qrq_[0-9a-z]{26}$/),
+});
+export type ApplyQuotaTierInput = z.infer<typeof applyQuotaTierInput>;
+
 /** The neutral quota resources each platform has (OpenStack here: Nova and Neutron; no Cinder). */
 export const platformQuotaResources: Record<'openstack' | 'okd', readonly QuotaResource[]> = {
   openstack: [

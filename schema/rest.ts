@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { auditEventSchema } from './audit.ts';
 import { networkSchema } from './contracts/network.ts';
 import { quotaResources } from './quota.ts';
+import { orgRoleSchema } from './access.ts';
+import { invitationStatusSchema } from './people.ts';
 
 /**
  * The REST bridge's resources as zod schemas. They are the one source of three things: the GraphQL
@@ -227,3 +229,88 @@ export const problemResource = z
   .catchall(z.unknown())
   .meta({ id: 'Problem' });
 export type ProblemResource = z.infer<typeof problemResource>;
+
+/** An organisation's member (REST). */
+export const organizationMemberResource = z
+  .object({
+    subject: z.string(),
+    identityProvider: z.string(),
+    email: z.string().nullable(),
+    role: orgRoleSchema,
+    grants: z.array(
+      z
+        .object({ role: orgRoleSchema, source: z.string(), ref: z.string().nullable(), by: z.string(), since: z.string() })
+        .meta({ id: 'Grant' }),
+    ),
+    since: z.string(),
+  })
+  .meta({ id: 'OrganizationMember' });
+
+/** An invitation (REST): its scope flat, as GraphQL has it. */
+export const invitationResource = z
+  .object({
+    id: z.string(),
+    organization: z.string(),
+    scope: z
+      .object({
+        type: z.enum(['organization', 'project']),
+        role: z.string(),
+        projectId: z.string().nullable(),
+        user: z.string().nullable(),
+      })
+      .meta({ id: 'InvitationScope' }),
+    email: z.string().nullable(),
+    invitee: z.string().nullable(),
+    status: invitationStatusSchema,
+    createdBy: z.string(),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    decidedBy: z.string().nullable(),
+    decidedAt: z.string().nullable(),
+    operationId: z.string().nullable(),
+  })
+  .meta({ id: 'Invitation' });
+
+export const createdInvitationResource = z.object({ invitation: invitationResource, secret: z.string() }).meta({ id: 'CreatedInvitation' });
+
+export const identityRuleResource = z
+  .object({
+    id: z.string(),
+    organization: z.string(),
+    identityProvider: z.string(),
+    claim: z.string(),
+    pattern: z.string(),
+    role: orgRoleSchema,
+    createdBy: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'IdentityRule' });
+
+/** The quota tiers platform operators defined (REST). */
+export const quotaTiersResource = z
+  .object({
+    tiers: z.array(z.object({ name: z.string(), limits }).meta({ id: 'QuotaTier' })),
+    version: z.number().int(),
+    updatedAt: z.string().nullable(),
+    updatedBy: z.string().nullable(),
+  })
+  .meta({ id: 'QuotaTiers' });
+
+/** A tier request (REST). */
+export const quotaRequestResource = z
+  .object({
+    id: z.string(),
+    organization: z.string(),
+    projectId: z.string(),
+    tier: z.string(),
+    regions: z.array(z.string()),
+    status: z.enum(['PENDING_APPROVAL', 'APPROVED', 'REJECTED']),
+    reasons: z.array(z.string()),
+    requestedBy: z.string(),
+    requestedAt: z.string(),
+    decidedBy: z.string().nullable(),
+    decidedAt: z.string().nullable(),
+    decisionReason: z.string().nullable(),
+    operationId: z.string().nullable(),
+  })
+  .meta({ id: 'QuotaRequest' });

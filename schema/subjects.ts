@@ -68,6 +68,37 @@ export function controllerSubject(verb: ControllerVerb): string {
 export function controllerEntitlementSubject(verb: 'get' | 'set' | 'sync'): string {
   return `${SUBJECT_ROOT}.controller.entitlement.${verb}`;
 }
+/** The controller's people API (members, invitations, sign-in rules, sessions): `infra.v1.controller.people.<verb>`. */
+export const PeopleVerb = {
+  memberList: 'member.list',
+  memberSet: 'member.set',
+  memberRemove: 'member.remove',
+  invitationCreate: 'invitation.create',
+  invitationList: 'invitation.list',
+  invitationCancel: 'invitation.cancel',
+  invitationAccept: 'invitation.accept',
+  invitationDecline: 'invitation.decline',
+  ruleCreate: 'rule.create',
+  ruleList: 'rule.list',
+  ruleDelete: 'rule.delete',
+  session: 'session.exchange',
+} as const;
+export type PeopleVerb = (typeof PeopleVerb)[keyof typeof PeopleVerb];
+export function controllerPeopleSubject(verb: PeopleVerb): string {
+  return `${SUBJECT_ROOT}.controller.people.${verb}`;
+}
+/** Quota tiers and tier requests: `infra.v1.controller.quota.<verb>`. */
+export const QuotaVerb = {
+  tiersGet: 'tiers.get',
+  tiersSet: 'tiers.set',
+  request: 'request.create',
+  decide: 'request.decide',
+  list: 'request.list',
+} as const;
+export type QuotaVerb = (typeof QuotaVerb)[keyof typeof QuotaVerb];
+export function controllerQuotaSubject(verb: QuotaVerb): string {
+  return `${SUBJECT_ROOT}.controller.quota.${verb}`;
+}
 /** Project shares as the controller keeps them: `infra.v1.controller.share.list`. */
 export function controllerShareSubject(): string {
   return `${SUBJECT_ROOT}.controller.share.list`;
@@ -106,6 +137,13 @@ export function eventSubject(organization: string, type: string): string {
   if (!/^[a-z]+(\.[a-z_]+)*$/.test(type)) throw new Error(`invalid event type for a NATS subject: ${JSON.stringify(type)}`);
   return `${SUBJECT_ROOT}.events.${organization}.${type}`;
 }
+
+/** Where platform operators hear of what waits for them (`_operators` is no organisation id: they cannot meet). */
+export const OPERATORS_EVENT_SEGMENT = '_operators';
+export function operatorEventSubject(type: string): string {
+  if (!/^[a-z]+(\.[a-z_]+)*$/.test(type)) throw new Error(`invalid event type for a NATS subject: ${JSON.stringify(type)}`);
+  return `${SUBJECT_ROOT}.events.${OPERATORS_EVENT_SEGMENT}.${type}`;
+}
 export function eventsWildcard(): string {
   return `${SUBJECT_ROOT}.events.>`;
 }
@@ -136,4 +174,8 @@ export const Bucket = {
   idempotency: 'infrafed_idempotency',
   entitlements: 'infrafed_entitlements',
   ledger: 'infrafed_ledger',
+  /** Organisation members, invitations and identity-provider rules. */
+  people: 'infrafed_people',
+  /** Quota tiers and tier requests. */
+  requests: 'infrafed_requests',
 } as const;

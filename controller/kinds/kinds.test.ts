@@ -32,6 +32,8 @@ const project: ProjectRecord = {
   ],
   state: 'ACTIVE',
   quotaVersions: {},
+  quotaChangedAt: {},
+  quotaTiers: {},
   operationId: `op_${'b'.repeat(26)}`,
   shares: [{ organization: 'globex', level: 'member', since: '2026-01-01T00:00:00Z' }],
 };
@@ -64,6 +66,7 @@ describe('the kind table', () => {
       CREATE_PROJECT: 'admin',
       DELETE_PROJECT: 'admin',
       ADD_MEMBER: 'admin',
+      APPLY_QUOTA_TIER: 'admin',
       REMOVE_MEMBER: 'admin',
       CREATE_NETWORK: 'member',
       DELETE_NETWORK: 'member',

@@ -36,6 +36,8 @@ export const CREATE_PROJECT = defineKind({
       operationId: op.id,
       shares: [],
       quotaVersions: {},
+      quotaChangedAt: {},
+      quotaTiers: {},
     }));
     const defaults = explicitDefaults(await ctx.ledger.entitlementsOf(op.organization));
     if (Object.keys(defaults).length === 0) return; // nothing is entitled: nothing to account

@@ -5,8 +5,10 @@ import { networksRoutes } from './networks.ts';
 import { operationsRoutes } from './operations.ts';
 import { organizationsRoutes } from './organizations.ts';
 import { partnersRoutes } from './partners.ts';
+import { peopleRoutes } from './people.ts';
 import { projectsRoutes } from './projects.ts';
 import { quotasRoutes } from './quotas.ts';
+import { quotaRequestsRoutes } from './quotaRequests.ts';
 import { regionsRoutes } from './regions.ts';
 import type { Route } from './route.ts';
 
@@ -21,7 +23,9 @@ export const routes: Route[] = [
   ...networksRoutes,
   ...accessRulesRoutes,
   ...quotasRoutes,
+  ...quotaRequestsRoutes,
   ...partnersRoutes,
+  ...peopleRoutes,
   ...operationsRoutes,
   ...auditRoutes,
 ];

@@ -72,6 +72,8 @@ export interface Route {
    * same step as it accepts the write (`ctx.ifVersion`), never the bridge by reading first.
    */
   ifMatch?: { version: true };
+  /** A `resource` that a POST made: 201 with `Location` (`location`: the template the document shows). */
+  created?: { location: string; of(body: unknown): string };
   handle(ctx: RouteContext): Promise<RouteResult>;
 }
 

@@ -19,6 +19,7 @@ import { addPartialError } from '../shared/serveSubgraph.ts';
 import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
+import { peopleResolvers } from './people.ts';
 
 export interface IdentityContext extends SubgraphContext {
   loaders: Loaders;
@@ -79,8 +80,11 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     return toOperationView(await submitOperation(deps.controller, ctx, info, request));
   }
 
+  const people = peopleResolvers(deps.controller);
   const resolvers = {
+    Organization: people.Organization,
     Query: {
+      ...people.Query,
       async projects(_: unknown, __: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
         const all = reportMissing(ctx, info, await listPlacements(loaderDeps(ctx)));
         const byId = new Map<string, ProjectPlacement[]>();
@@ -107,6 +111,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       },
     },
     Mutation: {
+      ...people.Mutation,
       async createProject(
         _: unknown,
         args: { input: { organization?: string | null; name: string; description?: string | null; placements: Placement[] } },

@@ -1,5 +1,15 @@
 import type { HeaderMap } from '@apollo/server';
 import type { GraphQLResolveInfo } from 'graphql';
+import { QuotaVerb } from '../../schema/subjects.ts';
+import {
+  decideQuotaRequestInput,
+  quotaRequestListInput,
+  quotaRequestPageReply,
+  quotaRequestReply,
+  quotaTiersReply,
+  requestQuotaTierInput,
+  setQuotaTiersInput,
+} from '../../schema/quotaRequests.ts';
 import { type PlacementQuota } from '../../schema/contracts/quota.ts';
 import { organizationIdSchema, type Placement } from '../../schema/model.ts';
 import { auditListRequest } from '../../schema/audit.ts';
@@ -77,6 +87,13 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
           throw error;
         }
       },
+      async quotaTiers(_: unknown, __: unknown, ctx: QuotaContext) {
+        return deps.controller.quota(QuotaVerb.tiersGet, {}, quotaTiersReply, { headers: ctx.forward, deadline: ctx.deadline });
+      },
+      async quotaRequests(_: unknown, args: Record<string, unknown>, ctx: QuotaContext) {
+        const req = parseUserInput(quotaRequestListInput, withoutNulls(args));
+        return deps.controller.quota(QuotaVerb.list, req, quotaRequestPageReply, { headers: ctx.forward, deadline: ctx.deadline });
+      },
       async auditEvents(
         _: unknown,
         args: { filter?: Record<string, unknown> | null; first?: number | null; after?: string | null },
@@ -87,6 +104,25 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       },
     },
     Mutation: {
+      async setQuotaTiers(_: unknown, args: { tiers: unknown[] }, ctx: QuotaContext) {
+        const req = parseUserInput(setQuotaTiersInput, withoutNulls(args));
+        return deps.controller.quota(QuotaVerb.tiersSet, req, quotaTiersReply, { headers: ctx.forward, deadline: ctx.deadline });
+      },
+      async requestQuotaTier(_: unknown, args: Record<string, unknown>, ctx: QuotaContext) {
+        const req = parseUserInput(requestQuotaTierInput, args);
+        return (await deps.controller.quota(QuotaVerb.request, req, quotaRequestReply, { headers: ctx.forward, deadline: ctx.deadline }))
+          .request;
+      },
+      async approveQuotaRequest(_: unknown, args: { id: string; reason?: string | null }, ctx: QuotaContext) {
+        const req = parseUserInput(decideQuotaRequestInput, { ...args, approve: true });
+        return (await deps.controller.quota(QuotaVerb.decide, req, quotaRequestReply, { headers: ctx.forward, deadline: ctx.deadline }))
+          .request;
+      },
+      async rejectQuotaRequest(_: unknown, args: { id: string; reason: string }, ctx: QuotaContext) {
+        const req = parseUserInput(decideQuotaRequestInput, { ...args, approve: false });
+        return (await deps.controller.quota(QuotaVerb.decide, req, quotaRequestReply, { headers: ctx.forward, deadline: ctx.deadline }))
+          .request;
+      },
       async syncUsage(_: unknown, args: { organization?: string | null }, ctx: QuotaContext) {
         const organization =
           args.organization === null || args.organization === undefined
@@ -106,6 +142,17 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       ) {
         const input = parseUserInput(setQuotaInput, withoutNulls(args));
         return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input })).id };
+      },
+    },
+    Organization: {
+      // another subgraph's Organization (its people): the caller's own, or any for platform operators
+      async __resolveReference(ref: { id: string }, ctx: QuotaContext) {
+        try {
+          return toOrganization(await deps.controller.getEntitlements(ref.id, { headers: ctx.forward, deadline: ctx.deadline }));
+        } catch (error) {
+          if (error instanceof InfrafedError && error.code === ErrorCode.NOT_FOUND) return null;
+          throw error;
+        }
       },
     },
     Project: {

@@ -15,8 +15,12 @@ import {
   controllerEntitlementSubject,
   controllerProjectSubject,
   controllerShareSubject,
+  controllerPeopleSubject,
+  controllerQuotaSubject,
   controllerSubject,
   Header,
+  type PeopleVerb,
+  type QuotaVerb,
 } from '../../schema/subjects.ts';
 import { requestJson } from '../../runtime/nats/request.ts';
 
@@ -65,6 +69,15 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     },
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
       return ask(controllerAuditSubject(), request, auditListReply, 5_000, call);
+    },
+    /** Quota tiers and tier requests. */
+    quota<S extends z.ZodType>(verb: QuotaVerb, body: unknown, reply: S, call: ControllerCallOptions): Promise<z.infer<S>> {
+      return ask(controllerQuotaSubject(verb), body, reply, 10_000, call);
+    },
+    /** The controller's people API (members, invitations, rules). */
+    people<S extends z.ZodType>(verb: PeopleVerb, body: unknown, reply: S, call: ControllerCallOptions): Promise<z.infer<S>> {
+      // accepting a project invitation records its operation first
+      return ask(controllerPeopleSubject(verb), body, reply, 10_000, call);
     },
     async get(id: string, call: ControllerCallOptions): Promise<OperationView | null> {
       const reply = await ask(controllerSubject('get'), { id }, getOperationReply, 2_000, call);

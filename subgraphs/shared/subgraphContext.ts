@@ -12,6 +12,7 @@ import { addPartialError, type PartialErrors } from './serveSubgraph.ts';
 
 /** What every subgraph resolver knows about the request. */
 export interface SubgraphContext extends PartialErrors {
+  /** The caller (`unaffiliated`: it belongs to no organisation yet; it may only answer invitations, `openFields`). */
   principal: Principal;
   /** What the controller gets from the caller's request. */
   forward: Record<string, string>;

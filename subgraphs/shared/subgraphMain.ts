@@ -1,8 +1,9 @@
-import { ApolloServer, type BaseContext, type HeaderMap } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext, type HeaderMap } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { parse } from 'graphql';
+import { GraphQLError, Kind, parse } from 'graphql';
+import { ErrorCode } from '../../schema/errors.ts';
 import type { Placement, Platform } from '../../schema/model.ts';
 import type { SubgraphName } from '../../schema/subjects.ts';
 import { createTokenVerifier, type Principal, type TokenVerifier } from '../../runtime/auth.ts';
@@ -17,6 +18,27 @@ import { createFormatError } from './errors.ts';
 import { readAuditPlugin } from './readAudit.ts';
 import { partialErrorsPlugin, startSubgraph, type PartialErrors } from './serveSubgraph.ts';
 import { readSubgraphSdl } from '../../runtime/sdl.ts';
+
+/** What a principal that belongs to no organisation yet may ask for: to answer an invitation. */
+export const OPEN_FIELDS: ReadonlySet<string> = new Set(['acceptInvitation', 'declineInvitation', '__typename']);
+
+/** Refuses every other operation of a principal that belongs to no organisation yet (FORBIDDEN). */
+function membersOnlyPlugin<TContext extends BaseContext & { principal?: Principal }>(): ApolloServerPlugin<TContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ contextValue, operation }) {
+          if (!contextValue.principal?.unaffiliated) return;
+          const open = (operation?.selectionSet.selections ?? []).every((s) => s.kind === Kind.FIELD && OPEN_FIELDS.has(s.name.value));
+          if (!open)
+            throw new GraphQLError('you belong to no organisation yet: accept an invitation first', {
+              extensions: { code: ErrorCode.FORBIDDEN, http: { status: 403 } },
+            });
+        },
+      };
+    },
+  };
+}
 
 /** What a subgraph that reads from adapters and writes through the controller is built from. */
 export interface SubgraphDeps {
@@ -47,6 +69,7 @@ export function createSubgraphServer<TContext extends BaseContext & PartialError
     includeStacktraceInErrorResponses: false,
     // no inline traces: they are Apollo Studio's, and nothing here reports to it
     plugins: [
+      membersOnlyPlugin<TContext>(),
       partialErrorsPlugin<TContext>(deps.log),
       readAuditPlugin<TContext>(deps.controller, name, deps.log, auditedElsewhere),
       ApolloServerPluginInlineTraceDisabled(),
@@ -67,7 +90,7 @@ export async function runSubgraphMain<TContext extends BaseContext>(
     const { server, context } = create({
       nc,
       controller: createControllerClient(nc, { waitMs: config.timeouts.operationWaitMs }),
-      verifyToken: createTokenVerifier(config.auth),
+      verifyToken: createTokenVerifier(config.auth, { allowUnaffiliated: true }),
       placements: placementsOf(config),
       regions: config.regions.map((r) => ({ name: r.name, displayName: r.displayName, platforms: r.platforms.map((p) => p.platform) })),
       adapterTimeoutMs: config.timeouts.adapterMs,

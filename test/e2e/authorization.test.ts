@@ -65,6 +65,13 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       tokens.owner,
     );
     expect(share.data?.shareProject.status).toBe('SUCCEEDED');
+    // an invitation and a sign-in rule of acme's, for the rows that read them
+    await gql('mutation { createInvitation(input: {role: "reader", email: "matrix@acme-authz.example"}) { secret } }', {}, tokens.owner);
+    await gql(
+      'mutation { createIdentityRule(input: {identityProvider: "campus", claim: "groups", pattern: "acme-authz-*", role: reader}) { id } }',
+      {},
+      tokens.owner,
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -86,6 +93,23 @@ describe('authorization matrix: every operation × every kind of caller, no leak
     );
     return id;
   };
+  const newInvitation = async () => {
+    const res = await gql<{ createInvitation: { invitation: { id: string } } }>(
+      'mutation { createInvitation(input: {role: "reader", email: "throwaway@acme-authz.example"}) { invitation { id } } }',
+      {},
+      tokens.owner,
+    );
+    return res.data?.createInvitation.invitation.id as string;
+  };
+  const newRule = async () => {
+    const res = await gql<{ createIdentityRule: { id: string } }>(
+      'mutation { createIdentityRule(input: {identityProvider: "campus", claim: "groups", pattern: "throwaway", role: reader}) { id } }',
+      {},
+      tokens.owner,
+    );
+    return res.data?.createIdentityRule.id as string;
+  };
+  const mentionsAcme = (data: Record<string, unknown>) => JSON.stringify(data).includes('acme-authz');
   const inProjects = (data: Record<string, unknown>, id: string) =>
     ((data.projects as { id: string }[] | undefined) ?? []).some((p) => p.id === id);
   const isProject = (data: Record<string, unknown>, id: string) => (data.project as { id?: string } | null)?.id === id;
@@ -192,13 +216,72 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       vars: async () => ({ p: await newProject() }),
       expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
     },
+    {
+      name: 'organization members (each caller its own)',
+      query: '{ organization { id members { members { subject role } } } }',
+      expect: ['ALLOW', 'ALLOW', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
+      shows: mentionsAcme,
+    },
+    {
+      name: 'invitations',
+      query: '{ invitations { invitations { id organization email } } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
+      shows: mentionsAcme,
+    },
+    {
+      name: 'identityRules',
+      query: '{ identityRules { id organization pattern } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
+      shows: mentionsAcme,
+    },
+    {
+      name: 'createInvitation to the organisation (each caller its own)',
+      query: 'mutation { createInvitation(input: {role: "reader", email: "new@example.org"}) { invitation { organization } } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
+    },
+    {
+      name: 'createInvitation to the project (partner at level member: no)',
+      query:
+        'mutation($p: ID!) { createInvitation(input: {role: "reader", projectId: $p, user: "neo", email: "neo@example.org"}) { invitation { id } } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+    },
+    {
+      name: 'cancelInvitation (a throwaway invitation of acme each time)',
+      query: 'mutation($i: ID!) { cancelInvitation(id: $i) { status } }',
+      vars: async () => ({ i: await newInvitation() }),
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'NOT_FOUND'],
+    },
+    {
+      name: 'setMemberRole (each caller in its own organisation)',
+      query: 'mutation { setMemberRole(subject: "matrix-person", role: reader) { role } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
+    },
+    {
+      name: 'setMemberRole of another organisation (platform operators only)',
+      query: 'mutation { setMemberRole(subject: "matrix-person", role: reader, organization: "acme-authz") { role } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'NOT_FOUND'],
+    },
+    {
+      name: 'createIdentityRule (owners)',
+      query: 'mutation { createIdentityRule(input: {identityProvider: "campus", claim: "groups", pattern: "x-*", role: reader}) { id } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW'],
+    },
+    {
+      name: 'deleteIdentityRule (a throwaway rule of acme each time)',
+      query: 'mutation($r: ID!) { deleteIdentityRule(id: $r) { id } }',
+      vars: async () => ({ r: await newRule() }),
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'NOT_FOUND'],
+    },
   ];
 
   function outcomeOf(res: GraphQLResponse & { status: number }, row: Row, caller: Caller): string {
     const error = res.errors?.[0];
     const code = error?.extensions?.code as string | undefined;
     if (res.status === 401 || code === 'UNAUTHENTICATED') return res.data == null ? 'UNAUTHENTICATED' : 'UNAUTHENTICATED-WITH-DATA';
-    if (code === 'FORBIDDEN' || (code === 'NOT_FOUND' && /^project .* not found$/.test(error?.message ?? ''))) {
+    if (
+      code === 'FORBIDDEN' ||
+      (code === 'NOT_FOUND' && /^(project|invitation|rule|organization) \S+ not found$/.test(error?.message ?? ''))
+    ) {
       return res.data == null ? code : `${code}-WITH-DATA`;
     }
     // anything else: allowed only when it answered cleanly (or with the error the row expects past authorisation)

@@ -345,6 +345,64 @@ describe('REST bridge end to end', () => {
     );
   });
 
+  it('people over REST: an invitation made (201), accepted with an identity provider token, listed; members, rules; 409 and 404 as problems', async () => {
+    const created = await call<{ invitation: { id: string; status: string }; secret: string }>('post', '/invitations', {
+      body: { role: 'member', email: 'kim@restco.example' },
+    });
+    expect([created.status, created.headers.get('location'), created.body.invitation.status]).toEqual([
+      201,
+      '/invitations?status=pending',
+      'pending',
+    ]);
+    const { id } = created.body.invitation;
+    const kim = await system.providerToken('rest-kim');
+    const wrong = await call<Problem>('post', `/invitations/${id}/accept`, { body: { secret: 'B'.repeat(43) }, token: kim });
+    expect([wrong.status, wrong.body.code]).toEqual([404, 'NOT_FOUND']);
+    const accepted = await call<{ status: string; decidedBy: string }>('post', `/invitations/${id}/accept`, {
+      body: { secret: created.body.secret },
+      token: kim,
+    });
+    expect([accepted.status, accepted.body.status, accepted.body.decidedBy]).toEqual([200, 'accepted', 'campus:rest-kim']);
+    const again = await call<Problem & { invitationStatus: string }>('post', `/invitations/${id}/decline`, {
+      body: { secret: created.body.secret },
+      token: kim,
+    });
+    expect([again.status, again.body.code, again.body.invitationStatus]).toEqual([409, 'CONFLICT', 'accepted']);
+    // the invitee signs in through the bridge too: its organisation's members, itself among them
+    const members = await call<Page<{ subject: string; role: string }>>('get', '/organizations/restco/members', { token: kim });
+    expect(members.status).toBe(200);
+    expect(members.body.items).toEqual([expect.objectContaining({ subject: 'campus:rest-kim', role: 'member' })]);
+    const listed = await call<Page<{ id: string; status: string }>>('get', '/invitations?status=accepted');
+    expect(listed.body.items.map((i) => i.id)).toContain(id);
+    const badStatus = await call<Problem>('get', '/invitations?status=maybe');
+    expect([badStatus.status, badStatus.body.problems?.map((p) => p.location)]).toEqual([422, ['query.status']]);
+    // a role by hand, then removed: the member is gone
+    const set = await call<{ role: string }>('put', '/organizations/restco/members/campus:rest-kim', { body: { role: 'admin' } });
+    expect([set.status, set.body.role]).toEqual([200, 'admin']);
+    const removed = await call<{ member: unknown }>('delete', '/organizations/restco/members/campus:rest-kim');
+    expect([removed.status, removed.body]).toEqual([200, { subject: 'campus:rest-kim', member: null }]);
+    // rules: made (201), listed, deleted
+    const rule = await call<{ id: string }>('post', '/identity-rules', {
+      body: { identityProvider: 'campus', claim: 'groups', pattern: 'restco-*', role: 'reader' },
+    });
+    expect(rule.status).toBe(201);
+    expect((await call<Page<{ id: string }>>('get', '/identity-rules')).body.items.map((r) => r.id)).toEqual([rule.body.id]);
+    const unknownProvider = await call<Problem>('post', '/identity-rules', {
+      body: { identityProvider: 'elsewhere', claim: 'groups', pattern: 'x', role: 'reader' },
+    });
+    expect([unknownProvider.status, unknownProvider.body.code]).toEqual([422, 'BAD_USER_INPUT']);
+    expect((await call('delete', `/identity-rules/${rule.body.id}`)).status).toBe(200);
+    // another organisation cannot cancel restco's invitation
+    const other = await system.token('restco-other', 'owner', 'oscar');
+    const pending = await call<{ invitation: { id: string } }>('post', '/invitations', {
+      body: { role: 'reader', email: 'x@restco.example' },
+    });
+    const foreign = await call<Problem>('post', `/invitations/${pending.body.invitation.id}/cancel`, { token: other });
+    expect([foreign.status, foreign.body.code]).toEqual([404, 'NOT_FOUND']);
+    const cancelled = await call<{ status: string }>('post', `/invitations/${pending.body.invitation.id}/cancel`);
+    expect([cancelled.status, cancelled.body.status]).toEqual([200, 'cancelled']);
+  });
+
   it('deletes the project: the operation answers with Location', async () => {
     const deleted = await call<Op>('delete', `/projects/${projectId}`);
     expect([deleted.status, deleted.body.status]).toEqual([200, 'SUCCEEDED']);

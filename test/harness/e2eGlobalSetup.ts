@@ -26,6 +26,8 @@ export default async function setup(): Promise<void> {
     stateDir: fileURLToPath(new URL('../../.local/test/e2e', import.meta.url)),
     freshOpenstack: true,
     componentLogLevel: 'debug',
+    // invitations may be as short as a second: the invitation suite sees one expire
+    controller: { invitations: { ttlSeconds: 7 * 86_400, minTtlSeconds: 1 } },
     onLine: (name, line) => lines.push({ name, line }),
   });
   const regions = system.config.regions;
@@ -89,6 +91,7 @@ export default async function setup(): Promise<void> {
     okd: Object.fromEntries(regions.filter((r) => r.platforms.some((p) => p.platform === 'okd')).map((r) => [r.name, system.okd(r.name)])),
     opsUrls: Object.fromEntries([...COMPONENTS, ...adapterNames].map((name) => [name, system.opsUrl(name)])),
     controlUrl: `http://127.0.0.1:${address.port}`,
+    identityProvider: system.identityProvider,
   };
   mkdirSync(dirname(SHARED_SYSTEM_FILE), { recursive: true });
   writeFileSync(SHARED_SYSTEM_FILE, JSON.stringify(description, null, 2));

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { signLocalToken } from '../../runtime/auth.ts';
 import type { SystemConfig } from '../../runtime/config.ts';
 import type { LocalSystem } from '../../platforms/localSystem.ts';
+import { signProviderToken } from '../../platforms/identityProvider.ts';
 
 /**
  * One local system for the whole e2e run (jest global setup, `e2eGlobalSetup.ts`): started once, shared
@@ -27,6 +28,7 @@ export interface SharedSystemDescription {
   opsUrls: Record<string, string>;
   /** Loopback HTTP: stop/start adapters, read components' output (the processes live in the global setup). */
   controlUrl: string;
+  identityProvider: LocalSystem['identityProvider'];
 }
 
 export interface SharedSystem extends LocalSystem {
@@ -62,6 +64,8 @@ export async function sharedSystem(): Promise<SharedSystem> {
     opsUrl: (name) => at(d.opsUrls, name),
     token: (organization, orgRole = 'owner', subject = `${organization}-${orgRole}`, extra = {}) =>
       signLocalToken(d.config.auth, { organization, orgRole, subject, platformAdmin: extra.platformAdmin }),
+    identityProvider: d.identityProvider,
+    providerToken: (subject, claims, ttlSeconds) => signProviderToken(d.identityProvider, subject, claims, ttlSeconds),
     async stopAdapter(region) {
       await control(`${d.controlUrl}/adapters/${region}/stop`, { method: 'POST' });
     },

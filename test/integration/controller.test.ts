@@ -241,6 +241,8 @@ describe('controller: operations in JetStream KV, idempotency and take-over of a
       state: 'CREATING',
       shares: [],
       quotaVersions: {},
+      quotaChangedAt: {},
+      quotaTiers: {},
       operationId: op.id,
     }));
     await store.createOperation(op);

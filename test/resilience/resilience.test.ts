@@ -63,6 +63,8 @@ describe('durable control state under failures (three JetStream servers, two con
       'KV_infrafed_idempotency',
       'KV_infrafed_entitlements',
       'KV_infrafed_ledger',
+      'KV_infrafed_people',
+      'KV_infrafed_requests',
       'INFRAFED_AUDIT',
       'INFRAFED_EVENTS',
     ];

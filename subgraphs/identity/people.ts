@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import {
+  createdInvitationReply,
+  createInvitationInput,
+  createRuleInput,
+  invitationCancelInput,
+  invitationDecisionInput,
+  invitationListInput,
+  invitationPageReply,
+  invitationReply,
+  memberListInput,
+  memberPageReply,
+  memberReply,
+  removeMemberInput,
+  ruleIdSchema,
+  ruleListReply,
+  ruleReply,
+  setMemberRoleInput,
+} from '../../schema/people.ts';
+import { PeopleVerb } from '../../schema/subjects.ts';
+import { badUserInput, parseUserInput, withoutNulls } from '../../runtime/problems.ts';
+import type { ControllerClient } from '../shared/controllerClient.ts';
+import type { SubgraphContext } from '../shared/subgraphContext.ts';
+
+type Args = Record<string, unknown>;
+
+/** GraphQL's invitation input as the controller takes it: with `projectId`, a project invitation. */
+export function invitationInputOf(input: Args): z.infer<typeof createInvitationInput> {
+  const { role, projectId, user, ...rest } = withoutNulls(input);
+  const scope = projectId !== undefined ? { type: 'project', projectId, user, role } : { type: 'organization', role };
+  if (projectId === undefined && user !== undefined)
+    throw badUserInput([{ path: 'input.user', message: 'a user goes with a projectId (a project invitation)', value: user }]);
+  return parseUserInput(createInvitationInput, { ...rest, scope }, 'input');
+}
+
+/** Members, invitations and identity-provider rules: each resolver is one request to the controller, which decides. */
+export function peopleResolvers(controller: ControllerClient) {
+  // a principal of no organisation reaches only accepting and declining (OPEN_FIELDS); the controller decides the rest
+  const call = (ctx: SubgraphContext, _open = false) => ({ headers: ctx.forward, deadline: ctx.deadline });
+  return {
+    Query: {
+      async invitations(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(invitationListInput, withoutNulls(args));
+        return controller.people(PeopleVerb.invitationList, req, invitationPageReply, call(ctx));
+      },
+      async identityRules(_: unknown, __: Args, ctx: SubgraphContext) {
+        return (await controller.people(PeopleVerb.ruleList, {}, ruleListReply, call(ctx))).rules;
+      },
+    },
+    Mutation: {
+      async setMemberRole(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(setMemberRoleInput, withoutNulls(args));
+        return (await controller.people(PeopleVerb.memberSet, req, memberReply, call(ctx))).member;
+      },
+      async removeOrganizationMember(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(removeMemberInput, withoutNulls(args));
+        return (await controller.people(PeopleVerb.memberRemove, req, memberReply, call(ctx))).member;
+      },
+      async createInvitation(_: unknown, args: { input: Args }, ctx: SubgraphContext) {
+        return controller.people(PeopleVerb.invitationCreate, invitationInputOf(args.input), createdInvitationReply, call(ctx));
+      },
+      async cancelInvitation(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(invitationCancelInput, args);
+        return (await controller.people(PeopleVerb.invitationCancel, req, invitationReply, call(ctx))).invitation;
+      },
+      async acceptInvitation(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(invitationDecisionInput, args);
+        return (await controller.people(PeopleVerb.invitationAccept, req, invitationReply, call(ctx, false))).invitation;
+      },
+      async declineInvitation(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(invitationDecisionInput, args);
+        return (await controller.people(PeopleVerb.invitationDecline, req, invitationReply, call(ctx, false))).invitation;
+      },
+      async createIdentityRule(_: unknown, args: { input: Args }, ctx: SubgraphContext) {
+        const req = parseUserInput(createRuleInput, args.input, 'input');
+        return (await controller.people(PeopleVerb.ruleCreate, req, ruleReply, call(ctx))).rule;
+      },
+      async deleteIdentityRule(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(z.object({ id: ruleIdSchema }), args);
+        return (await controller.people(PeopleVerb.ruleDelete, req, ruleReply, call(ctx))).rule;
+      },
+    },
+    Organization: {
+      __resolveReference(ref: { id: string }) {
+        return ref;
+      },
+      async members(org: { id: string }, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(memberListInput, withoutNulls({ ...args, organization: org.id }));
+        return controller.people(PeopleVerb.memberList, req, memberPageReply, call(ctx));
+      },
+    },
+  };
+}

@@ -1,0 +1,271 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
+import { graphqlClient, onboard, type GraphQLResponse } from '../harness/graphql.ts';
+
+/**
+ * An organisation's people end to end: a platform operator onboards an organisation and invites its first
+ * owner, who signs in with a token of a second issuer (the local stand-in for an institution's identity
+ * provider, `campus`: its own keys, served as JWKS on loopback) and acts as owner; invitations accepted,
+ * declined, expired and cancelled; identity-provider rules granting and revoking at sign-in, a grant made
+ * by hand untouched; a project invitation carried out on the platforms.
+ */
+interface Invitation {
+  id: string;
+  status: string;
+  organization: string;
+  decidedBy: string | null;
+  operationId: string | null;
+}
+const INVITATION = 'id status organization decidedBy operationId';
+
+describe('people: onboarding, invitations, sign-in rules', () => {
+  let system: SharedSystem;
+  let operator: string;
+  let owner: string;
+  const gql = graphqlClient(
+    () => system.gatewayUrl,
+    () => owner,
+  );
+  /** GraphQL with extra request headers (e.g. Infrafed-Organization). */
+  const gqlWith = async <T>(query: string, variables: Record<string, unknown>, token: string, headers: Record<string, string>) => {
+    const res = await fetch(system.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, ...((await res.json()) as GraphQLResponse<T>) };
+  };
+  const invite = async (input: Record<string, unknown>, token = owner) => {
+    const res = await gql<{ createInvitation: { invitation: Invitation; secret: string } }>(
+      `mutation($i: InvitationInput!) { createInvitation(input: $i) { invitation { ${INVITATION} } secret } }`,
+      { i: input },
+      token,
+    );
+    expect(res.errors).toBeUndefined();
+    return res.data?.createInvitation as { invitation: Invitation; secret: string };
+  };
+  const answer = (verb: 'accept' | 'decline', id: string, secret: string, token: string) =>
+    gql<Record<string, Invitation>>(
+      `mutation($id: ID!, $s: String!) { r: ${verb}Invitation(id: $id, secret: $s) { ${INVITATION} } }`,
+      { id, s: secret },
+      token,
+    );
+  const members = async (token = owner) =>
+    (
+      await gql<{
+        organization: { members: { members: { subject: string; role: string; grants: { source: string; ref: string | null }[] }[] } };
+      }>('{ organization { members { members { subject role grants { source ref } } } } }', {}, token)
+    ).data?.organization.members.members ?? [];
+
+  beforeAll(async () => {
+    system = await sharedSystem();
+    operator = await system.token('infrafed', 'reader', 'people-operator', { platformAdmin: true });
+    owner = await system.token('uni-people', 'owner', 'uni-people-owner');
+    await onboard(system, 'uni-people');
+  }, 60_000);
+
+  afterAll(async () => {
+    await system?.stop();
+  }, 60_000);
+
+  it("onboarding: the operator invites a new organisation's first owner, who signs in with the identity provider's token and acts as owner", async () => {
+    const entitled = await gql(
+      'mutation { setEntitlements(input: {organization: "newlab-people", total: {cores: 64}}) { id } }',
+      {},
+      operator,
+    );
+    expect(entitled.errors).toBeUndefined();
+    const { invitation, secret } = await invite({ organization: 'newlab-people', role: 'owner', email: 'pi@newlab.example' }, operator);
+    expect(invitation).toMatchObject({ organization: 'newlab-people', status: 'pending' });
+
+    const idpToken = await system.providerToken('pi-4711', { email: 'pi@newlab.example' });
+    // signed in, but a member of nothing yet: only invitations may be answered
+    const before = await gql('{ projects { id } }', {}, idpToken);
+    expect(before.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(before.errors?.[0]?.message).toContain('accept an invitation first');
+    // another principal of the same provider cannot use a wrong secret
+    const wrong = await answer('accept', invitation.id, 'A'.repeat(43), await system.providerToken('someone-else'));
+    expect(wrong.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+
+    const accepted = await answer('accept', invitation.id, secret, idpToken);
+    expect(accepted.errors).toBeUndefined();
+    expect(accepted.data?.r).toMatchObject({ status: 'accepted', decidedBy: 'campus:pi-4711' });
+
+    // the same token's next request signs in as newlab-people's owner
+    const org = await gql<{ organization: { id: string; members: { members: { subject: string; role: string }[] } } }>(
+      '{ organization { id members { members { subject role } } } }',
+      {},
+      idpToken,
+    );
+    expect(org.errors).toBeUndefined();
+    expect(org.data?.organization).toEqual({ id: 'newlab-people', members: { members: [{ subject: 'campus:pi-4711', role: 'owner' }] } });
+    const created = await gql<{ createProject: { status: string; projectId: string } }>(
+      'mutation { createProject(input: {name: "first", placements: [{region: "lla", platform: "okd"}]}) { status projectId } }',
+      {},
+      idpToken,
+    );
+    expect(created.data?.createProject.status).toBe('SUCCEEDED');
+    const audit = await gql<{ auditEvents: { events: { action: string; principal: string }[] } }>(
+      '{ auditEvents(first: 100) { events { action principal } } }',
+      {},
+      idpToken,
+    );
+    const actions = (audit.data?.auditEvents.events ?? []).map((e) => `${e.action} ${e.principal}`);
+    expect(actions).toEqual(
+      expect.arrayContaining([
+        'invitation.create people-operator',
+        'invitation.accept campus:pi-4711',
+        'session.signin campus:pi-4711',
+        'operation.submit campus:pi-4711',
+      ]),
+    );
+    // the answered invitation cannot be used again
+    const again = await answer('accept', invitation.id, secret, idpToken);
+    expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', invitationStatus: 'accepted' });
+  }, 120_000);
+
+  it('declined, cancelled and expired invitations grant nothing; the list shows each state', async () => {
+    const stranger = await system.providerToken('stranger-1');
+    const declined = await invite({ role: 'member', email: 'd@uni.example' });
+    expect((await answer('decline', declined.invitation.id, declined.secret, stranger)).data?.r?.status).toBe('declined');
+    const cancelled = await invite({ role: 'member', email: 'c@uni.example' });
+    const cancel = await gql<{ cancelInvitation: Invitation }>(`mutation($id: ID!) { cancelInvitation(id: $id) { ${INVITATION} } }`, {
+      id: cancelled.invitation.id,
+    });
+    expect(cancel.data?.cancelInvitation.status).toBe('cancelled');
+    const refused = await answer('accept', cancelled.invitation.id, cancelled.secret, stranger);
+    expect(refused.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', invitationStatus: 'cancelled' });
+    // this system lets invitations be as short as a second (controller.invitations.minTtlSeconds: 1)
+    const short = await invite({ role: 'member', email: 'e@uni.example', ttlSeconds: 1 });
+    await sleep(1_500);
+    const expired = await answer('accept', short.invitation.id, short.secret, stranger);
+    expect(expired.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', invitationStatus: 'expired' });
+    const list = await gql<{ invitations: { invitations: { id: string; status: string }[] } }>(
+      '{ invitations { invitations { id status } } }',
+    );
+    const status = Object.fromEntries((list.data?.invitations.invitations ?? []).map((i) => [i.id, i.status]));
+    expect([status[declined.invitation.id], status[cancelled.invitation.id], status[short.invitation.id]]).toEqual([
+      'declined',
+      'cancelled',
+      'expired',
+    ]);
+    const pendingOnly = await gql<{ invitations: { invitations: { status: string }[] } }>(
+      '{ invitations(status: pending) { invitations { status } } }',
+    );
+    expect(new Set(pendingOnly.data?.invitations.invitations.map((i) => i.status))).toEqual(
+      new Set(pendingOnly.data?.invitations.invitations.length ? ['pending'] : []),
+    );
+    // the stranger is still a member of nothing
+    expect((await gql('{ organization { id } }', {}, stranger)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // too short for the configured minimum is the caller's mistake
+    const zero = await gql('mutation { createInvitation(input: {role: "reader", email: "z@uni.example", ttlSeconds: 0}) { secret } }');
+    expect(zero.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  }, 60_000);
+
+  it("rules grant at sign-in while the claim matches, and take only that rule's grant away when it goes", async () => {
+    const rule = await gql<{ createIdentityRule: { id: string } }>(
+      'mutation { createIdentityRule(input: {identityProvider: "campus", claim: "eduperson_entitlement", pattern: "urn:mace:example.org:group:hpc-*", role: member}) { id } }',
+    );
+    expect(rule.errors).toBeUndefined();
+    const ruleId = rule.data?.createIdentityRule.id as string;
+    const hpc = { eduperson_entitlement: ['urn:mace:example.org:group:staff', 'urn:mace:example.org:group:hpc-users'] };
+    const withClaim = await system.providerToken('kim-1', hpc);
+    // a member may create networks but not projects
+    const signedIn = await gql<{ organization: { id: string } }>('{ organization { id } }', {}, withClaim);
+    expect(signedIn.data?.organization.id).toBe('uni-people');
+    const denied = await gql(
+      'mutation { createProject(input: {name: "nope", placements: [{region: "lla", platform: "okd"}]}) { status } }',
+      {},
+      withClaim,
+    );
+    expect(denied.errors?.[0]?.message).toContain('your organisation role member lacks the permission project.manage');
+    expect((await members()).find((m) => m.subject === 'campus:kim-1')).toMatchObject({
+      role: 'member',
+      grants: [{ source: 'rule', ref: ruleId }],
+    });
+
+    // the owner also grants reader by hand; then the claim goes
+    const hand = await gql('mutation { setMemberRole(subject: "campus:kim-1", role: reader) { role } }');
+    expect(hand.errors).toBeUndefined();
+    const withoutClaim = await system.providerToken('kim-1', { eduperson_entitlement: ['urn:mace:example.org:group:staff'] });
+    const after = await gql<{ organization: { id: string } }>('{ organization { id } }', {}, withoutClaim);
+    expect(after.data?.organization.id).toBe('uni-people');
+    expect((await members()).find((m) => m.subject === 'campus:kim-1')).toMatchObject({
+      role: 'reader',
+      grants: [{ source: 'manual', ref: null }],
+    });
+    const audit = await gql<{
+      auditEvents: { events: { action: string; principal: string; reason: string | null; target: { id: string } | null }[] };
+    }>('{ auditEvents(first: 500, filter: {action: "member.revoke"}) { events { action principal reason target { id } } } }');
+    expect(audit.data?.auditEvents.events).toEqual([
+      {
+        action: 'member.revoke',
+        principal: `rule:${ruleId}`,
+        reason: expect.stringContaining('no longer matches'),
+        target: { id: 'campus:kim-1' },
+      },
+    ]);
+    // deleting the rule takes nothing made by hand
+    await gql('mutation($id: ID!) { deleteIdentityRule(id: $id) { id } }', { id: ruleId });
+    expect((await members()).find((m) => m.subject === 'campus:kim-1')?.role).toBe('reader');
+  }, 60_000);
+
+  it('a principal of several organisations names one; another organisation is refused', async () => {
+    const token = await system.providerToken('multi-1');
+    for (const [org, tok] of [
+      ['uni-people', owner],
+      ['other-people', await system.token('other-people', 'owner', 'other-people-owner')],
+    ] as const) {
+      const res = await gql('mutation { setMemberRole(subject: "campus:multi-1", role: reader) { role } }', {}, tok);
+      expect([org, res.errors]).toEqual([org, undefined]);
+    }
+    const ambiguous = await gql('{ organization { id } }', {}, token);
+    expect(ambiguous.status).toBe(422);
+    expect(ambiguous.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', organizations: ['other-people', 'uni-people'] });
+    const chosen = await gqlWith<{ organization: { id: string } }>('{ organization { id } }', {}, token, {
+      'infrafed-organization': 'other-people',
+    });
+    expect(chosen.data?.organization.id).toBe('other-people');
+    const notMine = await gqlWith('{ organization { id } }', {}, token, { 'infrafed-organization': 'newlab-people' });
+    expect([notMine.status, notMine.errors?.[0]?.extensions?.code]).toEqual([403, 'FORBIDDEN']);
+    // a member of uni-people reads no other organisation's members
+    const session = await gqlWith<{ organization: null }>(
+      '{ organization(id: "newlab-people") { id members { members { subject } } } }',
+      {},
+      token,
+      {
+        'infrafed-organization': 'uni-people',
+      },
+    );
+    expect(session.data?.organization ?? null).toBeNull();
+  }, 60_000);
+
+  it('a project invitation gives its user the role on every placement once accepted', async () => {
+    const created = await gql<{ createProject: { projectId: string; status: string } }>(
+      'mutation { createProject(input: {name: "invited", placements: [{region: "sto", platform: "openstack"}, {region: "lla", platform: "okd"}]}) { projectId status } }',
+    );
+    const projectId = created.data?.createProject.projectId as string;
+    expect(created.data?.createProject.status).toBe('SUCCEEDED');
+    const { invitation, secret } = await invite({ projectId, user: 'neo.guest', role: 'member', email: 'neo@guest.example' });
+    const accepted = await answer('accept', invitation.id, secret, await system.providerToken('neo-77'));
+    expect(accepted.errors).toBeUndefined();
+    const operationId = accepted.data?.r?.operationId as string;
+    expect(operationId).toMatch(/^op_/);
+    let status = '';
+    for (let i = 0; i < 60 && status !== 'SUCCEEDED' && status !== 'FAILED'; i++) {
+      const op = await gql<{ operation: { status: string; kind: string } }>('query($id: ID!) { operation(id: $id) { status kind } }', {
+        id: operationId,
+      });
+      status = op.data?.operation.status ?? '';
+      if (status !== 'SUCCEEDED') await sleep(500);
+    }
+    expect(status).toBe('SUCCEEDED');
+    const project = await gql<{ project: { members: { user: string | null; role: string; region: string }[] } }>(
+      'query($p: ID!) { project(id: $p) { members { user role region } } }',
+      { p: projectId },
+    );
+    const neo = (project.data?.project.members ?? []).filter((m) => m.user === 'neo.guest');
+    expect(neo.map((m) => `${m.region}:${m.role}`).sort()).toEqual(['lla:member', 'sto:member']);
+  }, 120_000);
+});
