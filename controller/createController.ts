@@ -32,8 +32,10 @@ import {
   controllerPeopleSubject,
   controllerQuotaSubject,
   controllerSubject,
+  controllerWebhookSubject,
   PeopleVerb,
   QuotaVerb,
+  WebhookVerb,
 } from '../schema/subjects.ts';
 import type { ProviderToken, TokenVerifier } from '../runtime/auth.ts';
 import {
@@ -71,6 +73,18 @@ import { authorize, targetOrganization } from './permissions.ts';
 import { createPeople, memoryPeopleStore, type PeopleDeps, type PeopleStore } from './people.ts';
 import { createSagaRunner } from './saga.ts';
 import { createQuotaRequests } from './quotaRequests.ts';
+import { createWebhooks, type WebhookOptions } from './webhooks.ts';
+import { consumeEvents } from './events.ts';
+import {
+  createdWebhookReply,
+  createWebhookInput,
+  deliveryListInput,
+  deliveryPageReply,
+  deliveryReply,
+  webhookIdSchema,
+  webhookListReply,
+  webhookReply,
+} from '../schema/webhooks.ts';
 import {
   decideQuotaRequestInput,
   quotaRequestListInput,
@@ -94,6 +108,9 @@ export interface ControllerDeps {
   people?: PeopleStore;
   /** Quota tiers and tier requests; absent: kept in memory. */
   requests?: PeopleStore;
+  /** Webhooks and their deliveries; absent: kept in memory (and no events are consumed for them). */
+  webhooks?: PeopleStore;
+  webhookOptions?: WebhookOptions;
   /** Verifies an identity provider's token at sign-in (absent: no identity provider is configured). */
   verifyProviderToken?: (authorization: string | null | undefined) => Promise<ProviderToken>;
   /** Signs sessions, their length, the providers' names, invitations' lengths (defaults: no sessions, 900 s, none, 7 days / 1 hour). */
@@ -192,6 +209,13 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       const { operation } = await operations.submit(principal, request, key, 0);
       return operation;
     },
+  });
+  const webhooks = createWebhooks({
+    store: deps.webhooks ?? memoryPeopleStore(),
+    audit: deps.audit,
+    log,
+    options: deps.webhookOptions ?? { retrySeconds: [10, 60, 300, 900, 1800, 3600, 3600], allowPrivateTargets: false },
+    now: deps.sessions?.now,
   });
   type Headers = { get(name: string): string } | undefined;
   /** The caller, its role as its grants say now (a session of a principal no longer a member is refused). */
@@ -429,6 +453,41 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         handle: async (req, { headers }) => quotaRequests.list(await principalOf(headers), req),
       }),
       endpoint({
+        name: 'webhook-create',
+        subject: controllerWebhookSubject(WebhookVerb.create),
+        request: createWebhookInput,
+        reply: createdWebhookReply,
+        handle: async (req, { headers }) => webhooks.create(await principalOf(headers), req),
+      }),
+      endpoint({
+        name: 'webhook-list',
+        subject: controllerWebhookSubject(WebhookVerb.list),
+        request: z.object({}),
+        reply: webhookListReply,
+        handle: async (_req, { headers }) => webhooks.list(await principalOf(headers)),
+      }),
+      endpoint({
+        name: 'webhook-delete',
+        subject: controllerWebhookSubject(WebhookVerb.delete),
+        request: z.object({ id: webhookIdSchema }),
+        reply: webhookReply,
+        handle: async (req, { headers }) => webhooks.remove(await principalOf(headers), req.id),
+      }),
+      endpoint({
+        name: 'webhook-test',
+        subject: controllerWebhookSubject(WebhookVerb.test),
+        request: z.object({ id: webhookIdSchema }),
+        reply: deliveryReply,
+        handle: async (req, { headers }) => webhooks.test(await principalOf(headers), req.id),
+      }),
+      endpoint({
+        name: 'webhook-deliveries',
+        subject: controllerWebhookSubject(WebhookVerb.deliveries),
+        request: deliveryListInput,
+        reply: deliveryPageReply,
+        handle: async (req, { headers }) => webhooks.deliveries(await principalOf(headers), req),
+      }),
+      endpoint({
         name: 'operation-get',
         subject: controllerSubject('get'),
         request: getOperationRequest,
@@ -439,6 +498,9 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   );
 
   const stopSweeper = every(deps.sweepIntervalMs ?? 10_000, operations.sweep, log, 'sweep');
+  // webhooks: every event of the stream (once across replicas), and the retries that came due
+  const stopConsuming = deps.events && deps.webhooks ? await consumeEvents(deps.nc, webhooks.handleEvent, log) : async () => {};
+  const stopRetries = every(deps.webhooks ? 1_000 : 0, webhooks.retryDue, log, 'webhook retries');
   const stopUsageSync = every(deps.usageSyncIntervalMs ?? 0, entitlements.syncAll, log, 'usage sync');
 
   return {
@@ -447,6 +509,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     async stop() {
       stopSweeper();
       stopUsageSync();
+      stopRetries();
+      await stopConsuming();
       await service.stop();
       // let operations in flight finish (bounded by their adapter timeouts)
       await operations.settled();

@@ -1,9 +1,10 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstream } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { cloudEventSchema } from '../schema/events.ts';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { EVENT_TYPE_PREFIX, type CloudEvent } from '../schema/events.ts';
-import { EVENTS_STREAM, eventSubject, eventsWildcard, operatorEventSubject } from '../schema/subjects.ts';
+import { EVENTS_STREAM, eventSubject, eventsWildcard, operatorEventSubject, WEBHOOK_CONSUMER } from '../schema/subjects.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
 import { openStream } from './durable.ts';
 
@@ -64,3 +65,43 @@ export async function openEvents(nc: NatsConnection, options: EventsOptions) {
   };
 }
 export type Events = Awaited<ReturnType<typeof openEvents>>;
+
+/**
+ * Feeds every event published from now on to `handle`, each once across the controller's replicas (one
+ * durable pull consumer); a handler that throws gets the event again after `retryMs`. Returns the stop.
+ */
+export async function consumeEvents(
+  nc: NatsConnection,
+  handle: (subject: string, event: CloudEvent) => Promise<void>,
+  log: Logger,
+  retryMs = 10_000,
+): Promise<() => Promise<void>> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.consumers.info(EVENTS_STREAM, WEBHOOK_CONSUMER).catch(() =>
+    jsm.consumers.add(EVENTS_STREAM, {
+      durable_name: WEBHOOK_CONSUMER,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.New,
+      filter_subject: eventsWildcard(),
+      ack_wait: 60_000_000_000,
+    }),
+  );
+  const consumer = await jetstream(nc).consumers.get(EVENTS_STREAM, WEBHOOK_CONSUMER);
+  const messages = await consumer.consume({ max_messages: 32 });
+  const done = (async () => {
+    for await (const msg of messages) {
+      try {
+        const parsed = cloudEventSchema.safeParse(msg.json());
+        if (parsed.success) await handle(msg.subject, parsed.data);
+        msg.ack();
+      } catch (error) {
+        log.warn({ err: error, subject: msg.subject }, 'event not handed to webhooks; again later');
+        msg.nak(retryMs);
+      }
+    }
+  })();
+  return async () => {
+    await messages.close();
+    await done;
+  };
+}

@@ -24,11 +24,12 @@ await runMain(log, async () => {
   const stopOps = await opsForComponent('controller', natsReady(nc));
   const { replicas } = config.controller;
   const auth = authConfigSchema.parse(config.auth);
-  const { store, ledger, audit, events, people, requests } = await whenJetStreamAnswers(
+  const { store, ledger, audit, events, people, requests, webhooks } = await whenJetStreamAnswers(
     async () => ({
       store: await openControllerStore(nc, { replicas, operationHistoryDays: config.controller.operationHistoryDays }),
       people: await openPeopleStore(nc, { replicas }),
       requests: await openJsonStore(nc, Bucket.requests, { replicas }),
+      webhooks: await openJsonStore(nc, Bucket.webhooks, { replicas }),
       ledger: await openLedger(nc, { replicas }),
       audit: await openAudit(nc, {
         log,
@@ -56,6 +57,12 @@ await runMain(log, async () => {
     verifyToken: createTokenVerifier(config.auth, { allowUnaffiliated: true }),
     people,
     requests,
+    webhooks,
+    webhookOptions: {
+      retrySeconds: config.controller.webhooks.retrySeconds,
+      allowPrivateTargets: config.controller.webhooks.allowPrivateTargets,
+      timeoutMs: config.controller.webhooks.timeoutSeconds * 1000,
+    },
     verifyProviderToken: auth.identityProviders.length ? createProviderVerifier(config.auth) : undefined,
     sessions: {
       providers: auth.identityProviders.map((p) => p.name),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import pino from 'pino';
-import { ErrorCode, InfrafedError } from '../schema/errors.ts';
+import { ErrorCode } from '../schema/errors.ts';
 import type { OperationRequest, OperationView, ProjectRecord } from '../schema/operations.ts';
 import type { OrgRole } from '../schema/access.ts';
 import type { Principal, ProviderToken } from '../runtime/auth.ts';

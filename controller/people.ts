@@ -353,7 +353,7 @@ export function createPeople(deps: PeopleDeps) {
     const organization = await targetOrganization(audit, principal, input.organization ?? undefined, 'invitation.create');
     const ttl = input.ttlSeconds ?? deps.invitations.ttlSeconds;
     if (ttl < deps.invitations.minTtlSeconds)
-      throw badUserInput([{ path: 'ttlSeconds', message: `at least ${deps.invitations.minTtlSeconds} seconds`, value: ttl }]);
+      throw badUserInput([{ path: 'input.ttlSeconds', message: `at least ${deps.invitations.minTtlSeconds} seconds`, value: ttl }]);
     let inviterRole: OrgRole = principal.orgRole;
     if (input.scope.type === 'organization') {
       await mayGrant(principal, organization, input.scope.role, 'invitation.create');
@@ -507,7 +507,7 @@ export function createPeople(deps: PeopleDeps) {
     if (!deps.providers.includes(input.identityProvider))
       throw badUserInput([
         {
-          path: 'identityProvider',
+          path: 'input.identityProvider',
           message: deps.providers.length ? `one of ${deps.providers.join(', ')}` : 'no identity provider is configured',
           value: input.identityProvider,
         },

@@ -9,6 +9,8 @@ import {
   Bucket,
   CONTROLLER_SERVICE_NAME,
   SUBJECT_ROOT,
+  EVENTS_STREAM,
+  WEBHOOK_CONSUMER,
   controllerPeopleSubject,
   PeopleVerb,
   SubgraphName,
@@ -134,6 +136,8 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
         `${SUBJECT_ROOT}.events.>`,
         ...Object.values(Bucket).map((b) => `$KV.${b}.>`),
         '$JS.API.>',
+        // acknowledgements of the events consumer that feeds webhooks
+        `$JS.ACK.${EVENTS_STREAM}.${WEBHOOK_CONSUMER}.>`,
       ],
       deny: JS_DESTRUCTIVE,
     },

@@ -313,7 +313,12 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     identityProvider = await startLocalIdentityProvider({ name: 'campus' });
     const config: SystemConfig = systemConfigSchema.parse({
       nats: { servers: natsUrls },
-      controller: { replicas: natsUrls.length >= 3 ? 3 : 1, ...options.controller },
+      controller: {
+        replicas: natsUrls.length >= 3 ? 3 : 1,
+        // a local system's webhook receivers are on this machine (a deployment refuses private targets)
+        webhooks: { allowPrivateTargets: true },
+        ...options.controller,
+      },
       auth: {
         issuer: 'infrafed-local',
         audience: 'infrafed',

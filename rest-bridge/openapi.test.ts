@@ -132,7 +132,7 @@ describe('the OpenAPI document of the REST bridge', () => {
         partner: 'initech',
         organization: 'acme',
         subject: 'campus:kim',
-        id: `${route.path.startsWith('/quota-requests') ? 'qrq' : 'inv'}_${'0'.repeat(26)}`,
+        id: `${route.path.startsWith('/quota-requests') ? 'qrq' : route.path.startsWith('/webhooks') ? 'whk' : 'inv'}_${'0'.repeat(26)}`,
       };
       const input = { ...route.body.example, ...Object.fromEntries(route.body.omit.map((k) => [k, pathValues[k]])) };
       const parsed = route.body.schema.safeParse(input);

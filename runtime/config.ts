@@ -185,6 +185,19 @@ export const systemConfigSchema = z.object({
           minTtlSeconds: z.number().int().min(1).default(3600),
         })
         .default({ ttlSeconds: 7 * 86_400, minTtlSeconds: 3600 }),
+      /**
+       * Webhooks: a failed delivery is tried again after each of `retrySeconds` in turn (default 10 s, 1, 5,
+       * 15, 30, 60 and 60 min: almost 3 hours), each attempt limited to `timeoutSeconds`. Targets must be
+       * https and public addresses; `allowPrivateTargets` (development and tests only) also lets plain http
+       * and loopback or private addresses through.
+       */
+      webhooks: z
+        .object({
+          retrySeconds: z.array(z.number().int().min(1).max(86_400)).max(20).default([10, 60, 300, 900, 1800, 3600, 3600]),
+          timeoutSeconds: z.number().int().min(1).max(60).default(10),
+          allowPrivateTargets: z.boolean().default(false),
+        })
+        .default({ retrySeconds: [10, 60, 300, 900, 1800, 3600, 3600], timeoutSeconds: 10, allowPrivateTargets: false }),
     })
     .default({
       replicas: 1,
@@ -193,6 +206,7 @@ export const systemConfigSchema = z.object({
       audit: { maxAgeDays: 400, maxBytes: 1_073_741_824 },
       events: { maxAgeDays: 30, maxBytes: 268_435_456 },
       invitations: { ttlSeconds: 7 * 86_400, minTtlSeconds: 3600 },
+      webhooks: { retrySeconds: [10, 60, 300, 900, 1800, 3600, 3600], timeoutSeconds: 10, allowPrivateTargets: false },
     }),
   gateway: z
     .object({

@@ -6,7 +6,16 @@ describe('organisation roles and permissions', () => {
     expect(permissionsByRole).toEqual({
       reader: ['project.read'],
       member: ['project.read', 'network.manage'],
-      admin: ['project.read', 'network.manage', 'member.manage', 'quota.manage', 'project.manage', 'audit.read', 'people.manage'],
+      admin: [
+        'project.read',
+        'network.manage',
+        'member.manage',
+        'quota.manage',
+        'project.manage',
+        'audit.read',
+        'people.manage',
+        'webhook.manage',
+      ],
       owner: [
         'project.read',
         'network.manage',
@@ -15,6 +24,7 @@ describe('organisation roles and permissions', () => {
         'project.manage',
         'audit.read',
         'people.manage',
+        'webhook.manage',
         'partner.manage',
         'rule.manage',
       ],

@@ -24,6 +24,8 @@ export const Permission = {
   managePeople: 'people.manage',
   /** Define the identity-provider rules that grant roles at sign-in. */
   manageRules: 'rule.manage',
+  /** Register, test and remove the organisation's webhooks, and read their delivery logs. */
+  manageWebhooks: 'webhook.manage',
 } as const;
 export type Permission = (typeof Permission)[keyof typeof Permission];
 
@@ -42,6 +44,7 @@ export const permissionsByRole: Record<OrgRole, readonly Permission[]> = (() => 
     Permission.manageProjects,
     Permission.readAudit,
     Permission.managePeople,
+    Permission.manageWebhooks,
   ];
   const owner = [...admin, Permission.managePartners, Permission.manageRules];
   return { reader, member, admin, owner };
@@ -55,6 +58,7 @@ export const ownerOnlyPermissions: readonly Permission[] = [
   Permission.readAudit,
   Permission.managePeople,
   Permission.manageRules,
+  Permission.manageWebhooks,
 ];
 
 /** The weaker of two roles. */

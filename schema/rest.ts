@@ -314,3 +314,37 @@ export const quotaRequestResource = z
     operationId: z.string().nullable(),
   })
   .meta({ id: 'QuotaRequest' });
+
+/** A webhook (REST). */
+export const webhookResource = z
+  .object({
+    id: z.string(),
+    organization: z.string(),
+    url: z.string(),
+    eventTypes: z.array(z.string()),
+    createdBy: z.string(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'Webhook' });
+export const createdWebhookResource = z.object({ webhook: webhookResource, secret: z.string() }).meta({ id: 'CreatedWebhook' });
+export const webhookDeliveryResource = z
+  .object({
+    webhookId: z.string(),
+    eventId: z.string(),
+    eventType: z.string(),
+    state: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.array(
+      z
+        .object({
+          at: z.string(),
+          httpStatus: z.number().int().nullable(),
+          outcome: z.enum(['succeeded', 'failed']),
+          error: z.string().nullable(),
+          durationMs: z.number().int(),
+        })
+        .meta({ id: 'DeliveryAttempt' }),
+    ),
+    nextAttemptAt: z.string().nullable(),
+    createdAt: z.string(),
+  })
+  .meta({ id: 'WebhookDelivery' });

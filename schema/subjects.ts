@@ -99,6 +99,12 @@ export type QuotaVerb = (typeof QuotaVerb)[keyof typeof QuotaVerb];
 export function controllerQuotaSubject(verb: QuotaVerb): string {
   return `${SUBJECT_ROOT}.controller.quota.${verb}`;
 }
+/** Webhooks: `infra.v1.controller.webhook.<verb>`. */
+export const WebhookVerb = { create: 'create', list: 'list', delete: 'delete', test: 'test', deliveries: 'deliveries' } as const;
+export type WebhookVerb = (typeof WebhookVerb)[keyof typeof WebhookVerb];
+export function controllerWebhookSubject(verb: WebhookVerb): string {
+  return `${SUBJECT_ROOT}.controller.webhook.${verb}`;
+}
 /** Project shares as the controller keeps them: `infra.v1.controller.share.list`. */
 export function controllerShareSubject(): string {
   return `${SUBJECT_ROOT}.controller.share.list`;
@@ -131,6 +137,8 @@ export function auditWildcard(): string {
  * `infra.v1.events.acme.>` sees acme's events only.
  */
 export const EVENTS_STREAM = 'INFRAFED_EVENTS';
+/** The durable consumer of the events stream that feeds webhooks (shared by the controller's replicas). */
+export const WEBHOOK_CONSUMER = 'webhooks';
 export function eventSubject(organization: string, type: string): string {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(organization))
     throw new Error(`invalid organization for a NATS subject: ${JSON.stringify(organization)}`);
@@ -178,4 +186,6 @@ export const Bucket = {
   people: 'infrafed_people',
   /** Quota tiers and tier requests. */
   requests: 'infrafed_requests',
+  /** Webhooks, their deliveries (each attempt) and the markers of those still due. */
+  webhooks: 'infrafed_webhooks',
 } as const;

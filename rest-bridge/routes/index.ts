@@ -6,6 +6,7 @@ import { operationsRoutes } from './operations.ts';
 import { organizationsRoutes } from './organizations.ts';
 import { partnersRoutes } from './partners.ts';
 import { peopleRoutes } from './people.ts';
+import { webhooksRoutes } from './webhooks.ts';
 import { projectsRoutes } from './projects.ts';
 import { quotasRoutes } from './quotas.ts';
 import { quotaRequestsRoutes } from './quotaRequests.ts';
@@ -26,6 +27,7 @@ export const routes: Route[] = [
   ...quotaRequestsRoutes,
   ...partnersRoutes,
   ...peopleRoutes,
+  ...webhooksRoutes,
   ...operationsRoutes,
   ...auditRoutes,
 ];

@@ -117,9 +117,9 @@ export const peopleRoutes: Route[] = [
     tag: 'people',
     summary: "Remove a principal's grants by hand or invitation (admins)",
     description:
-      "Removes the principal's grants made by hand, invitation or onboarding. A rule's grant stays until its claim no longer matches at sign-in: the answer is then what is left (`member`), else `member` is null. Removing the last owner is 409.",
+      "Removes the principal's grants made by hand, invitation or onboarding. A rule's grant stays until its claim no longer matches at sign-in: the answer then holds what is left (`remaining`). Removing the last owner is 409.",
     params: memberPath,
-    response: z.object({ subject: z.string(), member: organizationMemberResource.nullable() }).meta({ id: 'OrganizationMemberRemoval' }),
+    response: z.object({ subject: z.string(), remaining: organizationMemberResource.optional() }).meta({ id: 'OrganizationMemberRemoval' }),
     shape: 'resource',
     async handle(ctx) {
       const result = await ctx.graphql<{ removeOrganizationMember: unknown }>(
@@ -128,7 +128,8 @@ export const peopleRoutes: Route[] = [
       );
       // null is an answer here (no grant left), not a missing resource
       if (result.errors[0]) throw fromGraphqlError(result.errors[0]);
-      return { kind: 'resource', body: { subject: ctx.path.subject, member: result.data?.removeOrganizationMember ?? null } };
+      const remaining = result.data?.removeOrganizationMember;
+      return { kind: 'resource', body: { subject: ctx.path.subject, ...(remaining ? { remaining } : {}) } };
     },
   },
   {

@@ -85,6 +85,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     Organization: people.Organization,
     Query: {
       ...people.Query,
+      ...people.WebhookQuery,
       async projects(_: unknown, __: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
         const all = reportMissing(ctx, info, await listPlacements(loaderDeps(ctx)));
         const byId = new Map<string, ProjectPlacement[]>();
@@ -112,6 +113,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     },
     Mutation: {
       ...people.Mutation,
+      ...people.WebhookMutation,
       async createProject(
         _: unknown,
         args: { input: { organization?: string | null; name: string; description?: string | null; placements: Placement[] } },

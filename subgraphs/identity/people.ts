@@ -17,7 +17,17 @@ import {
   ruleReply,
   setMemberRoleInput,
 } from '../../schema/people.ts';
-import { PeopleVerb } from '../../schema/subjects.ts';
+import { PeopleVerb, WebhookVerb } from '../../schema/subjects.ts';
+import {
+  createdWebhookReply,
+  createWebhookInput,
+  deliveryListInput,
+  deliveryPageReply,
+  deliveryReply,
+  webhookIdSchema,
+  webhookListReply,
+  webhookReply,
+} from '../../schema/webhooks.ts';
 import { badUserInput, parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 import type { ControllerClient } from '../shared/controllerClient.ts';
 import type { SubgraphContext } from '../shared/subgraphContext.ts';
@@ -78,6 +88,30 @@ export function peopleResolvers(controller: ControllerClient) {
       async deleteIdentityRule(_: unknown, args: Args, ctx: SubgraphContext) {
         const req = parseUserInput(z.object({ id: ruleIdSchema }), args);
         return (await controller.people(PeopleVerb.ruleDelete, req, ruleReply, call(ctx))).rule;
+      },
+    },
+    // webhooks (the controller decides who may)
+    WebhookQuery: {
+      async webhooks(_: unknown, __: Args, ctx: SubgraphContext) {
+        return (await controller.webhook(WebhookVerb.list, {}, webhookListReply, call(ctx))).webhooks;
+      },
+      async webhookDeliveries(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(deliveryListInput, withoutNulls(args));
+        return controller.webhook(WebhookVerb.deliveries, req, deliveryPageReply, call(ctx));
+      },
+    },
+    WebhookMutation: {
+      async createWebhook(_: unknown, args: { input: Args }, ctx: SubgraphContext) {
+        const req = parseUserInput(createWebhookInput, withoutNulls(args.input), 'input');
+        return controller.webhook(WebhookVerb.create, req, createdWebhookReply, call(ctx));
+      },
+      async deleteWebhook(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(z.object({ id: webhookIdSchema }), args);
+        return (await controller.webhook(WebhookVerb.delete, req, webhookReply, call(ctx))).webhook;
+      },
+      async testWebhook(_: unknown, args: Args, ctx: SubgraphContext) {
+        const req = parseUserInput(z.object({ id: webhookIdSchema }), args);
+        return (await controller.webhook(WebhookVerb.test, req, deliveryReply, call(ctx))).delivery;
       },
     },
     Organization: {

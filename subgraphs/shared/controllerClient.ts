@@ -18,9 +18,11 @@ import {
   controllerPeopleSubject,
   controllerQuotaSubject,
   controllerSubject,
+  controllerWebhookSubject,
   Header,
   type PeopleVerb,
   type QuotaVerb,
+  type WebhookVerb,
 } from '../../schema/subjects.ts';
 import { requestJson } from '../../runtime/nats/request.ts';
 
@@ -69,6 +71,10 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
     },
     listAudit(request: AuditListRequest, call: ControllerCallOptions) {
       return ask(controllerAuditSubject(), request, auditListReply, 5_000, call);
+    },
+    /** Webhooks (a test delivery waits for the receiver: up to its timeout). */
+    webhook<S extends z.ZodType>(verb: WebhookVerb, body: unknown, reply: S, call: ControllerCallOptions): Promise<z.infer<S>> {
+      return ask(controllerWebhookSubject(verb), body, reply, 15_000, call);
     },
     /** Quota tiers and tier requests. */
     quota<S extends z.ZodType>(verb: QuotaVerb, body: unknown, reply: S, call: ControllerCallOptions): Promise<z.infer<S>> {

@@ -65,6 +65,7 @@ describe('durable control state under failures (three JetStream servers, two con
       'KV_infrafed_ledger',
       'KV_infrafed_people',
       'KV_infrafed_requests',
+      'KV_infrafed_webhooks',
       'INFRAFED_AUDIT',
       'INFRAFED_EVENTS',
     ];
