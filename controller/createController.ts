@@ -73,6 +73,8 @@ import { authorize, targetOrganization } from './permissions.ts';
 import { createPeople, memoryPeopleStore, type PeopleDeps, type PeopleStore } from './people.ts';
 import { createSagaRunner } from './saga.ts';
 import { createQuotaRequests } from './quotaRequests.ts';
+import { createOnboarding } from './onboarding.ts';
+import { onboardInput, onboardingSchema, onboardReply } from '../schema/onboarding.ts';
 import { createWebhooks, type WebhookOptions } from './webhooks.ts';
 import { consumeEvents } from './events.ts';
 import {
@@ -183,8 +185,9 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     undoRetryMs: deps.undoRetryMs ?? 60_000,
   });
   const entitlements = createEntitlements({ ctx, audit: deps.audit, log });
+  const peopleStore = deps.people ?? memoryPeopleStore();
   const people = createPeople({
-    store: deps.people ?? memoryPeopleStore(),
+    store: peopleStore,
     projects: store,
     audit: deps.audit,
     events: deps.events,
@@ -215,6 +218,20 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     audit: deps.audit,
     log,
     options: deps.webhookOptions ?? { retrySeconds: [10, 60, 300, 900, 1800, 3600, 3600], allowPrivateTargets: false },
+    now: deps.sessions?.now,
+  });
+  const onboarding = createOnboarding({
+    store: peopleStore,
+    projects: store,
+    ledger: deps.ledger,
+    entitlements,
+    people,
+    operations,
+    audit: deps.audit,
+    log,
+    // within the gateway's budget; a project still running is settled by the sweeper
+    waitMs: 5_000,
+    staleMs: leaseMs * 2,
     now: deps.sessions?.now,
   });
   type Headers = { get(name: string): string } | undefined;
@@ -410,6 +427,19 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       peopleEndpoint(PeopleVerb.ruleDelete, z.object({ id: ruleIdSchema }), ruleReply, async (req, h) =>
         people.deleteRule(await principalOf(h), req.id),
       ),
+      peopleEndpoint(PeopleVerb.onboard, onboardInput, onboardReply, async (req, h) => {
+        const principal = await principalOf(h);
+        // the first project's operation is waited for within the caller's deadline
+        return onboarding.onboard(principal, req);
+      }),
+      peopleEndpoint(
+        PeopleVerb.onboarding,
+        z.object({ organization: z.string() }),
+        z.object({ onboarding: onboardingSchema.nullable() }),
+        async (req, h) => ({
+          onboarding: await onboarding.get(await principalOf(h), req.organization),
+        }),
+      ),
       peopleEndpoint(PeopleVerb.session, sessionExchangeInput, sessionExchangeReply, async (req, h) => {
         if (!deps.verifyProviderToken) throw new InfrafedError(ErrorCode.UNAUTHENTICATED, 'no identity provider is configured');
         return people.session(await deps.verifyProviderToken(h?.get(Header.authorization)), req.organization ?? null);
@@ -497,7 +527,15 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     ],
   );
 
-  const stopSweeper = every(deps.sweepIntervalMs ?? 10_000, operations.sweep, log, 'sweep');
+  const stopSweeper = every(
+    deps.sweepIntervalMs ?? 10_000,
+    async () => {
+      await operations.sweep();
+      await onboarding.settle();
+    },
+    log,
+    'sweep',
+  );
   // webhooks: every event of the stream (once across replicas), and the retries that came due
   const stopConsuming = deps.events && deps.webhooks ? await consumeEvents(deps.nc, webhooks.handleEvent, log) : async () => {};
   const stopRetries = every(deps.webhooks ? 1_000 : 0, webhooks.retryDue, log, 'webhook retries');

@@ -240,6 +240,14 @@ export async function openLedger(nc: NatsConnection, options: LedgerOptions = {}
         );
       }
     },
+    /** Removes them if still at `version` (an onboarding undone): the organisation is unknown again. */
+    async deleteEntitlements(organization: string, version: number): Promise<void> {
+      try {
+        await entitlementsKv.delete(organization, { previousSeq: version });
+      } catch (error) {
+        if (!isCasConflict(error)) throw error;
+      }
+    },
     async usage(organization: string): Promise<Usage> {
       return usageOf((await read(organization)).ledger);
     },

@@ -369,6 +369,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     });
     const configPath = join(stateDir, 'config.json');
     writeFileSync(configPath, `${JSON.stringify(config, null, 2)}\n`);
+    // the stand-in identity provider's key, for `npm run token -- --provider <sub>` (a new key every start)
+    const { name, issuer, audience, privateJwk } = identityProvider;
+    writeFileSync(join(stateDir, 'identity-provider.json'), `${JSON.stringify({ name, issuer, audience, privateJwk })}\n`, { mode: 0o600 });
     // readiness is read from each component's info-level "ready" line, whatever the caller's LOG_LEVEL
     const okdTokens = Object.fromEntries(
       [...okd.entries()].map(([region, o]) => [`INFRAFED_OKD_TOKEN_${region.toUpperCase().replace(/-/g, '_')}`, o.token]),

@@ -348,3 +348,27 @@ export const webhookDeliveryResource = z
     createdAt: z.string(),
   })
   .meta({ id: 'WebhookDelivery' });
+
+/** An onboarding (REST). */
+export const onboardingResource = z
+  .object({
+    organization: z.string(),
+    state: z.enum(['running', 'succeeded', 'failed']),
+    by: z.string(),
+    startedAt: z.string(),
+    updatedAt: z.string(),
+    invitationId: z.string().nullable(),
+    operationId: z.string().nullable(),
+    error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  })
+  .meta({ id: 'Onboarding' });
+export const onboardingResultResource = z
+  .object({
+    onboarding: onboardingResource,
+    invitationId: z.string().nullable(),
+    secret: z.string().nullable(),
+    operationId: z.string().nullable(),
+    operationStatus: z.string().nullable(),
+    projectId: z.string().nullable(),
+  })
+  .meta({ id: 'OnboardingResult' });

@@ -82,6 +82,8 @@ export const PeopleVerb = {
   ruleList: 'rule.list',
   ruleDelete: 'rule.delete',
   session: 'session.exchange',
+  onboard: 'onboarding.run',
+  onboarding: 'onboarding.get',
 } as const;
 export type PeopleVerb = (typeof PeopleVerb)[keyof typeof PeopleVerb];
 export function controllerPeopleSubject(verb: PeopleVerb): string {

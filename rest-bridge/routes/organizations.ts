@@ -1,7 +1,9 @@
 import type { z } from 'zod';
 import { setEntitlementsInput } from '../../schema/entitlements.ts';
 import { organizationIdSchema } from '../../schema/model.ts';
-import { organizationResource, entitlementsResource } from '../../schema/rest.ts';
+import { organizationResource, entitlementsResource, onboardingResource, onboardingResultResource } from '../../schema/rest.ts';
+import { onboardInput } from '../../schema/onboarding.ts';
+import { selectionOf } from '../selection.ts';
 import { ORGANIZATION, dataOf, notFound, type Route, type RouteContext } from './route.ts';
 
 async function entitlementsOf(ctx: RouteContext) {
@@ -115,6 +117,61 @@ export const organizationsRoutes: Route[] = [
         id: ctx.path.organization,
       });
       return { kind: 'resource', body: dataOf(result).syncUsage };
+    },
+  },
+  {
+    method: 'post',
+    path: '/organizations/{organization}/onboarding',
+    operationId: 'onboardOrganization',
+    tag: 'organizations',
+    summary: 'Onboard an organisation in one call: entitlements, its first owner invited, a first project (platform operators)',
+    description:
+      'Sets the entitlements, invites the first owner (by `email` or `subject`; the answer holds the invitation’s `secret`, shown only here) and, with `project`, creates a first project in the organisation’s name. All or nothing: a failing step undoes the steps before it (the project’s operation included, also when it fails after this answers with it still running: `GET` shows `state: failed`). An organisation already known is 409.',
+    params: { organization: organizationIdSchema },
+    body: {
+      schema: onboardInput,
+      omit: ['organization'],
+      id: 'OnboardInput',
+      example: {
+        entitlements: { total: { cores: 64, ramMiB: 131072 } },
+        owner: { email: 'pi@newlab.example' },
+        project: { name: 'first', placements: [{ region: 'sto', platform: 'openstack' }] },
+      },
+    },
+    response: onboardingResultResource,
+    shape: 'resource',
+    created: {
+      location: '/organizations/{organization}/onboarding',
+      of: (b) => `/organizations/${(b as { onboarding: { organization: string } }).onboarding.organization}/onboarding`,
+    },
+    async handle(ctx) {
+      const result = await ctx.graphql<{ onboardOrganization: unknown }>(
+        `mutation($i: OnboardInput!) { onboardOrganization(input: $i) ${selectionOf(onboardingResultResource)} }`,
+        { i: { ...ctx.body, organization: ctx.path.organization } },
+      );
+      return { kind: 'resource', body: dataOf(result).onboardOrganization };
+    },
+  },
+  {
+    method: 'get',
+    path: '/organizations/{organization}/onboarding',
+    operationId: 'getOnboarding',
+    tag: 'organizations',
+    summary: "An organisation's onboarding: its state and what it made (platform operators)",
+    description: '`running` while the first project’s operation runs, `succeeded`, or `failed` with the error (every step undone).',
+    params: { organization: organizationIdSchema },
+    response: onboardingResource,
+    shape: 'resource',
+    async handle(ctx) {
+      const result = await ctx.graphql<{ onboarding: unknown }>(
+        `query($o: String!) { onboarding(organization: $o) ${selectionOf(onboardingResource)} }`,
+        {
+          o: ctx.path.organization,
+        },
+      );
+      const found = dataOf(result).onboarding;
+      if (!found) throw notFound(`the onboarding of ${ctx.path.organization}`);
+      return { kind: 'resource', body: found };
     },
   },
 ];

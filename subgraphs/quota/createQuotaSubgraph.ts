@@ -1,6 +1,8 @@
+import { z } from 'zod';
 import type { HeaderMap } from '@apollo/server';
 import type { GraphQLResolveInfo } from 'graphql';
-import { QuotaVerb } from '../../schema/subjects.ts';
+import { PeopleVerb, QuotaVerb } from '../../schema/subjects.ts';
+import { onboardingSchema, onboardInput, onboardReply } from '../../schema/onboarding.ts';
 import {
   decideQuotaRequestInput,
   quotaRequestListInput,
@@ -87,6 +89,14 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
           throw error;
         }
       },
+      async onboarding(_: unknown, args: { organization: string }, ctx: QuotaContext) {
+        const req = parseUserInput(z.object({ organization: organizationIdSchema }), args);
+        const reply = await deps.controller.people(PeopleVerb.onboarding, req, z.object({ onboarding: onboardingSchema.nullable() }), {
+          headers: ctx.forward,
+          deadline: ctx.deadline,
+        });
+        return reply.onboarding;
+      },
       async quotaTiers(_: unknown, __: unknown, ctx: QuotaContext) {
         return deps.controller.quota(QuotaVerb.tiersGet, {}, quotaTiersReply, { headers: ctx.forward, deadline: ctx.deadline });
       },
@@ -104,6 +114,24 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
       },
     },
     Mutation: {
+      async onboardOrganization(_: unknown, args: { input: Record<string, unknown> }, ctx: QuotaContext) {
+        const req = parseUserInput(onboardInput, withoutNulls(args.input), 'input');
+        const reply = await deps.controller.people(
+          PeopleVerb.onboard,
+          req,
+          onboardReply,
+          { headers: ctx.forward, deadline: ctx.deadline },
+          20_000,
+        );
+        return {
+          onboarding: reply.onboarding,
+          invitationId: reply.invitation?.id ?? null,
+          secret: reply.secret,
+          operationId: reply.operation?.id ?? null,
+          operationStatus: reply.operation?.status ?? null,
+          projectId: reply.operation?.projectId ?? null,
+        };
+      },
       async setQuotaTiers(_: unknown, args: { tiers: unknown[] }, ctx: QuotaContext) {
         const req = parseUserInput(setQuotaTiersInput, withoutNulls(args));
         return deps.controller.quota(QuotaVerb.tiersSet, req, quotaTiersReply, { headers: ctx.forward, deadline: ctx.deadline });

@@ -81,9 +81,15 @@ export function createControllerClient(nc: NatsConnection, options: { waitMs: nu
       return ask(controllerQuotaSubject(verb), body, reply, 10_000, call);
     },
     /** The controller's people API (members, invitations, rules). */
-    people<S extends z.ZodType>(verb: PeopleVerb, body: unknown, reply: S, call: ControllerCallOptions): Promise<z.infer<S>> {
-      // accepting a project invitation records its operation first
-      return ask(controllerPeopleSubject(verb), body, reply, 10_000, call);
+    people<S extends z.ZodType>(
+      verb: PeopleVerb,
+      body: unknown,
+      reply: S,
+      call: ControllerCallOptions,
+      timeoutMs = 10_000,
+    ): Promise<z.infer<S>> {
+      // accepting a project invitation records its operation first; an onboarding waits for its first project
+      return ask(controllerPeopleSubject(verb), body, reply, timeoutMs, call);
     },
     async get(id: string, call: ControllerCallOptions): Promise<OperationView | null> {
       const reply = await ask(controllerSubject('get'), { id }, getOperationReply, 2_000, call);

@@ -65,7 +65,8 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       tokens.owner,
     );
     expect(share.data?.shareProject.status).toBe('SUCCEEDED');
-    // an invitation and a sign-in rule of acme's, for the rows that read them
+    // a webhook, an invitation and a sign-in rule of acme's, for the rows that read them
+    await gql('mutation { createWebhook(input: {url: "http://127.0.0.1:9/matrix"}) { secret } }', {}, tokens.owner);
     await gql('mutation { createInvitation(input: {role: "reader", email: "matrix@acme-authz.example"}) { secret } }', {}, tokens.owner);
     await gql(
       'mutation { createIdentityRule(input: {identityProvider: "campus", claim: "groups", pattern: "acme-authz-*", role: reader}) { id } }',
@@ -271,6 +272,43 @@ describe('authorization matrix: every operation × every kind of caller, no leak
       query: 'mutation($r: ID!) { deleteIdentityRule(id: $r) { id } }',
       vars: async () => ({ r: await newRule() }),
       expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'NOT_FOUND', 'NOT_FOUND'],
+    },
+    {
+      name: 'webhooks',
+      query: '{ webhooks { id organization } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'HIDDEN', 'HIDDEN'],
+      shows: mentionsAcme,
+    },
+    {
+      name: 'createWebhook (each caller its own organisation)',
+      query: 'mutation { createWebhook(input: {url: "http://127.0.0.1:9/matrix-new"}) { webhook { organization } } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
+    },
+    {
+      name: 'requestQuotaTier (an unknown tier: past authorisation it is BAD_USER_INPUT)',
+      query: 'mutation($p: ID!) { requestQuotaTier(projectId: $p, tier: "matrix-none", regions: ["sto"]) { status } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'NOT_FOUND', 'FORBIDDEN'],
+      allowedError: { code: 'BAD_USER_INPUT', message: /^invalid input: tier: / },
+    },
+    {
+      name: 'quotaRequests',
+      query: '{ quotaRequests { requests { id } } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'ALLOW', 'ALLOW', 'ALLOW', 'ALLOW'],
+    },
+    {
+      name: 'approveQuotaRequest (platform operators only)',
+      query: 'mutation { approveQuotaRequest(id: "qrq_00000000000000000000000000") { status } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN'],
+    },
+    {
+      name: 'setQuotaTiers (platform operators only)',
+      query: 'mutation { setQuotaTiers(tiers: [{name: "matrix", limits: {cores: 1}}]) { version } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN'],
+    },
+    {
+      name: 'onboardOrganization (platform operators only)',
+      query: 'mutation { onboardOrganization(input: {organization: "matrix-onb", owner: {email: "x@matrix.example"}}) { secret } }',
+      expect: ['FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN', 'FORBIDDEN'],
     },
   ];
 

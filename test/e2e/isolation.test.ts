@@ -298,6 +298,7 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
       'post /organizations/{organization}/usage-sync': {},
       'put /organizations/{organization}/members/{subject}': { role: 'owner' },
       'post /projects/{projectId}/quota-requests': { tier: 'small', regions: ['sto'] },
+      'post /organizations/{organization}/onboarding': { owner: { email: 'evil@globex.example' } },
     };
     // routes that name one of the victim's objects (the caller's own lists are checked below)
     const routes = Object.entries(document.paths).flatMap(([path, ops]) =>

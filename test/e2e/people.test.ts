@@ -70,14 +70,40 @@ describe('people: onboarding, invitations, sign-in rules', () => {
   }, 60_000);
 
   it("onboarding: the operator invites a new organisation's first owner, who signs in with the identity provider's token and acts as owner", async () => {
-    const entitled = await gql(
-      'mutation { setEntitlements(input: {organization: "newlab-people", total: {cores: 64}}) { id } }',
+    // one call: entitlements, the owner invited, a first project on OKD in lla
+    const onboarded = await gql<{
+      onboardOrganization: {
+        onboarding: { state: string };
+        invitationId: string;
+        secret: string;
+        operationStatus: string;
+        projectId: string;
+      };
+    }>(
+      `mutation { onboardOrganization(input: {organization: "newlab-people", entitlements: {total: {cores: 64}},
+          owner: {email: "pi@newlab.example"}, project: {name: "first", placements: [{region: "lla", platform: "okd"}]}}) {
+        onboarding { state } invitationId secret operationStatus projectId } }`,
       {},
       operator,
     );
-    expect(entitled.errors).toBeUndefined();
-    const { invitation, secret } = await invite({ organization: 'newlab-people', role: 'owner', email: 'pi@newlab.example' }, operator);
-    expect(invitation).toMatchObject({ organization: 'newlab-people', status: 'pending' });
+    expect(onboarded.errors).toBeUndefined();
+    const result = onboarded.data?.onboardOrganization;
+    expect(result?.onboarding.state).toBe('succeeded');
+    expect(result?.operationStatus).toBe('SUCCEEDED');
+    const invitation = { id: result?.invitationId as string };
+    const secret = result?.secret as string;
+    // a second onboarding of a known organisation changes nothing
+    const again0 = await gql(
+      'mutation { onboardOrganization(input: {organization: "newlab-people", owner: {email: "x@y.example"}}) { secret } }',
+      {},
+      operator,
+    );
+    expect(again0.errors?.[0]?.extensions?.code).toBe('CONFLICT');
+    // only operators onboard
+    const notOperator = await gql(
+      'mutation { onboardOrganization(input: {organization: "newlab2-people", owner: {email: "x@y.example"}}) { secret } }',
+    );
+    expect(notOperator.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
 
     const idpToken = await system.providerToken('pi-4711', { email: 'pi@newlab.example' });
     // signed in, but a member of nothing yet: only invitations may be answered
@@ -100,8 +126,10 @@ describe('people: onboarding, invitations, sign-in rules', () => {
     );
     expect(org.errors).toBeUndefined();
     expect(org.data?.organization).toEqual({ id: 'newlab-people', members: { members: [{ subject: 'campus:pi-4711', role: 'owner' }] } });
+    const projects = await gql<{ projects: { id: string; name: string }[] }>('{ projects { id name } }', {}, idpToken);
+    expect(projects.data?.projects.map((p) => [p.id, p.name])).toEqual([[result?.projectId, 'first']]);
     const created = await gql<{ createProject: { status: string; projectId: string } }>(
-      'mutation { createProject(input: {name: "first", placements: [{region: "lla", platform: "okd"}]}) { status projectId } }',
+      'mutation { createProject(input: {name: "second", placements: [{region: "lla", platform: "okd"}]}) { status projectId } }',
       {},
       idpToken,
     );
@@ -114,6 +142,7 @@ describe('people: onboarding, invitations, sign-in rules', () => {
     const actions = (audit.data?.auditEvents.events ?? []).map((e) => `${e.action} ${e.principal}`);
     expect(actions).toEqual(
       expect.arrayContaining([
+        'organization.onboard people-operator',
         'invitation.create people-operator',
         'invitation.accept campus:pi-4711',
         'session.signin campus:pi-4711',
@@ -124,6 +153,42 @@ describe('people: onboarding, invitations, sign-in rules', () => {
     const again = await answer('accept', invitation.id, secret, idpToken);
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'CONFLICT', invitationStatus: 'accepted' });
   }, 120_000);
+
+  it('an onboarding that fails midway undoes every step: no entitlements, the invitation cancelled, and it may be run again', async () => {
+    // defaults beyond the entitlements: the first project is refused when it is accepted (QUOTA_EXCEEDED)
+    const input = `{organization: "badlab-people", entitlements: {total: {cores: 4}, projectDefaults: {cores: 8}},
+        owner: {subject: "campus:pi-9"}, project: {name: "too-big", placements: [{region: "lla", platform: "okd"}]}}`;
+    const failed = await gql(`mutation { onboardOrganization(input: ${input}) { secret } }`, {}, operator);
+    expect(failed.errors?.[0]?.extensions?.code).toBe('QUOTA_EXCEEDED');
+    const state = await gql<{
+      onboarding: { state: string; invitationId: string; error: { code: string } };
+      organization: { entitlementsVersion: number } | null;
+    }>(
+      '{ onboarding(organization: "badlab-people") { state invitationId error { code } } organization(id: "badlab-people") { entitlementsVersion } }',
+      {},
+      operator,
+    );
+    expect(state.data?.onboarding).toMatchObject({ state: 'failed', error: { code: 'QUOTA_EXCEEDED' } });
+    expect(state.data?.organization?.entitlementsVersion ?? 0).toBe(0);
+    // the invitation it had made was cancelled (the organisation's log says so), and grants nothing
+    const log = await gql<{ auditEvents: { events: { action: string; result: string }[] } }>(
+      '{ auditEvents(first: 100, filter: {organization: "badlab-people"}) { events { action result } } }',
+      {},
+      operator,
+    );
+    expect(log.data?.auditEvents.events.map((e) => `${e.action} ${e.result}`)).toEqual(
+      expect.arrayContaining(['entitlement.set SUCCEEDED', 'invitation.create OK', 'invitation.cancel OK', 'organization.onboard FAILED']),
+    );
+    const pi = await system.providerToken('pi-9');
+    expect((await gql('{ organization { id } }', {}, pi)).errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    // run again with room for the defaults: it goes through
+    const fixed = await gql<{ onboardOrganization: { onboarding: { state: string } } }>(
+      `mutation { onboardOrganization(input: ${input.replace('cores: 4', 'cores: 16')}) { onboarding { state } } }`,
+      {},
+      operator,
+    );
+    expect(fixed.data?.onboardOrganization.onboarding.state).toBe('succeeded');
+  }, 60_000);
 
   it('declined, cancelled and expired invitations grant nothing; the list shows each state', async () => {
     const stranger = await system.providerToken('stranger-1');

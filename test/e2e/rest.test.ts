@@ -401,6 +401,23 @@ describe('REST bridge end to end', () => {
     expect([foreign.status, foreign.body.code]).toEqual([404, 'NOT_FOUND']);
     const cancelled = await call<{ status: string }>('post', `/invitations/${pending.body.invitation.id}/cancel`);
     expect([cancelled.status, cancelled.body.status]).toEqual([200, 'cancelled']);
+    // onboarding over REST (platform operators): 201 with Location, then readable there
+    const operator = await system.token('infrafed', 'reader', 'rest-operator', { platformAdmin: true });
+    const onboarded = await call<{ onboarding: { state: string }; secret: string }>('post', '/organizations/restco-onb/onboarding', {
+      body: { entitlements: { total: { cores: 8 } }, owner: { email: 'pi@restco-onb.example' } },
+      token: operator,
+    });
+    expect([onboarded.status, onboarded.headers.get('location'), onboarded.body.onboarding.state]).toEqual([
+      201,
+      '/organizations/restco-onb/onboarding',
+      'succeeded',
+    ]);
+    expect(onboarded.body.secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect((await call<{ state: string }>('get', '/organizations/restco-onb/onboarding', { token: operator })).body.state).toBe(
+      'succeeded',
+    );
+    const notOperator = await call<Problem>('post', '/organizations/restco-onb2/onboarding', { body: { owner: { email: 'x@y.example' } } });
+    expect([notOperator.status, notOperator.body.code]).toEqual([403, 'FORBIDDEN']);
   });
 
   it('deletes the project: the operation answers with Location', async () => {
