@@ -53,7 +53,11 @@ export const authConfigSchema = z
      */
     sessions: z
       .object({
-        hs256Secret: z.string().min(32, 'the session secret must be at least 32 characters'),
+        /** The key (at least 32 characters), or `{ "env": "NAME" }`: read from the environment (every component needs the same). */
+        hs256Secret: z.union([
+          z.string().min(32, 'the session secret must be at least 32 characters'),
+          z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }),
+        ]),
         issuer: z.string().min(1).default('infrafed-session'),
         /** A session lasts at most this long (and never past the identity provider's token), seconds. Default 900. */
         ttlSeconds: z.number().int().min(60).max(86_400).default(900),
@@ -100,6 +104,16 @@ const sessionClaimsSchema = z.object({
 
 export type TokenVerifier = (authorization: string | null | undefined) => Promise<Principal>;
 
+/** The sessions' signing key: the configured one, or the environment variable it names (at least 32 characters). */
+function sessionSecret(secret: string | { env: string }): Uint8Array {
+  const value = typeof secret === 'string' ? secret : (process.env[secret.env] ?? '');
+  if (value.length < 32)
+    throw new Error(
+      `auth.sessions.hs256Secret: ${typeof secret === 'string' ? 'too short' : `${secret.env} is unset or shorter than 32 characters`}`,
+    );
+  return new TextEncoder().encode(value);
+}
+
 /** The `iss` of a token, unverified (to pick the key that verifies it); null when it is no JWT. */
 export function unverifiedIssuer(token: string): string | null {
   try {
@@ -136,7 +150,7 @@ function verificationFailure(error: unknown, tokenType?: string): InfrafedError 
 export function createTokenVerifier(config: AuthConfig, options: { allowUnaffiliated?: boolean } = {}): TokenVerifier {
   const key = config.hs256Secret ? new TextEncoder().encode(config.hs256Secret) : createRemoteJWKSet(new URL(config.jwksUrl as string));
   const sessions = config.sessions ? authConfigSchema.parse(config).sessions : undefined;
-  const sessionKey = sessions ? new TextEncoder().encode(sessions.hs256Secret) : null;
+  const sessionKey = sessions ? sessionSecret(sessions.hs256Secret) : null;
   const tolerance = Math.min(config.clockToleranceSeconds ?? 30, 60);
   const providerNames = (config.identityProviders ?? []).map((p) => p.name);
   return async (authorization) => {
@@ -260,7 +274,7 @@ export async function signSession(
     .setAudience(config.audience)
     .setIssuedAt()
     .setExpirationTime(session.expiresAt)
-    .sign(new TextEncoder().encode(sessions.hs256Secret));
+    .sign(sessionSecret(sessions.hs256Secret));
 }
 
 export interface LocalTokenOptions {
