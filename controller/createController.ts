@@ -539,6 +539,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   // webhooks: every event of the stream (once across replicas), and the retries that came due
   const stopConsuming = deps.events && deps.webhooks ? await consumeEvents(deps.nc, webhooks.handleEvent, log) : async () => {};
   const stopRetries = every(deps.webhooks ? 1_000 : 0, webhooks.retryDue, log, 'webhook retries');
+  // invitations that expired pending are told once (`invitation.expired`)
+  const stopExpiries = every(deps.events ? 5_000 : 0, people.publishExpired, log, 'invitation expiries');
   const stopUsageSync = every(deps.usageSyncIntervalMs ?? 0, entitlements.syncAll, log, 'usage sync');
 
   return {
@@ -548,6 +550,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       stopSweeper();
       stopUsageSync();
       stopRetries();
+      stopExpiries();
       await stopConsuming();
       await service.stop();
       // let operations in flight finish (bounded by their adapter timeouts)

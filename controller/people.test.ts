@@ -123,7 +123,7 @@ describe('people: invitations', () => {
   });
 
   it('an invitation to another role than one own, an expired, declined or cancelled one grants nothing', async () => {
-    const { p, advance } = people();
+    const { p, advance, published } = people();
     const admin = who('ada', 'admin');
     expect((await refusal(p.createInvitation(admin, { scope: { type: 'organization', role: 'owner' }, email: 'a@b.example' }))).code).toBe(
       ErrorCode.FORBIDDEN,
@@ -144,6 +144,10 @@ describe('people: invitations', () => {
     expect((await refusal(p.effective(session('campus:neo')))).code).toBe(ErrorCode.FORBIDDEN);
     const statuses = (await p.listInvitations(admin, {})).invitations.map((i) => i.status);
     expect(statuses).toEqual(['expired', 'declined', 'cancelled']);
+    // the expiry is told once
+    expect(await p.publishExpired()).toBe(1);
+    expect(await p.publishExpired()).toBe(0);
+    expect(published.filter((e) => e.type === 'invitation.expired')).toEqual([{ organization: 'acme', type: 'invitation.expired' }]);
     expect((await p.listInvitations(admin, { status: 'declined' })).invitations).toHaveLength(1);
   });
 

@@ -345,7 +345,7 @@ export function createPeople(deps: PeopleDeps) {
   // ---- invitations ----
 
   function invitationView(inv: InvitationRecord): InvitationView {
-    const { secretHash: _secret, inviterRole: _role, ...rest } = inv;
+    const { secretHash: _secret, inviterRole: _role, expiryPublished: _published, ...rest } = inv;
     return { ...rest, status: invitationStatus(inv, now()) };
   }
 
@@ -386,6 +386,7 @@ export function createPeople(deps: PeopleDeps) {
       decidedBy: null,
       decidedAt: null,
       operationId: null,
+      expiryPublished: false,
     };
     await store.put(invitationKey(organization, inv.id), inv, 0);
     const view = invitationView(inv);
@@ -497,6 +498,22 @@ export function createPeople(deps: PeopleDeps) {
     await record(caller, saved.organization, 'invitation.decline', { type: 'invitation', id, role: saved.scope.role }, null);
     await publish(saved.organization, 'invitation.declined', id, { invitation: view });
     return { invitation: view };
+  }
+
+  /** Publishes `invitation.expired` once for each invitation that expired pending (a pass of the controller's timer). */
+  async function publishExpired(): Promise<number> {
+    let published = 0;
+    for (const key of await store.keys('invitation.*.*')) {
+      const entry = await store.get(key);
+      if (!entry) continue;
+      const inv = parseInvitation(entry.value);
+      if (inv.expiryPublished || invitationStatus(inv, now()) !== 'expired') continue;
+      // whoever marks it publishes it: two replicas never both do
+      if (!(await store.put(key, { ...inv, expiryPublished: true }, entry.revision))) continue;
+      await publish(inv.organization, 'invitation.expired', inv.id, { invitation: invitationView(inv) });
+      published++;
+    }
+    return published;
   }
 
   // ---- identity-provider rules ----
@@ -669,6 +686,7 @@ export function createPeople(deps: PeopleDeps) {
     listRules,
     deleteRule,
     session,
+    publishExpired,
   };
 }
 export type People = ReturnType<typeof createPeople>;

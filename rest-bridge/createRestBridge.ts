@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { OpenAPIObject } from 'openapi3-ts/oas31';
-import { callerHeaders } from '../schema/contracts/graphql.ts';
+import { callerHeaders, SIGN_IN_ORGANIZATION_HEADER } from '../schema/contracts/graphql.ts';
 import { ErrorCode, httpByCode, InfrafedError, type Problem } from '../schema/errors.ts';
 import type { ProblemResource } from '../schema/rest.ts';
 import { httpFace, type ReadinessCheck } from '../runtime/http/ops.ts';
@@ -136,6 +136,9 @@ export function createRestBridge(options: RestBridgeOptions): {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
+    // the organisation a principal of several signs in to (an identity provider's token; the gateway reads it)
+    const organization = req.headers[SIGN_IN_ORGANIZATION_HEADER];
+    if (typeof organization === 'string') headers[SIGN_IN_ORGANIZATION_HEADER] = organization;
     let res: Response;
     try {
       res = await fetch(options.gatewayUrl, {

@@ -125,6 +125,8 @@ export const invitationRecordSchema = z.object({
   decidedAt: z.string().nullable(),
   /** A project invitation's ADD_MEMBER operation, once accepted. */
   operationId: z.string().nullable(),
+  /** Its expiry was published (`invitation.expired`, once). */
+  expiryPublished: z.boolean().default(false),
 });
 export type InvitationRecord = z.infer<typeof invitationRecordSchema>;
 
@@ -134,7 +136,7 @@ export function invitationStatus(inv: InvitationRecord, now: number): Invitation
 }
 
 export const invitationViewSchema = invitationRecordSchema
-  .omit({ secretHash: true, status: true, inviterRole: true })
+  .omit({ secretHash: true, status: true, inviterRole: true, expiryPublished: true })
   .extend({ status: invitationStatusSchema });
 export type InvitationView = z.infer<typeof invitationViewSchema>;
 

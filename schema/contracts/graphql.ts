@@ -23,3 +23,9 @@ export const callerHeaders = [
   { http: 'prefer', nats: Header.prefer },
   { http: 'traceparent', nats: Header.traceparent },
 ] as const;
+
+/**
+ * The HTTP header in which a principal of several organisations names the one it signs in to (with an
+ * identity provider's token): read by the gateway at sign-in, passed on by the REST bridge, never further.
+ */
+export const SIGN_IN_ORGANIZATION_HEADER = 'infrafed-organization';

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { cloudEventSchema } from '../../schema/events.ts';
+import { EVENTS_STREAM } from '../../schema/subjects.ts';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient, onboard, type GraphQLResponse } from '../harness/graphql.ts';
 
@@ -21,6 +26,7 @@ const INVITATION = 'id status organization decidedBy operationId';
 
 describe('people: onboarding, invitations, sign-in rules', () => {
   let system: SharedSystem;
+  let nc: NatsConnection;
   let operator: string;
   let owner: string;
   const gql = graphqlClient(
@@ -60,12 +66,14 @@ describe('people: onboarding, invitations, sign-in rules', () => {
 
   beforeAll(async () => {
     system = await sharedSystem();
+    nc = await connect({ servers: system.natsUrl });
     operator = await system.token('infrafed', 'reader', 'people-operator', { platformAdmin: true });
     owner = await system.token('uni-people', 'owner', 'uni-people-owner');
     await onboard(system, 'uni-people');
   }, 60_000);
 
   afterAll(async () => {
+    await nc?.close();
     await system?.stop();
   }, 60_000);
 
@@ -215,6 +223,21 @@ describe('people: onboarding, invitations, sign-in rules', () => {
       'cancelled',
       'expired',
     ]);
+    // the expiry is published (once) on the organisation's events: a subscriber or webhook hears of it
+    const jsm = await jetstreamManager(nc);
+    const expiredEvents = async () => {
+      const found: string[] = [];
+      for (let seq = 1; ;) {
+        const msg = await jsm.direct
+          .getMessage(EVENTS_STREAM, { seq, next_by_subj: 'infra.v1.events.uni-people.invitation.expired' })
+          .catch(() => null);
+        if (!msg) return found;
+        found.push(String(cloudEventSchema.parse(msg.json()).subject));
+        seq = msg.seq + 1;
+      }
+    };
+    for (let i = 0; i < 40 && !(await expiredEvents()).includes(short.invitation.id); i++) await sleep(250);
+    expect((await expiredEvents()).filter((id) => id === short.invitation.id)).toEqual([short.invitation.id]);
     const pendingOnly = await gql<{ invitations: { invitations: { status: string }[] } }>(
       '{ invitations(status: pending) { invitations { status } } }',
     );

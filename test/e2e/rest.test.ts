@@ -372,6 +372,18 @@ describe('REST bridge end to end', () => {
     const members = await call<Page<{ subject: string; role: string }>>('get', '/organizations/restco/members', { token: kim });
     expect(members.status).toBe(200);
     expect(members.body.items).toEqual([expect.objectContaining({ subject: 'campus:rest-kim', role: 'member' })]);
+    // a member of two organisations names one (Infrafed-Organization, passed on to the gateway's sign-in)
+    const second = await system.token('restco-second', 'owner', 'rs-owner');
+    expect(
+      (await call('put', '/organizations/restco-second/members/campus:rest-kim', { body: { role: 'reader' }, token: second })).status,
+    ).toBe(200);
+    const ambiguous = await call<Problem>('get', '/organizations/restco/members', { token: kim });
+    expect([ambiguous.status, ambiguous.body.code]).toEqual([422, 'BAD_USER_INPUT']);
+    const named = await call<Page<{ subject: string }>>('get', '/organizations/restco-second/members', {
+      token: kim,
+      headers: { 'infrafed-organization': 'restco-second' },
+    });
+    expect([named.status, named.body.items.map((m) => m.subject)]).toEqual([200, ['campus:rest-kim']]);
     const listed = await call<Page<{ id: string; status: string }>>('get', '/invitations?status=accepted');
     expect(listed.body.items.map((i) => i.id)).toContain(id);
     const badStatus = await call<Problem>('get', '/invitations?status=maybe');
