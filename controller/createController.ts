@@ -538,9 +538,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   );
   // webhooks: every event of the stream (once across replicas), and the retries that came due
   const stopConsuming = deps.events && deps.webhooks ? await consumeEvents(deps.nc, webhooks.handleEvent, log) : async () => {};
-  const stopRetries = every(deps.webhooks ? 1_000 : 0, webhooks.retryDue, log, 'webhook retries');
-  // invitations that expired pending are told once (`invitation.expired`)
-  const stopExpiries = every(deps.events ? 5_000 : 0, people.publishExpired, log, 'invitation expiries');
+  // a replica times the retries it scheduled itself; this pass (a key listing) finds those a stopped one left
+  const stopRetries = every(deps.webhooks ? 30_000 : 0, webhooks.retryDue, log, 'webhook retries');
+  // invitations that expired pending are told once (`invitation.expired`), within a minute (or the shortest invitation)
+  const expiryScanMs = Math.min(60, deps.sessions?.invitations?.minTtlSeconds ?? 60) * 1000;
+  const stopExpiries = every(deps.events ? expiryScanMs : 0, people.publishExpired, log, 'invitation expiries');
   const stopUsageSync = every(deps.usageSyncIntervalMs ?? 0, entitlements.syncAll, log, 'usage sync');
 
   return {
@@ -551,6 +553,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       stopUsageSync();
       stopRetries();
       stopExpiries();
+      webhooks.stop();
       await stopConsuming();
       await service.stop();
       // let operations in flight finish (bounded by their adapter timeouts)

@@ -203,6 +203,24 @@ export function createWebhooks(deps: WebhooksDeps) {
   const takes = (hook: WebhookRecord, type: string) =>
     hook.eventTypes.length === 0 || hook.eventTypes.some((f) => (f.endsWith('.*') ? type.startsWith(f.slice(0, -1)) : type === f));
 
+  const timers = new Set<NodeJS.Timeout>();
+  function schedule(key: string, inMs: number) {
+    const timer = setTimeout(
+      () => {
+        timers.delete(timer);
+        attempt(key).catch((error: unknown) => log.warn({ err: error, key }, 'webhook retry failed'));
+      },
+      Math.max(0, inMs) + 50,
+    );
+    timer.unref();
+    timers.add(timer);
+  }
+  /** Stops the retries this replica scheduled (another replica's slow pass takes them over). */
+  function stop() {
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+  }
+
   /** Attempts a due delivery once (claimed first: one replica at a time), then records the outcome and the next try. */
   async function attempt(key: string): Promise<void> {
     const claimed = await change(store, key, parseDelivery, (cur) => {
@@ -226,6 +244,9 @@ export function createWebhooks(deps: WebhooksDeps) {
       // a little jitter: receivers that came back are not hit by every organisation's retries in the same second
       return { ...cur, attempts, nextAttemptAt: iso(now() + wait * 1000 * (0.9 + Math.random() * 0.2)), claimedUntil: null };
     });
+    // the retry this replica scheduled is made by a timer here; the slow pass (`retryDue`) is for those a
+    // stopped replica left behind
+    if (saved?.state === 'pending' && saved.nextAttemptAt) schedule(key, Date.parse(saved.nextAttemptAt) - now());
     if (saved && saved.state !== 'pending') {
       const due = await store.get(dueKey(key));
       if (due) await store.remove(dueKey(key), due.revision);
@@ -262,7 +283,7 @@ export function createWebhooks(deps: WebhooksDeps) {
     await Promise.all(keys.map((k) => attempt(k).catch((error: unknown) => log.warn({ err: error, key: k }, 'webhook delivery failed'))));
   }
 
-  /** Every due delivery, a few at a time (the retry pass). */
+  /** Every due delivery, a few at a time: the slow pass that finds what a stopped replica left behind. */
   async function retryDue(): Promise<number> {
     const due = (await store.keys('due.>')).map((k) => `delivery.${k.slice('due.'.length)}`);
     for (let i = 0; i < due.length; i += 4) await Promise.all(due.slice(i, i + 4).map((k) => attempt(k).catch(() => undefined)));
@@ -376,6 +397,6 @@ export function createWebhooks(deps: WebhooksDeps) {
     return { deliveries: items.map(deliveryView), nextCursor };
   }
 
-  return { handleEvent, retryDue, create, list, remove, test, deliveries, checkTarget };
+  return { handleEvent, retryDue, create, list, remove, test, deliveries, checkTarget, stop };
 }
 export type Webhooks = ReturnType<typeof createWebhooks>;

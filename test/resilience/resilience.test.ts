@@ -332,10 +332,17 @@ describe('durable control state under failures (three JetStream servers, two con
       ),
     );
     expect(keystoneCounts.filter((c) => c !== 1)).toEqual([]);
+    // why the undone ones failed, by code and region (a slow vendor, the NATS leader change, …)
+    const causes: Record<string, number> = {};
+    for (const f of failed) {
+      const region = f.error?.extensions?.region;
+      const cause = `${f.error?.code ?? 'none'}${typeof region === 'string' ? ` ${region}` : ''}`;
+      causes[cause] = (causes[cause] ?? 0) + 1;
+    }
     say(
       `R2: killed ${leader} (leader of KV_infrafed_operations) ${Math.round((killedAt - started) / 1000)} s in, restarted after ` +
         `${Math.round((restartedAt - killedAt) / 1000)} s; 50 writes accepted (${retries} client retries), ${succeeded.length} SUCCEEDED, ` +
-        `${failed.length} FAILED and undone, 0 lost; vendor objects: ${Object.keys(inventory).length} for ${succeeded.length * 3} succeeded placements; ` +
+        `${failed.length} FAILED and undone (${JSON.stringify(causes)}), 0 lost; vendor objects: ${Object.keys(inventory).length} for ${succeeded.length * 3} succeeded placements; ` +
         `${Math.round((Date.now() - started) / 1000)} s in all`,
     );
   }, 400_000);
