@@ -42,7 +42,7 @@ function setup(outcome: { submit: OperationView | InfrafedError; later?: Operati
         if ((req.ifVersion ?? 0) !== (entitlements.get(req.organization) ?? 0))
           throw new InfrafedError(ErrorCode.PRECONDITION_FAILED, 'moved');
         entitlements.set(req.organization, 7);
-        return {} as never;
+        return { entitlements: { version: 7 } } as never;
       },
     },
     people,

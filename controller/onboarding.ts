@@ -106,9 +106,9 @@ export function createOnboarding(deps: OnboardingDeps) {
       throw new InfrafedError(ErrorCode.CONFLICT, `organization ${org} is being onboarded`);
     let record = started;
     try {
-      const view = await deps.entitlements.set(principal, { organization: org, ...input.entitlements, ifVersion: 0 });
-      record = (await save(org, { entitlementsVersion: (await deps.ledger.entitlementsOf(org)).version })) ?? record;
-      void view;
+      // the version it answers is the one an undo removes (only while still at it)
+      const { entitlements } = await deps.entitlements.set(principal, { organization: org, ...input.entitlements, ifVersion: 0 });
+      record = (await save(org, { entitlementsVersion: entitlements.version })) ?? record;
       const { invitation, secret } = await deps.people.createInvitation(principal, {
         organization: org,
         scope: { type: 'organization', role: 'owner' },

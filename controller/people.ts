@@ -558,12 +558,11 @@ export function createPeople(deps: PeopleDeps) {
     const rule = parseRule(entry.value);
     await store.remove(ruleKey(organization, id), entry.revision);
     for (const key of await store.keys(`member.${organization}.*`)) {
-      const left = await change(store, key, parseMember, (cur) => {
+      await change(store, key, parseMember, (cur) => {
         if (!cur?.grants.some((g) => g.ref === id)) return undefined;
         const grants = cur.grants.filter((g) => g.ref !== id);
         return grants.length ? { ...cur, grants } : null;
       });
-      void left;
     }
     await record(principal, organization, 'rule.delete', { type: 'rule', id, role: rule.role }, null);
     await publish(organization, 'rule.deleted', id, { rule });
@@ -579,7 +578,6 @@ export function createPeople(deps: PeopleDeps) {
     const rules = (await Promise.all(keys.map((k) => store.get(k))))
       .flatMap((e) => (e ? [parseRule(e.value)] : []))
       .filter((r) => r.identityProvider === token.provider);
-    const system = { subject: `rule` };
     for (const rule of rules) {
       const matches = claimMatches(token.claims[rule.claim], rule.pattern);
       const before = await memberOf(rule.organization, token.subject);
@@ -589,7 +587,7 @@ export function createPeople(deps: PeopleDeps) {
         const email = typeof token.claims.email === 'string' ? token.claims.email : null;
         await grantTo(rule.organization, token.subject, grant, { email, replace: (g) => g.ref === rule.id });
         await record(
-          { subject: `${system.subject}:${rule.id}` },
+          { subject: `rule:${rule.id}` },
           rule.organization,
           'member.grant',
           {
@@ -612,7 +610,7 @@ export function createPeople(deps: PeopleDeps) {
           return grants.length ? { ...cur, grants } : null;
         });
         await record(
-          { subject: `${system.subject}:${rule.id}` },
+          { subject: `rule:${rule.id}` },
           rule.organization,
           'member.revoke',
           {

@@ -7,7 +7,8 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, httpByCode, InfrafedError } from '../schema/errors.ts';
 import { unverifiedIssuer, type TokenVerifier } from '../runtime/auth.ts';
-import { ORGANIZATION_HEADER, type SignIn } from './signIn.ts';
+import type { SignIn } from './signIn.ts';
+import { SIGN_IN_ORGANIZATION_HEADER } from '../schema/contracts/graphql.ts';
 import type { Logger } from '../runtime/log.ts';
 import { SUPERGRAPH_PATH } from './compose.ts';
 import { defaultGraphqlLimits, limitPlugins, type GraphqlLimits } from './limits.ts';
@@ -81,7 +82,7 @@ export function createGateway(deps: GatewayDeps) {
       try {
         const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
         if (token && deps.signIn && deps.providerIssuers?.has(unverifiedIssuer(token) ?? '')) {
-          authorization = `Bearer ${await deps.signIn(authorization as string, request.headers.get(ORGANIZATION_HEADER))}`;
+          authorization = `Bearer ${await deps.signIn(authorization as string, request.headers.get(SIGN_IN_ORGANIZATION_HEADER))}`;
           sessions.set(request, authorization);
         }
         await deps.verifyToken(authorization);

@@ -1,12 +1,8 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { createHash } from 'node:crypto';
 import { sessionExchangeReply } from '../schema/people.ts';
-import { SIGN_IN_ORGANIZATION_HEADER } from '../schema/contracts/graphql.ts';
 import { controllerPeopleSubject, Header, PeopleVerb } from '../schema/subjects.ts';
 import { requestJson } from '../runtime/nats/request.ts';
-
-/** The request header naming the organisation a principal of several acts in (at sign-in). */
-export const ORGANIZATION_HEADER = SIGN_IN_ORGANIZATION_HEADER;
 
 /**
  * Sign-in at the gateway: a request whose bearer token an identity provider issued is carried on with an

@@ -46,7 +46,7 @@ export function invitationInputOf(input: Args): z.infer<typeof createInvitationI
 /** Members, invitations and identity-provider rules: each resolver is one request to the controller, which decides. */
 export function peopleResolvers(controller: ControllerClient) {
   // a principal of no organisation reaches only accepting and declining (OPEN_FIELDS); the controller decides the rest
-  const call = (ctx: SubgraphContext, _open = false) => ({ headers: ctx.forward, deadline: ctx.deadline });
+  const call = (ctx: SubgraphContext) => ({ headers: ctx.forward, deadline: ctx.deadline });
   return {
     Query: {
       async invitations(_: unknown, args: Args, ctx: SubgraphContext) {
@@ -75,11 +75,11 @@ export function peopleResolvers(controller: ControllerClient) {
       },
       async acceptInvitation(_: unknown, args: Args, ctx: SubgraphContext) {
         const req = parseUserInput(invitationDecisionInput, args);
-        return (await controller.people(PeopleVerb.invitationAccept, req, invitationReply, call(ctx, false))).invitation;
+        return (await controller.people(PeopleVerb.invitationAccept, req, invitationReply, call(ctx))).invitation;
       },
       async declineInvitation(_: unknown, args: Args, ctx: SubgraphContext) {
         const req = parseUserInput(invitationDecisionInput, args);
-        return (await controller.people(PeopleVerb.invitationDecline, req, invitationReply, call(ctx, false))).invitation;
+        return (await controller.people(PeopleVerb.invitationDecline, req, invitationReply, call(ctx))).invitation;
       },
       async createIdentityRule(_: unknown, args: { input: Args }, ctx: SubgraphContext) {
         const req = parseUserInput(createRuleInput, args.input, 'input');
