@@ -1,102 +1,358 @@
-// `npm run bench`: latency of `projects` across two regions through the whole stack, next to its peers
-// measured in the same process: the same fan-out straight to the adapters over NATS (no GraphQL), and
-// one Keystone list call over HTTP (no NATS). Prints figures and ratios; asserts nothing.
-import { connect } from '@nats-io/transport-node';
-import { mkdtempSync } from 'node:fs';
+// `npm run bench`: infrafed's gateway (over NATS) next to two stock gateways over HTTP copies of the same
+// subgraph processes (the Hive Gateway runtime with its default HTTP transport, and Apollo Gateway), on the
+// local system. Per query: RPS, p50, p99, the share of complete answers, CPU per request by process, and
+// vendor calls per request; then RSS, and vendor calls of one networks-and-quotas page as projects grow.
+// Prints figures and ratios; asserts nothing.
+//
+// BENCH_SECONDS (15) per round and gateway, BENCH_ROUNDS (3, interleaved), BENCH_CONNECTIONS (4),
+// BENCH_SCALE (5,50,500: project counts of the vendor-call table; empty skips it).
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requestAdapter } from '../runtime/nats/adapterClient.ts';
-import { placementsOf } from '../runtime/config.ts';
-import { fanOut } from '../runtime/nats/request.ts';
+import { fileURLToPath } from 'node:url';
 import { ensureInstalled } from '../platforms/ensureInstalled.ts';
 import { startLocalSystem } from '../platforms/localSystem.ts';
-import { keystoneAdmin } from '../test/harness/keystone.ts';
+import { freePort, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
 
-const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 200);
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 4);
+const SCALE = (process.env.BENCH_SCALE ?? '5,50,500').split(',').filter(Boolean).map(Number);
 const PROJECTS = 5;
 const say = (m: string) => process.stdout.write(`${m}\n`);
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
+const QUERIES: { name: string; query: string; complete: (data: Record<string, unknown>) => boolean }[] = [
+  {
+    name: 'projects { id name placements }',
+    query: '{ projects { id name placements { region platform nativeId } } }',
+    complete: (d) => (d.projects as unknown[] | undefined)?.length === PROJECTS,
+  },
+  {
+    name: 'projects { id name networks quotas }',
+    query:
+      '{ projects { id name networks { id name region cidr } quotas { region platform version quota { cores ramMiB networks ports } } } }',
+    complete: (d) => {
+      const ps = d.projects as { networks: unknown[]; quotas: unknown[] }[] | undefined;
+      return ps?.length === PROJECTS && ps.every((p) => p.networks.length === 1 && p.quotas.length === 2);
+    },
+  },
+  {
+    name: 'organization { entitlements remaining }',
+    query: '{ organization { id entitlements { total { cores ramMiB } } remaining { total { cores ramMiB } } } }',
+    complete: (d) => d.organization !== null && d.organization !== undefined,
+  },
+  {
+    name: 'regions { platforms { status } }',
+    query: '{ regions { name platforms { platform status } } }',
+    complete: (d) => (d.regions as unknown[] | undefined)?.length === 3,
+  },
+];
 
-async function measure(
-  name: string,
-  fn: () => Promise<void>,
-): Promise<{ name: string; p50: number; p95: number; p99: number; rps: number }> {
-  for (let i = 0; i < 10; i++) await fn(); // warm-up
-  const times: number[] = [];
-  const started = performance.now();
-  for (let i = 0; i < ITERATIONS; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
+// ---- processes: CPU (utime+stime of each process, children it waited for included) and RSS, by role
+const CLK_TCK = 100;
+function roleOf(cmdline: string): string | null {
+  if (cmdline.includes('bench/stockGateway.ts hive')) return 'hive gateway';
+  if (cmdline.includes('bench/stockGateway.ts apollo')) return 'apollo gateway';
+  if (cmdline.includes('gateway/main.ts')) return 'infrafed gateway';
+  if (cmdline.includes('rest-bridge/main.ts')) return 'rest bridge';
+  if (cmdline.includes('subgraphs/')) return 'subgraphs';
+  if (cmdline.includes('controller/main.ts')) return 'controller';
+  if (cmdline.includes('adapters/')) return 'adapters';
+  if (cmdline.includes('platforms/okd')) return 'okd emulator';
+  if (cmdline.includes('keystone')) return 'keystone';
+  if (cmdline.includes('neutron')) return 'neutron';
+  if (cmdline.includes('nova')) return 'nova';
+  if (cmdline.includes('nats-server')) return 'nats';
+  return null;
+}
+interface ProcStat {
+  role: string;
+  cpuMs: number;
+  rssMiB: number;
+}
+function processes(): Map<number, ProcStat> {
+  const out = new Map<number, ProcStat>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const role = roleOf(readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' '));
+      if (!role) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(f[11]) + Number(f[12]);
+      const rss = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, 'utf8'))?.[1];
+      out.set(Number(entry), { role, cpuMs: (ticks * 1000) / CLK_TCK, rssMiB: Number(rss ?? 0) / 1024 });
+    } catch {
+      // gone meanwhile
+    }
   }
-  const total = performance.now() - started;
-  times.sort((a, b) => a - b);
-  return { name, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99), rps: (ITERATIONS / total) * 1000 };
+  return out;
+}
+function cpuByRole(before: Map<number, ProcStat>, after: Map<number, ProcStat>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [pid, a] of after) out.set(a.role, (out.get(a.role) ?? 0) + a.cpuMs - (before.get(pid)?.cpuMs ?? 0));
+  return out;
+}
+function rssByRole(): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of processes().values()) out.set(p.role, (out.get(p.role) ?? 0) + p.rssMiB);
+  return out;
 }
 
+// ---- load
+interface Run {
+  requests: number;
+  complete: number;
+  latencies: number[];
+  seconds: number;
+  cpu: Map<string, number>;
+  vendorCalls: number;
+}
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+
+async function load(url: string, token: string, q: (typeof QUERIES)[number], vendorCalls: () => Promise<number>): Promise<Run> {
+  const body = JSON.stringify({ query: q.query });
+  const send = async () => {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+      body,
+    });
+    const json = (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
+    return res.status === 200 && !json.errors?.length && !!json.data && q.complete(json.data);
+  };
+  for (let i = 0; i < 3; i++) await send().catch(() => false); // warm-up
+  const latencies: number[] = [];
+  let complete = 0;
+  const cpu0 = processes();
+  const calls0 = await vendorCalls();
+  const started = performance.now();
+  const until = started + SECONDS * 1000;
+  await Promise.all(
+    Array.from({ length: CONNECTIONS }, async () => {
+      while (performance.now() < until) {
+        const t0 = performance.now();
+        const ok = await send().catch(() => false);
+        latencies.push(performance.now() - t0);
+        if (ok) complete++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = cpuByRole(cpu0, processes());
+  return {
+    requests: latencies.length,
+    complete,
+    latencies: latencies.sort((a, b) => a - b),
+    seconds,
+    cpu,
+    vendorCalls: (await vendorCalls()) - calls0,
+  };
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+
+// ---- the system
 await ensureInstalled(say);
-say('starting the local system (own nats-server, two Keystones)…');
-const system = await startLocalSystem({ stateDir: mkdtempSync(join(tmpdir(), 'infrafed-bench-')), freshOpenstack: true });
+say('starting the local system (own nats-server, two OpenStack regions, one OKD) with HTTP faces on the subgraphs…');
+const system = await startLocalSystem({
+  stateDir: mkdtempSync(join(tmpdir(), 'infrafed-bench-')),
+  freshOpenstack: true,
+  subgraphHttp: true,
+});
+const stock: ManagedProcess[] = [];
 try {
+  const supergraph = readFileSync(join(ROOT, 'gateway/supergraph.graphql'), 'utf8').replace(
+    /url: "nats:\/\/infra\.v1\.subgraph\.(\w+)\.graphql"/g,
+    (_m, name: string) => `url: "${system.subgraphHttpUrl(name)}"`,
+  );
+  const supergraphPath = join(tmpdir(), `infrafed-bench-supergraph-${process.pid}.graphql`);
+  writeFileSync(supergraphPath, supergraph);
+  const gateways: { name: string; url: string }[] = [{ name: 'infrafed', url: system.gatewayUrl }];
+  for (const kind of ['hive', 'apollo'] as const) {
+    const port = await freePort();
+    stock.push(
+      await spawnManaged({
+        name: `${kind}-gateway`,
+        command: process.execPath,
+        args: [join(ROOT, 'bench/stockGateway.ts'), kind, String(port), supergraphPath],
+        env: { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true', NODE_ENV: 'production' },
+        readyWhen: /gateway ready/,
+      }),
+    );
+    gateways.push({ name: kind === 'hive' ? 'stock Hive' : 'Apollo Gateway', url: `http://127.0.0.1:${port}/graphql` });
+  }
+
   const token = await system.token('bench', 'owner');
-  const gql = async (query: string) => {
+  const gql = async (query: string, variables: Record<string, unknown> = {}) => {
     const res = await fetch(system.gatewayUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query }),
+      body: JSON.stringify({ query, variables }),
     });
-    const body = (await res.json()) as { errors?: unknown[] };
+    const body = (await res.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
     if (body.errors) throw new Error(JSON.stringify(body.errors));
-    return body;
+    return body.data as Record<string, unknown>;
   };
-  for (let i = 0; i < PROJECTS; i++) {
-    await gql(
-      `mutation { createProject(input: {name: "bench-${i}", placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status } }`,
-    );
-  }
-  const nc = await connect({ servers: system.natsUrl });
-  const placements = placementsOf(system.config);
-  const keystoneToken = await keystoneAdmin(system.keystoneUrl('sto')).token();
+  const adapterNames = system.config.regions.flatMap((r) =>
+    r.platforms.map((p) => (p.platform === 'okd' ? `adapter-okd-${r.name}` : `adapter-${r.name}`)),
+  );
+  /** Vendor API calls the adapters made so far, by region (their /metrics). */
+  const vendorCallsByRegion = async (): Promise<Map<string, number>> => {
+    const out = new Map<string, number>();
+    for (const name of adapterNames) {
+      const text = await (await fetch(`${system.opsUrl(name)}/metrics`)).text();
+      for (const m of text.matchAll(/^infrafed_vendor_requests_total\{([^}]*)\} (\d+)/gm)) {
+        const region = /region="([^"]*)"/.exec(m[1] as string)?.[1] ?? '?';
+        out.set(region, (out.get(region) ?? 0) + Number(m[2]));
+      }
+    }
+    return out;
+  };
+  const vendorCalls = async () => [...(await vendorCallsByRegion()).values()].reduce((a, b) => a + b, 0);
 
-  say(`measuring ${ITERATIONS} sequential requests each (${PROJECTS} projects in sto and osl; lla (OKD) asked too)…`);
-  const results = [
-    await measure('gateway: projects { id name placements }', async () => {
-      await gql('{ projects { id name placements { region nativeId } } }');
-    }),
-    await measure('gateway: the query the REST bridge sends for GET /projects', async () => {
-      await gql(
-        '{ projects { id organization name description placements { region platform nativeId enabled } shares { organization level since } } }',
+  const createProjects = async (from: number, to: number) => {
+    const ids: string[] = [];
+    for (let i = from; i < to; i += 4) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(4, to - i) }, (_, k) =>
+          gql(
+            `mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status projectId } }`,
+            { n: `bench-${i + k}` },
+          ),
+        ),
       );
-    }),
-    await measure('REST bridge: GET /projects (projects with placements and shares behind it)', async () => {
-      const res = await fetch(`${system.restUrl}/projects?limit=500`, { headers: { authorization: `Bearer ${token}` } });
-      if (res.status !== 200) throw new Error(`GET /projects: ${res.status}`);
-      await res.arrayBuffer();
-    }),
-    await measure('gateway: projects with members', async () => {
-      await gql('{ projects { id placements { region } members { user role region } } }');
-    }),
-    await measure('peer: fan-out to every adapter over NATS', async () => {
-      const r = await fanOut(placements, (p) => requestAdapter(nc, p, 'project', 'list', { organization: 'bench' }, { timeoutMs: 5_000 }));
-      if (r.failed.length > 0) throw r.failed[0]?.error;
-    }),
-    await measure('peer: one Keystone GET /v3/projects over HTTP', async () => {
-      const res = await fetch(`${system.keystoneUrl('sto')}/projects?tags=infrafed`, { headers: { 'x-auth-token': keystoneToken } });
-      await res.arrayBuffer();
-    }),
+      for (const d of batch) {
+        const op = d.createProject as { status: string; projectId: string };
+        if (op.status !== 'SUCCEEDED') throw new Error(`createProject: ${op.status}`);
+        ids.push(op.projectId);
+      }
+    }
+    return ids;
+  };
+  say(`creating ${PROJECTS} projects in sto and osl, one network each in sto…`);
+  const ids = await createProjects(0, PROJECTS);
+  for (const [i, id] of ids.entries()) {
+    const d = await gql('mutation($input: CreateNetworkInput!) { createNetwork(input: $input) { status } }', {
+      input: { projectId: id, region: 'sto', name: `net-${i}`, cidr: `10.${i}.0.0/24` },
+    });
+    if ((d.createNetwork as { status: string }).status !== 'SUCCEEDED') throw new Error('createNetwork failed');
+  }
+
+  const idle = rssByRole();
+  say(
+    `\n${CONNECTIONS} connections, ${SECONDS} s per gateway and query, ${ROUNDS} interleaved rounds (${gateways.map((g) => g.name).join(', ')})`,
+  );
+  const runs = new Map<string, Run[]>(); // `${query}|${gateway}`
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const q of QUERIES) {
+      for (const g of gateways) {
+        const r = await load(g.url, token, q, vendorCalls);
+        const key = `${q.name}|${g.name}`;
+        runs.set(key, [...(runs.get(key) ?? []), r]);
+        say(
+          `  round ${round} ${g.name.padEnd(15)} ${q.name.padEnd(42)} ${fmt(r.requests / r.seconds, 1).padStart(7)} RPS  p99 ${fmt(pct(r.latencies, 99)).padStart(5)} ms  complete ${r.complete}/${r.requests}`,
+        );
+      }
+    }
+  }
+  const merged = (rs: Run[]) => {
+    const latencies = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+    const requests = rs.reduce((a, r) => a + r.requests, 0);
+    const cpu = new Map<string, number>();
+    for (const r of rs) for (const [role, ms] of r.cpu) cpu.set(role, (cpu.get(role) ?? 0) + ms);
+    return {
+      rps: requests / rs.reduce((a, r) => a + r.seconds, 0),
+      p50: pct(latencies, 50),
+      p99: pct(latencies, 99),
+      complete: rs.reduce((a, r) => a + r.complete, 0) / Math.max(1, requests),
+      requests,
+      cpu,
+      vendorPerRequest: rs.reduce((a, r) => a + r.vendorCalls, 0) / Math.max(1, requests),
+    };
+  };
+  say('\n| query | gateway | RPS | p50 ms | p99 ms | complete | vendor calls / req | RPS ratio infrafed/this | p99 ratio infrafed/this |');
+  say('|---|---|---|---|---|---|---|---|---|');
+  for (const q of QUERIES) {
+    const ours = merged(runs.get(`${q.name}|infrafed`) ?? []);
+    for (const g of gateways) {
+      const m = merged(runs.get(`${q.name}|${g.name}`) ?? []);
+      const ratios = g.name === 'infrafed' ? '| | ' : `| ${fmt(ours.rps / m.rps, 2)} | ${fmt(ours.p99 / m.p99, 2)} `;
+      say(
+        `| \`${q.name}\` | ${g.name} | ${fmt(m.rps, 1)} | ${fmt(m.p50, 1)} | ${fmt(m.p99)} | ${fmt(m.complete * 100)}% | ${fmt(m.vendorPerRequest, 1)} ${ratios}|`,
+      );
+    }
+  }
+  const roles = [
+    'infrafed gateway',
+    'hive gateway',
+    'apollo gateway',
+    'subgraphs',
+    'controller',
+    'adapters',
+    'keystone',
+    'neutron',
+    'nova',
+    'okd emulator',
+    'nats',
   ];
-  await nc.close();
-  const base = results[4] as (typeof results)[number];
-  say('');
-  say('| what | p50 ms | p95 ms | p99 ms | req/s | p50 vs NATS fan-out |');
-  say('|---|---|---|---|---|---|');
-  for (const r of results)
+  say('\nCPU per request, ms, by process (all rounds; the gateways not under load idle meanwhile):');
+  say(`| query | gateway | ${roles.join(' | ')} |`);
+  say(`|---|---|${roles.map(() => '---').join('|')}|`);
+  for (const q of QUERIES) {
+    for (const g of gateways) {
+      const m = merged(runs.get(`${q.name}|${g.name}`) ?? []);
+      say(`| \`${q.name}\` | ${g.name} | ${roles.map((r) => fmt((m.cpu.get(r) ?? 0) / Math.max(1, m.requests), 2)).join(' | ')} |`);
+    }
+  }
+  const after = rssByRole();
+  say('\nRSS, MiB (idle before the load, after it):');
+  say('| process | idle | after load |');
+  say('|---|---|---|');
+  for (const r of roles) if (idle.has(r)) say(`| ${r} | ${fmt(idle.get(r) ?? 0)} | ${fmt(after.get(r) ?? 0)} |`);
+  const own = ['infrafed gateway', 'rest bridge', 'subgraphs', 'controller', 'adapters'];
+  say(
+    `| infrafed's own processes (${own.join(', ')}) | ${fmt(own.reduce((a, r) => a + (idle.get(r) ?? 0), 0))} | ${fmt(own.reduce((a, r) => a + (after.get(r) ?? 0), 0))} |`,
+  );
+
+  if (SCALE.length > 0) {
     say(
-      `| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.rps.toFixed(0)} | ${(r.p50 / base.p50).toFixed(2)}x |`,
+      '\nVendor calls of one `projects { networks accessRules quotas }` page through infrafed, by project count (sequential, 3 reads each):',
     );
+    say('| projects | vendor calls sto | vendor calls osl | vendor calls lla | p50 ms | complete |');
+    say('|---|---|---|---|---|---|');
+    let have = PROJECTS;
+    const query = '{ projects { id networks { id } accessRules { id } quotas { region quota { cores } } } }';
+    for (const n of SCALE) {
+      if (n > have) {
+        await createProjects(have, n);
+        have = n;
+      }
+      const times: number[] = [];
+      let calls = new Map<string, number>();
+      let complete = 0;
+      for (let i = 0; i < 3; i++) {
+        const before = await vendorCallsByRegion();
+        const t0 = performance.now();
+        const res = await fetch(system.gatewayUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          body: JSON.stringify({ query }),
+        });
+        const json = (await res.json()) as { data?: { projects?: unknown[] }; errors?: unknown[] };
+        times.push(performance.now() - t0);
+        if (!json.errors?.length && json.data?.projects?.length === n) complete++;
+        const now = await vendorCallsByRegion();
+        calls = new Map([...now].map(([r, c]) => [r, c - (before.get(r) ?? 0)]));
+      }
+      times.sort((a, b) => a - b);
+      say(
+        `| ${n} | ${calls.get('sto') ?? 0} | ${calls.get('osl') ?? 0} | ${calls.get('lla') ?? 0} | ${fmt(pct(times, 50))} | ${complete}/3 |`,
+      );
+    }
+  }
 } finally {
+  for (const p of stock) await p.stop();
   await system.stop();
 }

@@ -53,6 +53,8 @@ export interface LocalSystemOptions {
   controller?: Partial<SystemConfig['controller']>;
   /** The address the adapters are given for a vendor API (e.g. a fault-injecting proxy in front of it). */
   vendorUrl?: (vendor: 'keystone' | 'neutron' | 'nova' | 'okd', region: string, url: string) => Promise<string>;
+  /** Each subgraph serves GraphQL over HTTP too (`SUBGRAPH_HTTP_PORT`): for the bench's stock gateways. */
+  subgraphHttp?: boolean;
 }
 
 export interface LocalSystem {
@@ -84,6 +86,8 @@ export interface LocalSystem {
   process(name: string): ManagedProcess | undefined;
   /** Starts a NATS server or controller again that was stopped or killed (same name, same address, same state). */
   restart(name: string): Promise<void>;
+  /** A subgraph's HTTP face (`…/graphql`), when started with `subgraphHttp`. */
+  subgraphHttpUrl(name: string): string;
   /** Where a component serves `/healthz`, `/readyz` and `/metrics` (gateway and rest-bridge: their own port). */
   opsUrl(name: string): string;
   stop(): Promise<void>;
@@ -386,6 +390,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     /** Ops endpoints (`/healthz`, `/readyz`, `/metrics`) of the components without an HTTP face, by name. */
     const opsPorts = new Map<string, number>();
+    const subgraphHttpPorts = new Map<string, number>();
     const node = async (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) => {
       const opsPort = opsPorts.get(name) ?? (await freePort());
       opsPorts.set(name, opsPort);
@@ -417,7 +422,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     const controllerNames = Array.from({ length: options.controllers ?? 1 }, (_, i) => (i === 0 ? 'controller' : `controller-${i + 1}`));
     await Promise.all([
       ...controllerNames.map((name) => startNamed(name, () => node(name, 'controller/main.ts'))),
-      ...['identity', 'network', 'quota', 'catalog'].map(async (name) => processes.push(await node(name, `subgraphs/${name}/main.ts`))),
+      ...['identity', 'network', 'quota', 'catalog'].map(async (name) => {
+        const httpPort = options.subgraphHttp ? await freePort() : undefined;
+        if (httpPort) subgraphHttpPorts.set(name, httpPort);
+        processes.push(await node(name, `subgraphs/${name}/main.ts`, httpPort ? { SUBGRAPH_HTTP_PORT: String(httpPort) } : {}));
+      }),
     ]);
     processes.push(await node('gateway', 'gateway/main.ts'));
     processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));
@@ -459,6 +468,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         }
         processes.push(await start());
       },
+      subgraphHttpUrl: (name) => `http://127.0.0.1:${subgraphHttpPorts.get(name) ?? 0}/graphql`,
       opsUrl: (name) =>
         name === 'gateway'
           ? `http://127.0.0.1:${gatewayPort}`

@@ -57,6 +57,9 @@ export async function sharedSystem(): Promise<SharedSystem> {
     natsUrls: [d.natsUrl],
     gatewayUrl: d.gatewayUrl,
     restUrl: d.restUrl,
+    subgraphHttpUrl: () => {
+      throw new Error('the shared system serves its subgraphs on NATS only');
+    },
     keystoneUrl: (region) => at(d.keystoneUrls, region),
     neutronUrl: (region) => at(d.neutronUrls, region),
     novaUrl: (region) => at(d.novaUrls, region),
