@@ -55,6 +55,7 @@ function roleOf(cmdline: string): string | null {
   if (cmdline.includes('bench/stockGateway.ts hive')) return 'hive gateway';
   if (cmdline.includes('bench/stockGateway.ts apollo')) return 'apollo gateway';
   if (cmdline.includes('gateway/main.ts')) return 'infrafed gateway';
+  if (cmdline.includes('platforms/allInOne.ts')) return 'infrafed all-in-one';
   if (cmdline.includes('rest-bridge/main.ts')) return 'rest bridge';
   if (cmdline.includes('subgraphs/')) return 'subgraphs';
   if (cmdline.includes('controller/main.ts')) return 'controller';
@@ -315,6 +316,48 @@ try {
   say(
     `| infrafed's own processes (${own.join(', ')}) | ${fmt(own.reduce((a, r) => a + (idle.get(r) ?? 0), 0))} | ${fmt(own.reduce((a, r) => a + (after.get(r) ?? 0), 0))} |`,
   );
+
+  {
+    // a stalled region (its adapter process stopped with SIGSTOP: requests to it are never answered)
+    const read = async () => {
+      const t0 = performance.now();
+      const res = await fetch(system.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ projects { id name placements { region } } }' }),
+      });
+      const json = (await res.json()) as { data?: { projects?: unknown[] }; errors?: { extensions?: { region?: string } }[] };
+      return {
+        ms: performance.now() - t0,
+        oslErrors: (json.errors ?? []).filter((e) => e.extensions?.region === 'osl').length,
+        projects: json.data?.projects?.length ?? 0,
+      };
+    };
+    const healthy: number[] = [];
+    for (let i = 0; i < 20; i++) healthy.push((await read()).ms);
+    const osl = system.process('adapter-osl');
+    osl?.child.kill('SIGSTOP');
+    const stalled: { ms: number; oslErrors: number; projects: number }[] = [];
+    try {
+      for (let i = 0; i < 20; i++) stalled.push(await read());
+    } finally {
+      osl?.child.kill('SIGCONT');
+      await new Promise((r) => setTimeout(r, 3_000)); // the breaker's probe finds it again
+    }
+    healthy.sort((a, b) => a - b);
+    const after = stalled
+      .slice(1)
+      .map((r) => r.ms)
+      .sort((a, b) => a - b);
+    say(
+      '\nOne region stalled (adapter-osl stopped with SIGSTOP), `projects { id name placements }` through infrafed, 20 sequential reads:',
+    );
+    say("| | first read ms | p50 ms of the rest | healthy p50 ms | ratio | reads with the osl error | reads with sto's data |");
+    say('|---|---|---|---|---|---|---|');
+    say(
+      `| stalled osl | ${fmt(stalled[0]?.ms ?? NaN)} | ${fmt(pct(after, 50))} | ${fmt(pct(healthy, 50))} | ${fmt(pct(after, 50) / pct(healthy, 50), 2)} | ${stalled.filter((r) => r.oslErrors > 0).length}/20 | ${stalled.filter((r) => r.projects === PROJECTS).length}/20 |`,
+    );
+  }
 
   if (SCALE.length > 0) {
     say(

@@ -3,7 +3,6 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { isAsyncIterable } from '@graphql-tools/utils';
 import { useOnResolve } from '@envelop/on-resolve';
 import { getNamedType, GraphQLError, isLeafType, responsePathAsArray } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { readFileSync } from 'node:fs';
 import { ErrorCode, httpByCode, InfrafedError } from '../schema/errors.ts';
 import { unverifiedIssuer, type TokenVerifier } from '../runtime/auth.ts';
@@ -140,7 +139,8 @@ export function createGateway(deps: GatewayDeps) {
       headers: JSON.stringify({ Authorization: 'Bearer <paste your token here (npm run token -- <org> <role>)>' }, null, 2),
       defaultQuery: EXPLORER_QUERY,
     },
-    renderGraphiQL,
+    // loaded at the first page a browser asks for: the bundle is megabytes a gateway that serves no browser never needs
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     logging: false,
   });
 }

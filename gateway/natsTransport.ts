@@ -5,6 +5,7 @@ import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { callerHeaders, graphqlReplySchema } from '../schema/contracts/graphql.ts';
 import { requestJson } from '../runtime/nats/request.ts';
 import { Header } from '../schema/subjects.ts';
+import { createInFlight } from '../runtime/inFlight.ts';
 
 export interface NatsTransportOptions {
   nc: NatsConnection;
@@ -95,7 +96,14 @@ function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike,
  * `join__graph(url: "nats://<subject>")`; NATS's queue groups find and balance the replicas.
  */
 export function createNatsTransport(options: NatsTransportOptions) {
+  /**
+   * Identical subgraph queries in flight are sent once: same subgraph, document, variables and every
+   * header the subgraph reads (the caller's token or session and organisation among them), so two
+   * callers share an answer only when they would have got the same one. Mutations are never merged.
+   */
+  const inFlight = createInFlight<unknown>();
   return {
+    inFlight,
     getSubgraphExecutor({ subgraphName, transportEntry }: { subgraphName: string; transportEntry: { location?: string } }) {
       const location = transportEntry.location ?? '';
       if (!location.startsWith('nats://')) throw new Error(`subgraph ${subgraphName} has no nats:// location (got ${location})`);
@@ -109,20 +117,24 @@ export function createNatsTransport(options: NatsTransportOptions) {
           if (v) headers[nats] = v;
         }
         if (ctx.infrafedAuthorization) headers[Header.authorization] = ctx.infrafedAuthorization;
+        const body = { query: print(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null };
+        const send = (signal?: AbortSignal) =>
+          requestJson(options.nc, subject, body, graphqlReplySchema, {
+            timeoutMs: options.timeoutMs,
+            deadline: ctx.infrafedDeadline,
+            signal,
+            headers,
+            target: { kind: 'service', name: `subgraph ${subgraphName}` },
+          });
         try {
-          const reply = await requestJson(
-            options.nc,
-            subject,
-            { query: print(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null },
-            graphqlReplySchema,
-            {
-              timeoutMs: options.timeoutMs,
-              deadline: ctx.infrafedDeadline,
-              signal: request.signal,
-              headers,
-              target: { kind: 'service', name: `subgraph ${subgraphName}` },
-            },
-          );
+          let reply;
+          if (request.operationType === 'query') {
+            // the trace context is the first caller's; nothing else in `headers` differs between merged calls
+            const { [Header.traceparent]: _trace, ...keyed } = headers;
+            const key = JSON.stringify([subject, body, keyed]);
+            // each caller gets its own copy: the planner merges entity answers into the objects it is given
+            reply = structuredClone((await inFlight.run(key, () => send())) as Awaited<ReturnType<typeof send>>);
+          } else reply = await send(request.signal);
           return setAsidePartialErrors(reply.body as ExecutionResult, ctx, request);
         } catch (error) {
           const e = error instanceof InfrafedError ? error : new InfrafedError(ErrorCode.INTERNAL, 'internal error');

@@ -53,6 +53,12 @@ export interface LocalSystemOptions {
   controller?: Partial<SystemConfig['controller']>;
   /** The address the adapters are given for a vendor API (e.g. a fault-injecting proxy in front of it). */
   vendorUrl?: (vendor: 'keystone' | 'neutron' | 'nova' | 'okd', region: string, url: string) => Promise<string>;
+  /**
+   * One Node process hosts every infrafed component (`platforms/allInOne.ts`, a worker thread each), still
+   * talking over NATS as separate processes do. `stopAdapter`, `startAdapter` and `process(name)` of a
+   * component are for the distributed mode (the default here; `npm start` uses this one).
+   */
+  allInOne?: boolean;
   /** Each subgraph serves GraphQL over HTTP too (`SUBGRAPH_HTTP_PORT`): for the bench's stock gateways. */
   subgraphHttp?: boolean;
 }
@@ -418,18 +424,66 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       processes.push(...started);
     };
     const t1 = Date.now();
-    await Promise.all(regions.map((r) => startAdapter(r.name)));
     const controllerNames = Array.from({ length: options.controllers ?? 1 }, (_, i) => (i === 0 ? 'controller' : `controller-${i + 1}`));
-    await Promise.all([
-      ...controllerNames.map((name) => startNamed(name, () => node(name, 'controller/main.ts'))),
-      ...['identity', 'network', 'quota', 'catalog'].map(async (name) => {
-        const httpPort = options.subgraphHttp ? await freePort() : undefined;
-        if (httpPort) subgraphHttpPorts.set(name, httpPort);
-        processes.push(await node(name, `subgraphs/${name}/main.ts`, httpPort ? { SUBGRAPH_HTTP_PORT: String(httpPort) } : {}));
-      }),
-    ]);
-    processes.push(await node('gateway', 'gateway/main.ts'));
-    processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));
+    if (options.allInOne) {
+      // the same components, environments and ops ports, as worker threads of one process
+      const spec = async (name: string, file: string, extraEnv: Record<string, string> = {}) => {
+        const opsPort = opsPorts.get(name) ?? (await freePort());
+        opsPorts.set(name, opsPort);
+        const own = name === 'gateway' ? gatewayPort : name === 'rest-bridge' ? restPort : opsPort;
+        return {
+          name,
+          file: join(ROOT, file),
+          env: { INFRAFED_OPS_PORT: String(opsPort), ...extraEnv },
+          readyUrl: `http://127.0.0.1:${own}/readyz`,
+        };
+      };
+      const groups = [
+        await Promise.all(
+          regions.flatMap((r) =>
+            platformsOf(r).map((platform) =>
+              platform === 'okd'
+                ? spec(`adapter-okd-${r.name}`, 'adapters/okd/main.ts', { INFRAFED_REGION: r.name })
+                : spec(`adapter-${r.name}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: r.name }),
+            ),
+          ),
+        ),
+        await Promise.all([
+          ...controllerNames.map((name) => spec(name, 'controller/main.ts')),
+          ...['identity', 'network', 'quota', 'catalog'].map(async (name) => {
+            const httpPort = options.subgraphHttp ? await freePort() : undefined;
+            if (httpPort) subgraphHttpPorts.set(name, httpPort);
+            return spec(name, `subgraphs/${name}/main.ts`, httpPort ? { SUBGRAPH_HTTP_PORT: String(httpPort) } : {});
+          }),
+        ]),
+        [await spec('gateway', 'gateway/main.ts')],
+        [await spec('rest-bridge', 'rest-bridge/main.ts')],
+      ];
+      const specPath = join(stateDir, 'all-in-one.json');
+      writeFileSync(specPath, `${JSON.stringify(groups, null, 2)}\n`);
+      processes.push(
+        await spawnManaged({
+          name: 'infrafed',
+          command: process.execPath,
+          args: [join(ROOT, 'platforms/allInOne.ts'), specPath],
+          env,
+          readyWhen: /"msg":"all-in-one ready"/,
+          onLine: (l) => options.onLine?.('infrafed', l),
+        }),
+      );
+    } else {
+      await Promise.all(regions.map((r) => startAdapter(r.name)));
+      await Promise.all([
+        ...controllerNames.map((name) => startNamed(name, () => node(name, 'controller/main.ts'))),
+        ...['identity', 'network', 'quota', 'catalog'].map(async (name) => {
+          const httpPort = options.subgraphHttp ? await freePort() : undefined;
+          if (httpPort) subgraphHttpPorts.set(name, httpPort);
+          processes.push(await node(name, `subgraphs/${name}/main.ts`, httpPort ? { SUBGRAPH_HTTP_PORT: String(httpPort) } : {}));
+        }),
+      ]);
+      processes.push(await node('gateway', 'gateway/main.ts'));
+      processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));
+    }
     progress(`infrafed: adapters, controller, subgraphs, gateway and REST bridge ready (${Date.now() - t1} ms)`);
 
     return {
@@ -449,6 +503,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       providerToken: (subject, claims, ttlSeconds) =>
         signProviderToken(identityProvider as LocalIdentityProvider, subject, claims, ttlSeconds),
       async stopAdapter(region) {
+        if (options.allInOne)
+          throw new Error('stopAdapter: in the all-in-one mode every adapter shares one process; start the system distributed');
         for (const p of adapters.get(region) ?? []) {
           await p.stop();
           processes.splice(processes.indexOf(p), 1);

@@ -32,6 +32,9 @@ export const regionResource = z
         latencyMs: z.number().nullable(),
         vendorVersion: z.string().nullable(),
         detail: z.string().nullable(),
+        checkedAt: z
+          .string()
+          .meta({ description: 'When this was looked at: discovery and health checks run in the background every 2 s.' }),
       }),
     ),
   })

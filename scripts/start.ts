@@ -15,7 +15,10 @@ try {
   process.exit(1);
 }
 
+// one process for every component by default; `npm start -- --distributed` (or INFRAFED_DISTRIBUTED=1) runs each in its own
+const distributed = process.argv.includes('--distributed') || process.env.INFRAFED_DISTRIBUTED === '1';
 const system = await startLocalSystem({
+  allInOne: !distributed,
   stateDir: join(root, '.local', 'system'),
   natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 4000),
@@ -40,6 +43,7 @@ process.stdout.write(`
     )
     .join(', ')}
   Config:   ${system.configPath}
+  Mode:     ${distributed ? 'distributed (a process per component)' : 'all-in-one (every component in one process, over NATS; --distributed for a process each)'}
 
   Bearer token for organisation "demo" (role owner, valid 12 h):
   ${token}

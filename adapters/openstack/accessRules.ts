@@ -4,6 +4,7 @@ import { ipVersionOf, normalizeAccessRule, type AccessRule } from '../../schema/
 import type { CallOptions } from './client/http.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
 import { ACCESS_RULES_GROUP } from './mapping.ts';
+import { PROJECTS_PER_CALL } from './networks.ts';
 import type { QuotaErrors } from './quotas.ts';
 
 interface NeutronRule {
@@ -169,14 +170,31 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
 
     /** The project's rules (one Neutron call). */
     async list(projectId: string, nativeProjectId: string, options: CallOptions): Promise<PlacedAccessRule[]> {
-      const group = await findGroup(nativeProjectId, options);
-      if (!group) return [];
-      const rules: PlacedAccessRule[] = [];
-      for (const rule of group.security_group_rules) {
-        const neutral = fromNeutronRule(rule);
-        if (neutral) rules.push(place(projectId, rule, neutral));
+      return this.listMany([{ projectId, nativeId: nativeProjectId }], options);
+    },
+
+    /** The rules of a batch of projects: one Neutron call per {@link PROJECTS_PER_CALL} projects. */
+    async listMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<PlacedAccessRule[]> {
+      const out: PlacedAccessRule[] = [];
+      for (let i = 0; i < projects.length; i += PROJECTS_PER_CALL) {
+        const chunk = projects.slice(i, i + PROJECTS_PER_CALL);
+        const groups = await neutron.listWhere<NeutronSecurityGroup & { project_id?: string }>(
+          'security-groups',
+          { project_id: chunk.map((p) => p.nativeId), name: ACCESS_RULES_GROUP },
+          options,
+        );
+        for (const { projectId, nativeId } of chunk) {
+          const group = groups.find((g) => g.project_id === nativeId);
+          if (!group) continue;
+          const rules: PlacedAccessRule[] = [];
+          for (const rule of group.security_group_rules) {
+            const neutral = fromNeutronRule(rule);
+            if (neutral) rules.push(place(projectId, rule, neutral));
+          }
+          out.push(...rules.sort((a, b) => a.direction.localeCompare(b.direction) || a.id.localeCompare(b.id)));
+        }
       }
-      return rules.sort((a, b) => a.direction.localeCompare(b.direction) || a.id.localeCompare(b.id));
+      return out;
     },
   };
 }

@@ -5,7 +5,7 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { ConfigError } from '../../runtime/config.ts';
 import { adapterEndpoint } from '../../runtime/nats/adapterEndpoint.ts';
 import type { EndpointSpec } from '../../runtime/nats/service.ts';
-import { healthEndpoint, perProject, startAdapterService, type AdapterService } from '../shared/adapterKit.ts';
+import { healthEndpoint, perProject, perProjectBatch, startAdapterService, type AdapterService } from '../shared/adapterKit.ts';
 import type { CallOptions } from './client/http.ts';
 import type { KeystoneActor, KeystoneClient, KeystoneProject } from './client/keystoneClient.ts';
 import type { NeutronClient } from './client/neutronClient.ts';
@@ -348,9 +348,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
         return {
-          networks: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) =>
-            ops.list(projectId, nativeId, { signal }),
-          ),
+          networks: await perProjectBatch(req.projects, nativeIdOf({ signal }), (projects) => ops.listMany(projects, { signal })),
         };
       },
     }),
@@ -372,7 +370,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
         return {
-          rules: await perProject(req.projects, nativeIdOf({ signal }), (projectId, nativeId) => ops.list(projectId, nativeId, { signal })),
+          rules: await perProjectBatch(req.projects, nativeIdOf({ signal }), (projects) => ops.listMany(projects, { signal })),
         };
       },
     }),

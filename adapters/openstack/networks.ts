@@ -38,6 +38,9 @@ export interface NetworkOpsDeps {
 }
 
 /** Infrafed networks on Neutron: a network, its subnet and optionally a router with an interface on it. */
+/** Projects named in one Neutron list call (repeated `project_id` filters; the URL stays a few KiB). */
+export const PROJECTS_PER_CALL = 40;
+
 export function createNetworkOps(deps: NetworkOpsDeps) {
   const { neutron, region } = deps;
 
@@ -217,29 +220,48 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
 
     /** Every infrafed network of a project (three Neutron calls, however many networks). */
     async list(projectId: string, nativeProjectId: string, options: CallOptions): Promise<Network[]> {
-      const where = { project_id: nativeProjectId };
-      const [networks, subnets, routers] = await Promise.all([
-        neutron.listWhere<NeutronNetwork>('networks', where, options),
-        neutron.listWhere<NeutronSubnet>('subnets', where, options),
-        neutron.listWhere<NeutronRouter>('routers', where, options),
-      ]);
-      const byMarker = <T extends { description: string }>(items: T[]) => {
-        const map = new Map<string, T>();
-        for (const item of items) {
-          const id = networkIdFromMarker(item.description);
-          if (id) map.set(id, item);
+      return this.listMany([{ projectId, nativeId: nativeProjectId }], options);
+    },
+
+    /**
+     * Every infrafed network of a batch of projects: three Neutron calls per {@link PROJECTS_PER_CALL}
+     * projects (list filters naming many project ids), however many projects and networks.
+     */
+    async listMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<Network[]> {
+      const out: Network[] = [];
+      for (let i = 0; i < projects.length; i += PROJECTS_PER_CALL) {
+        const chunk = projects.slice(i, i + PROJECTS_PER_CALL);
+        const where = { project_id: chunk.map((p) => p.nativeId) };
+        const [networks, subnets, routers] = await Promise.all([
+          neutron.listWhere<NeutronNetwork>('networks', where, options),
+          neutron.listWhere<NeutronSubnet>('subnets', where, options),
+          neutron.listWhere<NeutronRouter>('routers', where, options),
+        ]);
+        for (const { projectId, nativeId } of chunk) {
+          const own = <T extends { description: string; project_id?: string; tenant_id?: string }>(items: T[]) =>
+            items.filter((x) => (x.project_id ?? x.tenant_id) === nativeId);
+          const byMarker = <T extends { description: string }>(items: T[]) => {
+            const map = new Map<string, T>();
+            for (const item of items) {
+              const id = networkIdFromMarker(item.description);
+              if (id) map.set(id, item);
+            }
+            return map;
+          };
+          const subnetOf = byMarker(own(subnets));
+          const routerOf = byMarker(own(routers));
+          out.push(
+            ...own(networks)
+              .filter((n) => networkIdFromMarker(n.description))
+              .map((n) => {
+                const id = networkIdFromMarker(n.description) as string;
+                return toNetwork(projectId, n, subnetOf.get(id), routerOf.get(id));
+              })
+              .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id)),
+          );
         }
-        return map;
-      };
-      const subnetOf = byMarker(subnets);
-      const routerOf = byMarker(routers);
-      return networks
-        .filter((n) => networkIdFromMarker(n.description))
-        .map((n) => {
-          const id = networkIdFromMarker(n.description) as string;
-          return toNetwork(projectId, n, subnetOf.get(id), routerOf.get(id));
-        })
-        .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+      }
+      return out;
     },
   };
 }

@@ -12,22 +12,55 @@ export interface ProjectRef {
   organization: string;
 }
 
+/** Vendor calls one batch request of an adapter keeps in flight at most (per-project work such as quota reads). */
+export const PER_PROJECT_CONCURRENCY = 8;
+
 /**
  * Runs `work` for every project of a batch that has a placement here owned by the organisation the
- * caller names, in parallel; other projects contribute nothing. `nativesOf` finds the native objects by
- * the projects' tags or labels (only the adapter's own look-up decides which native object is a project's)
- * with the organisation each is tagged for.
+ * caller names, at most {@link PER_PROJECT_CONCURRENCY} at a time (a page of 500 projects must not put
+ * 500 calls on a vendor at once); other projects contribute nothing. `nativesOf` finds the native
+ * objects by the projects' tags or labels (only the adapter's own look-up decides which native object is
+ * a project's) with the organisation each is tagged for.
  */
 export async function perProject<T>(
   refs: readonly ProjectRef[],
   nativesOf: (projectIds: string[]) => Promise<Map<string, { nativeId: string; organization: string }>>,
   work: (projectId: string, nativeId: string) => Promise<T[]>,
 ): Promise<T[]> {
+  const owned = await ownedNatives(refs, nativesOf);
+  const lists: T[][] = new Array(owned.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(PER_PROJECT_CONCURRENCY, owned.length) }, async () => {
+      while (next < owned.length) {
+        const i = next++;
+        const { projectId, nativeId } = owned[i] as { projectId: string; nativeId: string };
+        lists[i] = await work(projectId, nativeId);
+      }
+    }),
+  );
+  return lists.flat();
+}
+
+/** Like {@link perProject}, for work that takes the whole batch in one go (vendor list calls filtered by many projects). */
+export async function perProjectBatch<T>(
+  refs: readonly ProjectRef[],
+  nativesOf: (projectIds: string[]) => Promise<Map<string, { nativeId: string; organization: string }>>,
+  work: (projects: { projectId: string; nativeId: string }[]) => Promise<T[]>,
+): Promise<T[]> {
+  const owned = await ownedNatives(refs, nativesOf);
+  return owned.length === 0 ? [] : work(owned);
+}
+
+async function ownedNatives(
+  refs: readonly ProjectRef[],
+  nativesOf: (projectIds: string[]) => Promise<Map<string, { nativeId: string; organization: string }>>,
+): Promise<{ projectId: string; nativeId: string }[]> {
   const owners = new Map(refs.map((r) => [r.projectId, r.organization]));
   const native = await nativesOf([...owners.keys()]);
-  const owned = [...native].filter(([projectId, n]) => owners.get(projectId) === n.organization);
-  const lists = await Promise.all(owned.map(([projectId, n]) => work(projectId, n.nativeId)));
-  return lists.flat();
+  return [...native]
+    .filter(([projectId, n]) => owners.get(projectId) === n.organization)
+    .map(([projectId, n]) => ({ projectId, nativeId: n.nativeId }));
 }
 
 /** The health check of an adapter: one live vendor call (`probe` answers the vendor's version), timed. */

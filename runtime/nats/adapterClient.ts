@@ -9,6 +9,7 @@ import {
 import type { Placement } from '../../schema/model.ts';
 import { adapterSubject } from '../../schema/subjects.ts';
 import { requestJson } from './request.ts';
+import type { CircuitBreaker } from './circuitBreaker.ts';
 
 export type { AdapterContractResource, AdapterContractVerb };
 
@@ -17,6 +18,8 @@ export interface AdapterCallOptions {
   deadline?: number;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /** Reads: a placement that timed out is not waited for until it answers again (see circuitBreaker.ts). */
+  breaker?: CircuitBreaker;
 }
 
 /** What a request of that resource and verb carries and what its answer is (schema/contracts/adapter.ts). */
@@ -32,14 +35,11 @@ export function requestAdapter<R extends AdapterContractResource, V extends Adap
   body: AdapterRequest<R, V>,
   options: AdapterCallOptions,
 ): Promise<AdapterReply<R, V>> {
-  return requestJson(
-    nc,
-    adapterSubject(placement.region, placement.platform, resource, verb),
-    body,
-    adapterContract(resource, verb).reply,
-    {
-      ...options,
+  const { breaker, ...rest } = options;
+  const send = () =>
+    requestJson(nc, adapterSubject(placement.region, placement.platform, resource, verb), body, adapterContract(resource, verb).reply, {
+      ...rest,
       target: { kind: 'region', region: placement.region, platform: placement.platform },
-    },
-  ) as Promise<AdapterReply<R, V>>;
+    }) as Promise<AdapterReply<R, V>>;
+  return breaker ? breaker.call(placement, send) : send();
 }

@@ -202,7 +202,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     },
   };
 
-  const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs);
+  const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs, deps.breaker);
 
   /** Per request: the projects shared with the caller's organisation are asked for once, when first needed. */
   function loaderDeps(ctx: IdentityContext) {

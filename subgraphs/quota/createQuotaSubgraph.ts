@@ -26,7 +26,7 @@ import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
 function createLoaders(deps: SubgraphDeps, ctx: SubgraphContext) {
   const { nc } = deps;
-  const call = adapterCallOptions(ctx, deps.adapterTimeoutMs);
+  const call = adapterCallOptions(ctx, deps.adapterTimeoutMs, deps.breaker);
   return {
     projects: createVisibleProjectLoader(
       async (ids) => (await deps.controller.resolveProjects(ids, { headers: ctx.forward, deadline: ctx.deadline })).projects,

@@ -7,6 +7,7 @@ import type { OperationRequest, OperationView } from '../../schema/operations.ts
 import { Header } from '../../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
 import type { AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
+import type { CircuitBreaker } from '../../runtime/nats/circuitBreaker.ts';
 import type { ControllerClient } from './controllerClient.ts';
 import { addPartialError, type PartialErrors } from './serveSubgraph.ts';
 
@@ -42,9 +43,9 @@ export async function subgraphContext(headers: HeaderMap, verifyToken: TokenVeri
 }
 
 /** Options for adapter calls made on behalf of the request (its deadline and trace). */
-export function adapterCallOptions(ctx: SubgraphContext, timeoutMs: number): AdapterCallOptions {
+export function adapterCallOptions(ctx: SubgraphContext, timeoutMs: number, breaker?: CircuitBreaker): AdapterCallOptions {
   const traceparent = ctx.forward[Header.traceparent];
-  return { timeoutMs, deadline: ctx.deadline, headers: traceparent ? { traceparent } : {} };
+  return { timeoutMs, deadline: ctx.deadline, headers: traceparent ? { traceparent } : {}, breaker };
 }
 
 export function pathOf(path: ResponsePath): (string | number)[] {

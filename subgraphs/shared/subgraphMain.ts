@@ -11,6 +11,8 @@ import { loadSystemConfig, placementsOf } from '../../runtime/config.ts';
 import { runMain } from '../../runtime/lifecycle.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import { natsReady, opsForComponent } from '../../runtime/http/ops.ts';
+import { createCircuitBreaker, type CircuitBreaker } from '../../runtime/nats/circuitBreaker.ts';
+import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { connectNats, natsOptionsOf } from '../../runtime/nats/connect.ts';
 import { createControllerClient, type ControllerClient } from './controllerClient.ts';
 import { VERSION } from '../../runtime/version.ts';
@@ -51,6 +53,8 @@ export interface SubgraphDeps {
   regions: readonly { name: string; displayName: string; platforms: readonly Platform[] }[];
   adapterTimeoutMs: number;
   log: Logger;
+  /** Reads skip a placement that timed out until its health check answers again (runSubgraphMain makes one per process). */
+  breaker?: CircuitBreaker;
 }
 
 /**
@@ -87,7 +91,15 @@ export async function runSubgraphMain<TContext extends BaseContext>(
     const config = loadSystemConfig();
     const nc = await connectNats(natsOptionsOf(config, `subgraph-${name}`));
     const stopOps = await opsForComponent(`subgraph-${name}`, natsReady(nc));
+    const breaker = createCircuitBreaker({
+      probe: (placement) => requestAdapter(nc, placement, 'health', 'check', {}, { timeoutMs: 2_000 }),
+      onChange: (placement, open) =>
+        open
+          ? log.warn(placement, 'a read timed out: reads do not wait for this placement until its health check answers')
+          : log.info(placement, 'the placement answers again: reads ask it again'),
+    });
     const { server, context } = create({
+      breaker,
       nc,
       controller: createControllerClient(nc, { waitMs: config.timeouts.operationWaitMs }),
       verifyToken: createTokenVerifier(config.auth, { allowUnaffiliated: true }),
@@ -100,6 +112,7 @@ export async function runSubgraphMain<TContext extends BaseContext>(
     const running = await startSubgraph({ nc, name, server, context, log, version: VERSION, httpPort });
     log.info({ httpUrl: running.httpUrl }, `${name} subgraph ready`);
     return async () => {
+      breaker.stop();
       await running.stop();
       await nc.drain();
       await stopOps();

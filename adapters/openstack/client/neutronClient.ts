@@ -48,7 +48,11 @@ export function createNeutronClient(options: NeutronClientOptions) {
   });
 
   /** A collection filtered by `query` (Neutron matches every given field; `tags` must all be present). */
-  async function listWhere<T>(collection: string, query: Record<string, string | undefined>, callOptions: CallOptions = {}): Promise<T[]> {
+  async function listWhere<T>(
+    collection: string,
+    query: Record<string, string | readonly string[] | undefined>,
+    callOptions: CallOptions = {},
+  ): Promise<T[]> {
     const res = await call<Record<string, T[]>>('GET', `/${collection}`, { ...callOptions, query });
     return res.body[collection.replace(/-/g, '_')] ?? [];
   }

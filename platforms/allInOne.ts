@@ -1,0 +1,88 @@
+// The all-in-one mode of the local system (`npm start`'s default): one Node process hosts every infrafed
+// component, each in a worker thread of its own with its own environment, NATS user and connection and
+// ops port. They still talk over NATS exactly as separate processes do; only the process is shared.
+// Usage: node platforms/allInOne.ts <components.json>: [{ name, file, env }] in start order.
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+interface Component {
+  name: string;
+  file: string;
+  env: Record<string, string>;
+  /** Where its /readyz answers. */
+  readyUrl: string;
+}
+
+const components = JSON.parse(readFileSync(process.argv[2] as string, 'utf8')) as Component[][];
+const WORKER = new URL('./allInOneWorker.ts', import.meta.url);
+const say = (msg: string, extra: Record<string, unknown> = {}) =>
+  process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), name: 'all-in-one', msg, ...extra })}\n`);
+
+const workers = new Map<string, Worker>();
+let stopping = false;
+
+async function ready(c: Component, worker: Worker): Promise<void> {
+  let exited: number | null = null;
+  worker.once('exit', (code) => (exited = code));
+  for (;;) {
+    if (exited !== null) throw new Error(`${c.name} stopped while starting (exit ${exited})`);
+    try {
+      const res = await fetch(c.readyUrl, { signal: AbortSignal.timeout(1_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function stopAll(): Promise<void> {
+  // the faces first, the adapters last: the reverse of the start order
+  for (const group of [...components].reverse()) {
+    await Promise.all(
+      group.map(async (c) => {
+        const worker = workers.get(c.name);
+        if (!worker) return;
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage('stop');
+        const timer = setTimeout(() => void worker.terminate(), 12_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
+  }
+}
+
+const started = Date.now();
+try {
+  for (const group of components) {
+    await Promise.all(
+      group.map(async (c) => {
+        const worker = new Worker(WORKER, { env: { ...process.env, ...c.env }, workerData: { file: c.file }, name: c.name });
+        workers.set(c.name, worker);
+        worker.on('error', (error) => say(`${c.name} failed`, { level: 50, err: { message: error.message, stack: error.stack } }));
+        worker.on('exit', (code) => {
+          if (!stopping) {
+            say(`${c.name} stopped on its own (exit ${code}); stopping everything`, { level: 50 });
+            void shutdown(1);
+          }
+        });
+        await ready(c, worker);
+      }),
+    );
+  }
+  say('all-in-one ready', { components: [...workers.keys()], ms: Date.now() - started });
+} catch (error) {
+  say('failed to start', { level: 60, err: { message: (error as Error).message } });
+  await shutdown(1);
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await stopAll();
+  process.exit(code);
+}
+process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGINT', () => void shutdown(0));
