@@ -213,22 +213,23 @@ try {
   };
   const vendorCalls = async () => [...(await vendorCallsByRegion()).values()].reduce((a, b) => a + b, 0);
 
+  /** Projects bench-<from>…bench-<to - 1> in sto and osl, 4 at a time; one that fails (a vendor timeout under load) is tried again. */
   const createProjects = async (from: number, to: number) => {
     const ids: string[] = [];
-    for (let i = from; i < to; i += 4) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(4, to - i) }, (_, k) =>
-          gql(
-            `mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status projectId } }`,
-            { n: `bench-${i + k}` },
-          ),
-        ),
-      );
-      for (const d of batch) {
-        const op = d.createProject as { status: string; projectId: string };
-        if (op.status !== 'SUCCEEDED') throw new Error(`createProject: ${op.status}`);
-        ids.push(op.projectId);
+    const create = async (name: string): Promise<string> => {
+      for (let attempt = 1; ; attempt++) {
+        const d = await gql(
+          `mutation($n: String!) { createProject(input: {name: $n, placements: [{region: "sto", platform: "openstack"}, {region: "osl", platform: "openstack"}]}) { status projectId error { code message } } }`,
+          { n: name },
+        );
+        const op = d.createProject as { status: string; projectId: string; error: unknown };
+        if (op.status === 'SUCCEEDED') return op.projectId;
+        if (attempt === 3) throw new Error(`createProject ${name}: ${op.status} ${JSON.stringify(op.error)}`);
+        await new Promise((r) => setTimeout(r, 2_000)); // its undo frees the name
       }
+    };
+    for (let i = from; i < to; i += 4) {
+      ids.push(...(await Promise.all(Array.from({ length: Math.min(4, to - i) }, (_, k) => create(`bench-${i + k}`)))));
     }
     return ids;
   };
