@@ -134,7 +134,11 @@ export function createNatsTransport(options: NatsTransportOptions) {
             const key = JSON.stringify([subject, body, keyed]);
             // each caller gets its own copy: the planner merges entity answers into the objects it is given
             reply = structuredClone((await inFlight.run(key, () => send())) as Awaited<ReturnType<typeof send>>);
-          } else reply = await send(request.signal);
+          } else {
+            // a mutation: queries already in flight began before it, so no later query joins them
+            inFlight.forget();
+            reply = await send(request.signal);
+          }
           return setAsidePartialErrors(reply.body as ExecutionResult, ctx, request);
         } catch (error) {
           const e = error instanceof InfrafedError ? error : new InfrafedError(ErrorCode.INTERNAL, 'internal error');

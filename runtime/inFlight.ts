@@ -14,9 +14,18 @@ export function createInFlight<V>() {
         merged++;
         return same;
       }
-      const started = work().finally(() => running.delete(key));
+      const started = work().finally(() => {
+        if (running.get(key) === started) running.delete(key);
+      });
       running.set(key, started);
       return started;
+    },
+    /**
+     * After a write: work already running is not joined any more (its callers still get its answer), so a
+     * read that starts after the write never gets an answer that began before it.
+     */
+    forget(): void {
+      running.clear();
     },
     /** Calls answered by another caller's work so far. */
     get merged() {

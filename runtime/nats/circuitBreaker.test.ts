@@ -77,6 +77,22 @@ describe('in-flight merging', () => {
     expect(await merge.run('org-a|q', work)).toBe(3);
   });
 
+  it('after forget() (a write) a new call starts its own work; the earlier callers keep theirs', async () => {
+    const merge = createInFlight<number>();
+    let runs = 0;
+    const work = async () => {
+      const n = ++runs;
+      await sleep(10);
+      return n;
+    };
+    const before = merge.run('k', work);
+    merge.forget();
+    const after = merge.run('k', work);
+    const again = merge.run('k', work);
+    expect(await Promise.all([before, after, again])).toEqual([1, 2, 2]);
+    expect(merge.size).toBe(0);
+  });
+
   it('gives every merged caller the same failure, and frees the key', async () => {
     const merge = createInFlight<number>();
     const failing = () => sleep(5).then(() => Promise.reject(new Error('boom')));

@@ -93,7 +93,11 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
         // shared work runs on the vendor timeout alone; each caller still stops waiting when it gives up
         const shared = inFlight.run(`${currentContext()?.organization ?? ''}|${url.href}`, () => send(undefined));
         raw = callOptions.signal ? await raceSignal(shared, callOptions.signal) : await shared;
-      } else raw = await send(callOptions.signal);
+      } else {
+        // a write: GETs already in flight began before it, so no later read joins them
+        if (method !== 'GET') inFlight.forget();
+        raw = await send(callOptions.signal);
+      }
       const { text } = raw;
       const response = raw;
       let body: unknown = text;
