@@ -60,15 +60,20 @@ describe('circuit breaker per placement', () => {
   });
 });
 
+/** Work that answers how many times it was started, after 10 ms. */
+function counting() {
+  let runs = 0;
+  return async () => {
+    const n = ++runs;
+    await sleep(10);
+    return n;
+  };
+}
+
 describe('in-flight merging', () => {
   it('runs identical work once while it is in flight, and again after it settled', async () => {
     const merge = createInFlight<number>();
-    let runs = 0;
-    const work = async () => {
-      const n = ++runs;
-      await sleep(10);
-      return n;
-    };
+    const work = counting();
     const [a, b, c] = await Promise.all([merge.run('org-a|q', work), merge.run('org-a|q', work), merge.run('org-b|q', work)]);
     expect([a, b]).toEqual([1, 1]);
     expect(c).toBe(2);
@@ -79,12 +84,7 @@ describe('in-flight merging', () => {
 
   it('after forget() (a write) a new call starts its own work; the earlier callers keep theirs', async () => {
     const merge = createInFlight<number>();
-    let runs = 0;
-    const work = async () => {
-      const n = ++runs;
-      await sleep(10);
-      return n;
-    };
+    const work = counting();
     const before = merge.run('k', work);
     merge.forget();
     const after = merge.run('k', work);
