@@ -103,7 +103,6 @@ export function createNatsTransport(options: NatsTransportOptions) {
    */
   const inFlight = createInFlight<unknown>();
   return {
-    inFlight,
     getSubgraphExecutor({ subgraphName, transportEntry }: { subgraphName: string; transportEntry: { location?: string } }) {
       const location = transportEntry.location ?? '';
       if (!location.startsWith('nats://')) throw new Error(`subgraph ${subgraphName} has no nats:// location (got ${location})`);

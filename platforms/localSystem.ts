@@ -8,6 +8,7 @@ import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
 import { signProviderToken, startLocalIdentityProvider, type LocalIdentityProvider } from './identityProvider.ts';
 import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
+import { SubgraphName } from '../schema/subjects.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
 import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
 
@@ -397,6 +398,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     /** Ops endpoints (`/healthz`, `/readyz`, `/metrics`) of the components without an HTTP face, by name. */
     const opsPorts = new Map<string, number>();
     const subgraphHttpPorts = new Map<string, number>();
+    /** A subgraph's extra environment: its HTTP port, when the subgraphs serve HTTP too. */
+    const subgraphEnv = async (name: string): Promise<Record<string, string>> => {
+      if (!options.subgraphHttp) return {};
+      const port = await freePort();
+      subgraphHttpPorts.set(name, port);
+      return { SUBGRAPH_HTTP_PORT: String(port) };
+    };
     const node = async (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) => {
       const opsPort = opsPorts.get(name) ?? (await freePort());
       opsPorts.set(name, opsPort);
@@ -450,11 +458,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         ),
         await Promise.all([
           ...controllerNames.map((name) => spec(name, 'controller/main.ts')),
-          ...['identity', 'network', 'quota', 'catalog'].map(async (name) => {
-            const httpPort = options.subgraphHttp ? await freePort() : undefined;
-            if (httpPort) subgraphHttpPorts.set(name, httpPort);
-            return spec(name, `subgraphs/${name}/main.ts`, httpPort ? { SUBGRAPH_HTTP_PORT: String(httpPort) } : {});
-          }),
+          ...Object.values(SubgraphName).map(async (name) => spec(name, `subgraphs/${name}/main.ts`, await subgraphEnv(name))),
         ]),
         [await spec('gateway', 'gateway/main.ts')],
         [await spec('rest-bridge', 'rest-bridge/main.ts')],
@@ -475,11 +479,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       await Promise.all(regions.map((r) => startAdapter(r.name)));
       await Promise.all([
         ...controllerNames.map((name) => startNamed(name, () => node(name, 'controller/main.ts'))),
-        ...['identity', 'network', 'quota', 'catalog'].map(async (name) => {
-          const httpPort = options.subgraphHttp ? await freePort() : undefined;
-          if (httpPort) subgraphHttpPorts.set(name, httpPort);
-          processes.push(await node(name, `subgraphs/${name}/main.ts`, httpPort ? { SUBGRAPH_HTTP_PORT: String(httpPort) } : {}));
-        }),
+        ...Object.values(SubgraphName).map(async (name) =>
+          processes.push(await node(name, `subgraphs/${name}/main.ts`, await subgraphEnv(name))),
+        ),
       ]);
       processes.push(await node('gateway', 'gateway/main.ts'));
       processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));

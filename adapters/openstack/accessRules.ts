@@ -168,11 +168,6 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
       return { removed: true, rule: found.neutral };
     },
 
-    /** The project's rules (one Neutron call). */
-    async list(projectId: string, nativeProjectId: string, options: CallOptions): Promise<PlacedAccessRule[]> {
-      return this.listMany([{ projectId, nativeId: nativeProjectId }], options);
-    },
-
     /** The rules of a batch of projects: one Neutron call per {@link PROJECTS_PER_CALL} projects. */
     async listMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<PlacedAccessRule[]> {
       const out: PlacedAccessRule[] = [];

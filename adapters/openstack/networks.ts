@@ -19,11 +19,13 @@ interface NeutronSubnet {
   gateway_ip: string | null;
   dns_nameservers: string[];
   description: string;
+  project_id: string;
 }
 interface NeutronRouter {
   id: string;
   status: string;
   description: string;
+  project_id: string;
   external_gateway_info: { network_id: string; external_fixed_ips?: { ip_address: string }[] } | null;
 }
 
@@ -38,6 +40,16 @@ export interface NetworkOpsDeps {
 }
 
 /** Infrafed networks on Neutron: a network, its subnet and optionally a router with an interface on it. */
+/** Neutron objects by the infrafed network id in their description. */
+function byMarker<T extends { description: string }>(items: T[]): Map<string, T> {
+  const map = new Map<string, T>();
+  for (const item of items) {
+    const id = networkIdFromMarker(item.description);
+    if (id) map.set(id, item);
+  }
+  return map;
+}
+
 /** Projects named in one Neutron list call (repeated `project_id` filters; the URL stays a few KiB). */
 export const PROJECTS_PER_CALL = 40;
 
@@ -218,11 +230,6 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
       return removeParts(nativeProjectId, networkId, options);
     },
 
-    /** Every infrafed network of a project (three Neutron calls, however many networks). */
-    async list(projectId: string, nativeProjectId: string, options: CallOptions): Promise<Network[]> {
-      return this.listMany([{ projectId, nativeId: nativeProjectId }], options);
-    },
-
     /**
      * Every infrafed network of a batch of projects: three Neutron calls per {@link PROJECTS_PER_CALL}
      * projects (list filters naming many project ids), however many projects and networks.
@@ -238,16 +245,7 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
           neutron.listWhere<NeutronRouter>('routers', where, options),
         ]);
         for (const { projectId, nativeId } of chunk) {
-          const own = <T extends { description: string; project_id?: string; tenant_id?: string }>(items: T[]) =>
-            items.filter((x) => (x.project_id ?? x.tenant_id) === nativeId);
-          const byMarker = <T extends { description: string }>(items: T[]) => {
-            const map = new Map<string, T>();
-            for (const item of items) {
-              const id = networkIdFromMarker(item.description);
-              if (id) map.set(id, item);
-            }
-            return map;
-          };
+          const own = <T extends { project_id: string }>(items: T[]) => items.filter((x) => x.project_id === nativeId);
           const subnetOf = byMarker(own(subnets));
           const routerOf = byMarker(own(routers));
           out.push(

@@ -63,8 +63,7 @@ export function createCircuitBreaker(options: CircuitBreakerOptions) {
       }
       const started = Date.now();
       try {
-        const value = await work();
-        return value;
+        return await work();
       } catch (error) {
         if (error instanceof InfrafedError && error.code === ErrorCode.REGION_TIMEOUT && Date.now() - started >= minWaitMs) trip(placement);
         throw error;

@@ -144,6 +144,25 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     expect(page.data?.auditEvents.events.filter((e) => e.kind === 'forged' || e.principal === 'mallory')).toEqual([]);
   });
 
+  it('merges identical reads in flight only for the same caller: concurrent identical queries of two organisations each get their own', async () => {
+    // the gateway sends identical subgraph queries in flight once, and the adapters identical vendor GETs:
+    // the key holds the token (or session) and organisation, so the stranger's answer is never the owner's
+    const query = '{ projects { id name organization networks { id name } } }';
+    const ask = (token: string) =>
+      fetch(system.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query }),
+      }).then(async (r) => (await r.json()) as { data?: { projects: { id: string; organization: string }[] }; errors?: unknown[] });
+    const answers = await Promise.all(Array.from({ length: 24 }, (_, i) => ask(i % 2 === 0 ? owner : stranger).then((a) => ({ i, a }))));
+    for (const { i, a } of answers) {
+      expect(a.errors).toBeUndefined();
+      const projects = a.data?.projects ?? [];
+      if (i % 2 === 0) expect(projects.map((p) => p.id)).toContain(projectId);
+      else expect(projects.filter((p) => p.id === projectId || p.organization !== 'globex-iso')).toEqual([]);
+    }
+  });
+
   it("keeps each organisation's events under its own subjects: nothing of the victim's under another organisation's", async () => {
     const jsm = await jetstreamManager(nc);
     const under = async (organization: string) => {

@@ -98,25 +98,23 @@ export function createOpenstackHttp(options: OpenstackHttpOptions): OpenstackHtt
         if (method !== 'GET') inFlight.forget();
         raw = await send(callOptions.signal);
       }
-      const { text } = raw;
-      const response = raw;
-      let body: unknown = text;
-      if (text.length > 0 && (raw.headers.get('content-type') ?? '').includes('json')) {
+      let body: unknown = raw.text;
+      if (raw.text.length > 0 && (raw.headers.get('content-type') ?? '').includes('json')) {
         try {
-          body = JSON.parse(text);
+          body = JSON.parse(raw.text);
         } catch {
-          body = text;
+          body = raw.text;
         }
       }
-      if (response.status === 401 && options.token && attempt === 0) continue;
-      const ok = callOptions.accept ? callOptions.accept.includes(response.status) : response.status >= 200 && response.status < 300;
+      if (raw.status === 401 && options.token && attempt === 0) continue;
+      const ok = callOptions.accept ? callOptions.accept.includes(raw.status) : raw.status >= 200 && raw.status < 300;
       if (!ok)
-        throw fromVendorResponse(options.service, response.status, body, {
+        throw fromVendorResponse(options.service, raw.status, body, {
           ...options.context,
           method,
           path: url.pathname,
         }) satisfies InfrafedError;
-      return { status: response.status, headers: response.headers, body: body as T };
+      return { status: raw.status, headers: raw.headers, body: body as T };
     }
   };
 }
