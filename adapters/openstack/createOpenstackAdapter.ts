@@ -377,9 +377,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'quota', 'get', {
       async handle(req, { signal }) {
         return {
-          quotas: await perProject(req.projects, nativeIdOf({ signal }), async (projectId, nativeId) => [
-            await quotas.get(projectId, nativeId, { signal }),
-          ]),
+          quotas: await perProjectBatch(req.projects, nativeIdOf({ signal }), (projects) => quotas.getMany(projects, { signal })),
         };
       },
     }),

@@ -2,7 +2,9 @@ import type { PlacementQuota } from '../../schema/contracts/quota.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { type QuotaLimits, type QuotaResource, type QuotaUsage } from '../../schema/quota.ts';
 import type { CallOptions } from './client/http.ts';
-import type { NeutronClient } from './client/neutronClient.ts';
+import type { NeutronClient, NeutronQuotaDetail } from './client/neutronClient.ts';
+import { mapLimited, PER_PROJECT_CONCURRENCY } from '../shared/adapterKit.ts';
+import { PROJECTS_PER_CALL } from './networks.ts';
 import type { NovaClient } from './client/novaClient.ts';
 import { fromVendorQuotaName, neutronQuotaNames, novaQuotaNames } from './mapping.ts';
 
@@ -13,6 +15,13 @@ export interface QuotaOpsDeps {
   /** Per vendor call, milliseconds: the clock of the look-ups and put-backs that run after a caller's request failed. */
   vendorTimeoutMs: number;
 }
+
+/** Up to this many projects, Neutron's quota details are read one by one (fewer calls than the lists). */
+const ONE_BY_ONE = 8;
+/** The Neutron collection whose objects count against each Neutron quota (`security_group` → `security-groups`). */
+const COUNTED: Record<string, string> = Object.fromEntries(
+  Object.values(neutronQuotaNames).map((name) => [`${name.replace(/_/g, '-')}s`, name]),
+);
 
 /** OpenStack writes "unlimited" as -1. */
 const fromVendorLimit = (limit: number): number | null => (limit < 0 ? null : limit);
@@ -30,6 +39,49 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
       nova ? nova.quotaDetails(nativeProjectId, options) : Promise.resolve({}),
       neutron ? neutron.quotaDetails(nativeProjectId, options) : Promise.resolve({}),
     ]);
+    return fromDetails(novaDetail, neutronDetail);
+  }
+
+  /**
+   * Neutron's limits and use of many projects with a bounded number of calls: the non-default limits of
+   * those projects in one list call per {@link PROJECTS_PER_CALL} projects, the defaults in one call, and
+   * the use counted with one list call per counted collection and {@link PROJECTS_PER_CALL} projects (only
+   * `project_id` asked for). Up to {@link ONE_BY_ONE} projects are read one by one (fewer calls).
+   */
+  async function neutronDetailsMany(nativeIds: string[], options: CallOptions): Promise<Record<string, NeutronQuotaDetail>[]> {
+    const client = neutron as NeutronClient;
+    if (nativeIds.length <= ONE_BY_ONE) return mapLimited(nativeIds, PER_PROJECT_CONCURRENCY, (id) => client.quotaDetails(id, options));
+    const chunks: string[][] = [];
+    for (let i = 0; i < nativeIds.length; i += PROJECTS_PER_CALL) chunks.push(nativeIds.slice(i, i + PROJECTS_PER_CALL));
+    const [listed, defaults, counted] = await Promise.all([
+      Promise.all(chunks.map((ids) => client.listWhere<Record<string, number | string>>('quotas', { project_id: ids }, options))),
+      client.defaultQuota(nativeIds[0] as string, options),
+      Promise.all(
+        Object.entries(COUNTED).flatMap(([collection, name]) =>
+          chunks.map(async (ids) => ({
+            name,
+            items: await client.listWhere<{ project_id: string }>(collection, { project_id: ids, fields: 'project_id' }, options),
+          })),
+        ),
+      ),
+    ]);
+    const limitsOf = new Map(listed.flat().map((q) => [q.project_id as string, q]));
+    return nativeIds.map((id) => {
+      const own = limitsOf.get(id);
+      const detail: Record<string, NeutronQuotaDetail> = {};
+      for (const name of Object.values(COUNTED)) {
+        const limit = own?.[name] ?? defaults[name];
+        if (typeof limit === 'number') detail[name] = { limit, used: 0, reserved: 0 };
+      }
+      for (const { name, items } of counted) {
+        const d = detail[name];
+        if (d) d.used += items.filter((x) => x.project_id === id).length;
+      }
+      return detail;
+    });
+  }
+
+  function fromDetails(novaDetail: object, neutronDetail: object): { limits: QuotaLimits; usage: QuotaUsage } {
     const limits: QuotaLimits = {};
     const usage: QuotaUsage = {};
     for (const [resource, vendor] of Object.entries(novaQuotaNames) as [QuotaResource, string][]) {
@@ -108,8 +160,14 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
 
   return {
     quotaErrors,
-    async get(projectId: string, nativeProjectId: string, options: CallOptions): Promise<PlacementQuota> {
-      return { projectId, ...(await read(nativeProjectId, options)) };
+    /** The quotas of a batch of projects: Nova per project (at most 8 at a time), Neutron in a bounded number of calls. */
+    async getMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<PlacementQuota[]> {
+      const nativeIds = projects.map((p) => p.nativeId);
+      const [novaDetails, neutronDetails] = await Promise.all([
+        nova ? mapLimited(nativeIds, PER_PROJECT_CONCURRENCY, (id) => nova.quotaDetails(id, options)) : nativeIds.map(() => ({})),
+        neutron ? neutronDetailsMany(nativeIds, options) : nativeIds.map(() => ({})),
+      ]);
+      return projects.map((p, i) => ({ projectId: p.projectId, ...fromDetails(novaDetails[i] ?? {}, neutronDetails[i] ?? {}) }));
     },
 
     /**

@@ -28,18 +28,22 @@ export async function perProject<T>(
   work: (projectId: string, nativeId: string) => Promise<T[]>,
 ): Promise<T[]> {
   const owned = await ownedNatives(refs, nativesOf);
-  const lists: T[][] = new Array(owned.length);
+  return (await mapLimited(owned, PER_PROJECT_CONCURRENCY, ({ projectId, nativeId }) => work(projectId, nativeId))).flat();
+}
+
+/** `fn` over every item, at most `limit` at a time; the answers in the items' order. */
+export async function mapLimited<I, O>(items: readonly I[], limit: number, fn: (item: I) => Promise<O>): Promise<O[]> {
+  const out: O[] = new Array(items.length);
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(PER_PROJECT_CONCURRENCY, owned.length) }, async () => {
-      while (next < owned.length) {
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
         const i = next++;
-        const { projectId, nativeId } = owned[i] as { projectId: string; nativeId: string };
-        lists[i] = await work(projectId, nativeId);
+        out[i] = await fn(items[i] as I);
       }
     }),
   );
-  return lists.flat();
+  return out;
 }
 
 /** Like {@link perProject}, for work that takes the whole batch in one go (vendor list calls filtered by many projects). */

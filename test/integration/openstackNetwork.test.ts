@@ -232,6 +232,46 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     });
   });
 
+  it('reads a batch of projects with a bounded number of Neutron calls, each project with exactly what reading it alone gives', async () => {
+    // more projects than Neutron's quota details are read one by one for: limits from the quota list and
+    // the defaults, use counted with list calls filtered by many project ids
+    const others = Array.from({ length: 9 }, (_, i) => `prj_01batch${String(i).padStart(19, '0')}`);
+    for (const [i, projectId] of others.entries()) {
+      await call('project', 'create', { projectId, organization: 'acme', name: `batch-${i}`, description: '' });
+    }
+    await call('quota', 'set', { projectId: others[0] as string, owner: 'acme', limits: { networks: 7, ports: 77, cores: 3 } });
+    await call('network', 'create', {
+      id: 'net_01batchbatchbatchbatchbatc',
+      projectId: others[1] as string,
+      owner: 'acme',
+      name: 'batch-net',
+      cidr: '10.44.0.0/24',
+      gatewayIp: null,
+      dnsNameservers: [],
+      router: null,
+    });
+    const refs = [P, ...others].map((projectId) => ({ projectId, organization: 'acme' }));
+    const alone = await Promise.all(refs.map(async (r) => (await call('quota', 'get', { projects: [r] })).quotas[0]));
+    const batch = (await call('quota', 'get', { projects: refs })).quotas;
+    expect(batch).toHaveLength(refs.length);
+    for (const one of alone) expect(batch.find((q) => q.projectId === one?.projectId)).toEqual(one);
+    // the figures are the projects' own: the limits set on one, the network of another counted there only
+    const first = batch.find((q) => q.projectId === others[0]);
+    expect(first?.limits).toMatchObject({ networks: 7, ports: 77, cores: 3 });
+    expect(batch.find((q) => q.projectId === others[1])?.usage.networks).toBe(1);
+    expect(first?.usage.networks).toBe(0);
+    // networks and rules of the batch in list calls naming many projects: each project gets its own
+    const networks = (await call('network', 'list', { projects: refs })).networks;
+    expect(networks.filter((n) => n.projectId === others[1]).map((n) => n.name)).toEqual(['batch-net']);
+    expect(networks.filter((n) => n.projectId === others[0])).toEqual([]);
+    const rules = (await call('rule', 'list', { projects: refs })).rules;
+    for (const r of refs) {
+      const own = (await call('rule', 'list', { projects: [r] })).rules;
+      expect(rules.filter((x) => x.projectId === r.projectId)).toEqual(own);
+    }
+    for (const projectId of others) await call('project', 'delete', { projectId, owner: 'acme' });
+  }, 120_000);
+
   it('deleting the project removes its networks, routers, rules and groups from Neutron: nothing is orphaned', async () => {
     await call('quota', 'set', { projectId: P, owner: 'acme', limits: { subnets: 10, securityGroupRules: 100 } });
     await call('network', 'create', {

@@ -83,6 +83,11 @@ export function createNeutronClient(options: NeutronClientOptions) {
       );
       return res.body.quota;
     },
+    /** The limits a project without its own gets. */
+    async defaultQuota(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, number>> {
+      const res = await call<{ quota: Record<string, number> }>('GET', `/quotas/${encodeURIComponent(projectId)}/default`, callOptions);
+      return res.body.quota;
+    },
     async setQuota(
       projectId: string,
       quota: Record<string, number | boolean>,
