@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ExecutionRequest, ExecutionResult } from '@graphql-tools/utils';
-import { GraphQLError, print, responsePathAsArray, type GraphQLFormattedError } from 'graphql';
+import { GraphQLError, print, responsePathAsArray, type DocumentNode, type GraphQLFormattedError } from 'graphql';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { callerHeaders, graphqlReplySchema } from '../schema/contracts/graphql.ts';
 import { requestJson } from '../runtime/nats/request.ts';
@@ -91,6 +91,14 @@ function setAsidePartialErrors(result: ExecutionResult, ctx: GatewayContextLike,
   return { ...result, errors: kept.length > 0 ? (kept as never) : undefined };
 }
 
+/** The planner's subgraph documents are the same objects request after request: each is printed once. */
+const printedDocuments = new WeakMap<DocumentNode, string>();
+function printed(document: DocumentNode): string {
+  let text = printedDocuments.get(document);
+  if (text === undefined) printedDocuments.set(document, (text = print(document)));
+  return text;
+}
+
 /**
  * A Hive gateway transport that reaches subgraphs over NATS: the subject comes from the supergraph's
  * `join__graph(url: "nats://<subject>")`; NATS's queue groups find and balance the replicas.
@@ -116,7 +124,7 @@ export function createNatsTransport(options: NatsTransportOptions) {
           if (v) headers[nats] = v;
         }
         if (ctx.infrafedAuthorization) headers[Header.authorization] = ctx.infrafedAuthorization;
-        const body = { query: print(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null };
+        const body = { query: printed(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null };
         const send = (signal?: AbortSignal) =>
           requestJson(options.nc, subject, body, graphqlReplySchema, {
             timeoutMs: options.timeoutMs,

@@ -86,6 +86,26 @@ describe('token verification', () => {
     expect(authConfigSchema.safeParse({ ...config, clockToleranceSeconds: 300 }).success).toBe(false);
   });
 
+  it('keeps a verified token no longer than verifying it again would accept it, and keeps no refusal', async () => {
+    const strict = createTokenVerifier({ ...config, clockToleranceSeconds: 0 });
+    const now = Math.floor(Date.now() / 1000);
+    const shortLived = await sign({})
+      .setExpirationTime(now + 1)
+      .sign(key);
+    await expect(strict(`Bearer ${shortLived}`)).resolves.toMatchObject({ organization: 'acme' });
+    await expect(strict(`Bearer ${shortLived}`)).resolves.toMatchObject({ organization: 'acme' });
+    await new Promise((r) => setTimeout(r, (now + 1) * 1000 - Date.now() + 200));
+    expect(await rejection(strict(`Bearer ${shortLived}`))).toMatchObject({ code: 'UNAUTHENTICATED', message: 'the token has expired' });
+    const forged = await new SignJWT({ org: 'acme', org_role: 'owner' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('mallory')
+      .setIssuer(config.issuer)
+      .setAudience(config.audience)
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('b'.repeat(40)));
+    for (let i = 0; i < 2; i++) expect(await rejection(strict(`Bearer ${forged}`))).toMatchObject({ code: 'UNAUTHENTICATED' });
+  });
+
   it('checks the typ header when the issuer sets one', async () => {
     const typed = createTokenVerifier({ ...config, tokenType: 'at+jwt' });
     const access = await sign({}, { typ: 'at+jwt' }).setExpirationTime('1h').sign(key);

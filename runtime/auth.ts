@@ -153,8 +153,22 @@ export function createTokenVerifier(config: AuthConfig, options: { allowUnaffili
   const sessionKey = sessions ? sessionSecret(sessions.hs256Secret) : null;
   const tolerance = Math.min(config.clockToleranceSeconds ?? 30, 60);
   const providerNames = (config.identityProviders ?? []).map((p) => p.name);
+  /**
+   * Tokens verified lately, with their principal, until their `exp` (plus the tolerance verification
+   * allows) or at most a minute: a token is checked once per minute, not at every request, and never
+   * accepted longer than verifying it again would. Failures are not kept.
+   */
+  const verified = new Map<string, { principal: Principal; until: number }>();
+  const remember = (token: string, principal: Principal, exp: number | undefined) => {
+    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value as string);
+    verified.set(token, { principal, until: Math.min(((exp ?? 0) + tolerance) * 1000, Date.now() + 60_000) });
+    return principal;
+  };
   return async (authorization) => {
     const token = bearerToken(authorization);
+    const known = verified.get(token);
+    if (known && Date.now() < known.until) return known.principal;
+    verified.delete(token);
     if (sessions && sessionKey && unverifiedIssuer(token) === sessions.issuer) {
       let payload: JWTPayload;
       try {
@@ -173,14 +187,18 @@ export function createTokenVerifier(config: AuthConfig, options: { allowUnaffili
       const affiliated = claims.data.org !== undefined && claims.data.org_role !== undefined;
       if (!affiliated && !options.allowUnaffiliated)
         throw new InfrafedError(ErrorCode.FORBIDDEN, 'you belong to no organisation yet: accept an invitation first');
-      return {
-        subject: claims.data.sub,
-        organization: claims.data.org ?? '',
-        orgRole: claims.data.org_role ?? 'reader',
-        platformAdmin: false,
-        identityProvider: claims.data.idp,
-        ...(affiliated ? {} : { unaffiliated: true as const }),
-      };
+      return remember(
+        token,
+        {
+          subject: claims.data.sub,
+          organization: claims.data.org ?? '',
+          orgRole: claims.data.org_role ?? 'reader',
+          platformAdmin: false,
+          identityProvider: claims.data.idp,
+          ...(affiliated ? {} : { unaffiliated: true as const }),
+        },
+        payload.exp,
+      );
     }
     let payload: JWTPayload;
     try {
@@ -204,15 +222,22 @@ export function createTokenVerifier(config: AuthConfig, options: { allowUnaffili
         ErrorCode.UNAUTHENTICATED,
         `the token's sub starts with ${taken}:, which names identity provider ${taken}'s principals`,
       );
-    return {
-      subject: qualifiedSubject(PRIMARY_PROVIDER, claims.data.sub),
-      organization: claims.data.org,
-      orgRole: claims.data.org_role,
-      platformAdmin: claims.data.roles?.includes(PLATFORM_ADMIN) ?? false,
-      identityProvider: PRIMARY_PROVIDER,
-    };
+    return remember(
+      token,
+      {
+        subject: qualifiedSubject(PRIMARY_PROVIDER, claims.data.sub),
+        organization: claims.data.org,
+        orgRole: claims.data.org_role,
+        platformAdmin: claims.data.roles?.includes(PLATFORM_ADMIN) ?? false,
+        identityProvider: PRIMARY_PROVIDER,
+      },
+      payload.exp,
+    );
   };
 }
+
+/** Verified tokens a verifier keeps at most (the oldest goes first). */
+const VERIFIED_TOKENS_KEPT = 10_000;
 
 /** An identity provider's verified token: who it names and every claim (for the sign-in rules). */
 export interface ProviderToken {

@@ -21,15 +21,27 @@ export function traceIdOf(traceparent: string | null | undefined): string | unde
   return m[1];
 }
 
+/** Random bytes for trace and span ids, drawn 4 KiB at a time (one system call for about 170 ids, not one each). */
+let pool = Buffer.alloc(0);
+let used = 0;
+function randomHex(bytes: number): string {
+  if (used + bytes > pool.length) {
+    pool = randomBytes(4096);
+    used = 0;
+  }
+  used += bytes;
+  return pool.toString('hex', used - bytes, used);
+}
+
 /** A new trace (sampled), for a request that came without one. */
 export function newTraceparent(): string {
-  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+  return `00-${randomHex(16)}-${randomHex(8)}-01`;
 }
 
 /** The same trace with a new span id: what this component sends on (to NATS, to a vendor API). */
 export function childTraceparent(traceparent: string): string {
   const m = TRACEPARENT.exec(traceparent);
-  return m ? `00-${m[1]}-${randomBytes(8).toString('hex')}-${m[3]}` : traceparent;
+  return m ? `00-${m[1]}-${randomHex(8)}-${m[3]}` : traceparent;
 }
 
 /** Runs `fn` with the context (merged over the current one): log lines and calls made within carry it. */
