@@ -1,6 +1,7 @@
 // `npm run bench:operations`: every operation once through the gateway on the local system (two
 // regions), with its wall time and the vendor calls the adapters made for it (read from their debug
-// log: one line per Keystone/Neutron/Nova call). Prints a table; asserts nothing.
+// log: one line per Keystone/Neutron/Nova call; the health probes' `GET /v3` left out). Prints a table;
+// asserts nothing.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +33,8 @@ function callsSince(mark: Record<string, number>): VendorCall[] {
     for (const line of system.output(name).slice(mark[name]).split('\n')) {
       if (!line.includes('"vendor call"')) continue;
       const entry = JSON.parse(line) as VendorCall;
+      // Keystone's version document: the adapters' background health probe, not the operation's
+      if (entry.method === 'GET' && entry.path === '/v3') continue;
       calls.push({
         vendor: entry.vendor,
         method: entry.method,
@@ -143,6 +146,109 @@ try {
   await op('deleteNetwork (network + subnet)', () =>
     gql('mutation($p: ID!, $id: ID!) { deleteNetwork(projectId: $p, id: $id) { status } }', { p, id: plain.createNetwork?.resourceId }),
   );
+
+  // The same changes made directly: only the calls each change needs, regions side by side as infrafed
+  // runs them, with the operator's token (already warm). Median of three rounds each; infrafed's rounds
+  // interleaved with the direct ones.
+  const regions = system.config.regions.filter((r) => r.platforms.some((x) => x.platform === 'openstack')).map((r) => r.name);
+  const direct = await Promise.all(
+    regions.map(async (region) => {
+      const admin = keystoneAdmin(system.keystoneUrl(region));
+      const token = await admin.token();
+      const [native] = await admin.projectsTagged(`ifd-project=${p}`);
+      const nativeId = (native as { id: string }).id;
+      const groups = await admin.neutron(system.neutronUrl(region)).list('security-groups', nativeId);
+      const sg = (groups as { id: string; name?: string }[]).find((g) => g.name === 'infrafed') as { id: string };
+      const call = async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+        const res = await fetch(url, {
+          method,
+          headers: { 'x-auth-token': token, 'content-type': 'application/json', ...headers },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${await res.text()}`);
+        return res.status === 204 ? null : ((await res.json()) as Record<string, { id: string }>);
+      };
+      return { region, nativeId, sg: sg.id, call };
+    }),
+  );
+  const timed = async (work: () => Promise<unknown>) => {
+    const t0 = performance.now();
+    await work();
+    return performance.now() - t0;
+  };
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
+  const pairs: Record<string, { infrafed: number[]; direct: number[]; calls: string }> = {
+    'applyAccessRule (a new rule, two regions)': { infrafed: [], direct: [], calls: '2 (POST security-group-rules per region)' },
+    'removeAccessRule (two regions)': { infrafed: [], direct: [], calls: '2 (DELETE security-group-rules per region)' },
+    'setQuota (one region: compute + network)': { infrafed: [], direct: [], calls: '2 (PUT Nova quota-set, PUT Neutron quota)' },
+  };
+  const pair = (name: string) => pairs[name] as { infrafed: number[]; direct: number[] };
+  for (let round = 0; round < 3; round++) {
+    const port = 9000 + round;
+    const input = `{direction: "ingress", protocol: "tcp", ports: {from: ${port}}, remoteCidr: "198.51.100.0/24"}`;
+    let ruleId = '';
+    pair('applyAccessRule (a new rule, two regions)').infrafed.push(
+      await timed(async () => {
+        const res = await gql(`mutation($p: ID!) { applyAccessRule(projectId: $p, rule: ${input}) { status resourceId } }`, { p });
+        ruleId = res.applyAccessRule?.resourceId as string;
+      }),
+    );
+    pair('removeAccessRule (two regions)').infrafed.push(
+      await timed(() => gql('mutation($p: ID!, $r: ID!) { removeAccessRule(projectId: $p, ruleId: $r) { status } }', { p, r: ruleId })),
+    );
+    const made: string[] = [];
+    pair('applyAccessRule (a new rule, two regions)').direct.push(
+      await timed(() =>
+        Promise.all(
+          direct.map(async (d, i) => {
+            const res = await d.call('POST', `${system.neutronUrl(d.region)}/v2.0/security-group-rules`, {
+              security_group_rule: {
+                security_group_id: d.sg,
+                project_id: d.nativeId,
+                direction: 'ingress',
+                ethertype: 'IPv4',
+                protocol: 'tcp',
+                port_range_min: port + 100,
+                port_range_max: port + 100,
+                remote_ip_prefix: '198.51.100.0/24',
+              },
+            });
+            made[i] = (res?.security_group_rule as { id: string }).id;
+          }),
+        ),
+      ),
+    );
+    pair('removeAccessRule (two regions)').direct.push(
+      await timed(() =>
+        Promise.all(direct.map((d, i) => d.call('DELETE', `${system.neutronUrl(d.region)}/v2.0/security-group-rules/${made[i]}`))),
+      ),
+    );
+    const cores = 4 + round;
+    pair('setQuota (one region: compute + network)').infrafed.push(
+      await timed(() =>
+        gql(`mutation($p: ID!) { setQuota(projectId: $p, region: "sto", limits: {cores: ${cores}, networks: ${10 + round}}) { status } }`, {
+          p,
+        }),
+      ),
+    );
+    const sto = direct[0] as (typeof direct)[number];
+    pair('setQuota (one region: compute + network)').direct.push(
+      await timed(() =>
+        Promise.all([
+          sto.call(
+            'PUT',
+            `${system.novaUrl('sto')}/os-quota-sets/${sto.nativeId}`,
+            { quota_set: { cores: cores + 1 } },
+            {
+              'OpenStack-API-Version': 'compute 2.79',
+            },
+          ),
+          sto.call('PUT', `${system.neutronUrl('sto')}/v2.0/quotas/${sto.nativeId}`, { quota: { network: 11 + round } }),
+        ]),
+      ),
+    );
+  }
+
   await op('deleteProject (2 networks, 2 routers, groups left)', () =>
     gql('mutation($p: ID!) { deleteProject(id: $p) { status } }', { p }),
   );
@@ -158,6 +264,13 @@ try {
     }
     const detail = [...counts.entries()].map(([k, n]) => `${n}× ${k}`).join('<br>');
     say(`| ${row.name} | ${row.ms.toFixed(0)} | ${row.calls.length} | ${detail} |`);
+  }
+  say('');
+  say('| change | infrafed ms (median of 3) | the needed calls made directly, ms | ratio | needed calls |');
+  say('|---|---|---|---|---|');
+  for (const [name, t] of Object.entries(pairs)) {
+    const [i, d] = [median(t.infrafed), median(t.direct)];
+    say(`| ${name} | ${i.toFixed(0)} | ${d.toFixed(0)} | ${(i / d).toFixed(2)}x | ${t.calls} |`);
   }
 } finally {
   await system.stop();

@@ -161,6 +161,9 @@ function every(intervalMs: number, task: () => Promise<unknown>, log: Logger, wh
  * operation in JetStream KV before any work starts, runs it as a saga and answers with the outcome, or
  * with the operation still running when `waitMs` passes. What each kind of operation does is in `kinds/`.
  */
+/** How many ordinary adapter calls' time a project's delete (with its purge) may take. */
+const PURGE_TIMEOUT_FACTOR = 4;
+
 export async function createController(deps: ControllerDeps): Promise<Controller> {
   const { store, log } = deps;
   const leaseMs = deps.leaseMs ?? 30_000;
@@ -169,7 +172,11 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     ledger: deps.ledger,
     placements: deps.placements,
     call: (placement, resource, verb, body) =>
-      requestAdapter(deps.nc, placement, resource, verb, body, { timeoutMs: deps.adapterTimeoutMs }),
+      requestAdapter(deps.nc, placement, resource, verb, body, {
+        // a project's delete first removes all it owns (routers one interface at a time): its time grows with
+        // the project, so it gets several ordinary calls' worth (the heartbeat keeps the lease meanwhile)
+        timeoutMs: resource === 'project' && verb === 'delete' ? deps.adapterTimeoutMs * PURGE_TIMEOUT_FACTOR : deps.adapterTimeoutMs,
+      }),
     newId: (prefix) => `${prefix}_${ulid().toLowerCase()}`,
   };
   const saga = createSagaRunner({ ctx, kindOf, log, replicaId: deps.replicaId, leaseMs });

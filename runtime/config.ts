@@ -145,8 +145,18 @@ export const systemConfigSchema = z.object({
   /**
    * Each adapter replica handles at most `maxConcurrent` requests at once toward its vendor API, shared
    * round-robin between organisations: one organisation's flood waits behind itself. Default 8.
+   *
+   * `projectCacheSeconds`: how long a replica trusts a project's native id and owner once seen, instead
+   * of looking the project up by its tag in every request (default 60; 0 turns it off). Both never change
+   * while the project lives and a delete through infrafed ends every use of them; only a project deleted
+   * on the platform behind infrafed's back may take this long to be noticed.
    */
-  adapters: z.object({ maxConcurrent: z.number().int().min(1).max(1000).default(8) }).default({ maxConcurrent: 8 }),
+  adapters: z
+    .object({
+      maxConcurrent: z.number().int().min(1).max(1000).default(8),
+      projectCacheSeconds: z.number().int().min(0).max(3600).default(60),
+    })
+    .default({ maxConcurrent: 8, projectCacheSeconds: 60 }),
   /**
    * What the controller keeps: finished operations for `operationHistoryDays` (default 30; the sweeper
    * reads only operations still in work), and the audit stream by age and size (default 400 days, 1 GiB;

@@ -41,6 +41,12 @@ export interface OpenstackAdapterDeps {
   roles?: KeystoneRoleMap;
   /** Requests handled at once toward the vendor APIs, shared fairly between organisations; default 8. */
   maxConcurrent?: number;
+  /**
+   * How long a replica trusts a project's Keystone id and owner once it has seen them (default 60 s; 0:
+   * look the project up by its tag in every request). Both never change while the project lives; only a
+   * Keystone project deleted outside infrafed may take this long to be noticed.
+   */
+  projectCacheMs?: number;
   log: Logger;
   version: string;
 }
@@ -85,6 +91,39 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return found[0] ?? null;
   }
 
+  /**
+   * What a replica knows of projects it has seen: Keystone id and owner, immutable while the project
+   * lives. Found ones only (a project created meanwhile by another replica is looked up, never missed);
+   * a delete through this replica forgets at once. Reads and writes of other replicas are safe too: the
+   * controller sends no step for a deleted project.
+   */
+  const projectCacheMs = deps.projectCacheMs ?? 60_000;
+  const known = new Map<string, { nativeId: string; organization: string; until: number }>();
+  function remember(projectId: string, nativeId: string, organization: string): void {
+    if (projectCacheMs <= 0) return;
+    // bounded: the oldest go first once a replica has seen many projects
+    if (known.size >= 10_000) known.delete(known.keys().next().value as string);
+    known.set(projectId, { nativeId, organization, until: Date.now() + projectCacheMs });
+  }
+  function recall(projectId: string): { nativeId: string; organization: string } | null {
+    const entry = known.get(projectId);
+    if (!entry) return null;
+    if (entry.until > Date.now()) return entry;
+    known.delete(projectId);
+    return null;
+  }
+
+  /** The project's Keystone id when it is tagged for `owner`; another organisation's is none of the caller's. */
+  async function nativeIdFor(projectId: string, owner: string, options: CallOptions): Promise<string | null> {
+    const seen = recall(projectId);
+    if (seen) return seen.organization === owner ? seen.nativeId : null;
+    const project = await findTagged(projectId, options);
+    const placement = project ? fromKeystoneProject(project, region) : null;
+    if (!project || !placement) return null;
+    remember(projectId, project.id, placement.organization);
+    return placement.organization === owner ? project.id : null;
+  }
+
   /** The project's Keystone project when it is tagged for `owner` too; another organisation's is none of the caller's. */
   async function findProject(projectId: string, owner: string, options: CallOptions): Promise<KeystoneProject | null> {
     const project = await findTagged(projectId, options);
@@ -97,15 +136,16 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     return placement;
   }
 
-  async function requireProject(projectId: string, owner: string, options: CallOptions): Promise<KeystoneProject> {
-    const project = await findProject(projectId, owner, options);
-    if (!project)
+  /** The project's Keystone id; NOT_FOUND when it has no placement here for `owner`. */
+  async function requireProject(projectId: string, owner: string, options: CallOptions): Promise<{ id: string }> {
+    const id = await nativeIdFor(projectId, owner, options);
+    if (!id)
       throw new InfrafedError(ErrorCode.NOT_FOUND, `project ${projectId} has no placement in ${region}`, {
         region,
         platform: 'openstack',
         projectId,
       });
-    return project;
+    return { id };
   }
 
   const roles = deps.roles ?? defaultKeystoneRoles;
@@ -199,12 +239,20 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
    */
   const nativeIdOf = (options: CallOptions) => async (projectIds: string[]) => {
     const found = new Map<string, { nativeId: string; organization: string }>();
-    for (let i = 0; i < projectIds.length; i += TAGS_PER_CALL) {
-      const tags = projectIds.slice(i, i + TAGS_PER_CALL).map(projectTag);
+    const unknown: string[] = [];
+    for (const projectId of projectIds) {
+      const seen = recall(projectId);
+      if (seen) found.set(projectId, { nativeId: seen.nativeId, organization: seen.organization });
+      else unknown.push(projectId);
+    }
+    for (let i = 0; i < unknown.length; i += TAGS_PER_CALL) {
+      const tags = unknown.slice(i, i + TAGS_PER_CALL).map(projectTag);
       for (const p of await keystone.listProjects({ tagsAny: tags }, options)) {
         const placement = fromKeystoneProject(p, region);
-        if (placement && projectIds.includes(placement.projectId))
+        if (placement && unknown.includes(placement.projectId)) {
           found.set(placement.projectId, { nativeId: p.id, organization: placement.organization });
+          remember(placement.projectId, p.id, placement.organization);
+        }
       }
     }
     return found;
@@ -224,6 +272,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         if (existing) {
           // a repeated create finishes what an interrupted one began
           await rules?.ensureGroup(existing.id, options);
+          remember(req.projectId, existing.id, req.organization);
           return { placement: toPlacement(existing), created: false };
         }
         const domain = (await domainId(req.organization, true, options)) as string;
@@ -233,6 +282,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
             options,
           );
           await rules?.ensureGroup(project.id, options);
+          remember(req.projectId, project.id, req.organization);
           return { placement: toPlacement(project), created: true };
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.CONFLICT) {
@@ -270,8 +320,10 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     }),
     adapterEndpoint(region, 'openstack', 'project', 'delete', {
       async handle(req, { signal, log }) {
-        const project = await findProject(req.projectId, req.owner, { signal });
-        if (!project) return { deleted: false };
+        const id = await nativeIdFor(req.projectId, req.owner, { signal });
+        if (!id) return { deleted: false };
+        known.delete(req.projectId);
+        const project = { id };
         // Keystone does not cascade to Neutron: whatever the project owns there would be orphaned
         if (deps.neutron) {
           const removed = await deps.neutron.purgeProject(project.id, { signal });
@@ -333,15 +385,15 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'network', 'get', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        const project = await findProject(req.projectId, req.owner, { signal });
-        return { network: project ? await ops.get(req.projectId, project.id, req.networkId, { signal }) : null };
+        const id = await nativeIdFor(req.projectId, req.owner, { signal });
+        return { network: id ? await ops.get(req.projectId, id, req.networkId, { signal }) : null };
       },
     }),
     adapterEndpoint(region, 'openstack', 'network', 'delete', {
       async handle(req, { signal }) {
         const ops = needNeutron(networks);
-        const project = await findProject(req.projectId, req.owner, { signal });
-        return { deleted: project ? await ops.delete(project.id, req.networkId, { signal }) : false };
+        const id = await nativeIdFor(req.projectId, req.owner, { signal });
+        return { deleted: id ? await ops.delete(id, req.networkId, { signal }) : false };
       },
     }),
     adapterEndpoint(region, 'openstack', 'network', 'list', {
@@ -362,8 +414,8 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'rule', 'remove', {
       async handle(req, { signal }) {
         const ops = needNeutron(rules);
-        const project = await findProject(req.projectId, req.owner, { signal });
-        return project ? ops.remove(project.id, req.ruleId, { signal }) : { removed: false, rule: null };
+        const id = await nativeIdFor(req.projectId, req.owner, { signal });
+        return id ? ops.remove(id, req.ruleId, { signal }) : { removed: false, rule: null };
       },
     }),
     adapterEndpoint(region, 'openstack', 'rule', 'list', {

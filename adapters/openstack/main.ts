@@ -67,6 +67,7 @@ await runMain(log, async () => {
     externalNetwork: platform.externalNetwork,
     roles: platform.roles,
     maxConcurrent: config.adapters.maxConcurrent,
+    projectCacheMs: config.adapters.projectCacheSeconds * 1000,
     vendorTimeoutMs: config.timeouts.vendorMs,
     log,
     version: VERSION,

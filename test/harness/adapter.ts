@@ -13,9 +13,9 @@ import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
 export function startOpenstackAdapter(
   nc: NatsConnection,
   keystone: TestKeystone,
-  options: { roles?: KeystoneRoleMap } = {},
+  options: { roles?: KeystoneRoleMap; onProjectLookup?: () => void } = {},
 ): Promise<OpenstackAdapter> {
-  const client = createKeystoneClient({
+  const plain = createKeystoneClient({
     url: keystone.url,
     username: 'admin',
     password: KEYSTONE_ADMIN_PASSWORD,
@@ -26,6 +26,16 @@ export function startOpenstackAdapter(
     service: `Keystone ${keystone.region}`,
     context: { region: keystone.region, platform: 'openstack' },
   });
+  const { onProjectLookup } = options;
+  const client: typeof plain = onProjectLookup
+    ? {
+        ...plain,
+        listProjects: (...args: Parameters<typeof plain.listProjects>) => {
+          onProjectLookup();
+          return plain.listProjects(...args);
+        },
+      }
+    : plain;
   const neutron = keystone.neutronUrl
     ? createNeutronClient({
         url: keystone.neutronUrl,

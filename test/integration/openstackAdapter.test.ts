@@ -22,6 +22,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   let nc: NatsConnection;
   let adapter: OpenstackAdapter;
   let admin: ReturnType<typeof keystoneAdmin>;
+  let projectLookups = 0;
 
   const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
     requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: 5_000 });
@@ -29,7 +30,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   beforeAll(async () => {
     [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto', { withNeutron: true })]);
     nc = await connect({ servers: nats.url });
-    adapter = await startOpenstackAdapter(nc, keystone);
+    adapter = await startOpenstackAdapter(nc, keystone, { onProjectLookup: () => projectLookups++ });
     admin = keystoneAdmin(keystone.url);
   }, 60_000);
 
@@ -133,6 +134,26 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
     }).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(InfrafedError);
     expect((e as InfrafedError).code).toBe('NOT_FOUND');
+  });
+
+  it('looks a project up by its tag once, keeps its owner with it, and forgets it when the project is deleted', async () => {
+    const P4 = 'prj_01ffffffffffffffffffffffff';
+    await call('project', 'create', { projectId: P4, organization: 'acme', name: 'remembered', description: '' });
+    const before = projectLookups;
+    const add = (owner: string) => call('member', 'add', { projectId: P4, owner, user: 'carol', organization: owner, role: 'member' });
+    await add('acme');
+    await add('acme');
+    await call('member', 'remove', { projectId: P4, owner: 'acme', user: 'carol', organization: 'acme' });
+    // the create told the replica the project's native id and owner: no lookup by tag for these steps
+    expect(projectLookups - before).toBe(0);
+    // another organisation is refused from what the replica knows, as from Keystone
+    await expect(add('globex')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(call('project', 'delete', { projectId: P4, owner: 'globex' })).resolves.toEqual({ deleted: false });
+    expect(await admin.projectsTagged(`ifd-project=${P4}`)).toHaveLength(1);
+    await expect(call('project', 'delete', { projectId: P4, owner: 'acme' })).resolves.toEqual({ deleted: true });
+    // forgotten with the delete: the next step asks Keystone, which has no such project any more
+    await expect(add('acme')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(projectLookups - before).toBe(1);
   });
 
   it('deletes idempotently and leaves nothing in Keystone', async () => {
