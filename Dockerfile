@@ -6,6 +6,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 COPY schema ./schema
 COPY runtime ./runtime
+COPY resources ./resources
 COPY adapters ./adapters
 COPY controller ./controller
 COPY subgraphs ./subgraphs

@@ -9,6 +9,10 @@ const zones = [
   { target: './schema', from: ['./runtime', './platforms', './test', './scripts', './bench', ...deployables.map((d) => `./${d}`)] },
   // the runtime serves the deployables and never reaches into them
   { target: './runtime', from: ['./platforms', './test', './scripts', './bench', ...deployables.map((d) => `./${d}`)] },
+  // resources as code (file format, live read, plan) serves a subgraph and the CLI alike
+  { target: './resources', from: ['./platforms', './test', './scripts', './bench', './cli', ...deployables.map((d) => `./${d}`)] },
+  // the CLI is a client: it talks to the API over HTTP, never imports a deployable
+  { target: './cli', from: ['./platforms', './test', './scripts', './bench', ...deployables.map((d) => `./${d}`)] },
   // deployables talk over NATS or HTTP, never by import; none imports the local stand-ins or tests
   ...deployables.map((d) => ({
     target: `./${d}`,

@@ -19,6 +19,8 @@ const config = {
         '<rootDir>/adapters',
         '<rootDir>/controller',
         '<rootDir>/subgraphs',
+        '<rootDir>/resources',
+        '<rootDir>/cli',
         '<rootDir>/gateway',
         '<rootDir>/rest-bridge',
       ],

@@ -3,6 +3,7 @@ import { parse } from 'graphql';
 import { writeFileSync } from 'node:fs';
 import { SubgraphName, subgraphSubject } from '../schema/subjects.ts';
 import { readSubgraphSdl } from '../runtime/sdl.ts';
+import { resourcesJsonSchema } from '../schema/resources.ts';
 
 /** Where the committed supergraph lives. */
 export const SUPERGRAPH_PATH = new URL('./supergraph.graphql', import.meta.url);
@@ -25,4 +26,8 @@ export function composeSupergraph(): string {
 if (import.meta.url === `file://${process.argv[1]}`) {
   writeFileSync(SUPERGRAPH_PATH, composeSupergraph());
   process.stdout.write(`wrote ${SUPERGRAPH_PATH.pathname}\n`);
+  // the resources file format's JSON Schema, for editors (also served at /schemas/resources.json)
+  const schemaPath = new URL('../schema/resources.schema.json', import.meta.url);
+  writeFileSync(schemaPath, `${JSON.stringify(resourcesJsonSchema(), null, 2)}\n`);
+  process.stdout.write(`wrote ${schemaPath.pathname}\n`);
 }

@@ -4,6 +4,7 @@ import { isAsyncIterable } from '@graphql-tools/utils';
 import { useOnResolve } from '@envelop/on-resolve';
 import { getNamedType, GraphQLError, isLeafType, responsePathAsArray } from 'graphql';
 import { readFileSync } from 'node:fs';
+import { resourcesJsonSchema } from '../schema/resources.ts';
 import { ErrorCode, httpByCode, InfrafedError } from '../schema/errors.ts';
 import { unverifiedIssuer, type TokenVerifier } from '../runtime/auth.ts';
 import type { SignIn } from './signIn.ts';
@@ -64,6 +65,11 @@ function refused(message: string, code: ErrorCode = ErrorCode.UNAUTHENTICATED, e
   });
 }
 
+/** Where the JSON Schema of resources files is served (no token needed: it is the format, not data). */
+export const RESOURCES_SCHEMA_PATH = '/schemas/resources.json';
+let resourcesSchema: string | undefined;
+const resourcesSchemaText = () => (resourcesSchema ??= JSON.stringify(resourcesJsonSchema()));
+
 /** The session a request signed in with (its identity provider's token exchanged), by request. */
 const sessions = new WeakMap<Request, string>();
 
@@ -74,6 +80,10 @@ const sessions = new WeakMap<Request, string>();
 export function createGateway(deps: GatewayDeps) {
   const authPlugin: GatewayPlugin = {
     async onRequest({ request, url, endResponse }) {
+      if (url.pathname === RESOURCES_SCHEMA_PATH && request.method === 'GET') {
+        endResponse(new Response(resourcesSchemaText(), { status: 200, headers: { 'content-type': 'application/schema+json' } }));
+        return;
+      }
       if (url.pathname !== '/graphql') return;
       // the explorer page itself holds nothing (it asks for the token; every query it sends is checked)
       if (wantsExplorer(request)) return;

@@ -11,6 +11,7 @@ import { regionNameSchema, type Placement } from '../schema/model.ts';
 import type { z } from 'zod';
 import { idempotencyKeySchema } from '../schema/operations.ts';
 import { renderDocs } from './docs.ts';
+import { resourcesJsonSchema } from '../schema/resources.ts';
 import { openApiDocument } from './openapi.ts';
 import { toOpenApi30 } from './openapi30.ts';
 import {
@@ -294,12 +295,17 @@ export function createRestBridge(options: RestBridgeOptions): {
     send(res, 200, { items, nextCursor, incompleteRegions: incomplete }, headers);
   }
 
+  let resourcesSchema: string | undefined;
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     const method = (req.method ?? 'GET').toLowerCase();
     if (method === 'get' && url.pathname === '/openapi.json') {
       res.writeHead(200, { 'content-type': 'application/json' });
       return void res.end(documentJson);
+    }
+    if (method === 'get' && url.pathname === '/schemas/resources.json') {
+      res.writeHead(200, { 'content-type': 'application/schema+json' });
+      return void res.end((resourcesSchema ??= JSON.stringify(resourcesJsonSchema())));
     }
     if (method === 'get' && url.pathname === '/openapi-3.0.json') {
       res.writeHead(200, { 'content-type': 'application/json' });

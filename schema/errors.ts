@@ -131,6 +131,10 @@ export interface Problem {
   path: string;
   message: string;
   value?: unknown;
+  /** Where in a file (resources as code): 1-based document, line and column. */
+  document?: number;
+  line?: number;
+  column?: number;
 }
 
 /**

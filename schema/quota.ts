@@ -22,7 +22,8 @@ export const quotaResources = [
 ] as const;
 export type QuotaResource = (typeof quotaResources)[number];
 
-const limitSchema = z
+/** One limit a caller sets: a whole number from 0. */
+export const limitSchema = z
   .number()
   .int('a quota is a whole number')
   .min(0, 'a quota cannot be negative')

@@ -375,3 +375,43 @@ export const onboardingResultResource = z
     projectId: z.string().nullable(),
   })
   .meta({ id: 'OnboardingResult' });
+
+/** What applying a resources file would change (the GraphQL `plan`): the same diff on every face. */
+export const resourcePlanResource = z
+  .object({
+    changes: z.number().int().meta({ description: 'Changes the actions make.' }),
+    held: z.number().int().meta({ description: 'Removals held back because `prune` was not asked for.' }),
+    projects: z.array(
+      z.object({
+        name: z.string(),
+        projectId: z.string().nullable(),
+        action: z.string().meta({ description: 'create, update, delete (with prune) or unchanged' }),
+        changes: z.array(
+          z.object({
+            op: z.string().meta({ description: '+ (create), ~ (change), - (remove), -/+ (replace)' }),
+            resource: z.string().meta({ description: 'project, member, network, accessRule or quota' }),
+            name: z.string(),
+            region: z.string().nullable(),
+            fields: z.array(z.object({ field: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
+            pruneOnly: z.boolean(),
+          }),
+        ),
+      }),
+    ),
+    actions: z.array(
+      z.object({
+        key: z.string().meta({ description: 'Stable for the same change of the same project: derive an `Idempotency-Key` from it.' }),
+        project: z.string(),
+        projectId: z.string().nullable(),
+        mutation: z.string(),
+        variables: z.string().meta({ description: 'The GraphQL variables as JSON.' }),
+        summary: z.string(),
+      }),
+    ),
+    text: z.string().meta({ description: 'The plan as `infrafed plan` prints it.' }),
+  })
+  .meta({ id: 'ResourcePlan' });
+
+export const resourcesDocumentResource = z
+  .object({ document: z.string().meta({ description: 'YAML, one document per project (the format of `/schemas/resources.json`).' }) })
+  .meta({ id: 'ResourcesDocument' });

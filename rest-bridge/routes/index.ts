@@ -11,6 +11,7 @@ import { projectsRoutes } from './projects.ts';
 import { quotasRoutes } from './quotas.ts';
 import { quotaRequestsRoutes } from './quotaRequests.ts';
 import { regionsRoutes } from './regions.ts';
+import { resourcesRoutes } from './resources.ts';
 import type { Route } from './route.ts';
 
 export { fromGraphqlError, type GraphqlError, type GraphqlResult, type Route, type RouteContext, type RouteResult } from './route.ts';
@@ -28,6 +29,7 @@ export const routes: Route[] = [
   ...partnersRoutes,
   ...peopleRoutes,
   ...webhooksRoutes,
+  ...resourcesRoutes,
   ...operationsRoutes,
   ...auditRoutes,
 ];

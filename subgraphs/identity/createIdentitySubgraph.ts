@@ -19,6 +19,9 @@ import { addPartialError } from '../shared/serveSubgraph.ts';
 import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
+import { parseResources, toYaml } from '../../resources/document.ts';
+import { readLiveProjects, unplannable } from '../../resources/live.ts';
+import { exportProject, planResources, renderPlan } from '../../resources/plan.ts';
 import { peopleResolvers } from './people.ts';
 
 export interface IdentityContext extends SubgraphContext {
@@ -72,6 +75,9 @@ function toOperationView(op: OperationView) {
   };
 }
 
+/** Above an exported file (the CLI adds the `$schema` line with its API's address, for editors). */
+const RESOURCES_HEADER = '# infrafed resources: one document per project. `infrafed plan -f <file>` shows what applying it would change.\n';
+
 /** The identity subgraph: projects, placements, members, operations. Reads fan out to the adapters; writes go to the controller. */
 export function createIdentitySubgraph(deps: SubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
@@ -96,6 +102,27 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         const { id } = parseUserInput(idInput, args);
         const placements = reportMissing(ctx, info, await ctx.loaders.placementsByProject.load(id));
         return placements.length > 0 ? toProjectView(placements) : null;
+      },
+      async resourcesDocument(_: unknown, args: { project?: string | null }, ctx: IdentityContext) {
+        const live = await readLive(ctx, args.project ?? undefined);
+        if (args.project != null && live.length === 0) {
+          throw new InfrafedError(ErrorCode.NOT_FOUND, `your organisation has no project named ${JSON.stringify(args.project)}`);
+        }
+        return toYaml(live.map(exportProject), RESOURCES_HEADER);
+      },
+      async plan(_: unknown, args: { document: string; prune?: boolean | null }, ctx: IdentityContext) {
+        const parsed = parseResources(args.document);
+        if (parsed.problems.length > 0) {
+          throw badUserInput(parsed.problems.map((p) => ({ ...p, path: p.path })));
+        }
+        const live = await readLive(ctx);
+        const { plan, problems } = planResources(parsed.projects, live, { prune: args.prune === true });
+        if (problems.length > 0) throw badUserInput(problems);
+        return {
+          ...plan,
+          actions: plan.actions.map((a) => ({ ...a, variables: JSON.stringify(a.variables) })),
+          text: renderPlan(plan),
+        };
       },
       async operation(_: unknown, args: { id: string }, ctx: IdentityContext) {
         try {
@@ -203,6 +230,21 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
   };
 
   const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs, deps.breaker);
+
+  /** The organisation's own projects with everything in them; a placement that does not answer fails it. */
+  async function readLive(ctx: IdentityContext, only?: string) {
+    try {
+      return await readLiveProjects({
+        nc: deps.nc,
+        organization: ctx.principal.organization,
+        placements: deps.placements,
+        call: callOptions(ctx),
+        only,
+      });
+    } catch (error) {
+      throw unplannable(error);
+    }
+  }
 
   /** Per request: the projects shared with the caller's organisation are asked for once, when first needed. */
   function loaderDeps(ctx: IdentityContext) {

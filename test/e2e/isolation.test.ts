@@ -251,6 +251,56 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     expect(still.data?.identityRules.map((r) => r.id)).toContain(ruleId);
   });
 
+  it("keeps resources as code apart: another organisation's and a partner's export, plan and their REST twins see none of the victim's projects", async () => {
+    const naming = `apiVersion: infrafed.io/v1\nkind: Project\nname: secret\nplacements:\n  - { region: sto, platform: openstack }\nnetworks:\n  - { name: private, region: sto, cidr: 10.9.0.0/24 }\n`;
+    // the partner (the project is shared with it) describes only its own organisation's projects
+    for (const [who, token] of [
+      ['stranger', stranger],
+      ['partner', partner],
+    ] as const) {
+      const exported = await gql<{ resourcesDocument: string }>('{ resourcesDocument }', {}, token);
+      expect([who, exported.errors]).toEqual([who, undefined]);
+      expect([who, exported.data?.resourcesDocument]).toEqual([who, expect.not.stringContaining('secret')]);
+      const named = await gql<{ resourcesDocument: string }>('{ resourcesDocument(project: "secret") }', {}, token);
+      expect([who, named.errors?.[0]?.extensions?.code]).toEqual([who, 'NOT_FOUND']);
+      // a file naming the victim's project is a new project of the caller's own: nothing of the victim's is planned
+      const planned = await gql<{
+        plan: {
+          projects: { name: string; projectId: string | null; action: string }[];
+          actions: { projectId: string | null; variables: string }[];
+        };
+      }>(
+        'query($d: String!) { plan(document: $d, prune: true) { projects { name projectId action } actions { projectId variables } } }',
+        { d: naming },
+        token,
+      );
+      // (its own projects, which the file leaves out, it would prune: its business)
+      expect([who, planned.data?.plan.projects.filter((p) => p.name === 'secret')]).toEqual([
+        who,
+        [{ name: 'secret', projectId: null, action: 'create' }],
+      ]);
+      expect(JSON.stringify(planned.data?.plan.actions)).not.toContain(projectId);
+      // the same through the REST bridge
+      const rest = await fetch(`${system.restUrl}/resources`, { headers: { authorization: `Bearer ${token}` } });
+      expect([who, rest.status]).toEqual([who, 200]);
+      expect(((await rest.json()) as { document: string }).document).not.toContain('secret');
+      const restPlan = await fetch(`${system.restUrl}/plans`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ document: naming, prune: true }),
+      });
+      expect([who, restPlan.status]).toEqual([who, 200]);
+      expect(JSON.stringify(await restPlan.json())).not.toContain(projectId);
+      // and sent straight to the identity subgraph on NATS
+      const straight = await direct('identity', token, '{ resourcesDocument }', {});
+      expect(JSON.stringify(straight)).not.toContain('secret');
+    }
+    // the owner sees it (the check above can fail)
+    const own = await gql<{ resourcesDocument: string }>('{ resourcesDocument(project: "secret") }');
+    expect(own.data?.resourcesDocument).toContain('name: secret');
+    expect(own.data?.resourcesDocument).toContain('cidr: 10.9.0.0/24');
+  }, 60_000);
+
   it("leaves the victim's objects as they were on Keystone and Neutron", async () => {
     const admin = keystoneAdmin(system.keystoneUrl('sto'));
     const [native] = await admin.projectsTagged(`ifd-project=${projectId}`);
