@@ -9,6 +9,8 @@ import type { LiveProject } from './plan.ts';
 
 /** Projects per adapter request (the smallest batch any list contract takes). */
 const PROJECTS_PER_REQUEST = 100;
+/** Projects per quota request (see `quotaBatches`). */
+const QUOTA_PROJECTS_PER_REQUEST = 16;
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -30,6 +32,11 @@ export async function readLiveProjects(deps: {
   call: AdapterCallOptions;
   /** Only this project (by name). */
   only?: string;
+  /**
+   * The regions whose quotas are read, by project name (default: every placement's). A plan asks only for
+   * the limits its file names: Nova answers quota-sets one project at a time.
+   */
+  quotaRegions?: (projectName: string) => readonly string[];
 }): Promise<LiveProject[]> {
   const { nc, organization, call } = deps;
   const must = <T, V>(res: { ok: { target: T; value: V }[]; failed: { error: InfrafedError }[] }): { target: T; value: V }[] => {
@@ -73,6 +80,23 @@ export async function readLiveProjects(deps: {
     for (const projects of chunks(here, PROJECTS_PER_REQUEST)) targets.push({ placement, projects });
   }
   const at = (projectId: string) => live.get(projectId) as LiveProject;
+  /**
+   * Quotas per placement in batches of {@link QUOTA_PROJECTS_PER_REQUEST}, one batch after another (placements
+   * side by side): Nova reads quota-sets one project at a time, so each request stays well inside its deadline.
+   */
+  const quotaBatches = () => {
+    const wanted = deps.quotaRegions;
+    const byPlacement = new Map<string, { placement: Placement; projects: { projectId: string; organization: string }[] }>();
+    for (const t of targets) {
+      const projects = wanted ? t.projects.filter((p) => wanted(at(p.projectId).name).includes(t.placement.region)) : t.projects;
+      if (projects.length === 0) continue;
+      const key = `${t.placement.region}/${t.placement.platform}`;
+      const entry = byPlacement.get(key) ?? { placement: t.placement, projects: [] };
+      entry.projects.push(...projects);
+      byPlacement.set(key, entry);
+    }
+    return [...byPlacement.values()];
+  };
   await Promise.all([
     fanOut(targets, (t) => requestAdapter(nc, t.placement, 'member', 'list', { projects: t.projects }, call)).then((res) => {
       for (const { target, value } of must(res)) {
@@ -97,9 +121,15 @@ export async function readLiveProjects(deps: {
         }
       }
     }),
-    fanOut(targets, (t) => requestAdapter(nc, t.placement, 'quota', 'get', { projects: t.projects }, call)).then((res) => {
+    fanOut(quotaBatches(), async (t) => {
+      const quotas = [];
+      for (const projects of chunks(t.projects, QUOTA_PROJECTS_PER_REQUEST)) {
+        quotas.push(...(await requestAdapter(nc, t.placement, 'quota', 'get', { projects }, call)).quotas);
+      }
+      return quotas;
+    }).then((res) => {
       for (const { target, value } of must(res)) {
-        for (const q of value.quotas) if (live.has(q.projectId)) at(q.projectId).quotas.push({ ...target.placement, limits: q.limits });
+        for (const q of value) if (live.has(q.projectId)) at(q.projectId).quotas.push({ ...target.placement, limits: q.limits });
       }
     }),
   ]);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Network } from '../schema/contracts/network.ts';
 import type { Problem } from '../schema/errors.ts';
+import { formatIp, networkAddress, parseCidr } from '../schema/ip.ts';
 import type { Placement } from '../schema/model.ts';
 import { fromAccessRuleInput, type AccessRule } from '../schema/network.ts';
 import type { QuotaLimits, QuotaResource } from '../schema/quota.ts';
@@ -118,9 +119,16 @@ export function ruleOfResource(r: ResourceAccessRule): AccessRule {
   });
 }
 
+/** The address a subnet's gateway gets when none is asked for: the first of the block. */
+function defaultGateway(cidr: string | null): string | null {
+  const parsed = cidr ? parseCidr(cidr) : null;
+  return parsed ? formatIp({ version: parsed.version, value: networkAddress(parsed) + 1n }) : null;
+}
+
 function networkOf(n: Network): ResourceNetwork {
   const out: ResourceNetwork = { name: n.name, region: n.region, cidr: n.cidr ?? '' };
-  if (n.gatewayIp) out.gatewayIp = n.gatewayIp;
+  // the default is left out, as a file that never named it has it
+  if (n.gatewayIp && n.gatewayIp !== defaultGateway(n.cidr)) out.gatewayIp = n.gatewayIp;
   if (n.dnsNameservers.length > 0) out.dnsNameservers = [...n.dnsNameservers];
   if (n.router) out.router = n.router.external ? { external: true } : {};
   return out;
@@ -283,7 +291,7 @@ export function planResources(
         changed[field] = value;
       }
       if (fields.length === 0) continue;
-      changes.push({ op: '~', resource: 'quota', name: `quota ${region}`, region, fields, pruneOnly: false });
+      changes.push({ op: '~', resource: 'quota', name: 'limits', region, fields, pruneOnly: false });
       add(
         'setQuota',
         [region, changed],

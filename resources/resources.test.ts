@@ -138,7 +138,7 @@ describe('resources files', () => {
       c.fields.map((f) => `${f.field}:${f.from}->${f.to}`),
     ]);
     expect(changes).toEqual([
-      ['~', 'quota', 'quota sto', 'sto', ['cores:20->40']],
+      ['~', 'quota', 'limits', 'sto', ['cores:20->40']],
       ['+', 'network', 'db (10.1.0.0/24)', 'osl', ['cidr:null->"10.1.0.0/24"', 'router:null->{"external":false}']],
       ['~', 'accessRule', 'ingress tcp 22 from 192.0.2.0/24', null, ['description:"ssh"->"ssh from the office"']],
       ['-', 'member', 'user bob', null, []],

@@ -104,7 +104,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         return placements.length > 0 ? toProjectView(placements) : null;
       },
       async resourcesDocument(_: unknown, args: { project?: string | null }, ctx: IdentityContext) {
-        const live = await readLive(ctx, args.project ?? undefined);
+        const live = await readLive(ctx, { only: args.project ?? undefined });
         if (args.project != null && live.length === 0) {
           throw new InfrafedError(ErrorCode.NOT_FOUND, `your organisation has no project named ${JSON.stringify(args.project)}`);
         }
@@ -115,7 +115,8 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         if (parsed.problems.length > 0) {
           throw badUserInput(parsed.problems.map((p) => ({ ...p, path: p.path })));
         }
-        const live = await readLive(ctx);
+        const quotaRegions = new Map(parsed.projects.map((p) => [p.name, Object.keys(p.quotas)]));
+        const live = await readLive(ctx, { quotaRegions: (name) => quotaRegions.get(name) ?? [] });
         const { plan, problems } = planResources(parsed.projects, live, { prune: args.prune === true });
         if (problems.length > 0) throw badUserInput(problems);
         return {
@@ -232,14 +233,14 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
   const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs, deps.breaker);
 
   /** The organisation's own projects with everything in them; a placement that does not answer fails it. */
-  async function readLive(ctx: IdentityContext, only?: string) {
+  async function readLive(ctx: IdentityContext, options: { only?: string; quotaRegions?: (name: string) => readonly string[] }) {
     try {
       return await readLiveProjects({
         nc: deps.nc,
         organization: ctx.principal.organization,
         placements: deps.placements,
         call: callOptions(ctx),
-        only,
+        ...options,
       });
     } catch (error) {
       throw unplannable(error);
