@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseResources } from '../resources/document.ts';
+import { sseEvents } from '../runtime/sse.ts';
 import type { ResourcePlan } from '../resources/plan.ts';
 
 const HELP = `infrafed: your organisation's projects as code (YAML, one document per project)
@@ -169,7 +170,10 @@ interface Operation {
 }
 const FINAL = new Set(['SUCCEEDED', 'FAILED']);
 
-/** Prints each step's status as it changes, until the operation is done. */
+/**
+ * Prints each step's status as it changes, until the operation is done: live from the `operationUpdated`
+ * subscription (Server-Sent Events); should the stream break, by asking for the operation until it ends.
+ */
 async function follow(options: Options, first: Operation, say: (line: string) => void): Promise<Operation> {
   const seen = new Map<string, string>();
   const show = (op: Operation) => {
@@ -182,6 +186,27 @@ async function follow(options: Options, first: Operation, say: (line: string) =>
   };
   let op = first;
   show(op);
+  if (FINAL.has(op.status)) return op;
+  try {
+    const res = await fetch(options.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${options.token}` },
+      body: JSON.stringify({ query: `subscription($id: ID!) { operationUpdated(id: $id) ${OPERATION} }`, variables: { id: op.id } }),
+    });
+    if (res.ok && res.body) {
+      for await (const { event, data } of sseEvents(res.body)) {
+        const next =
+          event === 'next' ? (JSON.parse(data) as { data?: { operationUpdated?: Operation } }).data?.operationUpdated : undefined;
+        if (next) {
+          op = next;
+          show(op);
+        }
+        if (FINAL.has(op.status)) return op;
+      }
+    }
+  } catch {
+    // the stream broke: ask instead
+  }
   while (!FINAL.has(op.status)) {
     await new Promise((r) => setTimeout(r, 300));
     const next = (
@@ -235,6 +260,8 @@ async function apply(options: Options, file: string, prune: boolean, say: (line:
     say(`[${done + 1}/${planned.actions.length}] ${action.summary}`);
     const res = await graphql<{ op: Operation }>(options, MUTATIONS[action.mutation] as string, variables, {
       'idempotency-key': `infrafed-apply-${seed}-${action.key}`,
+      // answered at once: the steps are followed live
+      prefer: 'respond-async',
     });
     const op = await follow(options, res.op, say);
     if (op.status !== 'SUCCEEDED') {

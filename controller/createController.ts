@@ -18,12 +18,15 @@ import {
   shareListRequest,
   submitOperationReply,
   submitOperationRequest,
+  operationForGraphql,
+  type Operation,
   type ProjectRecord,
   type ShareLevel,
 } from '../schema/operations.ts';
 import {
   CONTROLLER_QUEUE,
   Header,
+  progressSubject,
   CONTROLLER_SERVICE_NAME,
   controllerAuditSubject,
   controllerEntitlementSubject,
@@ -97,6 +100,8 @@ import {
   setQuotaTiersInput,
 } from '../schema/quotaRequests.ts';
 import type { ControllerStore } from './store.ts';
+import { ownerOf } from './kinds/kind.ts';
+import { encodeJson } from '../runtime/nats/wire.ts';
 
 export interface ControllerDeps {
   nc: NatsConnection;
@@ -161,11 +166,41 @@ function every(intervalMs: number, task: () => Promise<unknown>, log: Logger, wh
  * operation in JetStream KV before any work starts, runs it as a saga and answers with the outcome, or
  * with the operation still running when `waitMs` passes. What each kind of operation does is in `kinds/`.
  */
+/**
+ * Every write of an operation's record is announced on `infra.v1.progress.<org>.<id>` (core NATS: live
+ * subscribers only) for its organisation and the project's owner: the operation as its organisation reads it.
+ */
+function withProgress(store: ControllerStore, nc: NatsConnection, log: Logger): ControllerStore {
+  const announce = (op: Operation) => {
+    // the operation as `operation(id)` answers it: a subscriber sees every state, none merged by a later read
+    const target = kindOf(op.kind).target(op as never);
+    const message = encodeJson({ operationId: op.id, status: op.status, operation: operationForGraphql({ ...op, target }) });
+    try {
+      for (const organization of new Set([op.organization, ownerOf(op)])) nc.publish(progressSubject(organization, op.id), message);
+    } catch (error) {
+      log.warn({ err: error, operationId: op.id }, 'progress not announced');
+    }
+  };
+  return Object.assign(Object.create(store) as ControllerStore, {
+    async createOperation(op: Operation) {
+      const revision = await store.createOperation(op);
+      announce(op);
+      return revision;
+    },
+    async updateOperation(op: Operation, revision: number) {
+      const written = await store.updateOperation(op, revision);
+      if (written !== null) announce(op);
+      return written;
+    },
+  });
+}
+
 /** How many ordinary adapter calls' time a project's delete (with its purge) may take. */
 const PURGE_TIMEOUT_FACTOR = 4;
 
 export async function createController(deps: ControllerDeps): Promise<Controller> {
-  const { store, log } = deps;
+  const { log } = deps;
+  const store = withProgress(deps.store, deps.nc, log);
   const leaseMs = deps.leaseMs ?? 30_000;
   const ctx: KindContext = {
     store,

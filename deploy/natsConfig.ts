@@ -108,7 +108,7 @@ const JS_DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$J
  *   alone writes audit and events), its KV buckets and the JetStream API, less deleting, purging or
  *   changing streams;
  * - the gateway publishes only to the subgraphs, `$SRV` (readiness) and the controller's sign-in (an
- *   identity provider's token exchanged for a session).
+ *   identity provider's token exchanged for a session), and hears operations' progress (subscriptions).
  */
 export function componentPermissions(regions: NatsTopology['regions']): Map<string, NatsUser['permissions']> {
   const out = new Map<string, NatsUser['permissions']>();
@@ -134,6 +134,8 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
         ...everyVerb,
         `${SUBJECT_ROOT}.audit.>`,
         `${SUBJECT_ROOT}.events.>`,
+        // live progress of operations (core NATS)
+        `${SUBJECT_ROOT}.progress.>`,
         ...Object.values(Bucket).map((b) => `$KV.${b}.>`),
         '$JS.API.>',
         // acknowledgements of the events consumer that feeds webhooks
@@ -161,7 +163,8 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
   }
   out.set('gateway', {
     publish: { allow: [`${SUBJECT_ROOT}.subgraph.>`, '$SRV.>', controllerPeopleSubject(PeopleVerb.session)] },
-    subscribe: { allow: [inbox('gateway')] },
+    // live progress of operations for subscriptions (the gateway subscribes only to its caller's organisation)
+    subscribe: { allow: [inbox('gateway'), `${SUBJECT_ROOT}.progress.>`] },
   });
   return out;
 }

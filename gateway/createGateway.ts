@@ -134,7 +134,17 @@ export function createGateway(deps: GatewayDeps) {
   }) as GatewayPlugin;
   return createGatewayRuntime({
     supergraph: deps.supergraph ?? readFileSync(SUPERGRAPH_PATH, 'utf8'),
-    transports: { nats: createNatsTransport({ nc: deps.nc, timeoutMs: deps.timeoutMs }) as never },
+    transports: {
+      nats: createNatsTransport({
+        nc: deps.nc,
+        timeoutMs: deps.timeoutMs,
+        organizationOf: async (authorization) => {
+          const principal = await deps.verifyToken(authorization);
+          if (!principal.organization) throw new InfrafedError(ErrorCode.FORBIDDEN, 'your token belongs to no organisation yet');
+          return principal.organization;
+        },
+      }) as never,
+    },
     transportEntries: { '*': { kind: 'nats' } },
     plugins: () => [...limitPlugins(deps.limits ?? defaultGraphqlLimits), authPlugin, entityPaths],
     // each subgraph request on its own (not merged with `_v<n>_` prefixes), so a partial error knows the

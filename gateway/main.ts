@@ -1,6 +1,7 @@
 import { buildASTSchema, parse } from 'graphql';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { serveWebSockets } from './webSockets.ts';
 import { SubgraphName, subgraphServiceName } from '../schema/subjects.ts';
 import { allOf, closeGracefully, httpFace, natsReady, servicesReady, type ReadinessCheck } from '../runtime/http/ops.ts';
 import { setComponent } from '../runtime/metrics.ts';
@@ -28,10 +29,11 @@ await runMain(log, async () => {
   } catch (error) {
     loaded = (error as Error).message;
   }
+  // a session of a principal that belongs to no organisation yet passes: it may answer invitations
+  const verifyToken = createTokenVerifier(config.auth, { allowUnaffiliated: true });
   const gateway = createGateway({
     nc,
-    // a session of a principal that belongs to no organisation yet passes: it may answer invitations
-    verifyToken: createTokenVerifier(config.auth, { allowUnaffiliated: true }),
+    verifyToken,
     providerIssuers: new Set((config.auth.identityProviders ?? []).map((p) => p.issuer)),
     signIn: createSignIn(nc, { timeoutMs: config.timeouts.gatewayMs }),
     timeoutMs: config.timeouts.gatewayMs,
@@ -44,8 +46,10 @@ await runMain(log, async () => {
   const http = createServer(httpFace(gateway, { log, ready, operationOf: () => 'graphql' }));
   await new Promise<void>((resolve) => http.listen(config.gateway.port, config.gateway.host, resolve));
   const { port } = http.address() as { port: number };
+  const sockets = serveWebSockets(http, gateway, { verifyToken, log, url: `http://${config.gateway.host}:${port}/graphql` });
   log.info({ url: `http://${config.gateway.host}:${port}/graphql` }, 'gateway ready');
   return async () => {
+    await sockets.close();
     await closeGracefully(http);
     await gateway.dispose();
     await nc.drain();

@@ -1,16 +1,30 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ExecutionRequest, ExecutionResult } from '@graphql-tools/utils';
-import { GraphQLError, print, responsePathAsArray, type DocumentNode, type GraphQLFormattedError } from 'graphql';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import {
+  execute as executeLocally,
+  GraphQLError,
+  parse,
+  print,
+  responsePathAsArray,
+  type DocumentNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+} from 'graphql';
+import { readSubgraphSdl } from '../runtime/sdl.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { callerHeaders, graphqlReplySchema } from '../schema/contracts/graphql.ts';
 import { requestJson } from '../runtime/nats/request.ts';
-import { Header } from '../schema/subjects.ts';
+import { Header, SubgraphName } from '../schema/subjects.ts';
 import { createInFlight } from '../runtime/inFlight.ts';
+import { subscribeToOperations } from './subscriptions.ts';
 
 export interface NatsTransportOptions {
   nc: NatsConnection;
   /** Whole request budget at the gateway, milliseconds: subgraphs get the remaining deadline. */
   timeoutMs: number;
+  /** The organisation of a verified `Authorization` (subscriptions listen to the caller's organisation only). */
+  organizationOf?: (authorization: string | null) => Promise<string>;
 }
 
 /** What the gateway adds to each request's context (see createGateway). */
@@ -103,6 +117,12 @@ function printed(document: DocumentNode): string {
  * A Hive gateway transport that reaches subgraphs over NATS: the subject comes from the supergraph's
  * `join__graph(url: "nats://<subject>")`; NATS's queue groups find and balance the replicas.
  */
+/** The identity subgraph's schema, built once: announced operations are answered with it, as the subgraph would. */
+let identity: GraphQLSchema | undefined;
+function identitySchema(): GraphQLSchema {
+  return (identity ??= buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl(SubgraphName.identity)) }));
+}
+
 export function createNatsTransport(options: NatsTransportOptions) {
   /**
    * Identical subgraph queries in flight are sent once: same subgraph, document, variables and every
@@ -115,7 +135,7 @@ export function createNatsTransport(options: NatsTransportOptions) {
       const location = transportEntry.location ?? '';
       if (!location.startsWith('nats://')) throw new Error(`subgraph ${subgraphName} has no nats:// location (got ${location})`);
       const subject = location.slice('nats://'.length);
-      return async function execute(request: ExecutionRequest): Promise<ExecutionResult> {
+      return async function execute(request: ExecutionRequest): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> {
         const ctx = (request.context ?? {}) as GatewayContextLike;
         const headers: Record<string, string> = {};
         // the caller's headers (the subgraphs verify the token themselves)
@@ -124,6 +144,37 @@ export function createNatsTransport(options: NatsTransportOptions) {
           if (v) headers[nats] = v;
         }
         if (ctx.infrafedAuthorization) headers[Header.authorization] = ctx.infrafedAuthorization;
+        if (request.operationType === 'subscription') {
+          let organization: string;
+          try {
+            if (!options.organizationOf) throw new InfrafedError(ErrorCode.NOT_SUPPORTED, 'this gateway serves no subscriptions');
+            organization = await options.organizationOf(headers[Header.authorization] ?? null);
+          } catch (error) {
+            const e = error instanceof InfrafedError ? error : new InfrafedError(ErrorCode.INTERNAL, 'internal error');
+            return { errors: [{ message: e.message, extensions: { ...e.extensions, code: e.code } }] as never };
+          }
+          return subscribeToOperations({
+            nc: options.nc,
+            request,
+            organization,
+            answer: async (query, variables, operation) =>
+              (await executeLocally({
+                schema: identitySchema(),
+                document: query,
+                variableValues: variables,
+                rootValue: { operation },
+              } as never)) as ExecutionResult,
+            // each read its own budget: a subscription lives longer than any request deadline
+            read: async (query, variables) =>
+              (
+                await requestJson(options.nc, subject, { query: printed(query), variables, operationName: null }, graphqlReplySchema, {
+                  timeoutMs: options.timeoutMs,
+                  headers,
+                  target: { kind: 'service', name: `subgraph ${subgraphName}` },
+                })
+              ).body as ExecutionResult,
+          });
+        }
         const body = { query: printed(request.document), variables: request.variables ?? {}, operationName: request.operationName ?? null };
         const send = (signal?: AbortSignal) =>
           requestJson(options.nc, subject, body, graphqlReplySchema, {

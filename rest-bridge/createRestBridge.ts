@@ -12,7 +12,10 @@ import type { z } from 'zod';
 import { idempotencyKeySchema } from '../schema/operations.ts';
 import { renderDocs } from './docs.ts';
 import { resourcesJsonSchema } from '../schema/resources.ts';
+import { sseEvents } from '../runtime/sse.ts';
+import { operationResource } from '../schema/rest.ts';
 import { openApiDocument } from './openapi.ts';
+import { selectionOf } from './selection.ts';
 import { toOpenApi30 } from './openapi30.ts';
 import {
   fromGraphqlError,
@@ -80,6 +83,9 @@ export function etagOf(value: unknown): string {
 }
 
 /** An error as RFC 9457 problem details: its status from the one table (schema/errors.ts). */
+/** `/operations/{id}` (a well-formed id): the path an event stream of an operation may be asked on. */
+const OPERATION_PATH = /^\/operations\/(op_[0-9a-z]{26})$/;
+
 export function problemOf(error: InfrafedError, instance?: string, locate: (path: string) => string = (p) => p): ProblemResource {
   const { status, title } = httpByCode[error.code];
   const { problems, ...extensions } = error.extensions as { problems?: Problem[] } & Record<string, unknown>;
@@ -296,6 +302,57 @@ export function createRestBridge(options: RestBridgeOptions): {
   }
 
   let resourcesSchema: string | undefined;
+
+  /**
+   * `GET /operations/{id}` with `Accept: text/event-stream`: the gateway's `operationUpdated(id)` subscription
+   * (over SSE, with the caller's own token) relayed as events `operation` (the REST operation resource), and
+   * `problem` (problem+json) when it cannot be followed; the stream ends when the operation does.
+   */
+  async function followOperation(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
+    for (const { http: name } of callerHeaders) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const aborted = new AbortController();
+    res.on('close', () => aborted.abort());
+    let upstream: Response;
+    try {
+      upstream = await fetch(options.gatewayUrl, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          query: `subscription($id: ID!) { operationUpdated(id: $id) ${selectionOf(operationResource)} }`,
+          variables: { id },
+        }),
+        signal: aborted.signal,
+      });
+    } catch {
+      throw new InfrafedError(ErrorCode.SERVICE_UNAVAILABLE, 'the gateway is not reachable');
+    }
+    if (!upstream.ok || !upstream.body) {
+      const parsed = (await upstream.json().catch(() => ({}))) as { errors?: GraphqlError[] };
+      const first = parsed.errors?.[0];
+      throw first ? fromGraphqlError(first) : new InfrafedError(ErrorCode.UPSTREAM_ERROR, `the gateway answered ${upstream.status}`);
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    try {
+      for await (const { event, data } of sseEvents(upstream.body)) {
+        if (event === 'complete') break;
+        if (event !== 'next' || !data) continue;
+        const next = JSON.parse(data) as { data?: { operationUpdated?: unknown } | null; errors?: GraphqlError[] };
+        if (next.data?.operationUpdated) send('operation', next.data.operationUpdated);
+        else if (next.errors?.[0]) {
+          send('problem', problemOf(fromGraphqlError(next.errors[0]), `/operations/${id}`));
+          break;
+        }
+      }
+    } catch (error) {
+      if (!aborted.signal.aborted) log?.warn({ err: error, operationId: id }, 'operation stream broken');
+    }
+    res.end();
+  }
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://bridge.invalid');
     const method = (req.method ?? 'GET').toLowerCase();
@@ -315,6 +372,9 @@ export function createRestBridge(options: RestBridgeOptions): {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       return void res.end(docsHtml);
     }
+
+    const followed = method === 'get' && /text\/event-stream/.test(req.headers.accept ?? '') ? OPERATION_PATH.exec(url.pathname) : null;
+    if (followed) return followOperation(req, res, followed[1] as string);
 
     const matches = compiled.filter((c) => c.pattern.test(url.pathname));
     if (matches.length === 0) throw new InfrafedError(ErrorCode.NOT_FOUND, `no resource at ${url.pathname} (see /openapi.json)`);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { errorCodes } from './errors.ts';
+import { errorCodes, publicExtensions } from './errors.ts';
 import { applyAccessRuleInput, createNetworkInput, deleteNetworkInput, removeAccessRuleInput } from './network.ts';
 import { applyQuotaTierInput, setQuotaInput } from './quota.ts';
 import {
@@ -291,4 +291,33 @@ export function placementProblems(
     seen.add(key);
   });
   return problems;
+}
+
+/** An operation as the GraphQL `Operation` type answers it (errors with their public extensions only). */
+export function operationForGraphql(op: OperationView) {
+  const err = (e: OperationView['error']) =>
+    e
+      ? {
+          code: e.code,
+          message: e.message,
+          region: null,
+          resource: null,
+          limit: null,
+          used: null,
+          requested: null,
+          ...publicExtensions(e.extensions),
+        }
+      : null;
+  return {
+    id: op.id,
+    kind: op.kind,
+    status: op.status,
+    projectId: op.projectId,
+    resourceId: op.resourceId,
+    target: op.target,
+    steps: op.steps.map((s) => ({ ...s, error: err(s.error) })),
+    error: err(op.error),
+    createdAt: op.createdAt,
+    updatedAt: op.updatedAt,
+  };
 }

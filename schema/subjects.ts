@@ -154,6 +154,23 @@ export function operatorEventSubject(type: string): string {
   if (!/^[a-z]+(\.[a-z_]+)*$/.test(type)) throw new Error(`invalid event type for a NATS subject: ${JSON.stringify(type)}`);
   return `${SUBJECT_ROOT}.events.${OPERATORS_EVENT_SEGMENT}.${type}`;
 }
+/**
+ * Live progress of operations (core NATS, not kept): `infra.v1.progress.<org>.<operationId>`, published by
+ * the controller at every write of an operation's record, for its organisation and for the project's owner
+ * when a partner acted. The message holds the operation as its organisation reads it (`operation(id)`),
+ * so a subscriber sees every state in order. The gateway subscribes only to the caller's organisation.
+ */
+export function progressSubject(organization: string, operationId: string | '*'): string {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(organization))
+    throw new Error(`invalid organization for a NATS subject: ${JSON.stringify(organization)}`);
+  if (operationId !== '*' && !/^op_[0-9a-z]{26}$/.test(operationId))
+    throw new Error(`invalid operation id for a NATS subject: ${JSON.stringify(operationId)}`);
+  return `${SUBJECT_ROOT}.progress.${organization}.${operationId}`;
+}
+export function progressWildcard(): string {
+  return `${SUBJECT_ROOT}.progress.>`;
+}
+
 export function eventsWildcard(): string {
   return `${SUBJECT_ROOT}.events.>`;
 }

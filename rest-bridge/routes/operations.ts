@@ -11,7 +11,7 @@ export const operationsRoutes: Route[] = [
     tag: 'operations',
     summary: 'An operation: its status and per-placement steps',
     description:
-      'An operation of your organisation: its status (PENDING, RUNNING, COMPENSATING, SUCCEEDED, FAILED), one step per placement with what it changed, and the error that failed it. Follow the `Location` of a 202 here until it ends.',
+      'An operation of your organisation: its status (PENDING, RUNNING, COMPENSATING, SUCCEEDED, FAILED), one step per placement with what it changed, and the error that failed it. Follow the `Location` of a 202 here until it ends, or ask with `Accept: text/event-stream` for its progress live: Server-Sent Events `operation` (the operation now, then each time a step starts or ends) until it ends, `problem` (a problem+json body) when it cannot be followed.',
     params: { operationId: operationIdSchema },
     response: operationResource,
     shape: 'resource',

@@ -2,16 +2,16 @@ import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import type { Member, ProjectPlacement } from '../../schema/contracts/identity.ts';
-import { ErrorCode, InfrafedError, publicExtensions } from '../../schema/errors.ts';
+import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { Placement } from '../../schema/model.ts';
 import {
+  operationForGraphql,
   addMemberInput,
   createProjectInput,
   placementProblems,
   removeMemberInput,
   revokeShareInput,
   shareProjectInput,
-  type OperationView,
   type OperationRequest,
 } from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
@@ -47,34 +47,6 @@ function toProjectView(placements: ProjectPlacement[]): ProjectView {
   };
 }
 
-function toOperationView(op: OperationView) {
-  const err = (e: OperationView['error']) =>
-    e
-      ? {
-          code: e.code,
-          message: e.message,
-          region: null,
-          resource: null,
-          limit: null,
-          used: null,
-          requested: null,
-          ...publicExtensions(e.extensions),
-        }
-      : null;
-  return {
-    id: op.id,
-    kind: op.kind,
-    status: op.status,
-    projectId: op.projectId,
-    resourceId: op.resourceId,
-    target: op.target,
-    steps: op.steps.map((s) => ({ ...s, error: err(s.error) })),
-    error: err(op.error),
-    createdAt: op.createdAt,
-    updatedAt: op.updatedAt,
-  };
-}
-
 /** Above an exported file (the CLI adds the `$schema` line with its API's address, for editors). */
 const RESOURCES_HEADER = '# infrafed resources: one document per project. `infrafed plan -f <file>` shows what applying it would change.\n';
 
@@ -83,7 +55,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
 
   async function submit(ctx: IdentityContext, info: GraphQLResolveInfo, request: OperationRequest) {
-    return toOperationView(await submitOperation(deps.controller, ctx, info, request));
+    return operationForGraphql(await submitOperation(deps.controller, ctx, info, request));
   }
 
   const people = peopleResolvers(deps.controller);
@@ -128,7 +100,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       async operation(_: unknown, args: { id: string }, ctx: IdentityContext) {
         try {
           const op = await deps.controller.get(args.id, { headers: ctx.forward, deadline: ctx.deadline });
-          return op ? toOperationView(op) : null;
+          return op ? operationForGraphql(op) : null;
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.BAD_REQUEST) {
             throw badUserInput([
@@ -225,7 +197,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     Operation: {
       async __resolveReference(ref: { id: string }, ctx: IdentityContext) {
         const op = await deps.controller.get(ref.id, { headers: ctx.forward, deadline: ctx.deadline });
-        return op ? toOperationView(op) : null;
+        return op ? operationForGraphql(op) : null;
       },
     },
   };

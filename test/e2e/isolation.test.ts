@@ -301,6 +301,49 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     expect(own.data?.resourcesDocument).toContain('cidr: 10.9.0.0/24');
   }, 60_000);
 
+  it("keeps live progress apart: another organisation's subscriptions (SSE, REST) hear nothing of the victim's operations", async () => {
+    const sse = async (token: string, query: string, ms: number) => {
+      const res = await fetch(system.gatewayUrl, {
+        method: 'POST',
+        headers: { accept: 'text/event-stream', 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query }),
+        signal: AbortSignal.timeout(ms),
+      });
+      let text = '';
+      try {
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) text += Buffer.from(chunk).toString();
+      } catch {
+        // the listening time is over
+      }
+      return text;
+    };
+    // the stranger listens to everything it may while the victim works
+    const listening = sse(stranger, 'subscription { operationsUpdated { id projectId } }', 4_000);
+    await new Promise((r) => setTimeout(r, 1_000));
+    const rule = await gql<{ applyAccessRule: { id: string; status: string } }>(
+      'mutation($p: ID!) { applyAccessRule(projectId: $p, rule: {direction: "ingress", protocol: "tcp", ports: {from: 8443}}) { id status } }',
+      { p: projectId },
+    );
+    const opId = rule.data?.applyAccessRule.id as string;
+    expect(rule.data?.applyAccessRule.status).toBe('SUCCEEDED');
+    const heard = await listening;
+    expect(heard).not.toContain(opId);
+    expect(heard).not.toContain(projectId);
+    // asking for the victim's operation by id: NOT_FOUND, over GraphQL and REST
+    const asked = await sse(stranger, `subscription { operationUpdated(id: "${opId}") { id status } }`, 4_000);
+    expect(asked).toContain('"code":"NOT_FOUND"');
+    expect(asked).not.toContain('"status"');
+    const rest = await fetch(`${system.restUrl}/operations/${opId}`, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${stranger}` },
+    });
+    const restText = await rest.text();
+    expect(restText).toMatch(/^event: problem\n/);
+    expect(restText).not.toContain(projectId);
+    // the owner's own subscription does hear it (the checks above can fail)
+    const own = await sse(owner, `subscription { operationUpdated(id: "${opId}") { id status } }`, 4_000);
+    expect(own).toContain('"status":"SUCCEEDED"');
+  }, 60_000);
+
   it("leaves the victim's objects as they were on Keystone and Neutron", async () => {
     const admin = keystoneAdmin(system.keystoneUrl('sto'));
     const [native] = await admin.projectsTagged(`ifd-project=${projectId}`);
