@@ -217,6 +217,33 @@ describe('resources as code: infrafed export, plan and apply as processes agains
     expect(body.errors[0]?.extensions.problems.map((p) => p.line)).toEqual([5, 7, 9, 11, 13]);
   }, 60_000);
 
+  it('an apply killed midway and run again finishes the work once: nothing doubled, the file matched', async () => {
+    const nets = Array.from({ length: 4 }, (_, i) => `  - { name: n${i}, region: sto, cidr: 10.3${i}.0.0/24 }`).join('\n');
+    const path = file(
+      'interrupted.yaml',
+      `apiVersion: infrafed.io/v1\nkind: Project\nname: batch\nplacements:\n  - { region: sto, platform: openstack }\nnetworks:\n${nets}\n`,
+    );
+    // killed once the second action is under way (its operation accepted, maybe still running)
+    const killed = await new Promise<{ stdout: string; signal: string | null }>((resolve) => {
+      const child = execFile(process.execPath, [CLI, 'apply', '-f', path], { env, cwd: dir });
+      let stdout = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        if (/^\[2\/5\]/m.test(stdout)) child.kill('SIGKILL');
+      });
+      child.on('exit', (_code, signal) => resolve({ stdout, signal }));
+    });
+    expect(killed.signal).toBe('SIGKILL');
+    expect(killed.stdout).not.toContain('Apply complete');
+    const again = await cli('apply', '-f', path);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('(continuing an apply of this file that did not finish)');
+    const batch = projectsOf(await exported()).find((p) => p.name === 'batch') as ResourceProject;
+    // each network exactly once, though one create may have been sent twice (the same Idempotency-Key)
+    expect(batch.networks.map((n) => n.name).sort()).toEqual(['n0', 'n1', 'n2', 'n3']);
+    expect((await cli('plan', '-f', path)).stdout).toContain('Plan: 0 changes');
+  }, 120_000);
+
   it('keeps organisations apart: another organisation exports none of these projects and plans its own', async () => {
     const other = await system.token('globex-rac', 'owner', 'gina');
     const run = await new Promise<Run>((resolve) => {
