@@ -8,6 +8,8 @@ import { progressSubject } from '../schema/subjects.ts';
 const FIELDS = new Set(['operationUpdated', 'operationsUpdated']);
 const FINAL = new Set(['SUCCEEDED', 'FAILED']);
 const OPERATION_VARIABLE = 'infrafedOperationId';
+/** After this long without an announcement, `operationUpdated` reads its operation again. */
+const QUIET_REREAD_MS = 5_000;
 
 /**
  * The subscription as the query that reads its operation: `subscription { u: operationUpdated(id: $id) { … } }`
@@ -92,6 +94,8 @@ export async function* subscribeToOperations(deps: {
   read: (query: DocumentNode, variables: Record<string, unknown>) => Promise<ExecutionResult>;
   /** The same query answered from an operation the controller announced (the subgraph's schema, no call). */
   answer: (query: DocumentNode, variables: Record<string, unknown>, operation: unknown) => Promise<ExecutionResult>;
+  /** Quiet time before `operationUpdated` reads again (default {@link QUIET_REREAD_MS}). */
+  quietMs?: number;
 }): AsyncGenerator<ExecutionResult> {
   const { nc, request, organization } = deps;
   let plan;
@@ -143,8 +147,23 @@ export async function* subscribeToOperations(deps: {
       const status = ((first.result.data as Record<string, { status?: string }>)[plan.responseKey] ?? {}).status;
       if (status && FINAL.has(status)) return;
     }
-    for await (const m of sub) {
-      const { operationId, status, operation } = m.json<{ operationId: string; status: string; operation?: unknown }>();
+    const messages = sub[Symbol.asyncIterator]();
+    let pending = messages.next();
+    for (;;) {
+      // announcements are core NATS (at most once): one operation's stream asks again after a quiet while,
+      // so a lost announcement (its end above all) delays it, never leaves it waiting for ever
+      const quiet = only ? new Promise<'quiet'>((resolve) => setTimeout(resolve, deps.quietMs ?? QUIET_REREAD_MS, 'quiet').unref()) : null;
+      const got = await (quiet ? Promise.race([pending, quiet]) : pending);
+      if (got === 'quiet') {
+        const again = await readOne(only as string);
+        if (again.found && again.changed) yield again.result;
+        const status = ((again.result.data as Record<string, { status?: string }> | null | undefined)?.[plan.responseKey] ?? {}).status;
+        if (status && FINAL.has(status)) return;
+        continue;
+      }
+      if (got.done) return;
+      pending = messages.next();
+      const { operationId, status, operation } = got.value.json<{ operationId: string; status: string; operation?: unknown }>();
       const next = await readOne(operationId, operation);
       if (next.found && next.changed) yield next.result;
       if (FINAL.has(status)) last.delete(operationId);
