@@ -134,18 +134,7 @@ export function createRestBridge(options: RestBridgeOptions): {
   const { log } = options;
 
   async function graphql<T>(req: IncomingMessage, query: string, variables: Record<string, unknown> = {}): Promise<GraphqlResult<T>> {
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json, application/json',
-    };
-    // the caller's own headers, as they are (the bridge holds no credentials of its own)
-    for (const { http: name } of callerHeaders) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
-    // the organisation a principal of several signs in to (an identity provider's token; the gateway reads it)
-    const organization = req.headers[SIGN_IN_ORGANIZATION_HEADER];
-    if (typeof organization === 'string') headers[SIGN_IN_ORGANIZATION_HEADER] = organization;
+    const headers = forwardedHeaders(req, 'application/graphql-response+json, application/json');
     let res: Response;
     try {
       res = await fetch(options.gatewayUrl, {
@@ -303,17 +292,26 @@ export function createRestBridge(options: RestBridgeOptions): {
 
   let resourcesSchema: string | undefined;
 
+  /** What the bridge sends the gateway: the caller's own headers as they are (it holds no credentials of its own). */
+  function forwardedHeaders(req: IncomingMessage, accept: string): Record<string, string> {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept };
+    for (const { http: name } of callerHeaders) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    // the organisation a principal of several signs in to (an identity provider's token; the gateway reads it)
+    const organization = req.headers[SIGN_IN_ORGANIZATION_HEADER];
+    if (typeof organization === 'string') headers[SIGN_IN_ORGANIZATION_HEADER] = organization;
+    return headers;
+  }
+
   /**
    * `GET /operations/{id}` with `Accept: text/event-stream`: the gateway's `operationUpdated(id)` subscription
    * (over SSE, with the caller's own token) relayed as events `operation` (the REST operation resource), and
    * `problem` (problem+json) when it cannot be followed; the stream ends when the operation does.
    */
   async function followOperation(req: IncomingMessage, res: ServerResponse, id: string): Promise<void> {
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream' };
-    for (const { http: name } of callerHeaders) {
-      const value = req.headers[name];
-      if (typeof value === 'string') headers[name] = value;
-    }
+    const headers = forwardedHeaders(req, 'text/event-stream');
     const aborted = new AbortController();
     res.on('close', () => aborted.abort());
     let upstream: Response;

@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { accessRuleInput, createNetworkInput } from './network.ts';
+import {
+  accessRuleInput,
+  cidrSchema,
+  createNetworkInput,
+  directionSchema,
+  ipAddressSchema,
+  networkNameSchema,
+  portSchema,
+  protocolSchema,
+} from './network.ts';
 import {
   descriptionSchema,
   groupNameSchema,
@@ -40,39 +49,57 @@ export const resourceMember = z
   });
 export type ResourceMember = z.infer<typeof resourceMember>;
 
+/**
+ * The rules across fields of an operation's input (createNetwork, applyAccessRule) reported where they
+ * apply, leaving out fields whose own schema already reported them (one problem per mistake).
+ */
+function addCrossFieldIssues(
+  fields: Record<string, z.ZodType>,
+  value: Record<string, unknown>,
+  issues: readonly z.core.$ZodIssue[],
+  ctx: z.RefinementCtx,
+): void {
+  for (const issue of issues) {
+    const field = fields[String(issue.path[0])];
+    if (field && !field.safeParse(value[String(issue.path[0])]).success) continue;
+    ctx.addIssue({ code: 'custom', path: issue.path as PropertyKey[], message: issue.message });
+  }
+}
+
+const networkFields = {
+  name: networkNameSchema,
+  region: regionNameSchema,
+  cidr: cidrSchema,
+  gatewayIp: ipAddressSchema.optional(),
+  dnsNameservers: z.array(ipAddressSchema).max(5, 'at most 5 DNS name servers').optional(),
+  router: z.object({ external: z.boolean().optional() }).strict().optional(),
+};
+
 /** A network (one subnet, optionally a router) in one region's OpenStack placement. Networks are not changed in place: a changed one is replaced. */
 export const resourceNetwork = z
-  .object({
-    name: z.string(),
-    region: regionNameSchema,
-    cidr: z.string(),
-    gatewayIp: z.string().optional(),
-    dnsNameservers: z.array(z.string()).optional(),
-    router: z.object({ external: z.boolean().optional() }).strict().optional(),
-  })
+  .object(networkFields)
   .strict()
   .superRefine((n, ctx) => {
-    // the same rules as createNetwork (name, CIDR, gateway inside the block, DNS servers)
+    // the rules across fields, as createNetwork checks them (the gateway inside the block)
     const checked = createNetworkInput.safeParse({ ...n, projectId: 'prj_00000000000000000000000000' });
-    if (!checked.success)
-      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    if (!checked.success) addCrossFieldIssues(networkFields, n, checked.error.issues, ctx);
   });
 export type ResourceNetwork = z.infer<typeof resourceNetwork>;
 
 /** An access rule, applied in every placement of the project; identified by what it allows. */
+const ruleFields = {
+  direction: directionSchema,
+  protocol: protocolSchema,
+  ports: z.object({ from: portSchema, to: portSchema.optional() }).strict().optional(),
+  remoteCidr: cidrSchema.optional(),
+  description: descriptionSchema.optional(),
+};
 export const resourceAccessRule = z
-  .object({
-    direction: z.string(),
-    protocol: z.string(),
-    ports: z.object({ from: z.number(), to: z.number().optional() }).strict().optional(),
-    remoteCidr: z.string().optional(),
-    description: z.string().optional(),
-  })
+  .object(ruleFields)
   .strict()
   .superRefine((r, ctx) => {
     const checked = accessRuleInput.safeParse(r);
-    if (!checked.success)
-      for (const issue of checked.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    if (!checked.success) addCrossFieldIssues(ruleFields, r, checked.error.issues, ctx);
   });
 export type ResourceAccessRule = z.infer<typeof resourceAccessRule>;
 

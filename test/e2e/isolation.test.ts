@@ -260,6 +260,8 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     ] as const) {
       const exported = await gql<{ resourcesDocument: string }>('{ resourcesDocument }', {}, token);
       expect([who, exported.errors]).toEqual([who, undefined]);
+      // a document was answered (a missing one would pass the next check)
+      expect([who, typeof exported.data?.resourcesDocument]).toEqual([who, 'string']);
       expect([who, exported.data?.resourcesDocument]).toEqual([who, expect.not.stringContaining('secret')]);
       const named = await gql<{ resourcesDocument: string }>('{ resourcesDocument(project: "secret") }', {}, token);
       expect([who, named.errors?.[0]?.extensions?.code]).toEqual([who, 'NOT_FOUND']);
@@ -283,7 +285,9 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
       // the same through the REST bridge
       const rest = await fetch(`${system.restUrl}/resources`, { headers: { authorization: `Bearer ${token}` } });
       expect([who, rest.status]).toEqual([who, 200]);
-      expect(((await rest.json()) as { document: string }).document).not.toContain('secret');
+      const restDocument = ((await rest.json()) as { document?: string }).document;
+      expect([who, typeof restDocument]).toEqual([who, 'string']);
+      expect(restDocument).not.toContain('secret');
       const restPlan = await fetch(`${system.restUrl}/plans`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -293,6 +297,7 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
       expect(JSON.stringify(await restPlan.json())).not.toContain(projectId);
       // and sent straight to the identity subgraph on NATS
       const straight = await direct('identity', token, '{ resourcesDocument }', {});
+      expect([who, typeof straight.data?.resourcesDocument]).toEqual([who, 'string']);
       expect(JSON.stringify(straight)).not.toContain('secret');
     }
     // the owner sees it (the check above can fail)
@@ -326,7 +331,14 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     );
     const opId = rule.data?.applyAccessRule.id as string;
     expect(rule.data?.applyAccessRule.status).toBe('SUCCEEDED');
+    // the stranger's own operation meanwhile: its stream works, so the silence below means something
+    const ownOp = await gql<{ createProject: { id: string } }>(
+      'mutation { createProject(input: {name: "listener", placements: [{region: "sto", platform: "openstack"}]}) { id } }',
+      {},
+      stranger,
+    );
     const heard = await listening;
+    expect(heard).toContain(ownOp.data?.createProject.id as string);
     expect(heard).not.toContain(opId);
     expect(heard).not.toContain(projectId);
     // asking for the victim's operation by id: NOT_FOUND, over GraphQL and REST

@@ -227,7 +227,7 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
    * Every component against the same probes: what it publishes is refused unless it is what it uses. The
    * expectations are written out here, not taken from the generator, so a too-wide permission fails.
    */
-  it('refuses every component what it does not use: adapter writes, adapter reads of others, audit, events, destroying streams', async () => {
+  it('refuses every component what it does not use: adapter writes, adapter reads of others, audit, events, progress, destroying streams', async () => {
     const probes = {
       adapterWrite: 'infra.v1.sto.okd.rule.apply',
       projectList: 'infra.v1.osl.okd.project.list',
@@ -236,6 +236,8 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       healthCheck: 'infra.v1.sto.okd.health.check',
       audit: 'infra.v1.audit.acme',
       events: 'infra.v1.events.acme.operation.succeeded',
+      // live progress: only the controller announces an organisation's operations
+      progress: 'infra.v1.progress.acme.op_01aaaaaaaaaaaaaaaaaaaaaaaa',
       controller: 'infra.v1.controller.operation.submit',
       subgraph: 'infra.v1.subgraph.identity.graphql',
       deleteAuditStream: '$JS.API.STREAM.DELETE.INFRAFED_AUDIT',
@@ -251,7 +253,7 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       'subgraph-quota': ['quotaGet', 'controller'],
       'subgraph-catalog': ['healthCheck', 'controller'],
       gateway: ['subgraph'],
-      controller: ['adapterWrite', 'projectList', 'ruleList', 'quotaGet', 'healthCheck', 'audit', 'events', 'ownBucket'],
+      controller: ['adapterWrite', 'projectList', 'ruleList', 'quotaGet', 'healthCheck', 'audit', 'events', 'progress', 'ownBucket'],
     };
     const refused: Record<string, string[]> = {};
     for (const [component, mayUse] of Object.entries(allowed)) {
