@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureInstalled } from '../platforms/ensureInstalled.ts';
 import { startLocalSystem } from '../platforms/localSystem.ts';
-import { freePort, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
+import { freePort, NODE_TS_ARGS, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
@@ -177,7 +177,7 @@ try {
       await spawnManaged({
         name: `${kind}-gateway`,
         command: process.execPath,
-        args: [join(ROOT, 'bench/stockGateway.ts'), kind, String(port), supergraphPath],
+        args: [...NODE_TS_ARGS, join(ROOT, 'bench/stockGateway.ts'), kind, String(port), supergraphPath],
         env: { ...process.env, APOLLO_TELEMETRY_DISABLED: 'true', NODE_ENV: 'production' },
         readyWhen: /gateway ready/,
       }),

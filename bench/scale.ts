@@ -16,7 +16,7 @@ import { systemConfigSchema } from '../runtime/config.ts';
 import { createLogger } from '../runtime/log.ts';
 import { startAdapterService, type AdapterService } from '../adapters/shared/adapterKit.ts';
 import type { ProjectPlacement } from '../schema/contracts/identity.ts';
-import { freePort, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
+import { freePort, NODE_TS_ARGS, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
 import { startNatsServer } from '../test/harness/natsServer.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -105,7 +105,7 @@ try {
         spawnManaged({
           name,
           command: process.execPath,
-          args: [join(ROOT, file)],
+          args: [...NODE_TS_ARGS, join(ROOT, file)],
           env: { ...process.env, INFRAFED_CONFIG: configPath, LOG_LEVEL: 'info' },
           readyWhen: /"msg":"[^"]* ready"/,
         });

@@ -10,7 +10,7 @@ import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { SubgraphName } from '../schema/subjects.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
-import { freePort, run, spawnManaged, type ManagedProcess } from './processes.ts';
+import { freePort, NODE_TS_ARGS, run, spawnManaged, type ManagedProcess } from './processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OPENSTACK_SCRIPTS = join(ROOT, 'platforms', 'openstack');
@@ -259,7 +259,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       const emulator = await spawnManaged({
         name: `okd-${r.name}`,
         command: process.execPath,
-        args: [join(ROOT, 'platforms/okd/main.ts')],
+        args: [...NODE_TS_ARGS, join(ROOT, 'platforms/okd/main.ts')],
         env: { ...process.env, OKD_TOKEN: token, OKD_STATE_FILE: stateFile },
         readyWhen: /okd emulator ready/,
         onLine: (l) => options.onLine?.(`okd-${r.name}`, l),
@@ -294,6 +294,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           WITH_NOVA: '1',
           OS_REGION: r.name,
           ADMIN_PASSWORD,
+          // several regions at once are bound by the CPU: each region's services one after another is quicker then
+          SIDE_BY_SIDE: openstackRegions.length > 1 ? '0' : '1',
         };
         // processes a crashed earlier run left behind
         await run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], env).catch(() => '');
@@ -411,7 +413,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       return spawnManaged({
         name,
         command: process.execPath,
-        args: [join(ROOT, file)],
+        args: [...NODE_TS_ARGS, join(ROOT, file)],
         env: { ...env, INFRAFED_OPS_PORT: String(opsPort), ...extraEnv },
         readyWhen: /"msg":"[^"]* ready"/,
         onLine: (l) => options.onLine?.(name, l),
@@ -469,7 +471,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         await spawnManaged({
           name: 'infrafed',
           command: process.execPath,
-          args: [join(ROOT, 'platforms/allInOne.ts'), specPath],
+          args: [...NODE_TS_ARGS, '--optimize-for-size', join(ROOT, 'platforms/allInOne.ts'), specPath],
           env,
           readyWhen: /"msg":"all-in-one ready"/,
           onLine: (l) => options.onLine?.('infrafed', l),

@@ -2,6 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * Node's arguments for running one of infrafed's TypeScript entry points: its modules' stripped JavaScript
+ * kept on disk (runtime/tsCache.mjs), so the process never loads Node's type stripper (about 20 MiB).
+ */
+export const NODE_TS_ARGS: readonly string[] = ['--import', fileURLToPath(new URL('../runtime/tsCache.mjs', import.meta.url))];
 
 /** Ports this process has handed out: never the same one twice. */
 const handedOut = new Set<number>();
