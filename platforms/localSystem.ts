@@ -10,7 +10,7 @@ import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { SubgraphName } from '../schema/subjects.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
-import { freePort, NODE_TS_ARGS, run, spawnManaged, type ManagedProcess } from './processes.ts';
+import { freePort, NODE_SMALL_ARGS, NODE_TS_ARGS, run, spawnManaged, type ManagedProcess } from './processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OPENSTACK_SCRIPTS = join(ROOT, 'platforms', 'openstack');
@@ -471,7 +471,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         await spawnManaged({
           name: 'infrafed',
           command: process.execPath,
-          args: [...NODE_TS_ARGS, '--optimize-for-size', join(ROOT, 'platforms/allInOne.ts'), specPath],
+          args: [...NODE_SMALL_ARGS, join(ROOT, 'platforms/allInOne.ts'), specPath],
           env,
           readyWhen: /"msg":"all-in-one ready"/,
           onLine: (l) => options.onLine?.('infrafed', l),
