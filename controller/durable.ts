@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -48,12 +48,15 @@ async function ensureReplicas(jsm: JetStreamManager, stream: string, replicas: n
         `(e.g. nats stream edit ${stream} --replicas ${replicas}, as a NATS user allowed to edit streams)`,
     );
   }
-  for (let i = 0; replicas > 1 && !info.cluster?.leader && i < 100; i++) {
+  // a clustered stream names its leader and the other peers; a single server has no cluster block
+  const copiesOf = (i: StreamInfo) => (i.cluster ? 1 + (i.cluster.replicas?.length ?? 0) : 1);
+  // a stream just made (by this replica or another starting beside it) may name its leader before its
+  // other peers have reported: wait for both, up to 10 s
+  for (let i = 0; replicas > 1 && (!info.cluster?.leader || copiesOf(info) < replicas) && i < 100; i++) {
     await sleep(100);
     info = await jsm.streams.info(stream);
   }
-  // a clustered stream names its leader and the other peers; a single server has no cluster block
-  const copies = info.cluster ? 1 + (info.cluster.replicas?.length ?? 0) : 1;
+  const copies = copiesOf(info);
   if (copies < replicas) {
     throw new ReplicationError(
       `${stream} has ${copies} of its ${replicas} copies placed; the NATS cluster is smaller than controller.replicas`,

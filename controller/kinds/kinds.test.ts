@@ -152,6 +152,43 @@ describe('planning', () => {
     });
   });
 
+  it('asks only the placement a network was created in when deleting it, and every other placement when that one no longer has it', async () => {
+    const asked: string[] = [];
+    let holder = 'osl';
+    const { ctx } = await withProject(async (placement, resource, verb, body) => {
+      asked.push(`${placement.region} ${resource} ${verb}`);
+      const id = (body as { networkId: string }).networkId;
+      return { network: placement.region === holder ? { id, nativeId: 'n1', subnetNativeId: 's1', router: null } : null } as never;
+    });
+    const P2 = `prj_${'c'.repeat(26)}`;
+    await ctx.store.changeProject(P2, () => ({
+      ...project,
+      projectId: P2,
+      placements: [
+        { region: 'sto', platform: 'openstack' },
+        { region: 'osl', platform: 'openstack' },
+      ],
+    }));
+    const input = { projectId: P2, name: 'backend', cidr: '10.0.0.0/24', dnsNameservers: [], region: 'osl' };
+    const created = await plan(ctx, acme('member'), { kind: 'CREATE_NETWORK', input });
+    const networkId = created.resourceId as string;
+    const deleting = () => plan(ctx, acme('member'), { kind: 'DELETE_NETWORK', input: { projectId: P2, networkId } });
+    expect((await deleting()).placements).toEqual([{ region: 'osl', platform: 'openstack' }]);
+    expect(asked).toEqual(['osl network get']);
+    // a network infrafed never placed here: every placement is asked
+    asked.length = 0;
+    const unknown = `net_${'d'.repeat(26)}`;
+    expect((await plan(ctx, acme('member'), { kind: 'DELETE_NETWORK', input: { projectId: P2, networkId: unknown } })).placements).toEqual([
+      { region: 'osl', platform: 'openstack' },
+    ]);
+    expect(asked.sort()).toEqual(['osl network get', 'sto network get']);
+    // the remembered placement no longer has it: the others are asked, and none has it
+    asked.length = 0;
+    holder = 'nowhere';
+    expect(await failure(deleting())).toMatchObject({ code: ErrorCode.NOT_FOUND });
+    expect(asked).toEqual(['osl network get', 'sto network get']);
+  });
+
   it('lets a partner act within its share level, never on what only the owner may do, and hides the project from everyone else', async () => {
     const { ctx } = await withProject();
     const rule = { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24' } as const;

@@ -10,18 +10,42 @@ import { reserveObjects } from '../reservations.ts';
 import { defineKind, ownerOf, type KindContext } from './kind.ts';
 import { openstackIn } from './placements.ts';
 
-/** Which of the project's OpenStack placements holds the network (asks them in parallel), and the network. */
+/**
+ * Where this replica placed or found each network (its id → the placement's region): a network never moves,
+ * so a delete asks that placement first and the others only if it is not there. A hint, never the answer:
+ * another replica, or a restart, asks every placement as before. At most `NETWORK_HINTS` entries (oldest
+ * dropped first).
+ */
+const networkRegions = new Map<string, string>();
+const NETWORK_HINTS = 10_000;
+function rememberNetworkRegion(networkId: string, region: string): void {
+  networkRegions.delete(networkId);
+  networkRegions.set(networkId, region);
+  if (networkRegions.size > NETWORK_HINTS) networkRegions.delete(networkRegions.keys().next().value as string);
+}
+
+/** Which of the project's OpenStack placements holds the network, and the network: the remembered one first, else all in parallel. */
 async function placementOfNetwork(
   ctx: KindContext,
   record: ProjectRecord,
   networkId: string,
 ): Promise<{ placement: Placement; network: Network }> {
   const candidates = record.placements.filter((p) => p.platform === 'openstack');
-  const asked = await fanOut(candidates, (p) =>
-    ctx.call(p, 'network', 'get', { projectId: record.projectId, owner: record.organization, networkId }),
+  const get = (p: Placement) => ctx.call(p, 'network', 'get', { projectId: record.projectId, owner: record.organization, networkId });
+  const hinted = candidates.find((p) => p.region === networkRegions.get(networkId));
+  if (hinted) {
+    const { network } = await get(hinted);
+    if (network) return { placement: hinted, network };
+  }
+  const asked = await fanOut(
+    candidates.filter((p) => p !== hinted),
+    get,
   );
   const found = asked.ok.find((r) => r.value.network !== null);
-  if (found?.value.network) return { placement: found.target, network: found.value.network };
+  if (found?.value.network) {
+    rememberNetworkRegion(networkId, found.target.region);
+    return { placement: found.target, network: found.value.network };
+  }
   // a region that did not answer may hold it: say so rather than "not found"
   if (asked.failed[0]) throw asked.failed[0].error;
   throw new InfrafedError(ErrorCode.NOT_FOUND, `network ${networkId} not found in project ${record.projectId}`);
@@ -37,13 +61,10 @@ export const CREATE_NETWORK = defineKind({
   async plan(ctx, principal, request) {
     const record = await activeProject(ctx.store, principal, request.input.projectId, this.permission);
     const objects: Amounts = { networks: 1, subnets: 1, ...(request.input.router ? { routers: 1 } : {}) };
-    return {
-      projectId: record.projectId,
-      owner: record.organization,
-      placements: [openstackIn(record, request.input.region)],
-      resourceId: ctx.newId('net'),
-      objects,
-    };
+    const placement = openstackIn(record, request.input.region);
+    const resourceId = ctx.newId('net');
+    rememberNetworkRegion(resourceId, placement.region);
+    return { projectId: record.projectId, owner: record.organization, placements: [placement], resourceId, objects };
   },
   accept: (ctx, op) => reserveObjects(ctx.ledger, op),
   steps(ctx, op) {
