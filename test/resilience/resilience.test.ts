@@ -276,8 +276,13 @@ describe('durable control state under failures (three JetStream servers, two con
     const leader = await r.streamLeader('KV_infrafed_operations');
     const accepted = new Map<number, string>();
     let retries = 0;
+    // why writes were refused meanwhile (status and code), reported with the outcome
+    const refusals = new Map<string, number>();
+    let lastRefusal = '';
     const write = async (i: number) => {
-      for (let attempt = 0; attempt < 30; attempt++) {
+      // a client that keeps trying for about 30 s: while the killed server's streams elect new leaders, a
+      // write may meet "the controller did not answer in time" (503) and then its own key in progress (409)
+      for (let attempt = 0; attempt < 60; attempt++) {
         const res = await fetch(`${r.system.restUrl}/projects`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'idempotency-key': `r2-${i}` },
@@ -289,9 +294,12 @@ describe('durable control state under failures (three JetStream servers, two con
         if (res && res.status < 500 && res.status !== 409 && res.status !== 429)
           throw new Error(`write ${i}: ${res.status} ${JSON.stringify(body)}`);
         retries++;
+        const why = `${res?.status ?? 'no answer'} ${(body as { code?: string }).code ?? ''}`.trim();
+        refusals.set(why, (refusals.get(why) ?? 0) + 1);
+        lastRefusal = `${why}: ${JSON.stringify(body).slice(0, 300)}`;
         await sleep(500);
       }
-      throw new Error(`write ${i} was never accepted`);
+      throw new Error(`write ${i} was never accepted (refusals: ${JSON.stringify(Object.fromEntries(refusals))}; last: ${lastRefusal})`);
     };
     const started = Date.now();
     let next = 0;
@@ -341,7 +349,7 @@ describe('durable control state under failures (three JetStream servers, two con
     }
     say(
       `R2: killed ${leader} (leader of KV_infrafed_operations) ${Math.round((killedAt - started) / 1000)} s in, restarted after ` +
-        `${Math.round((restartedAt - killedAt) / 1000)} s; 50 writes accepted (${retries} client retries), ${succeeded.length} SUCCEEDED, ` +
+        `${Math.round((restartedAt - killedAt) / 1000)} s; 50 writes accepted (${retries} client retries: ${JSON.stringify(Object.fromEntries(refusals))}), ${succeeded.length} SUCCEEDED, ` +
         `${failed.length} FAILED and undone (${JSON.stringify(causes)}), 0 lost; vendor objects: ${Object.keys(inventory).length} for ${succeeded.length * 3} succeeded placements; ` +
         `${Math.round((Date.now() - started) / 1000)} s in all`,
     );
