@@ -1,26 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from '@jest/globals';
+import { connect } from '@nats-io/transport-node';
 import { openLedger, remainingOf } from '../../controller/ledger.ts';
-import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+import { natsForSuite } from '../harness/natsServer.ts';
 
 const P = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';
 
 /** The quota ledger on real JetStream KV: compare-and-set under contention, reservations that expire. */
 describe('entitlement reservations on JetStream KV', () => {
-  let nats: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsForSuite();
 
   it('100 parallel requests for 1 core against 10 remaining: exactly 10 succeed, 90 get QUOTA_EXCEEDED, usage ends at the limit', async () => {
-    const ledger = await openLedger(nc);
+    const ledger = await openLedger(nats.nc);
     await ledger.setEntitlements({
       organization: 'acme',
       total: { cores: 10 },
@@ -55,7 +45,7 @@ describe('entitlement reservations on JetStream KV', () => {
   }, 60_000);
 
   it('commit turns a reservation into an allocation; a smaller limit frees the difference; release frees it all', async () => {
-    const ledger = await openLedger(nc);
+    const ledger = await openLedger(nats.nc);
     await ledger.setEntitlements({
       organization: 'globex',
       total: { cores: 8 },
@@ -85,7 +75,7 @@ describe('entitlement reservations on JetStream KV', () => {
   });
 
   it('a reservation whose controller died (never committed nor released) expires and leaks nothing', async () => {
-    const ledger = await openLedger(nc, { reservationTtlMs: 300 });
+    const ledger = await openLedger(nats.nc, { reservationTtlMs: 300 });
     await ledger.setEntitlements({
       organization: 'initech',
       total: { cores: 4 },
@@ -105,7 +95,7 @@ describe('entitlement reservations on JetStream KV', () => {
   });
 
   it('a reservation is committed only while it lives: renewed it lasts, expired the commit is RESERVATION_EXPIRED and changes nothing; a repeated commit counts once', async () => {
-    const ledger = await openLedger(nc, { reservationTtlMs: 400 });
+    const ledger = await openLedger(nats.nc, { reservationTtlMs: 400 });
     const key = `${P}|osl|openstack`;
     // renewed twice past its first life: still committable
     await ledger.reserve('hooli', 'op-renewed', [{ key, limits: { cores: 2 } }]);
@@ -128,7 +118,7 @@ describe('entitlement reservations on JetStream KV', () => {
   });
 
   it('an overage is negative remaining, and the placements holding limits infrafed never set are drift (recorded: null)', async () => {
-    const ledger = await openLedger(nc);
+    const ledger = await openLedger(nats.nc);
     await ledger.setEntitlements({
       organization: 'umbrella',
       total: { cores: 64 },
@@ -154,7 +144,7 @@ describe('entitlement reservations on JetStream KV', () => {
   });
 
   it('replaces entitlements only at the version named (compare-and-set): a stale version is PRECONDITION_FAILED and changes nothing', async () => {
-    const ledger = await openLedger(nc);
+    const ledger = await openLedger(nats.nc);
     const base = {
       organization: 'vers',
       total: { cores: 1 },

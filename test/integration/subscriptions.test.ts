@@ -1,25 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { describe, expect, it } from '@jest/globals';
 import type { ExecutionResult } from '@graphql-tools/utils';
 import { OperationTypeNode, parse } from 'graphql';
 import { subscribeToOperations } from '../../gateway/subscriptions.ts';
 import { progressSubject } from '../../schema/subjects.ts';
-import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+import { natsForSuite } from '../harness/natsServer.ts';
 
 const OP = 'op_01aaaaaaaaaaaaaaaaaaaaaaaa';
 
 describe('the gateway’s operation subscriptions on real NATS', () => {
-  let nats: TestNatsServer;
-  let nc: NatsConnection;
-
-  beforeAll(async () => {
-    nats = await startNatsServer();
-    nc = await connect({ servers: nats.url });
-  });
-  afterAll(async () => {
-    await nc?.close();
-    await nats?.stop();
-  });
+  const nats = natsForSuite();
 
   const request = (query: string) => ({ document: parse(query), variables: {}, operationType: OperationTypeNode.SUBSCRIPTION });
   const view = (status: string) => ({ data: { operationUpdated: { id: OP, status } } }) as ExecutionResult;
@@ -33,7 +22,7 @@ describe('the gateway’s operation subscriptions on real NATS', () => {
     };
     const seen: string[] = [];
     for await (const r of subscribeToOperations({
-      nc,
+      nc: nats.nc,
       request: request(`subscription { operationUpdated(id: "${OP}") { id status } }`),
       organization: 'acme',
       read,
@@ -49,7 +38,7 @@ describe('the gateway’s operation subscriptions on real NATS', () => {
   it('answers each announcement of the caller’s organisation in order, and hears nothing of another organisation', async () => {
     const seen: string[] = [];
     const stream = subscribeToOperations({
-      nc,
+      nc: nats.nc,
       request: request(`subscription { operationUpdated(id: "${OP}") { id status } }`),
       organization: 'acme',
       read: async () => view('PENDING'),
@@ -61,7 +50,7 @@ describe('the gateway’s operation subscriptions on real NATS', () => {
     })();
     await new Promise((r) => setTimeout(r, 200));
     const announce = (org: string, status: string) =>
-      nc.publish(progressSubject(org, OP), JSON.stringify({ operationId: OP, status, operation: { id: OP, status } }));
+      nats.nc.publish(progressSubject(org, OP), JSON.stringify({ operationId: OP, status, operation: { id: OP, status } }));
     announce('globex', 'FAILED');
     for (const status of ['RUNNING', 'RUNNING', 'SUCCEEDED']) announce('acme', status);
     await done;
