@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { jetstreamManager, type JetStreamManager, type StreamConfig, type StreamInfo } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvOptions } from '@nats-io/kv';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 
 /**
  * The controller's JetStream state is replicated as configured (`controller.replicas`: 3 on a three-node
@@ -159,5 +160,5 @@ export async function casUpdate<T>(
       await sleep(backoffMs(attempt, 5, 500));
     }
   }
-  throw new Error(`${key}: too many concurrent writers; retry`);
+  throw new InfrafedError(ErrorCode.SERVICE_UNAVAILABLE, `${key}: too many concurrent writers; retry`);
 }

@@ -147,7 +147,7 @@ export async function change<T>(
     if (ok) return next;
     await sleep(backoffMs(attempt, 5, 500));
   }
-  throw new Error(`${key}: too many concurrent writers; retry`);
+  throw new InfrafedError(ErrorCode.SERVICE_UNAVAILABLE, `${key}: too many concurrent writers; retry`);
 }
 
 const roleRank = (role: OrgRole) => orgRoleSchema.options.indexOf(role);

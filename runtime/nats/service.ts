@@ -183,6 +183,8 @@ async function handleOne(
     const wire = toWireError(error);
     code = wire.code;
     if (wire.code === ErrorCode.INTERNAL) reqLog.error({ err: error }, 'request failed');
+    else if (!(error instanceof InfrafedError))
+      reqLog.warn({ err: error, code: wire.code }, 'request failed: NATS or JetStream unavailable');
     else reqLog.debug({ code: wire.code, message: wire.message }, 'request refused');
     respondError(msg, wire);
   } finally {

@@ -11,13 +11,49 @@ export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value));
 }
 
-/** The wire form of any error: infrafed errors keep code and extensions, everything else is masked. */
+// errors of the NATS client (by name: the classes live in two packages) that mean a call the handler made
+// over NATS found nobody or no answer: the connection, a service, or JetStream between leaders
+const UNAVAILABLE_NAMES = new Set([
+  'TimeoutError',
+  'NoResponders',
+  'ClosedConnectionError',
+  'DrainingConnectionError',
+  'ConnectionError',
+  'JetStreamNotEnabled',
+]);
+
+/**
+ * Whether an error (or one it was caused by) says that NATS or JetStream could not serve a call the
+ * handler made: no answer in time, no responders, a closed connection, or a JetStream API error with a
+ * server status (5xx: no quorum, no leader yet, "temporarily unavailable"). Such a request may simply be
+ * retried, so it is SERVICE_UNAVAILABLE, never INTERNAL.
+ */
+export function isUnavailable(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (UNAVAILABLE_NAMES.has(e.name)) return true;
+    // the API error's `status` and a status error's `code` are the server's HTTP-like status
+    const status =
+      e.name === 'JetStreamApiError'
+        ? (e as { status?: unknown }).status
+        : e.name === 'JetStreamStatusError'
+          ? (e as { code?: unknown }).code
+          : null;
+    if (typeof status === 'number' && status >= 500) return true;
+  }
+  return false;
+}
+
+/**
+ * The wire form of any error: infrafed errors keep code and extensions; NATS or JetStream being
+ * unavailable (see {@link isUnavailable}) is SERVICE_UNAVAILABLE; everything else is masked as INTERNAL.
+ */
 export function toWireError(error: unknown): WireError {
   if (error instanceof InfrafedError) {
     return Object.keys(error.extensions).length > 0
       ? { code: error.code, message: error.message, extensions: { ...error.extensions } }
       : { code: error.code, message: error.message };
   }
+  if (isUnavailable(error)) return { code: ErrorCode.SERVICE_UNAVAILABLE, message: 'a service this one needs did not answer; retry' };
   return { code: ErrorCode.INTERNAL, message: 'internal error' };
 }
 
