@@ -156,6 +156,7 @@ describe('planning', () => {
     const asked: string[] = [];
     let holder = 'osl';
     const { ctx } = await withProject(async (placement, resource, verb, body) => {
+      if (verb === 'create') return { network: { nativeId: 'n1' }, created: true } as never;
       asked.push(`${placement.region} ${resource} ${verb}`);
       const id = (body as { networkId: string }).networkId;
       return { network: placement.region === holder ? { id, nativeId: 'n1', subnetNativeId: 's1', router: null } : null } as never;
@@ -170,9 +171,26 @@ describe('planning', () => {
       ],
     }));
     const input = { projectId: P2, name: 'backend', cidr: '10.0.0.0/24', dnsNameservers: [], region: 'osl' };
-    const created = await plan(ctx, acme('member'), { kind: 'CREATE_NETWORK', input });
+    const request = { kind: 'CREATE_NETWORK', input } as OperationRequest;
+    const created = await plan(ctx, acme('member'), request);
     const networkId = created.resourceId as string;
     const deleting = () => plan(ctx, acme('member'), { kind: 'DELETE_NETWORK', input: { projectId: P2, networkId } });
+    // planned only (say, then refused over quota): nothing is remembered, every placement is asked
+    expect((await deleting()).placements).toEqual([{ region: 'osl', platform: 'openstack' }]);
+    expect(asked.sort()).toEqual(['osl network get', 'sto network get']);
+    // once its step has made it, only its own placement is asked
+    const op = newOperation(acme('member'), request, created, {
+      id: `op_${'4'.repeat(26)}`,
+      action: 'network.create',
+      requestHash: 'h',
+      idempotencyKey: null,
+      owner: 'r',
+      leaseMs: 30_000,
+    });
+    await kindOf('CREATE_NETWORK')
+      .steps(ctx, op as never)
+      .forward(op.steps[0] as (typeof op.steps)[number], async () => {});
+    asked.length = 0;
     expect((await deleting()).placements).toEqual([{ region: 'osl', platform: 'openstack' }]);
     expect(asked).toEqual(['osl network get']);
     // a network infrafed never placed here: every placement is asked

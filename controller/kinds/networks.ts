@@ -63,7 +63,6 @@ export const CREATE_NETWORK = defineKind({
     const objects: Amounts = { networks: 1, subnets: 1, ...(request.input.router ? { routers: 1 } : {}) };
     const placement = openstackIn(record, request.input.region);
     const resourceId = ctx.newId('net');
-    rememberNetworkRegion(resourceId, placement.region);
     return { projectId: record.projectId, owner: record.organization, placements: [placement], resourceId, objects };
   },
   accept: (ctx, op) => reserveObjects(ctx.ledger, op),
@@ -83,6 +82,8 @@ export const CREATE_NETWORK = defineKind({
           router: router ? { external: router.external } : null,
         };
         const res = await ctx.call(step, 'network', 'create', body);
+        // remembered once it exists (not when planned: a refused create leaves no hint)
+        rememberNetworkRegion(networkId, step.region);
         return { nativeId: res.network.nativeId, changed: res.created };
       },
       async undo(step) {
@@ -120,6 +121,7 @@ export const DELETE_NETWORK = defineKind({
     return {
       async forward(step) {
         const res = await ctx.call(step, 'network', 'delete', { projectId, owner: ownerOf(op), networkId });
+        networkRegions.delete(networkId);
         return { changed: res.deleted };
       },
     };
