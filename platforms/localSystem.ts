@@ -448,22 +448,34 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           readyUrl: `http://127.0.0.1:${own}/readyz`,
         };
       };
+      const one = async (name: string, file: string) => ({ name, components: [await spec(name, file)] });
+      // the adapters share a worker, and so do the subgraphs (an isolate each would cost about 20 MiB)
       const groups = [
-        await Promise.all(
-          regions.flatMap((r) =>
-            platformsOf(r).map((platform) =>
-              platform === 'okd'
-                ? spec(`adapter-okd-${r.name}`, 'adapters/okd/main.ts', { INFRAFED_REGION: r.name })
-                : spec(`adapter-${r.name}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: r.name }),
+        [
+          {
+            name: 'adapters',
+            components: await Promise.all(
+              regions.flatMap((r) =>
+                platformsOf(r).map((platform) =>
+                  platform === 'okd'
+                    ? spec(`adapter-okd-${r.name}`, 'adapters/okd/main.ts', { INFRAFED_REGION: r.name })
+                    : spec(`adapter-${r.name}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: r.name }),
+                ),
+              ),
             ),
-          ),
-        ),
-        await Promise.all([
-          ...controllerNames.map((name) => spec(name, 'controller/main.ts')),
-          ...Object.values(SubgraphName).map(async (name) => spec(name, `subgraphs/${name}/main.ts`, await subgraphEnv(name))),
-        ]),
-        [await spec('gateway', 'gateway/main.ts')],
-        [await spec('rest-bridge', 'rest-bridge/main.ts')],
+          },
+        ],
+        [
+          ...(await Promise.all(controllerNames.map((name) => one(name, 'controller/main.ts')))),
+          {
+            name: 'subgraphs',
+            components: await Promise.all(
+              Object.values(SubgraphName).map(async (name) => spec(name, `subgraphs/${name}/main.ts`, await subgraphEnv(name))),
+            ),
+          },
+        ],
+        [await one('gateway', 'gateway/main.ts')],
+        [await one('rest-bridge', 'rest-bridge/main.ts')],
       ];
       const specPath = join(stateDir, 'all-in-one.json');
       writeFileSync(specPath, `${JSON.stringify(groups, null, 2)}\n`);

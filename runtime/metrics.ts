@@ -84,9 +84,9 @@ export function recordVendorCall(service: string, status: number, ms: number): v
   vendorRequestDuration.observe({ vendor, region }, ms / 1000);
 }
 
-/** Records one served request. */
-export function recordRequest(operation: string, region: string, code: string, seconds: number): void {
-  requestsTotal.inc({ component, operation, region, code });
-  if (code !== 'OK') requestErrorsTotal.inc({ component, operation, region, code });
-  requestDuration.observe({ component, operation, region }, seconds);
+/** Records one served request (`by`: the component that served it, when one process hosts several; else the process's). */
+export function recordRequest(operation: string, region: string, code: string, seconds: number, by = component): void {
+  requestsTotal.inc({ component: by, operation, region, code });
+  if (code !== 'OK') requestErrorsTotal.inc({ component: by, operation, region, code });
+  requestDuration.observe({ component: by, operation, region }, seconds);
 }

@@ -22,7 +22,15 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIR = process.env.INFRAFED_TS_CACHE || join(ROOT, '.local', 'ts-cache');
 // the stripper's output may differ between Node versions: part of every source's hash
 const hashOf = (source) => createHash('sha256').update(process.version).update('\0').update(source).digest('hex');
-const entryOf = (url) => join(DIR, `${createHash('sha256').update(url).digest('hex').slice(0, 32)}.js`);
+// by file: a module loaded twice under queries (\`main.ts?component=…\`, the all-in-one's adapters) is one entry
+const entryOf = (url) =>
+  join(
+    DIR,
+    `${createHash('sha256')
+      .update(url.replace(/[?#].*$/, ''))
+      .digest('hex')
+      .slice(0, 32)}.js`,
+  );
 let writable = true;
 
 /** The JavaScript of a TypeScript module: the kept one when its source is unchanged, else stripped now and kept. */

@@ -110,6 +110,8 @@ export async function startAdapterService(
       queue: adapterQueue(region, platform),
       metadata: { region, platform },
       log: options.log,
+      // named here too: the all-in-one mode hosts every adapter in one worker (one process-wide label would be the last one's)
+      component: `adapter-${platform}`,
       readinessEndpoint: 'health-check',
       fairShare: { maxConcurrent: options.maxConcurrent ?? 8 },
     },

@@ -60,6 +60,8 @@ export interface ServiceOptions {
    */
   fairShare?: { maxConcurrent: number };
   log: Logger;
+  /** The `component` label of its request metrics; default: the process's (setComponent). */
+  component?: string;
 }
 
 /**
@@ -110,7 +112,7 @@ export async function startService(nc: NatsConnection, options: ServiceOptions, 
           return;
         }
         const traceparent = msg.headers?.get(Header.traceparent) || undefined;
-        const running = withContext({ traceparent }, () => handleOne(spec, msg, options.log, defaultTimeoutMs, queued));
+        const running = withContext({ traceparent }, () => handleOne(spec, msg, options.log, defaultTimeoutMs, queued, options.component));
         inFlight.set(running, deadlineOf(msg, defaultTimeoutMs));
         void running.finally(() => inFlight.delete(running));
       },
@@ -143,6 +145,7 @@ async function handleOne(
   log: Logger,
   defaultTimeoutMs: number,
   share: ReturnType<typeof createFairShare> | null,
+  component: string | undefined,
 ): Promise<void> {
   const deadline = deadlineOf(msg, defaultTimeoutMs);
   const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
@@ -190,7 +193,7 @@ async function handleOne(
   } finally {
     const seconds = (performance.now() - started) / 1000;
     reqLog.debug({ code, ms: Math.round(seconds * 1000) }, 'answered');
-    recordRequest(spec.name, region, code, seconds);
+    recordRequest(spec.name, region, code, seconds, component);
   }
 }
 

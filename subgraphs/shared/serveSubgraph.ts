@@ -40,6 +40,7 @@ export async function serveSubgraphOverNats<TContext extends BaseContext>(option
       description: `infrafed ${name} subgraph`,
       queue: subgraphQueue(name),
       log: options.log,
+      component: `subgraph-${name}`,
       defaultTimeoutMs: 30_000,
     },
     [
