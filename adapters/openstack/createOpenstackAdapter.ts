@@ -429,7 +429,9 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'quota', 'get', {
       async handle(req, { signal }) {
         return {
-          quotas: await perProjectBatch(req.projects, nativeIdOf({ signal }), (projects) => quotas.getMany(projects, { signal })),
+          quotas: await perProjectBatch(req.projects, nativeIdOf({ signal }), (projects) =>
+            quotas.getMany(projects, { signal }, { limitsOnly: req.limitsOnly === true }),
+          ),
         };
       },
     }),

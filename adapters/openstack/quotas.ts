@@ -42,6 +42,25 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
     return fromDetails(novaDetail, neutronDetail);
   }
 
+  /** The limits alone, for a write's `previous` (Neutron's limits cost about 11 ms against 70 for the details with use counted). */
+  async function readLimits(nativeProjectId: string, options: CallOptions): Promise<QuotaLimits> {
+    const [novaLimits, neutronLimits] = await Promise.all([
+      nova ? nova.quotaLimits(nativeProjectId, options) : Promise.resolve({} as Record<string, number>),
+      neutron ? neutron.quotaLimits(nativeProjectId, options) : Promise.resolve({} as Record<string, number>),
+    ]);
+    const limits: QuotaLimits = {};
+    for (const [table, vendorLimits] of [
+      [novaQuotaNames, novaLimits],
+      [neutronQuotaNames, neutronLimits],
+    ] as const) {
+      for (const [resource, vendor] of Object.entries(table) as [QuotaResource, string][]) {
+        const limit = vendorLimits[vendor];
+        if (typeof limit === 'number') limits[resource] = fromVendorLimit(limit);
+      }
+    }
+    return limits;
+  }
+
   /**
    * Neutron's limits and use of many projects with a bounded number of calls: the non-default limits of
    * those projects in one list call per {@link PROJECTS_PER_CALL} projects, the defaults in one call, and
@@ -160,8 +179,21 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
 
   return {
     quotaErrors,
-    /** The quotas of a batch of projects: Nova per project (at most 8 at a time), Neutron in a bounded number of calls. */
-    async getMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<PlacementQuota[]> {
+    /**
+     * The quotas of a batch of projects: Nova per project (at most 8 at a time), Neutron in a bounded number
+     * of calls. `limitsOnly`: the limits alone, per project (usage left empty).
+     */
+    async getMany(
+      projects: { projectId: string; nativeId: string }[],
+      options: CallOptions,
+      { limitsOnly = false }: { limitsOnly?: boolean } = {},
+    ): Promise<PlacementQuota[]> {
+      if (limitsOnly)
+        return mapLimited(projects, PER_PROJECT_CONCURRENCY, async (p) => ({
+          projectId: p.projectId,
+          limits: await readLimits(p.nativeId, options),
+          usage: {},
+        }));
       const nativeIds = projects.map((p) => p.nativeId);
       const [novaDetails, neutronDetails] = await Promise.all([
         nova ? mapLimited(nativeIds, PER_PROJECT_CONCURRENCY, (id) => nova.quotaDetails(id, options)) : nativeIds.map(() => ({})),
@@ -179,9 +211,9 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
       const given = (Object.keys(limits) as QuotaResource[]).filter((r) => limits[r] !== undefined);
       const missing = given.filter((r) => !((nova && r in novaQuotaNames) || (neutron && r in neutronQuotaNames)));
       if (missing.length > 0) throw unsupported(missing);
-      const before = await read(nativeProjectId, options);
+      const before = await readLimits(nativeProjectId, options);
       const previous: QuotaLimits = {};
-      for (const r of given) previous[r] = before.limits[r] ?? null;
+      for (const r of given) previous[r] = before[r] ?? null;
       const body = (table: Partial<Record<QuotaResource, string>>) =>
         Object.fromEntries(given.filter((r) => table[r]).map((r) => [table[r] as string, toVendorLimit(limits[r] ?? null)]));
       const novaBody = body(novaQuotaNames);
@@ -201,7 +233,7 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
         throw await translate(error, nativeProjectId, 0);
       }
       // what the vendors accepted is what was asked (they answer the same values): no read after the write
-      return { limits: { ...before.limits, ...limits }, previous };
+      return { limits: { ...before, ...limits }, previous };
     },
   };
 }

@@ -66,7 +66,8 @@ export const SET_QUOTA = defineKind({
 function quotaSteps(ctx: KindContext, op: Operation, projectId: string, limits: QuotaLimitsInput): Steps {
   return {
     async forward(step, checkpoint) {
-      const before = await ctx.call(step, 'quota', 'get', { projects: [{ projectId, organization: ownerOf(op) }] });
+      // the limits alone: the undo needs no more (the use is counted by the vendors, at a cost)
+      const before = await ctx.call(step, 'quota', 'get', { projects: [{ projectId, organization: ownerOf(op) }], limitsOnly: true });
       const current = before.quotas[0]?.limits ?? {};
       const previous: QuotaLimits = {};
       for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;

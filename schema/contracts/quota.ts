@@ -10,7 +10,8 @@ export const placementQuotaSchema = z.object({
 });
 export type PlacementQuota = z.infer<typeof placementQuotaSchema>;
 
-export const quotaGetRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(100) });
+/** `limitsOnly`: the limits without the use (a write's undo needs no more; far cheaper on Neutron): `usage` is then empty. */
+export const quotaGetRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(100), limitsOnly: z.boolean().optional() });
 export const quotaGetReply = z.object({ quotas: z.array(placementQuotaSchema) });
 
 /** Limits to write; null sets "unlimited" (only undo does that: callers give whole numbers, see quotaLimitsInput). */

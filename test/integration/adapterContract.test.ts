@@ -152,6 +152,7 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     // this project named as another organisation's: its native is tagged for acme, so nothing
     expect((await call('member', 'list', { projects: [{ projectId: P, organization: 'globex' }] })).members).toEqual([]);
     expect((await call('quota', 'get', { projects: [{ projectId: P, organization: 'globex' }] })).quotas).toEqual([]);
+    expect((await call('quota', 'get', { projects: [{ projectId: P, organization: 'globex' }], limitsOnly: true })).quotas).toEqual([]);
     expect((await call('rule', 'list', { projects: [{ projectId: P, organization: 'globex' }] })).rules).toEqual([]);
     expect(await call('member', 'remove', { ...m, owner: 'acme' })).toEqual({ removed: true, previousRole: 'admin' });
     expect(await call('member', 'remove', { ...m, owner: 'acme' })).toEqual({ removed: false, previousRole: null });
@@ -218,6 +219,9 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
     expect(set.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
     const read = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0];
     expect(read?.limits).toMatchObject({ cores: 4, ramMiB: 4096 });
+    // the limits alone (a write's undo reads these): the same limits; the use may be left out
+    const limitsOnly = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }], limitsOnly: true })).quotas[0];
+    expect(limitsOnly?.limits).toEqual(read?.limits);
     const again = await call('quota', 'set', { projectId: P, owner: 'acme', limits: { instances: 3 } });
     expect(again.previous).toEqual({ instances: target.platform === 'okd' ? null : 10 });
     expect(again.limits).toMatchObject({ cores: 4, ramMiB: 4096, instances: 3 });

@@ -87,6 +87,11 @@ export function createNeutronClient(options: NeutronClientOptions) {
       );
       return res.body.quota;
     },
+    /** The limits alone (no use counted: several times cheaper than the details). */
+    async quotaLimits(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, number>> {
+      const res = await call<{ quota: Record<string, number> }>('GET', `/quotas/${encodeURIComponent(projectId)}`, callOptions);
+      return res.body.quota;
+    },
     /** The limits a project without its own gets. */
     async defaultQuota(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, number>> {
       const res = await call<{ quota: Record<string, number> }>('GET', `/quotas/${encodeURIComponent(projectId)}/default`, callOptions);

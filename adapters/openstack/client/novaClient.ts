@@ -45,6 +45,16 @@ export function createNovaClient(options: NovaClientOptions) {
       const { id: _id, ...rest } = res.body.quota_set;
       return rest as Record<string, NovaQuotaDetail>;
     },
+    /** The limits alone (no use counted). */
+    async quotaLimits(projectId: string, callOptions: CallOptions = {}): Promise<Record<string, number>> {
+      const res = await call<{ quota_set: Record<string, number | string> }>(
+        'GET',
+        `/os-quota-sets/${encodeURIComponent(projectId)}`,
+        callOptions,
+      );
+      const { id: _id, ...rest } = res.body.quota_set;
+      return rest as Record<string, number>;
+    },
     async setQuota(projectId: string, quota: Record<string, number>, callOptions: CallOptions = {}): Promise<Record<string, number>> {
       const res = await call<{ quota_set: Record<string, number> }>('PUT', `/os-quota-sets/${encodeURIComponent(projectId)}`, {
         ...callOptions,
