@@ -55,9 +55,16 @@ fi
 
 # ---------------- Bootstrap (first run of a state dir) ----------------
 # Keystone, Neutron's and Nova's databases are made side by side. Each is kept as a template per machine
-# (.local/openstack-templates/<package versions>/, Keystone's per region and admin password), so a new state
-# dir copies them in under a second instead of running ~35 s of migrations; keys are generated per state dir.
-TEMPLATES="${OPENSTACK_TEMPLATES:-$(cd ../.. && pwd)/.local/openstack-templates}/$(
+# (<root>/<package versions>/, Keystone's per region and admin password), so a new state dir copies them in
+# under a second instead of running ~35 s of migrations; keys are generated per state dir. The root is
+# /var/lib/infrafed/openstack-templates beside the extracted nova (every clone on the machine shares them),
+# or .local/openstack-templates of this clone where that cannot be written; OPENSTACK_TEMPLATES overrides.
+if [ -z "${OPENSTACK_TEMPLATES:-}" ]; then
+  OPENSTACK_TEMPLATES=/var/lib/infrafed/openstack-templates
+  { mkdir -p "$OPENSTACK_TEMPLATES" && chmod 700 "$OPENSTACK_TEMPLATES" && [ -w "$OPENSTACK_TEMPLATES" ]; } 2>/dev/null \
+    || OPENSTACK_TEMPLATES="$(cd ../.. && pwd)/.local/openstack-templates"
+fi
+TEMPLATES="$OPENSTACK_TEMPLATES/$(
   { echo format-1; dpkg-query -W -f='${Package} ${Version}\n' keystone python3-keystone python3-neutron 2>/dev/null
     ls "$NOVA_ROOT/usr/lib/python3/dist-packages" 2>/dev/null | grep -E '^nova-.*-info$'; } | md5sum | cut -c1-12)"
 mkdir -p "$TEMPLATES"
