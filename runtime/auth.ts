@@ -1,4 +1,5 @@
 import { SignJWT, createRemoteJWKSet, decodeJwt, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { setBounded } from './bounded.ts';
 import { z } from 'zod';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import { orgRoleSchema, PLATFORM_ADMIN, type OrgRole } from '../schema/access.ts';
@@ -160,8 +161,7 @@ export function createTokenVerifier(config: AuthConfig, options: { allowUnaffili
    */
   const verified = new Map<string, { principal: Principal; until: number }>();
   const remember = (token: string, principal: Principal, exp: number | undefined) => {
-    if (verified.size >= VERIFIED_TOKENS_KEPT) verified.delete(verified.keys().next().value as string);
-    verified.set(token, { principal, until: Math.min(((exp ?? 0) + tolerance) * 1000, Date.now() + 60_000) });
+    setBounded(verified, token, { principal, until: Math.min(((exp ?? 0) + tolerance) * 1000, Date.now() + 60_000) }, VERIFIED_TOKENS_KEPT);
     return principal;
   };
   return async (authorization) => {

@@ -1,4 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
+import { setBounded } from '../../runtime/bounded.ts';
 import type { Logger } from 'pino';
 import type { ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
@@ -102,8 +103,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
   function remember(projectId: string, nativeId: string, organization: string): void {
     if (projectCacheMs <= 0) return;
     // bounded: the oldest go first once a replica has seen many projects
-    if (known.size >= 10_000) known.delete(known.keys().next().value as string);
-    known.set(projectId, { nativeId, organization, until: Date.now() + projectCacheMs });
+    setBounded(known, projectId, { nativeId, organization, until: Date.now() + projectCacheMs }, 10_000);
   }
   function recall(projectId: string): { nativeId: string; organization: string } | null {
     const entry = known.get(projectId);

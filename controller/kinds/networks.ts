@@ -1,4 +1,5 @@
 import { Permission } from '../../schema/access.ts';
+import { setBounded } from '../../runtime/bounded.ts';
 import type { Network } from '../../schema/contracts/network.ts';
 import type { Amounts } from '../../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
@@ -18,11 +19,7 @@ import { openstackIn } from './placements.ts';
  */
 const networkRegions = new Map<string, string>();
 const NETWORK_HINTS = 10_000;
-function rememberNetworkRegion(networkId: string, region: string): void {
-  networkRegions.delete(networkId);
-  networkRegions.set(networkId, region);
-  if (networkRegions.size > NETWORK_HINTS) networkRegions.delete(networkRegions.keys().next().value as string);
-}
+const rememberNetworkRegion = (networkId: string, region: string) => setBounded(networkRegions, networkId, region, NETWORK_HINTS);
 
 /** Which of the project's OpenStack placements holds the network, and the network: the remembered one first, else all in parallel. */
 async function placementOfNetwork(
