@@ -127,7 +127,10 @@ export interface ControllerDeps {
   log: Logger;
   version: string;
   replicaId: string;
+  /** For a read (`get`, `list`, `check`). */
   adapterTimeoutMs: number;
+  /** For a change (every other verb); default `adapterTimeoutMs`. */
+  adapterWriteTimeoutMs?: number;
   /** Default 30 000. */
   leaseMs?: number;
   /** How often abandoned operations are looked for, milliseconds; 0 turns the sweeper off. Default 10 000. */
@@ -197,21 +200,32 @@ function withProgress(store: ControllerStore, nc: NatsConnection, log: Logger): 
 
 /** How many ordinary adapter calls' time a project's delete (with its purge) may take. */
 const PURGE_TIMEOUT_FACTOR = 4;
+/** The adapter contract's verbs that change nothing (`schema/contracts/adapter.ts`). */
+const READ_VERBS: ReadonlySet<string> = new Set(['get', 'list', 'check']);
+
+/**
+ * How long a saga's call to an adapter waits: a read (`get`, `list`, a health `check`) `readMs`; a change `writeMs` (several
+ * vendor calls in a row); a project's delete, which first removes all the project owns (routers one
+ * interface at a time) and so grows with it, the larger of `writeMs` and four reads' worth (the heartbeat
+ * keeps the lease meanwhile).
+ */
+export function stepCallTimeoutMs(resource: string, verb: string, t: { readMs: number; writeMs: number }): number {
+  if (READ_VERBS.has(verb)) return t.readMs;
+  return resource === 'project' && verb === 'delete' ? Math.max(t.writeMs, t.readMs * PURGE_TIMEOUT_FACTOR) : t.writeMs;
+}
 
 export async function createController(deps: ControllerDeps): Promise<Controller> {
   const { log } = deps;
   const store = withProgress(deps.store, deps.nc, log);
   const leaseMs = deps.leaseMs ?? 30_000;
+  const timeouts = { readMs: deps.adapterTimeoutMs, writeMs: deps.adapterWriteTimeoutMs ?? deps.adapterTimeoutMs };
+  const timeoutOf = (resource: string, verb: string) => stepCallTimeoutMs(resource, verb, timeouts);
   const ctx: KindContext = {
     store,
     ledger: deps.ledger,
     placements: deps.placements,
     call: (placement, resource, verb, body) =>
-      requestAdapter(deps.nc, placement, resource, verb, body, {
-        // a project's delete first removes all it owns (routers one interface at a time): its time grows with
-        // the project, so it gets several ordinary calls' worth (the heartbeat keeps the lease meanwhile)
-        timeoutMs: resource === 'project' && verb === 'delete' ? deps.adapterTimeoutMs * PURGE_TIMEOUT_FACTOR : deps.adapterTimeoutMs,
-      }),
+      requestAdapter(deps.nc, placement, resource, verb, body, { timeoutMs: timeoutOf(resource, verb) }),
     newId: (prefix) => `${prefix}_${ulid().toLowerCase()}`,
   };
   const saga = createSagaRunner({ ctx, kindOf, log, replicaId: deps.replicaId, leaseMs });

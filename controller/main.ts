@@ -75,6 +75,7 @@ await runMain(log, async () => {
     version: VERSION,
     replicaId,
     adapterTimeoutMs: config.timeouts.adapterMs,
+    adapterWriteTimeoutMs: config.timeouts.adapterWriteMs,
     leaseMs: config.timeouts.operationLeaseMs,
     // a replica that stopped is noticed within a lease and a third (the record unchanged for a lease, then a sweep)
     sweepIntervalMs: Math.ceil(config.timeouts.operationLeaseMs / 3),

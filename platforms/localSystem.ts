@@ -372,6 +372,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       timeouts: {
         gatewayMs: 10_000,
         adapterMs: 5_000,
+        adapterWriteMs: 15_000,
         vendorMs: 4_000,
         operationWaitMs: 8_000,
         operationLeaseMs: 30_000,

@@ -92,8 +92,14 @@ export type RegionConfig = z.infer<typeof regionConfigSchema>;
 export const timeoutsSchema = z.object({
   /** Whole GraphQL request at the gateway. */
   gatewayMs: z.number().int().positive().default(10_000),
-  /** Subgraph or controller to an adapter. */
+  /** Subgraph or controller to an adapter, for a read. */
   adapterMs: z.number().int().positive().default(5_000),
+  /**
+   * Controller to an adapter, for a saga step's change: several vendor calls in a row (a network with its
+   * subnet, router, gateway and interface is five or more), each allowed `vendorMs`. Past it the step is
+   * REGION_TIMEOUT and the operation is undone, so it must cover a slow vendor's whole step, not one call.
+   */
+  adapterWriteMs: z.number().int().positive().default(15_000),
   /** Adapter to its vendor API, per call. */
   vendorMs: z.number().int().positive().default(4_000),
   /** How long a mutation waits for its operation before returning it still running. */
