@@ -9,6 +9,8 @@ const common = { transform, extensionsToTreatAsEsm: ['.ts'], testEnvironment: 'n
 const config = {
   // integration and e2e tests wait for real services (each call bounded by its own timeout); a global option in jest
   testTimeout: 30_000,
+  // unit, then integration, then e2e: the e2e system starts in the background meanwhile (test/harness/sequencer.mjs)
+  testSequencer: '<rootDir>/test/harness/sequencer.mjs',
   projects: [
     {
       ...common,

@@ -83,7 +83,7 @@ describe('fuzz: hostile input never breaks a component and never changes state',
     expect(op.status).toBe('SUCCEEDED');
     projectId = op.projectId;
     stoNative = op.steps[0]?.nativeId as string;
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     // eslint-disable-next-line no-console

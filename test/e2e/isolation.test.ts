@@ -72,7 +72,7 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
       { p: projectId },
     );
     expect(net.data?.createNetwork.status).toBe('SUCCEEDED');
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await nc?.close();

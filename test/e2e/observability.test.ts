@@ -17,7 +17,7 @@ describe('observability end to end: traces, logs, health, metrics', () => {
   beforeAll(async () => {
     system = await sharedSystem();
     owner = await system.token('obsco', 'owner', 'olga');
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await system?.stop();

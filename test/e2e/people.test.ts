@@ -70,7 +70,7 @@ describe('people: onboarding, invitations, sign-in rules', () => {
     operator = await system.token('infrafed', 'reader', 'people-operator', { platformAdmin: true });
     owner = await system.token('uni-people', 'owner', 'uni-people-owner');
     await onboard(system, 'uni-people');
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await nc?.close();

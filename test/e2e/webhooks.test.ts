@@ -109,7 +109,7 @@ describe('webhooks: signed deliveries, retries after 500, the delivery log, a te
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await new Promise<void>((resolve) => receiver?.close(() => resolve()));

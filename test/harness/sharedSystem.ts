@@ -11,8 +11,11 @@ import { signProviderToken } from '../../platforms/identityProvider.ts';
  * audit. Suites that stop components for good keep a system of their own (`startLocalSystem`).
  */
 
-/** Where the global setup writes how to reach the system (inside the e2e state dir, never committed). */
-export const SHARED_SYSTEM_FILE = fileURLToPath(new URL('../../.local/test/e2e/system.json', import.meta.url));
+/**
+ * Where the global setup writes its control API's address, at once (inside the e2e state dir, never
+ * committed); the system's own addresses come from that API's `/ready` once it has started.
+ */
+export const SHARED_CONTROL_FILE = fileURLToPath(new URL('../../.local/test/e2e/control.json', import.meta.url));
 
 /** What the global setup publishes: the system's addresses and its control API. */
 export interface SharedSystemDescription {
@@ -47,7 +50,9 @@ async function control(url: string, init?: RequestInit): Promise<Response> {
  * suite stopped and left stopped (a failed test), so the next suite finds the system whole.
  */
 export async function sharedSystem(): Promise<SharedSystem> {
-  const d = JSON.parse(readFileSync(SHARED_SYSTEM_FILE, 'utf8')) as SharedSystemDescription;
+  const { controlUrl } = JSON.parse(readFileSync(SHARED_CONTROL_FILE, 'utf8')) as { controlUrl: string };
+  // waits while the system starts (the global setup starts it in the background), or says why it did not
+  const d = (await (await control(`${controlUrl}/ready`)).json()) as SharedSystemDescription;
   const at = (map: Record<string, string>, key: string) => map[key] ?? `http://127.0.0.1:0/unknown-${key}`;
   const output = new Map<string, string>();
   return {
