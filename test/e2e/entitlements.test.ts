@@ -4,6 +4,7 @@ import { connect } from '@nats-io/transport-node';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient, onboard } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
+import { takeVendorTurns } from '../harness/vendorLock.ts';
 
 interface Org {
   id: string;
@@ -13,6 +14,9 @@ interface Org {
 }
 const ORG =
   'id entitlements { total { cores ramMiB } regions { region amounts { cores } } } usage { total { cores } regions { region amounts { cores } } } remaining { total { cores } regions { region amounts { cores } } }';
+
+// builds Neutron routers: takes turns with the other jest's such suites (npm test runs two side by side)
+takeVendorTurns('e2e entitlements');
 
 describe('entitlements end to end: operators set them, every setQuota is held against them first', () => {
   let system: SharedSystem;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
 import { graphqlClient } from '../harness/graphql.ts';
 import { keystoneAdmin } from '../harness/keystone.ts';
+import { takeVendorTurns } from '../harness/vendorLock.ts';
 
 interface Op {
   id: string;
@@ -28,6 +29,9 @@ interface NeutronRule {
   port_range_min: number | null;
   remote_ip_prefix: string | null;
 }
+
+// builds Neutron routers: takes turns with the other jest's such suites (npm test runs two side by side)
+takeVendorTurns('e2e network');
 
 describe('networks, access rules and quotas end to end: gateway → subgraphs → controller → adapters → Neutron/Nova (two regions)', () => {
   let system: SharedSystem;

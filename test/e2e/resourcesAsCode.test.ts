@@ -7,6 +7,7 @@ import { parse, stringify } from 'yaml';
 import { parseResources } from '../../resources/document.ts';
 import type { ResourceProject } from '../../schema/resources.ts';
 import { sharedSystem, type SharedSystem } from '../harness/sharedSystem.ts';
+import { takeVendorTurns } from '../harness/vendorLock.ts';
 
 const CLI = new URL('../../cli/infrafed.ts', import.meta.url).pathname;
 
@@ -63,6 +64,9 @@ interface Run {
   stdout: string;
   stderr: string;
 }
+
+// builds Neutron routers: takes turns with the other jest's such suites (npm test runs two side by side)
+takeVendorTurns('e2e resourcesAsCode');
 
 describe('resources as code: infrafed export, plan and apply as processes against the running system', () => {
   let system: SharedSystem;

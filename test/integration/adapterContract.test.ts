@@ -12,6 +12,7 @@ import { startOkdEmulator, type OkdEmulator } from '../../platforms/okd/emulator
 import { startOkdAdapter, startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+import { takeVendorTurns } from '../harness/vendorLock.ts';
 
 /** How to run one platform's adapter, and how to look at the platform directly (not through the adapter). */
 interface PlatformUnderTest {
@@ -86,6 +87,9 @@ const P = 'prj_01cccccccccccccccccccccccc';
  * One contract, two platforms: the same requests over NATS and the same answers from the OpenStack adapter
  * (real Keystone, Neutron, nova-api) and the OKD adapter (the Kubernetes/OpenShift API emulator).
  */
+// builds Neutron routers: takes turns with the other jest's such suites (npm test runs two side by side)
+takeVendorTurns('adapterContract');
+
 describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $platform', (target) => {
   let nats: TestNatsServer;
   let nc: NatsConnection;

@@ -12,9 +12,13 @@ import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackA
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+import { takeVendorTurns } from '../harness/vendorLock.ts';
 
 const P1 = 'prj_01aaaaaaaaaaaaaaaaaaaaaaaa';
 const P2 = 'prj_01bbbbbbbbbbbbbbbbbbbbbbbb';
+
+// builds Neutron routers: takes turns with the other jest's such suites (npm test runs two side by side)
+takeVendorTurns('openstackAdapter');
 
 describe('OpenStack adapter against real Keystone over real NATS', () => {
   let nats: TestNatsServer;

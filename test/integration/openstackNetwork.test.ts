@@ -11,11 +11,15 @@ import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackA
 import { startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
+import { takeVendorTurns } from '../harness/vendorLock.ts';
 
 const P = 'prj_01nnnnnnnnnnnnnnnnnnnnnnnn';
 const NET_A = 'net_01aaaaaaaaaaaaaaaaaaaaaaaa';
 const NET_B = 'net_01bbbbbbbbbbbbbbbbbbbbbbbb';
 const NET_C = 'net_01cccccccccccccccccccccccc';
+
+// builds Neutron routers: takes turns with the other jest's such suites (npm test runs two side by side)
+takeVendorTurns('openstackNetwork');
 
 describe('OpenStack adapter: networks, access rules and quotas on real Neutron and nova-api', () => {
   let nats: TestNatsServer;
