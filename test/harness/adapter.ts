@@ -7,7 +7,19 @@ import { createOpenstackAdapter, type OpenstackAdapter } from '../../adapters/op
 import type { KeystoneRoleMap } from '../../adapters/openstack/mapping.ts';
 import { createKubeClient } from '../../adapters/okd/client/kubeClient.ts';
 import { createOkdAdapter, type OkdAdapter } from '../../adapters/okd/createOkdAdapter.ts';
+import { stepCallTimeoutMs } from '../../controller/createController.ts';
+import { timeoutsSchema } from '../../runtime/config.ts';
 import { KEYSTONE_ADMIN_PASSWORD, type TestKeystone } from './keystone.ts';
+
+const DEFAULT_TIMEOUTS = timeoutsSchema.parse({});
+/**
+ * How long a test waits for an adapter it calls directly: a change as long as the controller's saga
+ * step would (`stepCallTimeoutMs` with the configuration's defaults: 15 s, a project's delete 20 s), a
+ * read 8 s (the read path's own 5 s is the subgraphs' business, and a loaded test machine's Neutron
+ * takes longer).
+ */
+export const adapterCallTimeoutMs = (resource: string, verb: string): number =>
+  Math.max(8_000, stepCallTimeoutMs(resource, verb, { readMs: DEFAULT_TIMEOUTS.adapterMs, writeMs: DEFAULT_TIMEOUTS.adapterWriteMs }));
 
 /** The OpenStack adapter of the test Keystone's region (with its Neutron and Nova, if started), in this process, logging nothing. */
 export function startOpenstackAdapter(

@@ -9,7 +9,7 @@ import {
   type AdapterRequest,
 } from '../../runtime/nats/adapterClient.ts';
 import { startOkdEmulator, type OkdEmulator } from '../../platforms/okd/emulator.ts';
-import { startOkdAdapter, startOpenstackAdapter } from '../harness/adapter.ts';
+import { adapterCallTimeoutMs, startOkdAdapter, startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
 import { takeVendorTurns } from '../harness/vendorLock.ts';
@@ -97,7 +97,9 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
   let nativeId: string;
 
   const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
-    requestAdapter(nc, { region: target.region, platform: target.platform }, resource, verb, body, { timeoutMs: 8_000 });
+    requestAdapter(nc, { region: target.region, platform: target.platform }, resource, verb, body, {
+      timeoutMs: adapterCallTimeoutMs(resource, verb),
+    });
   const failure = (p: Promise<unknown>) =>
     p.then(
       () => null,

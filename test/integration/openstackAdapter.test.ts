@@ -9,7 +9,7 @@ import {
 } from '../../runtime/nats/adapterClient.ts';
 import { createKeystoneClient } from '../../adapters/openstack/client/keystoneClient.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
-import { startOpenstackAdapter } from '../harness/adapter.ts';
+import { adapterCallTimeoutMs, startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
 import { takeVendorTurns } from '../harness/vendorLock.ts';
@@ -29,7 +29,7 @@ describe('OpenStack adapter against real Keystone over real NATS', () => {
   let projectLookups = 0;
 
   const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
-    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: 5_000 });
+    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: adapterCallTimeoutMs(resource, verb) });
 
   beforeAll(async () => {
     [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('adapter-it', 'sto', { withNeutron: true })]);

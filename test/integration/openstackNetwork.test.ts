@@ -8,7 +8,7 @@ import {
   type AdapterRequest,
 } from '../../runtime/nats/adapterClient.ts';
 import type { OpenstackAdapter } from '../../adapters/openstack/createOpenstackAdapter.ts';
-import { startOpenstackAdapter } from '../harness/adapter.ts';
+import { adapterCallTimeoutMs, startOpenstackAdapter } from '../harness/adapter.ts';
 import { keystoneAdmin, startKeystone, type TestKeystone } from '../harness/keystone.ts';
 import { startNatsServer, type TestNatsServer } from '../harness/natsServer.ts';
 import { takeVendorTurns } from '../harness/vendorLock.ts';
@@ -31,7 +31,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   let nativeId: string;
 
   const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
-    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: 8_000 });
+    requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: adapterCallTimeoutMs(resource, verb) });
   const rule = (input: unknown) => fromAccessRuleInput(accessRuleInput.parse(input));
 
   beforeAll(async () => {
