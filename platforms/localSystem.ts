@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
@@ -62,6 +62,12 @@ export interface LocalSystemOptions {
   allInOne?: boolean;
   /** Each subgraph serves GraphQL over HTTP too (`SUBGRAPH_HTTP_PORT`): for the bench's stock gateways. */
   subgraphHttp?: boolean;
+  /**
+   * Leave each region's Keystone, Neutron and nova-api running at `stop()`, and reuse them at the next
+   * start while they still answer on the ports they were given (`npm start`: its later starts skip the
+   * 16-20 s of OpenStack's start-up; `npm run stop` stops them). Ignored with `freshOpenstack`.
+   */
+  keepOpenstack?: boolean;
 }
 
 export interface LocalSystem {
@@ -111,6 +117,51 @@ const platformsOf = (r: LocalRegion): readonly Platform[] => r.platforms ?? ['op
 
 const ADMIN_PASSWORD = 'admin-secret';
 
+export interface OpenstackPorts {
+  keystone: number;
+  neutron: number;
+  nova: number;
+}
+/** Where a region's state dir records the ports its running services were given (beside start.sh's `pids`). */
+const PORTS_FILE = 'ports.json';
+
+/**
+ * The ports of a region's Keystone, Neutron and nova-api when an earlier start left them running: every
+ * process start.sh recorded (`pids`) is alive and each service answers 200 on the port recorded with
+ * them. Otherwise undefined (none recorded, one died, a port answers otherwise or not within 2 s).
+ */
+export async function runningOpenstack(dir: string): Promise<OpenstackPorts | undefined> {
+  let ports: OpenstackPorts;
+  let pids: number[];
+  try {
+    ports = JSON.parse(readFileSync(join(dir, PORTS_FILE), 'utf8')) as OpenstackPorts;
+    pids = readFileSync(join(dir, 'pids'), 'utf8')
+      .split('\n')
+      .filter((line) => line.trim())
+      .map((line) => Number(line.trim().split(/\s+/)[1]));
+  } catch {
+    return undefined;
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (pids.length === 0 || !pids.every((pid) => Number.isInteger(pid) && pid > 0 && alive(pid))) return undefined;
+  const answers = async (url: string) => {
+    try {
+      return (await fetch(url, { signal: AbortSignal.timeout(2_000) })).status === 200;
+    } catch {
+      return false;
+    }
+  };
+  const urls = [`http://127.0.0.1:${ports.keystone}/v3`, `http://127.0.0.1:${ports.neutron}/`, `http://127.0.0.1:${ports.nova}/`];
+  return (await Promise.all(urls.map(answers))).every(Boolean) ? ports : undefined;
+}
+
 /** Waits until a new JetStream cluster has elected its meta leader (before that, creating a bucket fails). */
 async function jetStreamClusterReady(urls: string[]): Promise<void> {
   const nc = await connect({ servers: urls });
@@ -157,9 +208,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const processes: ManagedProcess[] = [];
   const keystoneDirs: string[] = [];
   let identityProvider: LocalIdentityProvider | undefined;
+  const keepOpenstack = Boolean(options.keepOpenstack && !options.freshOpenstack);
   const stopAll = async () => {
     for (const p of [...processes].reverse()) await p.stop();
     await identityProvider?.close();
+    if (keepOpenstack) return;
     await Promise.all(
       keystoneDirs.map((dir) =>
         run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir }).catch(() => ''),
@@ -272,15 +325,27 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
 
     // Keystone, Neutron and nova-api per OpenStack region, in parallel
     const openstackRegions = regions.filter((r) => platformsOf(r).includes('openstack'));
-    const ports = new Map<string, { keystone: number; neutron: number; nova: number }>();
-    for (const r of openstackRegions) ports.set(r.name, { keystone: await freePort(), neutron: await freePort(), nova: await freePort() });
-    const portsOf = (region: string) => ports.get(region) as { keystone: number; neutron: number; nova: number };
+    const ports = new Map<string, OpenstackPorts>();
+    const kept = new Set<string>();
+    for (const r of openstackRegions) {
+      const running = keepOpenstack ? await runningOpenstack(join(stateDir, 'openstack', r.name)) : undefined;
+      if (running) kept.add(r.name);
+      ports.set(r.name, running ?? { keystone: await freePort(), neutron: await freePort(), nova: await freePort() });
+    }
+    const portsOf = (region: string) => ports.get(region) as OpenstackPorts;
     const t0 = Date.now();
-    progress(
-      `OpenStack: starting Keystone, Neutron and nova-api for ${openstackRegions.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`,
-    );
+    if (kept.size > 0) {
+      progress(`OpenStack: Keystone, Neutron and nova-api of ${[...kept].join(', ')} still running from the last start: reused`);
+      for (const name of kept) keystoneDirs.push(join(stateDir, 'openstack', name));
+    }
+    const toStart = openstackRegions.filter((r) => !kept.has(r.name));
+    if (toStart.length > 0) {
+      progress(
+        `OpenStack: starting Keystone, Neutron and nova-api for ${toStart.map((r) => r.name).join(', ')} (the first run bootstraps them: ~30-60 s)`,
+      );
+    }
     await Promise.all(
-      openstackRegions.map(async (r) => {
+      toStart.map(async (r) => {
         const dir = join(stateDir, 'openstack', r.name);
         const p = portsOf(r.name);
         const env = {
@@ -295,7 +360,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           OS_REGION: r.name,
           ADMIN_PASSWORD,
           // several regions at once are bound by the CPU: each region's services one after another is quicker then
-          SIDE_BY_SIDE: openstackRegions.length > 1 ? '0' : '1',
+          SIDE_BY_SIDE: toStart.length > 1 ? '0' : '1',
         };
         // processes a crashed earlier run left behind
         await run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], env).catch(() => '');
@@ -303,6 +368,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         await run('bash', [join(OPENSTACK_SCRIPTS, 'start.sh')], { ...env, RESET: options.freshOpenstack ? '1' : '0' }, (l) =>
           options.onLine?.(`keystone-${r.name}`, l),
         );
+        writeFileSync(join(dir, PORTS_FILE), `${JSON.stringify(p)}\n`);
       }),
     );
     progress(`OpenStack: Keystone, Neutron and nova-api answering in every region (${Date.now() - t0} ms)`);

@@ -1,4 +1,7 @@
-// `npm start`: the whole system on this machine, on its local defaults. Ctrl-C stops everything.
+// `npm start`: the whole system on this machine, on its local defaults. Ctrl-C stops infrafed; the local
+// clouds (Keystone, Neutron and nova-api of each OpenStack region) keep running for the next start, which
+// reuses them (about 6 s instead of 22); `npm run stop` stops them too, and INFRAFED_KEEP_CLOUDS=0 stops
+// them with infrafed.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startLocalSystem } from '../platforms/localSystem.ts';
@@ -20,6 +23,7 @@ const distributed = process.argv.includes('--distributed') || process.env.INFRAF
 const system = await startLocalSystem({
   allInOne: !distributed,
   stateDir: join(root, '.local', 'system'),
+  keepOpenstack: process.env.INFRAFED_KEEP_CLOUDS !== '0',
   natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 4000),
   restPort: Number(process.env.REST_PORT ?? 4100),
@@ -54,7 +58,11 @@ process.stdout.write(`
   curl -s ${system.restUrl}/regions -H "authorization: Bearer ${token}"
   (more tokens: INFRAFED_CONFIG=${system.configPath} node scripts/token.ts <org> <role>)
 
-  Ctrl-C stops everything.
+  ${
+    process.env.INFRAFED_KEEP_CLOUDS === '0'
+      ? 'Ctrl-C stops everything.'
+      : 'Ctrl-C stops infrafed; Keystone, Neutron and nova-api keep running for the next start (`npm run stop` stops them).'
+  }
 `);
 
 let stopping = false;
@@ -63,7 +71,11 @@ const stop = async () => {
   stopping = true;
   say('stopping…');
   await system.stop();
-  say('stopped');
+  say(
+    process.env.INFRAFED_KEEP_CLOUDS === '0'
+      ? 'stopped'
+      : 'stopped; the local clouds (Keystone, Neutron and nova-api) keep running for the next start: `npm run stop` stops them',
+  );
   process.exit(0);
 };
 process.on('SIGINT', () => void stop());

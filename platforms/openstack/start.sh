@@ -37,8 +37,9 @@ wait_http() { # url pid timeout_s
 
 start_uwsgi() { # name port wsgi-script log [--env K=V ...]
   local name="$1" port="$2" script="$3" logf="$4"; shift 4
-  # single process, single thread: SQLite connections must not cross threads, and the in-memory cache stays coherent
-  nohup uwsgi --plugins python3 --http-socket "127.0.0.1:$port" --wsgi-file "$(command -v "$script")" "$@" \
+  # single process, single thread: SQLite connections must not cross threads, and the in-memory cache stays coherent;
+  # a session of its own: a terminal's Ctrl-C reaches only whoever started it (`npm start` keeps them running)
+  setsid nohup uwsgi --plugins python3 --http-socket "127.0.0.1:$port" --wsgi-file "$(command -v "$script")" "$@" \
     --master --processes 1 --threads 1 --lazy-apps --die-on-term --no-orphans --need-app \
     --buffer-size 65535 --add-header 'Connection: close' --logto "$logf" >/dev/null 2>&1 &
   echo "$name $!" >> "$PIDFILE"
