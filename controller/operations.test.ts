@@ -15,11 +15,13 @@ const P = `prj_${'1'.repeat(26)}`;
 const request: OperationRequest = { kind: 'ADD_MEMBER', input: { projectId: P, user: 'bob', role: 'member' } } as OperationRequest;
 
 /** `submit` over the in-memory store, with a kind whose acceptance and steps do what the test says. */
-function operations(accept: () => Promise<void> = async () => {}, owner = 'acme') {
+function operations(accept: () => Promise<void> = async () => {}, owner = 'acme', leaseMs = 30_000) {
   const { ctx, store } = memoryContext(async () => {
     throw new Error('no adapter in this test');
   });
   const forwarded: string[] = [];
+  /** Each call of the kind's onFailed, with whether every placement was left clean. */
+  const failed: boolean[] = [];
   const steps = (): Steps => ({
     async forward(step) {
       forwarded.push(step.region);
@@ -27,7 +29,9 @@ function operations(accept: () => Promise<void> = async () => {}, owner = 'acme'
     },
     async undo() {},
     async onSucceeded() {},
-    async onFailed() {},
+    async onFailed(clean) {
+      failed.push(clean);
+    },
   });
   const kind = {
     kind: 'ADD_MEMBER',
@@ -39,7 +43,6 @@ function operations(accept: () => Promise<void> = async () => {}, owner = 'acme'
     steps,
     target: () => ({ type: 'user', id: 'bob', role: 'member' }),
   } as unknown as OperationKindDefinition;
-  const leaseMs = 30_000;
   const saga = createSagaRunner({ ctx, kindOf: () => kind, log, replicaId: 'replica-a', leaseMs });
   const audit = { record: async () => {} } as unknown as Audit;
   const published: { organization: string; type: string; subject: string | null; data: Record<string, unknown> }[] = [];
@@ -48,7 +51,7 @@ function operations(accept: () => Promise<void> = async () => {}, owner = 'acme'
       void published.push({ organization, type, subject, data }),
   } as unknown as Events;
   const ops = createOperations({ ctx, kindOf: () => kind, saga, audit, events, log, replicaId: 'replica-a', leaseMs, undoRetryMs: 60_000 });
-  return { ops, store, forwarded, published };
+  return { ops, store, forwarded, published, failed };
 }
 
 describe('operations: accepting a request', () => {
@@ -118,6 +121,33 @@ describe('operations: accepting a request', () => {
     await expect(ops.submit(principal, request, 'key-4', 5_000)).rejects.toMatchObject({ code: ErrorCode.QUOTA_EXCEEDED });
     expect(await store.findIdempotencyKey('acme', 'key-4')).toBeNull();
     expect(await store.listOperationIds()).toEqual([]);
+  });
+
+  it('keeps the record and its key when the kind failed part way (the store did not answer), for a sweeper to roll back', async () => {
+    // the kind had claimed something (a project name) when the store stopped answering: only the record knows
+    const { ops, store, forwarded, failed } = operations(
+      async () => {
+        throw new Error('TIMEOUT');
+      },
+      'acme',
+      20,
+    );
+    await expect(ops.submit(principal, request, 'key-5', 5_000)).rejects.toThrow('TIMEOUT');
+    const id = (await store.findIdempotencyKey('acme', 'key-5')) as string;
+    expect(await store.listOperationIds()).toEqual([id]);
+    // a replay meanwhile: still being accepted, never a second operation
+    await expect(ops.submit(principal, request, 'key-5', 5_000)).rejects.toMatchObject({ code: ErrorCode.CONFLICT });
+    expect(await store.listOperationIds()).toEqual([id]);
+    // a lease without a write later, a sweeper takes it over and rolls it back: the kind's onFailed runs
+    await ops.sweep();
+    await new Promise((r) => setTimeout(r, 40));
+    expect(await ops.sweep()).toBe(1);
+    await ops.settled();
+    expect((await store.getOperation(id))?.operation.status).toBe('FAILED');
+    expect(failed).toEqual([true]);
+    expect(forwarded).toEqual([]);
+    // and the key answers with it
+    expect(await ops.submit(principal, request, 'key-5', 5_000)).toMatchObject({ replayed: true, operation: { id, status: 'FAILED' } });
   });
 
   it("publishes the outcome to the organisation's events, and to the owner's too when a partner acted on its project", async () => {

@@ -10,6 +10,7 @@ import { ownerOf, type KindContext, type OperationKindDefinition, type PlannedOp
 import { authorize } from './permissions.ts';
 import { isUndoPending, readBackWrite, type SagaOutcome, type SagaRunner } from './saga.ts';
 import { sha256 } from './store.ts';
+import { isUnavailable } from '../runtime/nats/wire.ts';
 
 export interface OperationsDeps {
   ctx: KindContext;
@@ -26,6 +27,19 @@ export interface OperationsDeps {
    * further attempt waits twice as long (at most an hour).
    */
   undoRetryMs: number;
+}
+
+/**
+ * The kind's own answer to the request (a name taken, over an entitlement, …): nothing of it is left
+ * done. Anything else (a store or JetStream that did not answer, a bug) may have left part of it done.
+ */
+function isRefusal(error: unknown): boolean {
+  return (
+    error instanceof InfrafedError &&
+    error.code !== ErrorCode.SERVICE_UNAVAILABLE &&
+    error.code !== ErrorCode.INTERNAL &&
+    !isUnavailable(error.cause)
+  );
 }
 
 /** Tries to save a record as accepted while JetStream does not answer (up to about 15 s with the back-off). */
@@ -267,6 +281,12 @@ export function createOperations(deps: OperationsDeps) {
     try {
       await kind.accept?.(ctx, op as never);
     } catch (error) {
+      // failed part way (the store or JetStream did not answer): what the kind had done by then (a project
+      // name claimed, the project indexed, a hold) has this record as its only trace, so the record stays
+      // with its key, and a sweeper rolls it back once its lease passes (the kind's onFailed undoes each
+      // of those, a no-op where not done); a replay of the key is "still being accepted" until then, and
+      // is the undone operation after. Removing the record here once left a claimed name behind for good.
+      if (!isRefusal(error)) throw error;
       // refused: the record goes, then its key (a record that could not be removed keeps its key: a
       // sweeper rolls it back, and a replay answers with it)
       const removed = await store.deleteOperation(op.id, revision).then(
