@@ -178,9 +178,10 @@ async function handleOne(
   } catch (error) {
     if (signal.aborted) {
       // the deadline passed: the caller has given up (its own timeout answers it); a late reply would only
-      // race that timeout with a misleading error
+      // race that timeout with a misleading error. What the handler ended with is logged all the same: the
+      // caller saw only its timeout, and this is where an operator finds why
       code = ErrorCode.REGION_TIMEOUT;
-      reqLog.debug({ deadline }, 'deadline passed; no reply');
+      reqLog.info({ deadline, err: error }, 'deadline passed; no reply');
       return;
     }
     const wire = toWireError(error);
