@@ -1,7 +1,7 @@
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signLocalToken, type OrgRole } from '../runtime/auth.ts';
@@ -10,7 +10,7 @@ import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { SubgraphName } from '../schema/subjects.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
-import { freePort, NODE_SMALL_ARGS, NODE_TS_ARGS, run, spawnManaged, type ManagedProcess } from './processes.ts';
+import { freePort, isAlive, NODE_SMALL_ARGS, NODE_TS_ARGS, run, spawnManaged, type ManagedProcess } from './processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OPENSTACK_SCRIPTS = join(ROOT, 'platforms', 'openstack');
@@ -142,15 +142,7 @@ export async function runningOpenstack(dir: string): Promise<OpenstackPorts | un
   } catch {
     return undefined;
   }
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (pids.length === 0 || !pids.every((pid) => Number.isInteger(pid) && pid > 0 && alive(pid))) return undefined;
+  if (pids.length === 0 || !pids.every((pid) => Number.isInteger(pid) && pid > 0 && isAlive(pid))) return undefined;
   const answers = async (url: string) => {
     try {
       return (await fetch(url, { signal: AbortSignal.timeout(2_000) })).status === 200;
@@ -160,6 +152,21 @@ export async function runningOpenstack(dir: string): Promise<OpenstackPorts | un
   };
   const urls = [`http://127.0.0.1:${ports.keystone}/v3`, `http://127.0.0.1:${ports.neutron}/`, `http://127.0.0.1:${ports.nova}/`];
   return (await Promise.all(urls.map(answers))).every(Boolean) ? ports : undefined;
+}
+
+/** Stops a region's Keystone, Neutron and nova-api (what start.sh recorded in `dir`); stop.sh's report. */
+function stopOpenstack(dir: string): Promise<string> {
+  return run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir });
+}
+
+/**
+ * `npm run stop`: stops the clouds that starts with `keepOpenstack` left running in `stateDir`, each
+ * region's; resolves with what stop.sh reported for each.
+ */
+export async function stopKeptOpenstack(stateDir: string): Promise<{ region: string; report: string }[]> {
+  const root = join(stateDir, 'openstack');
+  const regions = existsSync(root) ? readdirSync(root).filter((name) => existsSync(join(root, name, 'pids'))) : [];
+  return Promise.all(regions.map(async (region) => ({ region, report: await stopOpenstack(join(root, region)) })));
 }
 
 /** Waits until a new JetStream cluster has elected its meta leader (before that, creating a bucket fails). */
@@ -213,11 +220,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     for (const p of [...processes].reverse()) await p.stop();
     await identityProvider?.close();
     if (keepOpenstack) return;
-    await Promise.all(
-      keystoneDirs.map((dir) =>
-        run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], { ...process.env, PATH: OS_PATH, STATE_DIR: dir }).catch(() => ''),
-      ),
-    );
+    await Promise.all(keystoneDirs.map((dir) => stopOpenstack(dir).catch(() => '')));
   };
 
   try {
@@ -363,7 +366,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           SIDE_BY_SIDE: toStart.length > 1 ? '0' : '1',
         };
         // processes a crashed earlier run left behind
-        await run('bash', [join(OPENSTACK_SCRIPTS, 'stop.sh')], env).catch(() => '');
+        await stopOpenstack(dir).catch(() => '');
         keystoneDirs.push(dir);
         await run('bash', [join(OPENSTACK_SCRIPTS, 'start.sh')], { ...env, RESET: options.freshOpenstack ? '1' : '0' }, (l) =>
           options.onLine?.(`keystone-${r.name}`, l),

@@ -50,6 +50,16 @@ async function canBind(port: number): Promise<boolean> {
  * a port from `listen(0)` lies inside it, and until it is bound any outgoing connection (a NATS route, a
  * client) may take it as its local port (seen: EADDRINUSE for a gateway port). Never the same twice here.
  */
+/** Whether a process with this pid exists (one of another user's counts: signalling it is refused, not absent). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export async function freePort(): Promise<number> {
   const [low] = ephemeralRange();
   const top = Math.min(low, 32768);

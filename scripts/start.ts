@@ -20,10 +20,12 @@ try {
 
 // one process for every component by default; `npm start -- --distributed` (or INFRAFED_DISTRIBUTED=1) runs each in its own
 const distributed = process.argv.includes('--distributed') || process.env.INFRAFED_DISTRIBUTED === '1';
+// the local clouds outlive infrafed for the next start unless asked otherwise
+const keepClouds = process.env.INFRAFED_KEEP_CLOUDS !== '0';
 const system = await startLocalSystem({
   allInOne: !distributed,
   stateDir: join(root, '.local', 'system'),
-  keepOpenstack: process.env.INFRAFED_KEEP_CLOUDS !== '0',
+  keepOpenstack: keepClouds,
   natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   gatewayPort: Number(process.env.GATEWAY_PORT ?? 4000),
   restPort: Number(process.env.REST_PORT ?? 4100),
@@ -59,9 +61,9 @@ process.stdout.write(`
   (more tokens: INFRAFED_CONFIG=${system.configPath} node scripts/token.ts <org> <role>)
 
   ${
-    process.env.INFRAFED_KEEP_CLOUDS === '0'
-      ? 'Ctrl-C stops everything.'
-      : 'Ctrl-C stops infrafed; Keystone, Neutron and nova-api keep running for the next start (`npm run stop` stops them).'
+    keepClouds
+      ? 'Ctrl-C stops infrafed; Keystone, Neutron and nova-api keep running for the next start (`npm run stop` stops them).'
+      : 'Ctrl-C stops everything.'
   }
 `);
 
@@ -72,9 +74,9 @@ const stop = async () => {
   say('stopping…');
   await system.stop();
   say(
-    process.env.INFRAFED_KEEP_CLOUDS === '0'
-      ? 'stopped'
-      : 'stopped; the local clouds (Keystone, Neutron and nova-api) keep running for the next start: `npm run stop` stops them',
+    keepClouds
+      ? 'stopped; the local clouds (Keystone, Neutron and nova-api) keep running for the next start: `npm run stop` stops them'
+      : 'stopped',
   );
   process.exit(0);
 };

@@ -4,6 +4,7 @@ import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isAlive } from '../../platforms/processes.ts';
 
 /**
  * One lock per clone, across processes: `npm test` runs two jests side by side (scripts/test.ts), and the
@@ -15,15 +16,6 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const LOCK = join(tmpdir(), `infrafed-vendor-lock-${createHash('sha256').update(ROOT).digest('hex').slice(0, 12)}`);
 
 const STALE_MS = 15 * 60_000;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Holds the lock from before the file's own `beforeAll` hooks (it starts its vendors or uses the shared
@@ -57,7 +49,7 @@ async function holdVendorLock(suite: string): Promise<() => void> {
     } catch {
       // not written yet, or released meanwhile
     }
-    if ((owner > 0 && !alive(owner)) || Date.now() - since > STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+    if ((owner > 0 && !isAlive(owner)) || Date.now() - since > STALE_MS) rmSync(LOCK, { recursive: true, force: true });
     else await new Promise((r) => setTimeout(r, 250));
   }
 }
