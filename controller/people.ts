@@ -95,9 +95,11 @@ export async function openJsonStore(nc: NatsConnection, bucket: string, options:
       }
     },
     async keys(filter) {
-      const out: string[] = [];
-      for await (const k of await kv.keys(filter)) out.push(k);
-      return out;
+      // once each: a key written while the listing runs can come back a second time (a webhook's delivery
+      // retried meanwhile was once listed twice)
+      const out = new Set<string>();
+      for await (const k of await kv.keys(filter)) out.add(k);
+      return [...out];
     },
   };
 }
