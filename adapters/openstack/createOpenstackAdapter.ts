@@ -221,7 +221,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         vendorTimeoutMs,
       })
     : null;
-  const rules = deps.neutron ? createAccessRuleOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors }) : null;
+  const rules = deps.neutron ? createAccessRuleOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors, remember: projectCacheMs > 0 }) : null;
 
   function needNeutron<T>(ops: T | null): T {
     if (!ops)
@@ -438,7 +438,7 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
     adapterEndpoint(region, 'openstack', 'quota', 'set', {
       async handle(req, { signal }) {
         const project = await requireProject(req.projectId, req.owner, { signal });
-        return quotas.set(project.id, req.limits, { signal });
+        return quotas.set(project.id, req.limits, { signal }, req.previous);
       },
     }),
     healthEndpoint(region, 'openstack', async (signal) => {

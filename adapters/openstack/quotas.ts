@@ -205,32 +205,47 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
     /**
      * Writes the given limits (the others stay as they are) and answers with the limits after and the
      * earlier value of each given one. A limit below what is in use is refused (CONFLICT), by Nova itself
-     * and by Neutron's `check_limit`. When Neutron refuses after Nova accepted, Nova is put back.
+     * and by Neutron's `check_limit`. Nova and Neutron are written side by side; when one refuses, what the
+     * other accepted is put back. `known`: the given limits' values as the caller read them just before
+     * (a saga step's undo record); with every given one there, they are not read again.
      */
-    async set(nativeProjectId: string, limits: QuotaLimits, options: CallOptions): Promise<{ limits: QuotaLimits; previous: QuotaLimits }> {
+    async set(
+      nativeProjectId: string,
+      limits: QuotaLimits,
+      options: CallOptions,
+      known?: QuotaLimits,
+    ): Promise<{ limits: QuotaLimits; previous: QuotaLimits }> {
       const given = (Object.keys(limits) as QuotaResource[]).filter((r) => limits[r] !== undefined);
       const missing = given.filter((r) => !((nova && r in novaQuotaNames) || (neutron && r in neutronQuotaNames)));
       if (missing.length > 0) throw unsupported(missing);
-      const before = await readLimits(nativeProjectId, options);
+      const before = known && given.every((r) => known[r] !== undefined) ? known : await readLimits(nativeProjectId, options);
       const previous: QuotaLimits = {};
       for (const r of given) previous[r] = before[r] ?? null;
-      const body = (table: Partial<Record<QuotaResource, string>>) =>
-        Object.fromEntries(given.filter((r) => table[r]).map((r) => [table[r] as string, toVendorLimit(limits[r] ?? null)]));
-      const novaBody = body(novaQuotaNames);
-      const neutronBody = body(neutronQuotaNames);
-      const novaChanged = nova && Object.keys(novaBody).length > 0;
-      try {
-        if (novaChanged) await nova.setQuota(nativeProjectId, novaBody, options);
-        if (neutron && Object.keys(neutronBody).length > 0)
-          await neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options);
-      } catch (error) {
-        if (novaChanged) {
-          const restore = Object.fromEntries(
-            Object.keys(novaBody).map((v) => [v, toVendorLimit(previous[fromVendorQuotaName(v) as QuotaResource] ?? null)]),
-          );
-          await nova.setQuota(nativeProjectId, restore, { signal: AbortSignal.timeout(deps.vendorTimeoutMs) }).catch(() => undefined);
-        }
-        throw await translate(error, nativeProjectId, 0);
+      const body = (table: Partial<Record<QuotaResource, string>>, values: QuotaLimits) =>
+        Object.fromEntries(given.filter((r) => table[r]).map((r) => [table[r] as string, toVendorLimit(values[r] ?? null)]));
+      const novaBody = nova ? body(novaQuotaNames, limits) : {};
+      const neutronBody = neutron ? body(neutronQuotaNames, limits) : {};
+      const putBack = { signal: AbortSignal.timeout(deps.vendorTimeoutMs) };
+      const writes = [
+        Object.keys(novaBody).length > 0 && nova
+          ? {
+              write: () => nova.setQuota(nativeProjectId, novaBody, options),
+              undo: () => nova.setQuota(nativeProjectId, body(novaQuotaNames, previous), putBack),
+            }
+          : null,
+        Object.keys(neutronBody).length > 0 && neutron
+          ? {
+              write: () => neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options),
+              undo: () => neutron.setQuota(nativeProjectId, body(neutronQuotaNames, previous), putBack),
+            }
+          : null,
+      ].filter((w) => w !== null);
+      const outcomes = await Promise.allSettled(writes.map((w) => w.write()));
+      const refused = outcomes.find((o) => o.status === 'rejected');
+      if (refused) {
+        // what one vendor accepted while the other refused goes back as it was
+        await Promise.all(writes.map((w, i) => (outcomes[i]?.status === 'fulfilled' ? w.undo().catch(() => undefined) : undefined)));
+        throw await translate(refused.reason, nativeProjectId, 0);
       }
       // what the vendors accepted is what was asked (they answer the same values): no read after the write
       return { limits: { ...before, ...limits }, previous };

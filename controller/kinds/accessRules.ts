@@ -56,7 +56,11 @@ export const APPLY_ACCESS_RULE = defineKind({
       async forward(step, checkpoint) {
         // whether the rule was there before decides whether an undo may remove it
         const before = await ctx.call(step, 'rule', 'list', { projects: [{ projectId, organization: owner }] });
-        await checkpoint({ existedBefore: before.rules.some((r) => r.id === rule.id) });
+        const found = before.rules.find((r) => r.id === rule.id);
+        // already there as asked: nothing to change, and nothing to undo
+        if (found && (found.description ?? '') === (rule.description ?? ''))
+          return { nativeId: found.nativeId, changed: false, undo: { existedBefore: true, previousDescription: null } };
+        await checkpoint({ existedBefore: found !== undefined });
         const res = await ctx.call(step, 'rule', 'apply', { projectId, owner, rule });
         // a rule already there with another description got the new one: a change too
         return {

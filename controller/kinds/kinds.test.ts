@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { weakestRoleWith } from '../../schema/access.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
+import { accessRuleInput, fromAccessRuleInput } from '../../schema/network.ts';
 import { operationKinds, type OperationRequest, type ProjectRecord } from '../../schema/operations.ts';
 import type { Principal } from '../../runtime/auth.ts';
 import { memoryContext } from '../inMemory.ts';
@@ -337,6 +338,19 @@ describe('explicit quotas for new placements', () => {
 });
 
 describe('access rule steps', () => {
+  /** The steps of an APPLY_ACCESS_RULE operation planned for the request, and its first step. */
+  async function ruleSteps(ctx: KindContext, request: OperationRequest) {
+    const op = newOperation(acme(), request, await plan(ctx, acme(), request), {
+      id: `op_${'3'.repeat(26)}`,
+      action: 'rule.apply',
+      requestHash: 'h',
+      idempotencyKey: null,
+      owner: 'r',
+      leaseMs: 30_000,
+    });
+    return { steps: kindOf('APPLY_ACCESS_RULE').steps(ctx, op as never), step: op.steps[0] as (typeof op.steps)[number] };
+  }
+
   it('count a new description as a change, and an undo gives the rule its description back (never removes it)', async () => {
     const calls: { verb: string; body: Record<string, unknown> }[] = [];
     const call = (async (_placement: unknown, _resource: string, verb: string, body: Record<string, unknown>) => {
@@ -353,17 +367,7 @@ describe('access rule steps', () => {
         rule: { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'new words' },
       },
     } as OperationRequest;
-    const planned = await plan(ctx, acme(), request);
-    const op = newOperation(acme(), request, planned, {
-      id: `op_${'3'.repeat(26)}`,
-      action: 'rule.apply',
-      requestHash: 'h',
-      idempotencyKey: null,
-      owner: 'r',
-      leaseMs: 30_000,
-    });
-    const steps = kindOf('APPLY_ACCESS_RULE').steps(ctx, op as never);
-    const step = op.steps[0] as (typeof op.steps)[number];
+    const { steps, step } = await ruleSteps(ctx, request);
     const result = await steps.forward(step, async () => {});
     expect(result).toMatchObject({ changed: true, undo: { existedBefore: true, previousDescription: 'old words' } });
     step.undo = result.undo ?? null;
@@ -372,5 +376,28 @@ describe('access rule steps', () => {
     expect(calls).toEqual([
       { verb: 'apply', body: expect.objectContaining({ rule: expect.objectContaining({ description: 'old words' }) }) },
     ]);
+  });
+
+  it('change nothing when the placement has the rule as asked: one read, no apply, nothing to undo', async () => {
+    const input = { direction: 'ingress', protocol: 'tcp', ports: { from: 22 }, remoteCidr: '192.0.2.0/24', description: 'ssh' } as const;
+    const id = fromAccessRuleInput(accessRuleInput.parse(input)).id;
+    const calls: string[] = [];
+    const call = (async (_placement: unknown, _resource: string, verb: string) => {
+      calls.push(verb);
+      if (verb === 'list') return { rules: [{ id, nativeId: 'n1', description: 'ssh' }] };
+      throw new Error(`unexpected ${verb}`);
+    }) as unknown as KindContext['call'];
+    const { ctx } = await withProject(call);
+    const request = { kind: 'APPLY_ACCESS_RULE', input: { projectId: P, rule: input } } as OperationRequest;
+    const { steps, step } = await ruleSteps(ctx, request);
+    const checkpoints: unknown[] = [];
+    const result = await steps.forward(step, async (undo) => {
+      checkpoints.push(undo);
+    });
+    expect(result).toEqual({ nativeId: 'n1', changed: false, undo: { existedBefore: true, previousDescription: null } });
+    expect(calls).toEqual(['list']);
+    step.undo = result.undo ?? null;
+    await steps.undo?.(step);
+    expect(calls).toEqual(['list']);
   });
 });

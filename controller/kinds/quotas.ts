@@ -72,7 +72,8 @@ function quotaSteps(ctx: KindContext, op: Operation, projectId: string, limits: 
       const previous: QuotaLimits = {};
       for (const r of Object.keys(limits) as (keyof QuotaLimits)[]) if (limits[r] !== undefined) previous[r] = current[r] ?? null;
       await checkpoint({ previous });
-      const res = await ctx.call(step, 'quota', 'set', { projectId, owner: ownerOf(op), limits });
+      // the adapter need not read what this step has just read
+      const res = await ctx.call(step, 'quota', 'set', { projectId, owner: ownerOf(op), limits, previous });
       const changed = Object.entries(res.previous).some(([r, v]) => v !== limits[r as keyof QuotaLimits]);
       return { changed, undo: { previous: res.previous } };
     },

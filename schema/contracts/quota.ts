@@ -15,6 +15,15 @@ export const quotaGetRequest = z.object({ projects: z.array(projectRefSchema).mi
 export const quotaGetReply = z.object({ quotas: z.array(placementQuotaSchema) });
 
 /** Limits to write; null sets "unlimited" (only undo does that: callers give whole numbers, see quotaLimitsInput). */
-export const quotaSetRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, limits: quotaLimitsSchema });
+/**
+ * `previous`: the given limits as the caller read them just before (a saga step's undo record); an adapter
+ * may use them instead of reading them again, to put back what a refused write changed and to answer them.
+ */
+export const quotaSetRequest = z.object({
+  projectId: projectIdSchema,
+  owner: organizationIdSchema,
+  limits: quotaLimitsSchema,
+  previous: quotaLimitsSchema.optional(),
+});
 /** `previous` holds the earlier value of every limit that was given (so the change can be undone). */
 export const quotaSetReply = z.object({ limits: quotaLimitsSchema, previous: quotaLimitsSchema });

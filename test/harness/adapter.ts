@@ -25,8 +25,25 @@ export const adapterCallTimeoutMs = (resource: string, verb: string): number =>
 export function startOpenstackAdapter(
   nc: NatsConnection,
   keystone: TestKeystone,
-  options: { roles?: KeystoneRoleMap; onProjectLookup?: () => void } = {},
+  options: {
+    roles?: KeystoneRoleMap;
+    onProjectLookup?: () => void;
+    /** Every Neutron and Nova call the adapter makes (method and path), as the adapters log them at debug. */
+    onVendorCall?: (call: { method: string; path: string }) => void;
+  } = {},
 ): Promise<OpenstackAdapter> {
+  const { onVendorCall } = options;
+  const vendorLog = onVendorCall
+    ? pino(
+        { level: 'debug' },
+        {
+          write(line: string) {
+            const entry = JSON.parse(line) as { msg?: string; method: string; path: string };
+            if (entry.msg === 'vendor call') onVendorCall({ method: entry.method, path: entry.path });
+          },
+        },
+      )
+    : undefined;
   const plain = createKeystoneClient({
     url: keystone.url,
     username: 'admin',
@@ -55,6 +72,7 @@ export function startOpenstackAdapter(
         timeoutMs: 4_000,
         service: `Neutron ${keystone.region}`,
         context: { region: keystone.region },
+        log: vendorLog,
       })
     : undefined;
   const nova = keystone.novaUrl
@@ -64,6 +82,7 @@ export function startOpenstackAdapter(
         timeoutMs: 4_000,
         service: `Nova ${keystone.region}`,
         context: { region: keystone.region },
+        log: vendorLog,
       })
     : undefined;
   return createOpenstackAdapter({

@@ -107,6 +107,10 @@ export function keystoneAdmin(url: string) {
         create: <T>(path: string, body: unknown) => post<T>(base, path, body),
         put: <T>(path: string, body: unknown) => post<T>(base, path, body, 'PUT'),
         get: <T>(path: string) => get<T>(path, base),
+        async remove(path: string): Promise<void> {
+          const res = await fetch(`${base}${path}`, { method: 'DELETE', headers: { 'x-auth-token': await auth() } });
+          if (res.status !== 204) throw new Error(`DELETE ${path}: ${res.status} ${await res.text()}`);
+        },
         // unfiltered, then filtered here: a project_id filter on security-groups makes Neutron create that
         // project's `default` group, so the check would find what it just made
         list: async (collection: string, projectId: string) =>

@@ -29,6 +29,8 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   let admin: ReturnType<typeof keystoneAdmin>;
   let neutron: ReturnType<ReturnType<typeof keystoneAdmin>['neutron']>;
   let nativeId: string;
+  /** The Neutron and Nova calls the adapter made (`METHOD /path`). */
+  const vendorCalls: string[] = [];
 
   const call = <R extends AdapterContractResource, V extends AdapterContractVerb<R>>(resource: R, verb: V, body: AdapterRequest<R, V>) =>
     requestAdapter(nc, { region: 'sto', platform: 'openstack' }, resource, verb, body, { timeoutMs: adapterCallTimeoutMs(resource, verb) });
@@ -37,7 +39,7 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
   beforeAll(async () => {
     [nats, keystone] = await Promise.all([startNatsServer(), startKeystone('network-it', 'sto', { withNeutron: true, withNova: true })]);
     nc = await connect({ servers: nats.url });
-    adapter = await startOpenstackAdapter(nc, keystone);
+    adapter = await startOpenstackAdapter(nc, keystone, { onVendorCall: (c) => vendorCalls.push(`${c.method} ${c.path}`) });
     admin = keystoneAdmin(keystone.url);
     neutron = admin.neutron(keystone.neutronUrl as string);
     nativeId = (await call('project', 'create', { projectId: P, organization: 'acme', name: 'net-lab', description: '' })).placement
@@ -180,6 +182,75 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     expect(listed.rules.map((r) => r.id)).not.toContain(ssh.id);
   });
 
+  it('applies and removes a rule with one Neutron call each once it knows the group, and stays right when Neutron changed behind it', async () => {
+    const Q = 'prj_01qqqqqqqqqqqqqqqqqqqqqqqq';
+    const q = (await call('project', 'create', { projectId: Q, organization: 'acme', name: 'rules-memory', description: '' })).placement
+      .nativeId;
+    const groupOf = async () =>
+      (
+        (await neutron.list('security-groups', q)) as unknown as {
+          id: string;
+          name: string;
+          security_group_rules: { id: string; port_range_min: number | null }[];
+        }[]
+      ).find((g) => g.name === 'infrafed');
+    const web = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 443 }, remoteCidr: '198.51.100.0/24', description: 'web' });
+    const bodyOf = (r: ReturnType<typeof rule>, group: string) => ({
+      security_group_rule: {
+        security_group_id: group,
+        project_id: q,
+        direction: r.direction,
+        ethertype: 'IPv4',
+        protocol: r.protocol,
+        port_range_min: r.portFrom,
+        port_range_max: r.portTo,
+        remote_ip_prefix: r.remoteCidr,
+        description: r.description,
+      },
+    });
+
+    // the project's create made the group: the apply posts the rule, the remove deletes it, nothing read
+    vendorCalls.length = 0;
+    const applied = await call('rule', 'apply', { projectId: Q, owner: 'acme', rule: web });
+    expect(applied).toMatchObject({ created: true, previousDescription: null, rule: { id: web.id, description: 'web' } });
+    expect(vendorCalls).toEqual(['POST /v2.0/security-group-rules']);
+    vendorCalls.length = 0;
+    expect(await call('rule', 'remove', { projectId: Q, owner: 'acme', ruleId: web.id })).toEqual({ removed: true, rule: web });
+    expect(vendorCalls).toEqual([`DELETE /v2.0/security-group-rules/${applied.rule.nativeId}`]);
+    expect((await groupOf())?.security_group_rules.some((r) => r.port_range_min === 443)).toBe(false);
+
+    // the same rule with another description: Neutron says it is there (409), so the group is read and the rule replaced
+    await call('rule', 'apply', { projectId: Q, owner: 'acme', rule: web });
+    const renamed = await call('rule', 'apply', { projectId: Q, owner: 'acme', rule: { ...web, description: 'https' } });
+    expect(renamed).toMatchObject({ created: false, previousDescription: 'web', rule: { description: 'https' } });
+
+    // the rule removed and made again behind infrafed's back (a new Neutron id): the remembered id is gone
+    // (404), so the group is read and the rule found there is removed
+    const group = (await groupOf()) as { id: string; security_group_rules: { id: string; port_range_min: number | null }[] };
+    const behind = group.security_group_rules.find((r) => r.port_range_min === 443) as { id: string };
+    await neutron.remove(`/security-group-rules/${behind.id}`);
+    await neutron.create('/security-group-rules', bodyOf(web, group.id));
+    expect(await call('rule', 'remove', { projectId: Q, owner: 'acme', ruleId: web.id })).toEqual({ removed: true, rule: web });
+    expect((await groupOf())?.security_group_rules.some((r) => r.port_range_min === 443)).toBe(false);
+
+    // the group removed behind infrafed's back: the post meets 404, and the apply makes the group again
+    await neutron.remove(`/security-groups/${group.id}`);
+    vendorCalls.length = 0;
+    const again = await call('rule', 'apply', { projectId: Q, owner: 'acme', rule: web });
+    expect(again.created).toBe(true);
+    expect(vendorCalls).toEqual([
+      'POST /v2.0/security-group-rules',
+      'GET /v2.0/security-groups',
+      'POST /v2.0/security-groups',
+      'POST /v2.0/security-group-rules',
+    ]);
+    const remade = await groupOf();
+    expect(remade?.id).not.toBe(group.id);
+    expect(remade?.security_group_rules.map((r) => r.id)).toContain(again.rule.nativeId);
+
+    await call('project', 'delete', { projectId: Q, owner: 'acme' });
+  });
+
   it('reads quotas and usage from Nova and Neutron, and sets only the limits given', async () => {
     const before = (await call('quota', 'get', { projects: [{ projectId: P, organization: 'acme' }] })).quotas[0];
     expect(before?.usage).toMatchObject({ networks: 1, subnets: 1, cores: 0, securityGroups: 2 });
@@ -197,6 +268,36 @@ describe('OpenStack adapter: networks, access rules and quotas on real Neutron a
     const e = await call('quota', 'set', { projectId: P, owner: 'acme', limits: { cores: 4, networks: 0 } }).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'networks', used: 1, limit: 0 }) });
     expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 8 });
+  });
+
+  it('writes Nova and Neutron side by side without reading again the limits the caller read (a saga step), and puts Nova back when Neutron refuses', async () => {
+    vendorCalls.length = 0;
+    const set = await call('quota', 'set', {
+      projectId: P,
+      owner: 'acme',
+      limits: { cores: 9, networks: 4 },
+      previous: { cores: 8, networks: 3 },
+    });
+    expect(set.previous).toEqual({ cores: 8, networks: 3 });
+    expect([...vendorCalls].sort()).toEqual([`PUT /v2.0/quotas/${nativeId}`, `PUT /v2.1/os-quota-sets/${nativeId}`]);
+    expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 9 });
+    expect((await neutron.get<{ quota: Record<string, number> }>(`/quotas/${nativeId}`)).quota).toMatchObject({ network: 4 });
+
+    // a previous that lacks a given limit is not trusted: the limits are read first
+    vendorCalls.length = 0;
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { cores: 8, networks: 3 }, previous: { cores: 9 } });
+    expect(vendorCalls.filter((c) => c.startsWith('GET')).length).toBeGreaterThan(0);
+
+    // Neutron refuses (below use) while Nova accepted: Nova is put back to the caller's previous value
+    const e = await call('quota', 'set', {
+      projectId: P,
+      owner: 'acme',
+      limits: { cores: 5, networks: 0 },
+      previous: { cores: 8, networks: 3 },
+    }).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'CONFLICT', extensions: expect.objectContaining({ resource: 'networks', used: 1, limit: 0 }) });
+    expect(await admin.novaQuota(keystone.novaUrl as string, nativeId)).toMatchObject({ cores: 8 });
+    expect((await neutron.get<{ quota: Record<string, number> }>(`/quotas/${nativeId}`)).quota).toMatchObject({ network: 3 });
   });
 
   it('maps going over a Neutron quota to QUOTA_EXCEEDED with resource, limit, used and requested, leaving nothing behind', async () => {
