@@ -221,7 +221,9 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
         vendorTimeoutMs,
       })
     : null;
-  const rules = deps.neutron ? createAccessRuleOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors, remember: projectCacheMs > 0 }) : null;
+  const rules = deps.neutron
+    ? createAccessRuleOps({ neutron: deps.neutron, region, quotaErrors: quotas.quotaErrors, remember: projectCacheMs > 0 })
+    : null;
 
   function needNeutron<T>(ops: T | null): T {
     if (!ops)

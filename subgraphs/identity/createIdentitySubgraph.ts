@@ -16,7 +16,14 @@ import {
 } from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { addPartialError } from '../shared/serveSubgraph.ts';
-import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
+import {
+  adapterCallOptions,
+  operationEntity,
+  reportMissing,
+  submitOperation,
+  subgraphContext,
+  type SubgraphContext,
+} from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 import { parseResources, toYaml } from '../../resources/document.ts';
@@ -54,9 +61,8 @@ const RESOURCES_HEADER = '# infrafed resources: one document per project. `infra
 export function createIdentitySubgraph(deps: SubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
 
-  async function submit(ctx: IdentityContext, info: GraphQLResolveInfo, request: OperationRequest) {
-    return operationForGraphql(await submitOperation(deps.controller, ctx, info, request));
-  }
+  const submit = (ctx: IdentityContext, info: GraphQLResolveInfo, request: OperationRequest) =>
+    submitOperation(deps.controller, ctx, info, request);
 
   const people = peopleResolvers(deps.controller);
   const resolvers = {
@@ -194,12 +200,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         });
       },
     },
-    Operation: {
-      async __resolveReference(ref: { id: string }, ctx: IdentityContext) {
-        const op = await deps.controller.get(ref.id, { headers: ctx.forward, deadline: ctx.deadline });
-        return op ? operationForGraphql(op) : null;
-      },
-    },
+    Operation: operationEntity(deps.controller),
   };
 
   const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs, deps.breaker);

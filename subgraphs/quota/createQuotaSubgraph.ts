@@ -20,7 +20,14 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { createPlacementLoader, createVisibleProjectLoader, placedProject } from '../shared/placementLoader.ts';
-import { adapterCallOptions, reportMissing, submitOperation, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
+import {
+  adapterCallOptions,
+  operationEntity,
+  reportMissing,
+  submitOperation,
+  subgraphContext,
+  type SubgraphContext,
+} from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
@@ -79,6 +86,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
   };
 
   const resolvers = {
+    Operation: operationEntity(deps.controller),
     Query: {
       async organization(_: unknown, args: { id?: string | null }, ctx: QuotaContext) {
         const id = args.id === null || args.id === undefined ? undefined : parseUserInput(organizationIdSchema, args.id, 'id');
@@ -169,7 +177,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
         info: GraphQLResolveInfo,
       ) {
         const input = parseUserInput(setQuotaInput, withoutNulls(args));
-        return { id: (await submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input })).id };
+        return submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input });
       },
     },
     Organization: {

@@ -3,7 +3,7 @@ import type { HeaderMap } from '@apollo/server';
 import { GraphQLError, type GraphQLResolveInfo, type ResponsePath } from 'graphql';
 import { callerHeaders } from '../../schema/contracts/graphql.ts';
 import { ErrorCode, InfrafedError, publicExtensions } from '../../schema/errors.ts';
-import type { OperationRequest, OperationView } from '../../schema/operations.ts';
+import { operationForGraphql, type OperationRequest } from '../../schema/operations.ts';
 import { Header } from '../../schema/subjects.ts';
 import type { Principal, TokenVerifier } from '../../runtime/auth.ts';
 import type { AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
@@ -61,15 +61,17 @@ export function reportMissing<T>(ctx: SubgraphContext, info: GraphQLResolveInfo,
 }
 
 /**
- * Submits a write to the controller. When the operation failed within the wait, the response carries an
- * error with the operation's code beside the operation itself (so clients that look at `errors` see it).
+ * Submits a write to the controller and answers the operation as GraphQL's `Operation` (shared by every
+ * subgraph that submits writes, `schema/sdl/shared/operation.graphql`: the answer needs no other subgraph).
+ * When the operation failed within the wait, the response carries an error with the operation's code
+ * beside the operation itself (so clients that look at `errors` see it).
  */
 export async function submitOperation(
   controller: ControllerClient,
   ctx: SubgraphContext,
   info: GraphQLResolveInfo,
   request: OperationRequest,
-): Promise<OperationView> {
+): Promise<ReturnType<typeof operationForGraphql>> {
   const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
   if (operation.status === 'FAILED' && operation.error) {
     const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {
@@ -78,5 +80,15 @@ export async function submitOperation(
     });
     addPartialError(ctx, error, pathOf(info.path));
   }
-  return operation;
+  return operationForGraphql(operation);
+}
+
+/** `Operation` as an entity (its `@key` is `id`): read from the controller, with the caller's token. */
+export function operationEntity(controller: ControllerClient) {
+  return {
+    async __resolveReference(ref: { id: string }, ctx: SubgraphContext) {
+      const op = await controller.get(ref.id, { headers: ctx.forward, deadline: ctx.deadline });
+      return op ? operationForGraphql(op) : null;
+    },
+  };
 }
