@@ -161,10 +161,14 @@ export function createOperations(deps: OperationsDeps) {
       .then(async ({ operation: done, lost }) => {
         // lost: another replica has it, and reports its end
         if (!lost && terminalStatuses.includes(done.status)) {
-          // the operation's end, and the outcome for what it was about (the member, the network…)
-          await auditOperation(done, 'operation.finished', done.status, done.error?.message ?? null);
-          await auditOperation(done, deps.kindOf(done.kind).action, done.status, done.error?.message ?? null);
-          await publishOutcome(done);
+          // the operation's end, and the outcome for what it was about (the member, the network…), sent
+          // together: one NATS connection delivers them to JetStream in this order (each `record` and
+          // `publish` sends before its first await), so the log keeps it without waiting for each ack in turn
+          await Promise.all([
+            auditOperation(done, 'operation.finished', done.status, done.error?.message ?? null),
+            auditOperation(done, deps.kindOf(done.kind).action, done.status, done.error?.message ?? null),
+            publishOutcome(done),
+          ]);
         }
         return lost ? ((await store.getOperation(done.id))?.operation ?? done) : done;
       })
