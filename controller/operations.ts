@@ -131,9 +131,12 @@ export function createOperations(deps: OperationsDeps) {
       reason,
       target: targetOf(op),
     };
-    await deps.audit.record(event);
     const owner = ownerOf(op);
-    if (owner !== op.organization) await deps.audit.record({ ...event, organization: owner, principalOrganization: op.organization });
+    // sent in this order before either is acknowledged (see `start`)
+    await Promise.all([
+      deps.audit.record(event),
+      owner !== op.organization ? deps.audit.record({ ...event, organization: owner, principalOrganization: op.organization }) : undefined,
+    ]);
   }
 
   /** `operation.succeeded` / `operation.failed` for its organisation, and for the project's owner when a partner acted. */
@@ -311,8 +314,11 @@ export function createOperations(deps: OperationsDeps) {
       { operationId: op.id, kind: op.kind, organization: op.organization, principal: op.principal, projectId: op.projectId },
       'operation accepted',
     );
-    await auditOperation(op, 'operation.submit', 'accepted', null);
+    // the submit event is sent before the saga begins (so it comes before the operation's end in the
+    // log), and acknowledged while the saga runs
+    const audited = auditOperation(op, 'operation.submit', 'accepted', null);
     void start(op, deps.saga.run(op, revision, accepted.sentAt));
+    await audited;
     return { operation: await waitFor(op, waitMs), replayed: false };
   }
 
