@@ -110,6 +110,21 @@ describe('saga runner', () => {
     expect(writes.slice(1, -1).every((w) => w.owner === 'replica-a' && w.leaseMs === 30_000)).toBe(true);
   });
 
+  it('writes saves made while a write is in flight as one: steps starting together are one write, with the operation RUNNING', async () => {
+    const { steps } = executor();
+    const { saga, store, operation } = runner(steps);
+    const done = await saga.run(operation());
+    expect(done.status).toBe('SUCCEEDED');
+    const writes = store.operationWrites;
+    // the record as created, then every step RUNNING in one write (never a record with some of them still PENDING)
+    expect(writes[0]).toMatchObject({ status: 'PENDING' });
+    expect(writes[1]?.status).toBe('RUNNING');
+    expect(writes[1]?.steps.map((s) => s.status)).toEqual(['RUNNING', 'RUNNING', 'RUNNING']);
+    // the three steps end together: their saves share writes too (one save each would be 1 + 1 + 3 + 3 + 1 = 9 writes)
+    expect(writes.length).toBeLessThanOrEqual(5);
+    expect(writes.at(-1)).toMatchObject({ status: 'SUCCEEDED', owner: null });
+  });
+
   it('undoes what succeeded and what may have happened (a timeout), never a step that failed cleanly, after every forward ended', async () => {
     const { events, steps } = executor({
       forward: {

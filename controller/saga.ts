@@ -93,13 +93,25 @@ export function ownership(deps: SagaDeps, op: Operation, revision: number, claim
     }
   }
 
-  /** Writes the record as it is now (after every write before it); `final`: the terminal record, which carries no owner. */
+  /** A write queued behind the one in flight, not yet begun: it will carry every change made until it begins. */
+  let queued: Promise<void> | null = null;
+
+  /**
+   * Writes the record as it is now (after every write before it); `final`: the terminal record, which
+   * carries no owner. Saves made while a write is in flight share the next write (its record is taken when
+   * it begins): two steps starting together, or a step ending while another's checkpoint is written, cost
+   * one write, not one each.
+   */
   function save(final = false): Promise<void> {
     op.updatedAt = now();
     op.owner = final ? null : deps.replicaId;
     op.leaseMs = final ? null : leaseMs;
-    const snapshot = structuredClone(op);
-    const next = chain.then(() => writeOnce(snapshot));
+    if (queued) return queued;
+    const next = chain.then(() => {
+      queued = null;
+      return writeOnce(structuredClone(op));
+    });
+    queued = next;
     chain = next.catch(() => {});
     return next;
   }
@@ -305,8 +317,8 @@ export function createSagaRunner(deps: SagaDeps) {
     const owned = ownership(deps, op, revision, claimedAt);
     return drive(op, owned, async (steps) => {
       if (op.status === 'PENDING' || op.status === 'RUNNING') {
+        // written with the steps' first save (each step is saved RUNNING before it is sent)
         op.status = 'RUNNING';
-        await owned.save();
         await runForward(op, steps, owned);
       }
       if (op.steps.every((s) => s.status === 'SUCCEEDED')) await succeed(op, steps, owned);
