@@ -148,7 +148,7 @@ try {
   );
 
   // The same changes made directly: only the calls each change needs, regions side by side as infrafed
-  // runs them, with the operator's token (already warm). Median of three rounds each; infrafed's rounds
+  // runs them, with the operator's token (already warm). Median of `BENCH_OPS_ROUNDS` rounds each (7); infrafed's rounds
   // interleaved with the direct ones.
   const regions = system.config.regions.filter((r) => r.platforms.some((x) => x.platform === 'openstack')).map((r) => r.name);
   const direct = await Promise.all(
@@ -218,7 +218,8 @@ try {
       remote_ip_prefix: '198.51.100.0/24',
     },
   });
-  for (let round = 0; round < 3; round++) {
+  const rounds = Number(process.env.BENCH_OPS_ROUNDS ?? 7);
+  for (let round = 0; round < rounds; round++) {
     const port = 9000 + round;
     const input = `{direction: "ingress", protocol: "tcp", ports: {from: ${port}}, remoteCidr: "198.51.100.0/24"}`;
     let ruleId = '';
@@ -331,7 +332,7 @@ try {
   }
   say('');
   say(
-    "| change | infrafed ms (median of 3) | the needed calls made directly, ms | ratio | infrafed's own calls made directly, ms | ratio | needed calls | infrafed's calls |",
+    `| change | infrafed ms (median of ${rounds}) | the needed calls made directly, ms | ratio | infrafed's own calls made directly, ms | ratio | needed calls | infrafed's calls |`,
   );
   say('|---|---|---|---|---|---|---|---|');
   for (const [name, t] of Object.entries(pairs)) {
