@@ -32,6 +32,7 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
   let partner: string;
   let projectId: string;
   let stoNative: string;
+  let networkOperation: string;
 
   const gql = graphqlClient(
     () => system.gatewayUrl,
@@ -67,11 +68,12 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     expect(created.data?.createProject.status).toBe('SUCCEEDED');
     projectId = created.data?.createProject.projectId as string;
     stoNative = created.data?.createProject.steps[0]?.nativeId as string;
-    const net = await gql<{ createNetwork: { status: string } }>(
-      'mutation($p: ID!) { createNetwork(input: {projectId: $p, region: "sto", name: "private", cidr: "10.9.0.0/24"}) { status } }',
+    const net = await gql<{ createNetwork: { id: string; status: string } }>(
+      'mutation($p: ID!) { createNetwork(input: {projectId: $p, region: "sto", name: "private", cidr: "10.9.0.0/24"}) { id status } }',
       { p: projectId },
     );
     expect(net.data?.createNetwork.status).toBe('SUCCEEDED');
+    networkOperation = net.data?.createNetwork.id as string;
   }, 180_000);
 
   afterAll(async () => {
@@ -105,6 +107,17 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     );
     expect(mine.data?.project.accessRules).toHaveLength(2);
     expect(aimed.data?._entities).toEqual([{ id: decoy, networks: [], accessRules: mine.data?.project.accessRules }]);
+  });
+
+  it('resolves an Operation entity on every subgraph that answers writes only for its own organisation', async () => {
+    const OPERATION = 'query($r: [_Any!]!) { _entities(representations: $r) { ... on Operation { id kind status projectId } } }';
+    const r = [{ __typename: 'Operation', id: networkOperation }];
+    for (const subgraph of ['identity', 'network', 'quota'] as const) {
+      const theirs = await direct(subgraph, stranger, OPERATION, { r });
+      expect(JSON.stringify(theirs.data ?? {})).not.toMatch(/CREATE_NETWORK|SUCCEEDED|prj_/);
+      const mine = await direct(subgraph, owner, OPERATION, { r });
+      expect(mine.data?._entities).toEqual([{ id: networkOperation, kind: 'CREATE_NETWORK', status: 'SUCCEEDED', projectId }]);
+    }
   });
 
   it("answers the owner, and a partner the project is shared with, from the controller's index (the representation's placements are not needed)", async () => {

@@ -307,6 +307,19 @@ describe.each([openstackUnderTest(), okdUnderTest()])('adapter contract on $plat
       code: 'NOT_FOUND',
     });
     expect(await failure(call('quota', 'set', { ...foreign, limits: { instances: 1 } }))).toMatchObject({ code: 'NOT_FOUND' });
+    // the limits a caller says it read (`previous`) are no way in either
+    expect(await failure(call('quota', 'set', { ...foreign, limits: { instances: 1 }, previous: { instances: 10 } }))).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    // a rule the replica knows (it made it just now, so an OpenStack adapter remembers its Neutron id) is not
+    // removed for another organisation
+    const kept = rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 2222 } });
+    // (the quota test before left no room for a rule)
+    await call('quota', 'set', { projectId: P, owner: 'acme', limits: { securityGroupRules: 1_000 } });
+    await call('rule', 'apply', { projectId: P, owner: 'acme', rule: kept });
+    expect(await call('rule', 'remove', { ...foreign, ruleId: kept.id })).toEqual({ removed: false, rule: null });
+    expect((await call('rule', 'list', { projects: [{ projectId: P, organization: 'acme' }] })).rules.map((r) => r.id)).toContain(kept.id);
+    expect(await call('rule', 'remove', { projectId: P, owner: 'acme', ruleId: kept.id })).toMatchObject({ removed: true });
     expect(
       await failure(call('rule', 'apply', { ...foreign, rule: rule({ direction: 'ingress', protocol: 'tcp', ports: { from: 1 } }) })),
     ).toMatchObject({
