@@ -52,8 +52,10 @@ describe('fair share of a service between organisations (real nats-server)', () 
   };
 
   /**
-   * 30 requests of `flood`, then one of `other` 5 ms later: the position of that one among the answers
-   * given after it was sent (on a busy machine the 5 ms can stretch past a round of the flood's answers).
+   * 30 requests of `flood`, then one of `other` at once, from the same connection: the service receives
+   * them in that order, so the position of `other` among the answers depends on the fair share alone, not
+   * on how long a message sent a moment later takes to arrive on a busy machine (a 5 ms pause here once
+   * became 250 ms on a loaded CI machine, and the other request arrived behind five of the flood's answers).
    */
   async function positionOfOther(subject: string): Promise<number> {
     const done: string[] = [];
@@ -64,11 +66,9 @@ describe('fair share of a service between organisations (real nats-server)', () 
         target: { kind: 'service', name: 'test' },
       }).then(() => done.push(`${organization}-${n}`));
     const flood = Array.from({ length: 30 }, (_, n) => send('flood', n));
-    await new Promise((r) => setTimeout(r, 5));
-    const answeredBefore = done.length;
     const other = send('other', 0);
     await Promise.all([...flood, other]);
-    return done.indexOf('other-0') + 1 - answeredBefore;
+    return done.indexOf('other-0') + 1;
   }
 
   beforeAll(async () => {
@@ -87,10 +87,10 @@ describe('fair share of a service between organisations (real nats-server)', () 
     const fair = await positionOfOther('fair.work');
     const unfair = await positionOfOther('unfair.work');
     // eslint-disable-next-line no-console
-    console.log(
-      `fair share: the other organisation's request was answered ${fair}th after it was sent with it, ${unfair}th without (of 31)`,
-    );
-    expect(fair).toBeLessThanOrEqual(4);
+    console.log(`fair share: the other organisation's request was answered ${fair}th with it, ${unfair}th without (of 31)`);
+    // 4th when the service has taken in all 31 before a slot frees: two of the flood's running, the flood's
+    // turn, then this one; a round of the two slots more while a loaded machine's service takes them in
+    expect(fair).toBeLessThanOrEqual(6);
     expect(unfair).toBeGreaterThan(20);
   });
 });
