@@ -54,8 +54,8 @@ describe('fair share of a service between organisations (real nats-server)', () 
   /**
    * 30 requests of `flood`, then one of `other` at once, from the same connection: the service receives
    * them in that order, so the position of `other` among the answers depends on the fair share alone, not
-   * on how long a message sent a moment later takes to arrive on a busy machine (a 5 ms pause here once
-   * became 250 ms on a loaded CI machine, and the other request arrived behind five of the flood's answers).
+   * on how long a message sent a moment later takes to arrive on a busy machine (with a 5 ms pause here, a
+   * loaded CI machine once answered it 6th: the pause had stretched past a round of the flood's answers).
    */
   async function positionOfOther(subject: string): Promise<number> {
     const done: string[] = [];
