@@ -278,38 +278,21 @@ try {
       ),
     );
     const sto = direct[0] as (typeof direct)[number];
-    pair('setQuota (one region: compute + network)').direct.push(
-      await timed(() =>
-        Promise.all([
-          sto.call(
-            'PUT',
-            `${system.novaUrl('sto')}/os-quota-sets/${sto.nativeId}`,
-            { quota_set: { cores: cores + 1 } },
-            {
-              'OpenStack-API-Version': 'compute 2.79',
-            },
-          ),
-          sto.call('PUT', `${system.neutronUrl('sto')}/v2.0/quotas/${sto.nativeId}`, { quota: { network: 11 + round } }),
-        ]),
-      ),
-    );
+    const nova = { 'OpenStack-API-Version': 'compute 2.79' };
+    /** Nova's cores and Neutron's networks written side by side, as infrafed writes them. */
+    const putQuotas = (coresTo: number, networksTo: number) =>
+      Promise.all([
+        sto.call('PUT', `${system.novaUrl('sto')}/os-quota-sets/${sto.nativeId}`, { quota_set: { cores: coresTo } }, nova),
+        sto.call('PUT', `${system.neutronUrl('sto')}/v2.0/quotas/${sto.nativeId}`, { quota: { network: networksTo } }),
+      ]);
+    pair('setQuota (one region: compute + network)').direct.push(await timed(() => putQuotas(cores + 1, 11 + round)));
     pair('setQuota (one region: compute + network)').same.push(
       await timed(async () => {
         await Promise.all([
-          sto.call('GET', `${system.novaUrl('sto')}/os-quota-sets/${sto.nativeId}`, undefined, { 'OpenStack-API-Version': 'compute 2.79' }),
+          sto.call('GET', `${system.novaUrl('sto')}/os-quota-sets/${sto.nativeId}`, undefined, nova),
           sto.call('GET', `${system.neutronUrl('sto')}/v2.0/quotas/${sto.nativeId}`),
         ]);
-        await Promise.all([
-          sto.call(
-            'PUT',
-            `${system.novaUrl('sto')}/os-quota-sets/${sto.nativeId}`,
-            { quota_set: { cores: cores + 2 } },
-            {
-              'OpenStack-API-Version': 'compute 2.79',
-            },
-          ),
-          sto.call('PUT', `${system.neutronUrl('sto')}/v2.0/quotas/${sto.nativeId}`, { quota: { network: 12 + round } }),
-        ]);
+        await putQuotas(cores + 2, 12 + round);
       }),
     );
   }

@@ -70,13 +70,18 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
   const groups = new Map<string, string>();
   /** `<native project id> <rule id>` → the Neutron rule's id and the rule. */
   const knownRules = new Map<string, { nativeId: string; neutral: AccessRule }>();
-  function rememberGroup(nativeProjectId: string, group: NeutronSecurityGroup): void {
-    if (!remembering) return;
-    setBounded(groups, nativeProjectId, group.id, REMEMBERED);
+  /** The group's rules infrafed can read (others, e.g. with a remote group, are left alone), each converted once; remembered with the group. */
+  function rememberGroup(nativeProjectId: string, group: NeutronSecurityGroup): { rule: NeutronRule; neutral: AccessRule }[] {
+    const readable: { rule: NeutronRule; neutral: AccessRule }[] = [];
     for (const rule of group.security_group_rules ?? []) {
       const neutral = fromNeutronRule(rule);
-      if (neutral) rememberRule(nativeProjectId, rule.id, neutral);
+      if (neutral) readable.push({ rule, neutral });
     }
+    if (remembering) {
+      setBounded(groups, nativeProjectId, group.id, REMEMBERED);
+      for (const { rule, neutral } of readable) rememberRule(nativeProjectId, rule.id, neutral);
+    }
+    return readable;
   }
   function rememberRule(nativeProjectId: string, nativeId: string, neutral: AccessRule): void {
     if (remembering) setBounded(knownRules, `${nativeProjectId} ${neutral.id}`, { nativeId, neutral }, REMEMBERED);
@@ -239,12 +244,7 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
         for (const { projectId, nativeId } of chunk) {
           const group = found.find((g) => g.project_id === nativeId);
           if (!group) continue;
-          rememberGroup(nativeId, group);
-          const rules: PlacedAccessRule[] = [];
-          for (const rule of group.security_group_rules) {
-            const neutral = fromNeutronRule(rule);
-            if (neutral) rules.push(place(projectId, rule, neutral));
-          }
+          const rules = rememberGroup(nativeId, group).map(({ rule, neutral }) => place(projectId, rule, neutral));
           out.push(...rules.sort((a, b) => a.direction.localeCompare(b.direction) || a.id.localeCompare(b.id)));
         }
       }

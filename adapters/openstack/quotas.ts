@@ -223,23 +223,21 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
       for (const r of given) previous[r] = before[r] ?? null;
       const body = (table: Partial<Record<QuotaResource, string>>, values: QuotaLimits) =>
         Object.fromEntries(given.filter((r) => table[r]).map((r) => [table[r] as string, toVendorLimit(values[r] ?? null)]));
-      const novaBody = nova ? body(novaQuotaNames, limits) : {};
-      const neutronBody = neutron ? body(neutronQuotaNames, limits) : {};
-      const putBack = { signal: AbortSignal.timeout(deps.vendorTimeoutMs) };
-      const writes = [
-        Object.keys(novaBody).length > 0 && nova
-          ? {
-              write: () => nova.setQuota(nativeProjectId, novaBody, options),
-              undo: () => nova.setQuota(nativeProjectId, body(novaQuotaNames, previous), putBack),
-            }
-          : null,
-        Object.keys(neutronBody).length > 0 && neutron
-          ? {
-              write: () => neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options),
-              undo: () => neutron.setQuota(nativeProjectId, body(neutronQuotaNames, previous), putBack),
-            }
-          : null,
-      ].filter((w) => w !== null);
+      // a put-back gets its own vendor deadline, from when it is sent
+      const putBack = () => ({ signal: AbortSignal.timeout(deps.vendorTimeoutMs) });
+      const writes: { write: () => Promise<unknown>; undo: () => Promise<unknown> }[] = [];
+      const novaBody = body(novaQuotaNames, limits);
+      if (nova && Object.keys(novaBody).length > 0)
+        writes.push({
+          write: () => nova.setQuota(nativeProjectId, novaBody, options),
+          undo: () => nova.setQuota(nativeProjectId, body(novaQuotaNames, previous), putBack()),
+        });
+      const neutronBody = body(neutronQuotaNames, limits);
+      if (neutron && Object.keys(neutronBody).length > 0)
+        writes.push({
+          write: () => neutron.setQuota(nativeProjectId, { ...neutronBody, check_limit: true }, options),
+          undo: () => neutron.setQuota(nativeProjectId, body(neutronQuotaNames, previous), putBack()),
+        });
       const outcomes = await Promise.allSettled(writes.map((w) => w.write()));
       const refused = outcomes.find((o) => o.status === 'rejected');
       if (refused) {

@@ -25,5 +25,8 @@ export const quotaSetRequest = z.object({
   limits: quotaLimitsSchema,
   previous: quotaLimitsSchema.optional(),
 });
-/** `previous` holds the earlier value of every limit that was given (so the change can be undone). */
+/**
+ * `previous` holds the earlier value of every limit that was given (so the change can be undone); `limits` the
+ * limits after: all of them when the adapter read them, at least the given ones when the request had `previous`.
+ */
 export const quotaSetReply = z.object({ limits: quotaLimitsSchema, previous: quotaLimitsSchema });

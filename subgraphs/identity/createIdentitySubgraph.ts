@@ -5,25 +5,16 @@ import type { Member, ProjectPlacement } from '../../schema/contracts/identity.t
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { Placement } from '../../schema/model.ts';
 import {
-  operationForGraphql,
   addMemberInput,
   createProjectInput,
   placementProblems,
   removeMemberInput,
   revokeShareInput,
   shareProjectInput,
-  type OperationRequest,
 } from '../../schema/operations.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { addPartialError } from '../shared/serveSubgraph.ts';
-import {
-  adapterCallOptions,
-  operationEntity,
-  reportMissing,
-  submitOperation,
-  subgraphContext,
-  type SubgraphContext,
-} from '../shared/subgraphContext.ts';
+import { adapterCallOptions, operationWrites, reportMissing, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 import { parseResources, toYaml } from '../../resources/document.ts';
@@ -61,8 +52,7 @@ const RESOURCES_HEADER = '# infrafed resources: one document per project. `infra
 export function createIdentitySubgraph(deps: SubgraphDeps) {
   const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
 
-  const submit = (ctx: IdentityContext, info: GraphQLResolveInfo, request: OperationRequest) =>
-    submitOperation(deps.controller, ctx, info, request);
+  const writes = operationWrites(deps.controller);
 
   const people = peopleResolvers(deps.controller);
   const resolvers = {
@@ -105,8 +95,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
       },
       async operation(_: unknown, args: { id: string }, ctx: IdentityContext) {
         try {
-          const op = await deps.controller.get(args.id, { headers: ctx.forward, deadline: ctx.deadline });
-          return op ? operationForGraphql(op) : null;
+          return await writes.Operation.__resolveReference({ id: args.id }, ctx);
         } catch (error) {
           if (error instanceof InfrafedError && error.code === ErrorCode.BAD_REQUEST) {
             throw badUserInput([
@@ -140,10 +129,10 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
           if (!problems.some((q) => q.path === p.path)) problems.push(p);
         }
         if (problems.length > 0 || !parsed.success) throw badUserInput(problems);
-        return submit(ctx, info, { kind: 'CREATE_PROJECT', input: parsed.data });
+        return writes.submit(ctx, info, { kind: 'CREATE_PROJECT', input: parsed.data });
       },
       async deleteProject(_: unknown, args: { id: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        return submit(ctx, info, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
+        return writes.submit(ctx, info, { kind: 'DELETE_PROJECT', input: { projectId: parseUserInput(idInput, args).id } });
       },
       async addMember(
         _: unknown,
@@ -151,7 +140,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         ctx: IdentityContext,
         info: GraphQLResolveInfo,
       ) {
-        return submit(ctx, info, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
+        return writes.submit(ctx, info, { kind: 'ADD_MEMBER', input: parseUserInput(addMemberInput, args) });
       },
       async removeMember(
         _: unknown,
@@ -159,7 +148,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         ctx: IdentityContext,
         info: GraphQLResolveInfo,
       ) {
-        return submit(ctx, info, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
+        return writes.submit(ctx, info, { kind: 'REMOVE_MEMBER', input: parseUserInput(removeMemberInput, args) });
       },
       async shareProject(
         _: unknown,
@@ -167,10 +156,10 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         ctx: IdentityContext,
         info: GraphQLResolveInfo,
       ) {
-        return submit(ctx, info, { kind: 'SHARE_PROJECT', input: parseUserInput(shareProjectInput, args) });
+        return writes.submit(ctx, info, { kind: 'SHARE_PROJECT', input: parseUserInput(shareProjectInput, args) });
       },
       async revokeShare(_: unknown, args: { projectId: string; partner: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
-        return submit(ctx, info, { kind: 'REVOKE_SHARE', input: parseUserInput(revokeShareInput, args) });
+        return writes.submit(ctx, info, { kind: 'REVOKE_SHARE', input: parseUserInput(revokeShareInput, args) });
       },
     },
     Project: {
@@ -200,7 +189,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         });
       },
     },
-    Operation: operationEntity(deps.controller),
+    Operation: writes.Operation,
   };
 
   const callOptions = (ctx: IdentityContext) => adapterCallOptions(ctx, deps.adapterTimeoutMs, deps.breaker);

@@ -6,14 +6,7 @@ import { projectIdSchema } from '../../schema/model.ts';
 import { applyAccessRuleInput, createNetworkInput, networkIdSchema, removeAccessRuleInput } from '../../schema/network.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { createPlacementLoader, createVisibleProjectLoader, placedProject } from '../shared/placementLoader.ts';
-import {
-  adapterCallOptions,
-  operationEntity,
-  reportMissing,
-  submitOperation,
-  subgraphContext,
-  type SubgraphContext,
-} from '../shared/subgraphContext.ts';
+import { adapterCallOptions, operationWrites, reportMissing, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
@@ -47,17 +40,18 @@ interface ProjectRef {
 /** The network subgraph: networks and access rules of projects. Reads go to the adapters; writes are operations of the controller. */
 export function createNetworkSubgraph(deps: SubgraphDeps) {
   const deleteNetworkArgs = z.object({ projectId: projectIdSchema, id: networkIdSchema });
+  const writes = operationWrites(deps.controller);
 
   const resolvers = {
-    Operation: operationEntity(deps.controller),
+    Operation: writes.Operation,
     Mutation: {
       async createNetwork(_: unknown, args: { input: Record<string, unknown> }, ctx: NetworkContext, info: GraphQLResolveInfo) {
         const input = parseUserInput(createNetworkInput, withoutNulls(args.input), 'input');
-        return submitOperation(deps.controller, ctx, info, { kind: 'CREATE_NETWORK', input });
+        return writes.submit(ctx, info, { kind: 'CREATE_NETWORK', input });
       },
       async deleteNetwork(_: unknown, args: { projectId: string; id: string }, ctx: NetworkContext, info: GraphQLResolveInfo) {
         const { projectId, id } = parseUserInput(deleteNetworkArgs, args);
-        return submitOperation(deps.controller, ctx, info, { kind: 'DELETE_NETWORK', input: { projectId, networkId: id } });
+        return writes.submit(ctx, info, { kind: 'DELETE_NETWORK', input: { projectId, networkId: id } });
       },
       async applyAccessRule(
         _: unknown,
@@ -66,11 +60,11 @@ export function createNetworkSubgraph(deps: SubgraphDeps) {
         info: GraphQLResolveInfo,
       ) {
         const input = parseUserInput(applyAccessRuleInput, withoutNulls(args));
-        return submitOperation(deps.controller, ctx, info, { kind: 'APPLY_ACCESS_RULE', input });
+        return writes.submit(ctx, info, { kind: 'APPLY_ACCESS_RULE', input });
       },
       async removeAccessRule(_: unknown, args: { projectId: string; ruleId: string }, ctx: NetworkContext, info: GraphQLResolveInfo) {
         const input = parseUserInput(removeAccessRuleInput, args);
-        return submitOperation(deps.controller, ctx, info, { kind: 'REMOVE_ACCESS_RULE', input });
+        return writes.submit(ctx, info, { kind: 'REMOVE_ACCESS_RULE', input });
       },
     },
     Project: {

@@ -20,14 +20,7 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { quotaResources, setQuotaInput } from '../../schema/quota.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { createPlacementLoader, createVisibleProjectLoader, placedProject } from '../shared/placementLoader.ts';
-import {
-  adapterCallOptions,
-  operationEntity,
-  reportMissing,
-  submitOperation,
-  subgraphContext,
-  type SubgraphContext,
-} from '../shared/subgraphContext.ts';
+import { adapterCallOptions, operationWrites, reportMissing, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
 import { requestAdapter } from '../../runtime/nats/adapterClient.ts';
 import { parseUserInput, withoutNulls } from '../../runtime/problems.ts';
 
@@ -85,8 +78,9 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
     };
   };
 
+  const writes = operationWrites(deps.controller);
   const resolvers = {
-    Operation: operationEntity(deps.controller),
+    Operation: writes.Operation,
     Query: {
       async organization(_: unknown, args: { id?: string | null }, ctx: QuotaContext) {
         const id = args.id === null || args.id === undefined ? undefined : parseUserInput(organizationIdSchema, args.id, 'id');
@@ -177,7 +171,7 @@ export function createQuotaSubgraph(deps: SubgraphDeps) {
         info: GraphQLResolveInfo,
       ) {
         const input = parseUserInput(setQuotaInput, withoutNulls(args));
-        return submitOperation(deps.controller, ctx, info, { kind: 'SET_QUOTA', input });
+        return writes.submit(ctx, info, { kind: 'SET_QUOTA', input });
       },
     },
     Organization: {

@@ -61,34 +61,34 @@ export function reportMissing<T>(ctx: SubgraphContext, info: GraphQLResolveInfo,
 }
 
 /**
- * Submits a write to the controller and answers the operation as GraphQL's `Operation` (shared by every
- * subgraph that submits writes, `schema/sdl/shared/operation.graphql`: the answer needs no other subgraph).
- * When the operation failed within the wait, the response carries an error with the operation's code
- * beside the operation itself (so clients that look at `errors` see it).
+ * Writes through the controller, for every subgraph that submits them. `submit` answers the operation as
+ * GraphQL's `Operation` (shared by those subgraphs, `schema/sdl/shared/operation.graphql`: the answer needs
+ * no other subgraph); when the operation failed within the wait, the response carries an error with the
+ * operation's code beside the operation itself (so clients that look at `errors` see it). `Operation`
+ * resolves the entity (its `@key` is `id`) by reading it from the controller with the caller's token.
  */
-export async function submitOperation(
-  controller: ControllerClient,
-  ctx: SubgraphContext,
-  info: GraphQLResolveInfo,
-  request: OperationRequest,
-): Promise<ReturnType<typeof operationForGraphql>> {
-  const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
-  if (operation.status === 'FAILED' && operation.error) {
-    const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {
-      ...publicExtensions(operation.error.extensions),
-      operationId: operation.id,
-    });
-    addPartialError(ctx, error, pathOf(info.path));
-  }
-  return operationForGraphql(operation);
-}
-
-/** `Operation` as an entity (its `@key` is `id`): read from the controller, with the caller's token. */
-export function operationEntity(controller: ControllerClient) {
+export function operationWrites(controller: ControllerClient) {
   return {
-    async __resolveReference(ref: { id: string }, ctx: SubgraphContext) {
-      const op = await controller.get(ref.id, { headers: ctx.forward, deadline: ctx.deadline });
-      return op ? operationForGraphql(op) : null;
+    async submit(
+      ctx: SubgraphContext,
+      info: GraphQLResolveInfo,
+      request: OperationRequest,
+    ): Promise<ReturnType<typeof operationForGraphql>> {
+      const { operation } = await controller.submit(request, { headers: ctx.forward, deadline: ctx.deadline });
+      if (operation.status === 'FAILED' && operation.error) {
+        const error = new InfrafedError(operation.error.code as ErrorCode, operation.error.message, {
+          ...publicExtensions(operation.error.extensions),
+          operationId: operation.id,
+        });
+        addPartialError(ctx, error, pathOf(info.path));
+      }
+      return operationForGraphql(operation);
+    },
+    Operation: {
+      async __resolveReference(ref: { id: string }, ctx: SubgraphContext) {
+        const op = await controller.get(ref.id, { headers: ctx.forward, deadline: ctx.deadline });
+        return op ? operationForGraphql(op) : null;
+      },
     },
   };
 }
