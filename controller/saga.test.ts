@@ -204,8 +204,42 @@ describe('saga runner', () => {
       ['lla', 'SKIPPED'],
     ]);
     expect(done.steps[1]?.error?.code).toBe(ErrorCode.REGION_TIMEOUT);
+    expect(done.steps[2]?.error?.code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+    // the caller is told to retry: infrafed lost a component under it, no region and no input is at fault
+    expect(done.error).toMatchObject({ code: ErrorCode.SERVICE_UNAVAILABLE, message: expect.stringContaining('interrupted') });
     expect(events.filter((e) => e.startsWith('forward'))).toEqual([]);
     expect(events.filter((e) => e.startsWith('undo')).sort()).toEqual(['undo osl', 'undo sto']);
+  });
+
+  it('says SERVICE_UNAVAILABLE for an operation taken over between steps, and keeps the error of one taken over while it was being undone', async () => {
+    const { steps } = executor();
+    const { saga, operation } = runner(steps, 'rollback');
+    // between steps: nothing in flight (once an INTERNAL, as if infrafed had a defect)
+    const between = operation();
+    between.status = 'RUNNING';
+    between.steps[0] = { ...(between.steps[0] as OperationStep), status: 'SUCCEEDED' };
+    const undone = await saga.resume(between);
+    expect(undone.status).toBe('FAILED');
+    expect(undone.error?.code).toBe(ErrorCode.SERVICE_UNAVAILABLE);
+    expect(statuses(undone)).toEqual([
+      ['sto', 'COMPENSATED'],
+      ['osl', 'SKIPPED'],
+      ['lla', 'SKIPPED'],
+    ]);
+    // its owner stopped while undoing a failure of its own: the operation keeps saying why it failed
+    const failing = operation();
+    failing.status = 'COMPENSATING';
+    failing.error = { code: ErrorCode.QUOTA_EXCEEDED, message: 'osl refused' };
+    failing.steps[0] = { ...(failing.steps[0] as OperationStep), status: 'SUCCEEDED' };
+    failing.steps[1] = {
+      ...(failing.steps[1] as OperationStep),
+      status: 'FAILED',
+      error: { code: ErrorCode.QUOTA_EXCEEDED, message: 'osl refused' },
+    };
+    failing.steps[2] = { ...(failing.steps[2] as OperationStep), status: 'SKIPPED' };
+    const kept = await saga.resume(failing);
+    expect(kept.status).toBe('FAILED');
+    expect(kept.error).toEqual({ code: ErrorCode.QUOTA_EXCEEDED, message: 'osl refused' });
   });
 
   it('drives an operation of a forward kind (a delete) to its end when taken over, without redoing finished steps', async () => {

@@ -173,16 +173,21 @@ export function firstError(op: Operation) {
 /**
  * An operation taken over from a replica that stopped: steps in flight have an unknown outcome
  * (REGION_TIMEOUT, so they are undone), steps not started are skipped, and the operation is rolled back.
+ * The operation itself fails with SERVICE_UNAVAILABLE (503: retry): infrafed lost a component under it,
+ * neither the caller's request nor a region is at fault (an error it already had is kept).
  */
 export function markInterrupted(op: Operation): void {
+  const message = 'interrupted: the controller replica running it stopped';
+  let interrupted = false;
   for (const step of op.steps) {
     if (step.status === 'RUNNING' || step.status === 'PENDING') {
+      interrupted = true;
       step.status = step.status === 'RUNNING' ? 'FAILED' : 'SKIPPED';
-      step.error = {
-        code: step.status === 'FAILED' ? ErrorCode.REGION_TIMEOUT : ErrorCode.INTERNAL,
-        message: 'interrupted: the controller replica running it stopped',
-      };
+      step.error = { code: step.status === 'FAILED' ? ErrorCode.REGION_TIMEOUT : ErrorCode.SERVICE_UNAVAILABLE, message };
     }
+  }
+  if (interrupted || op.status === 'PENDING' || op.status === 'RUNNING') {
+    op.error ??= { code: ErrorCode.SERVICE_UNAVAILABLE, message: `${message}; what it had done is undone (retry)` };
   }
   op.status = 'COMPENSATING';
 }
@@ -323,7 +328,8 @@ export function createSagaRunner(deps: SagaDeps) {
       }
       if (op.steps.every((s) => s.status === 'SUCCEEDED')) await succeed(op, steps, owned);
       else {
-        op.error = firstError(op);
+        // a taken-over operation already says why (markInterrupted)
+        op.error ??= firstError(op);
         await fail(op, steps, owned);
       }
     });

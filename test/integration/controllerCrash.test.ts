@@ -162,7 +162,9 @@ describe('controller replica killed between reserve and commit', () => {
     // the step's outcome is unknown (its reply was lost with A): B ends the operation as failed, undoes
     // what the step had checkpointed (nothing: A died before the quota was read) and frees the reservation
     expect(final?.status).toBe('FAILED');
-    expect(final?.error).toMatchObject({ code: 'REGION_TIMEOUT', message: expect.stringContaining('interrupted') });
+    // the operation says infrafed lost a component under it (503: retry); its step, that its outcome was unknown
+    expect(final?.error).toMatchObject({ code: 'SERVICE_UNAVAILABLE', message: expect.stringContaining('interrupted') });
+    expect(final?.steps.map((s) => [s.status, s.error?.code])).toEqual([['FAILED', 'REGION_TIMEOUT']]);
     expect(final?.owner).toBeNull();
     expect(await reservations()).toEqual([]);
     // what is left is the project's own explicit limit from its creation (zero cores: no project defaults)
