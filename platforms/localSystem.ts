@@ -43,6 +43,8 @@ export interface LocalSystemOptions {
   timeouts?: Partial<SystemConfig['timeouts']>;
   /** Log level of the components (default info; `debug` logs every vendor call of the adapters). */
   componentLogLevel?: 'debug' | 'info';
+  /** Log level of the adapters alone, over `componentLogLevel` (the operations bench counts vendor calls at `debug`, the rest at `info`). */
+  adapterLogLevel?: 'debug' | 'info';
   /**
    * A NATS cluster of this many JetStream servers (`nats-1`…) instead of one, with the controller's state
    * replicated on 3 of them (`controller.replicas`). Ignores `natsUrl`.
@@ -489,6 +491,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         onLine: (l) => options.onLine?.(name, l),
       });
     };
+    const adapterEnv: Record<string, string> = options.adapterLogLevel ? { LOG_LEVEL: options.adapterLogLevel } : {};
     /** Adapter processes by region (one per platform there: `adapter-<region>` for OpenStack, `adapter-okd-<region>`). */
     const adapters = new Map<string, ManagedProcess[]>();
     const startAdapter = async (region: string) => {
@@ -496,8 +499,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       const started = await Promise.all(
         platformsOf(r).map((platform) =>
           platform === 'okd'
-            ? node(`adapter-okd-${region}`, 'adapters/okd/main.ts', { INFRAFED_REGION: region })
-            : node(`adapter-${region}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: region }),
+            ? node(`adapter-okd-${region}`, 'adapters/okd/main.ts', { INFRAFED_REGION: region, ...adapterEnv })
+            : node(`adapter-${region}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: region, ...adapterEnv }),
         ),
       );
       adapters.set(region, started);
@@ -528,8 +531,8 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
               regions.flatMap((r) =>
                 platformsOf(r).map((platform) =>
                   platform === 'okd'
-                    ? spec(`adapter-okd-${r.name}`, 'adapters/okd/main.ts', { INFRAFED_REGION: r.name })
-                    : spec(`adapter-${r.name}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: r.name }),
+                    ? spec(`adapter-okd-${r.name}`, 'adapters/okd/main.ts', { INFRAFED_REGION: r.name, ...adapterEnv })
+                    : spec(`adapter-${r.name}`, 'adapters/openstack/main.ts', { INFRAFED_REGION: r.name, ...adapterEnv }),
                 ),
               ),
             ),
