@@ -2,6 +2,8 @@ import { nkeyAuthenticator } from '@nats-io/nats-core';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { SystemConfig } from '../config.ts';
 import { resolveSecret } from '../config.ts';
+// an answered request makes no Error (nats-core builds one to reject what is already settled)
+import './answeredRequests.ts';
 
 export interface ConnectOptions {
   servers: readonly string[];
