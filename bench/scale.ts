@@ -17,7 +17,7 @@ import { createLogger } from '../runtime/log.ts';
 import { startAdapterService, type AdapterService } from '../adapters/shared/adapterKit.ts';
 import type { ProjectPlacement } from '../schema/contracts/identity.ts';
 import { freePort, NODE_TS_ARGS, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
-import { startNatsServer } from '../test/harness/natsServer.ts';
+import { startNatsServer } from '../test/harness/natsProcess.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REGION_COUNTS = (process.env.BENCH_SCALE_REGIONS ?? '3,10,30').split(',').filter(Boolean).map(Number);

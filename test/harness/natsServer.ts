@@ -1,36 +1,8 @@
 import { afterAll, beforeAll } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { natsServerBinary } from '../../platforms/ensureInstalled.ts';
-import { freePort, spawnManaged, type ManagedProcess } from '../../platforms/processes.ts';
+import { startNatsServer, type TestNatsServer } from './natsProcess.ts';
 
-export interface TestNatsServer {
-  url: string;
-  process: ManagedProcess;
-  stop(): Promise<void>;
-}
-
-/** A nats-server of the test's own (JetStream in a temp dir) on a free port. */
-export async function startNatsServer(extraArgs: string[] = []): Promise<TestNatsServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'infrafed-nats-'));
-  const port = await freePort();
-  const process = await spawnManaged({
-    name: 'nats-server',
-    command: natsServerBinary(),
-    args: ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir, ...extraArgs],
-    readyWhen: /Server is ready/,
-  });
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    process,
-    async stop() {
-      await process.stop();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+export { startNatsServer, type TestNatsServer };
 
 /**
  * A nats-server of the suite's own with one connection to it, started before the suite's tests and
