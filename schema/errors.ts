@@ -17,7 +17,11 @@ export const ErrorCode = {
   PAYLOAD_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
   /** HTTP: the request body is not in a media type the face reads (JSON). */
   UNSUPPORTED_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  /** A GraphQL document beyond one of the gateway's limits (`extensions.limit`: maxDepth, maxAliases, maxTokens, maxCost; `max`, `found`). */
+  /**
+   * A GraphQL document beyond one of the gateway's limits (`extensions.limit`: maxDepth, maxAliases,
+   * maxTokens, maxCost; `max`, `found`), or a page asking for more than a field reads at once
+   * (maxQuotaProjects: quotas of at most 100 projects per region).
+   */
   QUERY_LIMIT_EXCEEDED: 'QUERY_LIMIT_EXCEEDED',
   /** No credentials, or credentials that do not verify (bad signature, expired, wrong issuer). */
   UNAUTHENTICATED: 'UNAUTHENTICATED',

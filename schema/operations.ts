@@ -240,7 +240,9 @@ export type ProjectRecord = z.infer<typeof projectRecordSchema>;
  * it), with their placements from the controller's index: what subgraphs resolve a project entity by,
  * never the representation a caller sends.
  */
-export const projectResolveRequest = z.object({ projectIds: z.array(projectIdSchema).min(1).max(500) });
+/** Project ids in one resolve: a caller with more sends several. */
+export const PROJECT_RESOLVE_MAX_IDS = 500;
+export const projectResolveRequest = z.object({ projectIds: z.array(projectIdSchema).min(1).max(PROJECT_RESOLVE_MAX_IDS) });
 export const projectResolveReply = z.object({
   projects: z.array(
     z.object({

@@ -39,10 +39,12 @@ export type ProjectCreateReply = z.infer<typeof projectCreateReply>;
 export const projectGetRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema });
 export const projectGetReply = z.object({ placement: projectPlacementSchema.nullable() });
 
+/** Project ids in one `project list` or `member list`: a caller with more sends several. */
+export const PROJECT_LIST_MAX_IDS = 500;
 export const projectListRequest = z.object({
   organization: organizationIdSchema,
   /** Only these projects (batch look-up); all of the organisation's when absent. */
-  projectIds: z.array(projectIdSchema).max(500).optional(),
+  projectIds: z.array(projectIdSchema).max(PROJECT_LIST_MAX_IDS).optional(),
 });
 export type ProjectListRequest = z.infer<typeof projectListRequest>;
 export const projectListReply = z.object({ placements: z.array(projectPlacementSchema) });
@@ -92,7 +94,7 @@ export const memberListRequest = z.object({
       z.object({ projectId: projectIdSchema, organization: organizationIdSchema }),
     )
     .min(1)
-    .max(500),
+    .max(PROJECT_LIST_MAX_IDS),
 });
 export const memberListReply = z.object({ members: z.array(memberSchema) });
 

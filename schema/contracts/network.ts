@@ -54,7 +54,9 @@ export const networkGetReply = z.object({ network: networkSchema.nullable() });
 export const networkDeleteRequest = z.object({ projectId: projectIdSchema, owner: organizationIdSchema, networkId: networkIdSchema });
 export const networkDeleteReply = z.object({ deleted: z.boolean() });
 
-export const networkListRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(500) });
+/** Projects in one network or rule list: a caller with more sends several. */
+export const LIST_MAX_PROJECTS = 500;
+export const networkListRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(LIST_MAX_PROJECTS) });
 export const networkListReply = z.object({ networks: z.array(networkSchema) });
 
 /** An access rule as it exists in one placement. */
@@ -83,5 +85,5 @@ export const ruleRemoveRequest = z.object({ projectId: projectIdSchema, owner: o
 /** `rule` is what was removed (so the removal can be undone). */
 export const ruleRemoveReply = z.object({ removed: z.boolean(), rule: accessRuleSchema.nullable() });
 
-export const ruleListRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(500) });
+export const ruleListRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(LIST_MAX_PROJECTS) });
 export const ruleListReply = z.object({ rules: z.array(placedAccessRuleSchema) });

@@ -11,7 +11,12 @@ export const placementQuotaSchema = z.object({
 export type PlacementQuota = z.infer<typeof placementQuotaSchema>;
 
 /** `limitsOnly`: the limits without the use (a write's undo needs no more; far cheaper on Neutron): `usage` is then empty. */
-export const quotaGetRequest = z.object({ projects: z.array(projectRefSchema).min(1).max(100), limitsOnly: z.boolean().optional() });
+/** Projects in one `quota get` (Nova is read per project): a caller with more sends several. */
+export const QUOTA_GET_MAX_PROJECTS = 100;
+export const quotaGetRequest = z.object({
+  projects: z.array(projectRefSchema).min(1).max(QUOTA_GET_MAX_PROJECTS),
+  limitsOnly: z.boolean().optional(),
+});
 export const quotaGetReply = z.object({ quotas: z.array(placementQuotaSchema) });
 
 /** Limits to write; null sets "unlimited" (only undo does that: callers give whole numbers, see quotaLimitsInput). */

@@ -1,9 +1,9 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import DataLoader from 'dataloader';
-import { type Member, type ProjectPlacement } from '../../schema/contracts/identity.ts';
+import { PROJECT_LIST_MAX_IDS, type Member, type ProjectPlacement } from '../../schema/contracts/identity.ts';
 import type { Placement } from '../../schema/model.ts';
 import { requestAdapter, type AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
-import { createPlacementLoader, type Gathered } from '../shared/placementLoader.ts';
+import { chunked, createPlacementLoader, type Gathered } from '../shared/placementLoader.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 
 export interface LoaderDeps {
@@ -21,8 +21,12 @@ export interface LoaderDeps {
 
 /** The placements of some projects of one owner organisation, in every region (one fan-out). */
 async function placementsOf(deps: LoaderDeps, owner: string, projectIds?: string[]): Promise<Gathered<ProjectPlacement[]>> {
-  const res = await fanOut(deps.placements, (p) =>
-    requestAdapter(deps.nc, p, 'project', 'list', { organization: owner, projectIds }, deps.call),
+  // every project of the owner, or the given ones in requests of at most the contract's bound
+  const requests = deps.placements.flatMap((placement): { placement: Placement; ids?: string[] }[] =>
+    projectIds ? chunked(projectIds, PROJECT_LIST_MAX_IDS).map((ids) => ({ placement, ids })) : [{ placement, ids: undefined }],
+  );
+  const res = await fanOut(requests, (r) =>
+    requestAdapter(deps.nc, r.placement, 'project', 'list', { organization: owner, projectIds: r.ids }, deps.call),
   );
   return { value: res.ok.flatMap((r) => r.value.placements), missing: res.failed.map((f) => f.error) };
 }
@@ -63,6 +67,7 @@ export function createLoaders(deps: LoaderDeps) {
   const membersByPlacement = createPlacementLoader(
     async (placement, projects) => (await requestAdapter(deps.nc, placement, 'member', 'list', { projects }, deps.call)).members,
     (m: Member) => m.projectId,
+    PROJECT_LIST_MAX_IDS,
   );
 
   const partnersByProject = new DataLoader<string, { organization: string; level: 'reader' | 'member' | 'admin'; since: string }[]>(

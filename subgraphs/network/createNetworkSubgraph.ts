@@ -1,7 +1,7 @@
 import type { HeaderMap } from '@apollo/server';
 import type { GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
-import { type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
+import { LIST_MAX_PROJECTS, type Network, type PlacedAccessRule } from '../../schema/contracts/network.ts';
 import { projectIdSchema } from '../../schema/model.ts';
 import { applyAccessRuleInput, createNetworkInput, networkIdSchema, removeAccessRuleInput } from '../../schema/network.ts';
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
@@ -20,10 +20,12 @@ function createLoaders(deps: SubgraphDeps, ctx: SubgraphContext) {
     networks: createPlacementLoader(
       async (placement, projects) => (await requestAdapter(nc, placement, 'network', 'list', { projects }, call)).networks,
       (n: Network) => n.projectId,
+      LIST_MAX_PROJECTS,
     ),
     rules: createPlacementLoader(
       async (placement, projects) => (await requestAdapter(nc, placement, 'rule', 'list', { projects }, call)).rules,
       (r: PlacedAccessRule) => r.projectId,
+      LIST_MAX_PROJECTS,
     ),
   };
 }

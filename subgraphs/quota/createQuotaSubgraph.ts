@@ -12,7 +12,7 @@ import {
   requestQuotaTierInput,
   setQuotaTiersInput,
 } from '../../schema/quotaRequests.ts';
-import { type PlacementQuota } from '../../schema/contracts/quota.ts';
+import { QUOTA_GET_MAX_PROJECTS, type PlacementQuota } from '../../schema/contracts/quota.ts';
 import { organizationIdSchema, type Placement } from '../../schema/model.ts';
 import { auditListRequest } from '../../schema/audit.ts';
 import { setEntitlementsInput, type Amounts } from '../../schema/entitlements.ts';
@@ -34,6 +34,15 @@ function createLoaders(deps: SubgraphDeps, ctx: SubgraphContext) {
     quotas: createPlacementLoader(
       async (placement, projects) => (await requestAdapter(nc, placement, 'quota', 'get', { projects }, call)).quotas,
       (q: PlacementQuota) => q.projectId,
+      QUOTA_GET_MAX_PROJECTS,
+      // Nova is read once per project: a page of more is refused with a clear error rather than sent (its
+      // calls would hold the region's vendors past every deadline, the page's other fields with them)
+      (found) =>
+        new InfrafedError(
+          ErrorCode.QUERY_LIMIT_EXCEEDED,
+          `quotas are read for at most ${QUOTA_GET_MAX_PROJECTS} projects of a region in one request (${found} asked): ask for fewer projects, or each project's quotas`,
+          { limit: 'maxQuotaProjects', max: QUOTA_GET_MAX_PROJECTS, found },
+        ),
     ),
   };
 }

@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { placementKey, type Placement } from '../../schema/model.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
+import { PROJECT_RESOLVE_MAX_IDS } from '../../schema/operations.ts';
 
 /** What the placements said, and one error per placement that did not answer. */
 export interface Gathered<T> {
@@ -15,15 +16,28 @@ export interface PlacedProject extends Placement {
   organization: string;
 }
 
+/** `items` in runs of at most `size`. */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 /**
  * Per request: collects the look-ups of one kind made while a GraphQL request resolves and sends one
- * request per placement for all the projects there (in parallel across placements). An answer's items are
- * given back to each project by `projectOf`; a placement that fails gives its error to each of its projects.
+ * request per placement for all the projects there (in parallel across placements), or several of at most
+ * `maxPerRequest` projects each (the contract's bound), or, with `refuseMore`, none for a placement with
+ * more (what each project costs there is too much for one page). An answer's items are given back to each project
+ * by `projectOf`; a request that fails gives its error to each of its projects.
  */
 export function createPlacementLoader<T>(
   list: (placement: Placement, projects: { projectId: string; organization: string }[]) => Promise<T[]>,
   projectOf: (item: T) => string,
+  maxPerRequest: number,
+  /** Instead of several requests: the error of a placement with more projects than `maxPerRequest`. */
+  refuseMore?: (found: number) => InfrafedError,
 ): DataLoader<PlacedProject, Gathered<T[]>, string> {
+  const keyOf = (k: PlacedProject) => `${placementKey(k)}|${k.projectId}|${k.organization}`;
   return new DataLoader<PlacedProject, Gathered<T[]>, string>(
     async (keys) => {
       const groups = new Map<string, { placement: Placement; projects: { projectId: string; organization: string }[] }>();
@@ -33,16 +47,27 @@ export function createPlacementLoader<T>(
         group.projects.push({ projectId: k.projectId, organization: k.organization });
         groups.set(where, group);
       }
-      const res = await fanOut([...groups.values()], (g) => list(g.placement, g.projects));
-      return keys.map((k) => {
-        const where = placementKey(k);
-        const ok = res.ok.find((r) => placementKey(r.target.placement) === where);
-        if (ok) return { value: ok.value.filter((item) => projectOf(item) === k.projectId), missing: [] };
-        const failed = res.failed.find((f) => placementKey(f.target.placement) === where);
-        return { value: [], missing: failed ? [failed.error] : [] };
+      const answers = new Map<string, Gathered<T[]>>();
+      const requests = [...groups.values()].flatMap((g) => {
+        if (!refuseMore || g.projects.length <= maxPerRequest)
+          return chunked(g.projects, maxPerRequest).map((projects) => ({ ...g, projects }));
+        const refused = refuseMore(g.projects.length);
+        for (const p of g.projects) answers.set(keyOf({ ...g.placement, ...p }), { value: [], missing: [refused] });
+        return [];
       });
+      const res = await fanOut(requests, (r) => list(r.placement, r.projects));
+      for (const { target, value } of res.ok) {
+        const byProject = new Map<string, T[]>();
+        for (const item of value) byProject.set(projectOf(item), [...(byProject.get(projectOf(item)) ?? []), item]);
+        for (const p of target.projects)
+          answers.set(keyOf({ ...target.placement, ...p }), { value: byProject.get(p.projectId) ?? [], missing: [] });
+      }
+      for (const { target, error } of res.failed) {
+        for (const p of target.projects) answers.set(keyOf({ ...target.placement, ...p }), { value: [], missing: [error] });
+      }
+      return keys.map((k) => answers.get(keyOf(k)) ?? { value: [], missing: [] });
     },
-    { cacheKeyFn: (k) => `${placementKey(k)}|${k.projectId}|${k.organization}` },
+    { cacheKeyFn: keyOf },
   );
 }
 
@@ -61,10 +86,14 @@ export interface VisibleProject {
 }
 
 export function createVisibleProjectLoader(resolve: (projectIds: string[]) => Promise<({ projectId: string } & VisibleProject)[]>) {
-  return new DataLoader<string, VisibleProject>(async (ids) => {
-    const found = new Map((await resolve([...ids])).map((p) => [p.projectId, p]));
-    return ids.map((id) => found.get(id) ?? new InfrafedError(ErrorCode.NOT_FOUND, `project ${id} not found`));
-  });
+  return new DataLoader<string, VisibleProject>(
+    async (ids) => {
+      const found = new Map((await resolve([...ids])).map((p) => [p.projectId, p]));
+      return ids.map((id) => found.get(id) ?? new InfrafedError(ErrorCode.NOT_FOUND, `project ${id} not found`));
+    },
+    // the controller resolves at most this many in one request
+    { maxBatchSize: PROJECT_RESOLVE_MAX_IDS },
+  );
 }
 
 /** The project's placements (those `keep` accepts) as loader keys; NOT_FOUND when the caller may not see it. */
