@@ -3,6 +3,13 @@
  * key again makes it the newest. For the per-replica caches and hints (verified tokens, known projects,
  * network regions).
  */
+/** `items` in runs of at most `size`, in order (a batch split at a contract's or a vendor's bound). */
+export function chunked<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
 export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   map.delete(key);
   if (map.size >= max) map.delete(map.keys().next().value as K);

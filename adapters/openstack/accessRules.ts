@@ -1,4 +1,4 @@
-import { setBounded } from '../../runtime/bounded.ts';
+import { chunked, setBounded } from '../../runtime/bounded.ts';
 import type { PlacedAccessRule } from '../../schema/contracts/network.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { ipVersionOf, normalizeAccessRule, type AccessRule } from '../../schema/network.ts';
@@ -234,8 +234,7 @@ export function createAccessRuleOps(deps: { neutron: NeutronClient; region: stri
     /** The rules of a batch of projects: one Neutron call per {@link PROJECTS_PER_CALL} projects. */
     async listMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<PlacedAccessRule[]> {
       const out: PlacedAccessRule[] = [];
-      for (let i = 0; i < projects.length; i += PROJECTS_PER_CALL) {
-        const chunk = projects.slice(i, i + PROJECTS_PER_CALL);
+      for (const chunk of chunked(projects, PROJECTS_PER_CALL)) {
         const found = await neutron.listWhere<NeutronSecurityGroup & { project_id?: string }>(
           'security-groups',
           { project_id: chunk.map((p) => p.nativeId), name: ACCESS_RULES_GROUP },

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
-import { setBounded } from '../../runtime/bounded.ts';
+import { chunked, setBounded } from '../../runtime/bounded.ts';
 import type { Logger } from 'pino';
 import type { ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
@@ -247,8 +247,8 @@ export async function createOpenstackAdapter(deps: OpenstackAdapterDeps): Promis
       if (seen) found.set(projectId, { nativeId: seen.nativeId, organization: seen.organization });
       else unknown.push(projectId);
     }
-    for (let i = 0; i < unknown.length; i += TAGS_PER_CALL) {
-      const tags = unknown.slice(i, i + TAGS_PER_CALL).map(projectTag);
+    for (const some of chunked(unknown, TAGS_PER_CALL)) {
+      const tags = some.map(projectTag);
       for (const p of await keystone.listProjects({ tagsAny: tags }, options)) {
         const placement = fromKeystoneProject(p, region);
         if (placement && unknown.includes(placement.projectId)) {

@@ -3,6 +3,7 @@ import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import type { CallOptions } from './client/http.ts';
 import type { NeutronClient, NeutronPort } from './client/neutronClient.ts';
 import { networkIdFromMarker, networkMarker } from './mapping.ts';
+import { chunked } from '../../runtime/bounded.ts';
 import type { QuotaErrors } from './quotas.ts';
 
 interface NeutronNetwork {
@@ -236,8 +237,7 @@ export function createNetworkOps(deps: NetworkOpsDeps) {
      */
     async listMany(projects: { projectId: string; nativeId: string }[], options: CallOptions): Promise<Network[]> {
       const out: Network[] = [];
-      for (let i = 0; i < projects.length; i += PROJECTS_PER_CALL) {
-        const chunk = projects.slice(i, i + PROJECTS_PER_CALL);
+      for (const chunk of chunked(projects, PROJECTS_PER_CALL)) {
         const where = { project_id: chunk.map((p) => p.nativeId) };
         const [networks, subnets, routers] = await Promise.all([
           neutron.listWhere<NeutronNetwork>('networks', where, options),

@@ -4,6 +4,7 @@ import { type QuotaLimits, type QuotaResource, type QuotaUsage } from '../../sch
 import type { CallOptions } from './client/http.ts';
 import type { NeutronClient, NeutronQuotaDetail } from './client/neutronClient.ts';
 import { mapLimited, PER_PROJECT_CONCURRENCY } from '../shared/adapterKit.ts';
+import { chunked } from '../../runtime/bounded.ts';
 import { PROJECTS_PER_CALL } from './networks.ts';
 import type { NovaClient } from './client/novaClient.ts';
 import { fromVendorQuotaName, neutronQuotaNames, novaQuotaNames } from './mapping.ts';
@@ -70,8 +71,7 @@ export function createQuotaOps(deps: QuotaOpsDeps) {
   async function neutronDetailsMany(nativeIds: string[], options: CallOptions): Promise<Record<string, NeutronQuotaDetail>[]> {
     const client = neutron as NeutronClient;
     if (nativeIds.length <= ONE_BY_ONE) return mapLimited(nativeIds, PER_PROJECT_CONCURRENCY, (id) => client.quotaDetails(id, options));
-    const chunks: string[][] = [];
-    for (let i = 0; i < nativeIds.length; i += PROJECTS_PER_CALL) chunks.push(nativeIds.slice(i, i + PROJECTS_PER_CALL));
+    const chunks = chunked(nativeIds, PROJECTS_PER_CALL);
     const [listed, defaults, counted] = await Promise.all([
       Promise.all(chunks.map((ids) => client.listWhere<Record<string, number | string>>('quotas', { project_id: ids }, options))),
       client.defaultQuota(nativeIds[0] as string, options),

@@ -3,7 +3,8 @@ import DataLoader from 'dataloader';
 import { PROJECT_LIST_MAX_IDS, type Member, type ProjectPlacement } from '../../schema/contracts/identity.ts';
 import type { Placement } from '../../schema/model.ts';
 import { requestAdapter, type AdapterCallOptions } from '../../runtime/nats/adapterClient.ts';
-import { chunked, createPlacementLoader, type Gathered } from '../shared/placementLoader.ts';
+import { createPlacementLoader, type Gathered } from '../shared/placementLoader.ts';
+import { chunked } from '../../runtime/bounded.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
 
 export interface LoaderDeps {

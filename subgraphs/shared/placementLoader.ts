@@ -2,6 +2,7 @@ import DataLoader from 'dataloader';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
 import { placementKey, type Placement } from '../../schema/model.ts';
 import { fanOut } from '../../runtime/nats/request.ts';
+import { chunked } from '../../runtime/bounded.ts';
 import { PROJECT_RESOLVE_MAX_IDS } from '../../schema/operations.ts';
 
 /** What the placements said, and one error per placement that did not answer. */
@@ -14,13 +15,6 @@ export interface Gathered<T> {
 export interface PlacedProject extends Placement {
   projectId: string;
   organization: string;
-}
-
-/** `items` in runs of at most `size`. */
-export function chunked<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
 }
 
 /**
@@ -57,8 +51,7 @@ export function createPlacementLoader<T>(
       });
       const res = await fanOut(requests, (r) => list(r.placement, r.projects));
       for (const { target, value } of res.ok) {
-        const byProject = new Map<string, T[]>();
-        for (const item of value) byProject.set(projectOf(item), [...(byProject.get(projectOf(item)) ?? []), item]);
+        const byProject = Map.groupBy(value, projectOf);
         for (const p of target.projects)
           answers.set(keyOf({ ...target.placement, ...p }), { value: byProject.get(p.projectId) ?? [], missing: [] });
       }
