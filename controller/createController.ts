@@ -102,6 +102,7 @@ import {
 import type { ControllerStore } from './store.ts';
 import { ownerOf } from './kinds/kind.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
+import type { ReadGeneration } from '../runtime/nats/readGeneration.ts';
 
 export interface ControllerDeps {
   nc: NatsConnection;
@@ -133,6 +134,8 @@ export interface ControllerDeps {
   adapterWriteTimeoutMs?: number;
   /** Default 30 000. */
   leaseMs?: number;
+  /** Where an operation's end marks cached reads stale (absent: nothing is marked; tests without gateways). */
+  readGeneration?: ReadGeneration;
   /** How often abandoned operations are looked for, milliseconds; 0 turns the sweeper off. Default 10 000. */
   sweepIntervalMs?: number;
   /** A failed undo is tried again when the operation was last written this long ago, milliseconds. Default 60 000. */
@@ -228,7 +231,14 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       requestAdapter(deps.nc, placement, resource, verb, body, { timeoutMs: timeoutOf(resource, verb) }),
     newId: (prefix) => `${prefix}_${ulid().toLowerCase()}`,
   };
-  const saga = createSagaRunner({ ctx, kindOf, log, replicaId: deps.replicaId, leaseMs });
+  const saga = createSagaRunner({
+    ctx,
+    kindOf,
+    log,
+    replicaId: deps.replicaId,
+    leaseMs,
+    readsChanged: deps.readGeneration && (() => (deps.readGeneration as ReadGeneration).bump()),
+  });
   const operations = createOperations({
     ctx,
     kindOf,

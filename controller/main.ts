@@ -13,7 +13,8 @@ import { openLedger } from './ledger.ts';
 import { openControllerStore } from './store.ts';
 import { openJsonStore, openPeopleStore } from './people.ts';
 import { Bucket } from '../schema/subjects.ts';
-import { whenJetStreamAnswers } from './durable.ts';
+import { openBucket, whenJetStreamAnswers } from './durable.ts';
+import { readGenerationOf } from '../runtime/nats/readGeneration.ts';
 
 const log = createLogger('controller');
 
@@ -24,8 +25,9 @@ await runMain(log, async () => {
   const stopOps = await opsForComponent('controller', natsReady(nc));
   const { replicas } = config.controller;
   const auth = authConfigSchema.parse(config.auth);
-  const { store, ledger, audit, events, people, requests, webhooks } = await whenJetStreamAnswers(
+  const { store, ledger, audit, events, people, requests, webhooks, readGeneration } = await whenJetStreamAnswers(
     async () => ({
+      readGeneration: readGenerationOf(await openBucket(nc, Bucket.readGeneration, { replicas, history: 1 })),
       store: await openControllerStore(nc, { replicas, operationHistoryDays: config.controller.operationHistoryDays }),
       people: await openPeopleStore(nc, { replicas }),
       requests: await openJsonStore(nc, Bucket.requests, { replicas }),
@@ -77,6 +79,7 @@ await runMain(log, async () => {
     adapterTimeoutMs: config.timeouts.adapterMs,
     adapterWriteTimeoutMs: config.timeouts.adapterWriteMs,
     leaseMs: config.timeouts.operationLeaseMs,
+    readGeneration,
     // a replica that stopped is noticed within a lease and a third (the record unchanged for a lease, then a sweep)
     sweepIntervalMs: Math.ceil(config.timeouts.operationLeaseMs / 3),
     undoRetryMs: config.controller.undoRetrySeconds * 1000,

@@ -26,6 +26,11 @@ export interface SagaDeps {
   replicaId: string;
   /** How long an owner's claim on an operation lasts without a write, milliseconds. */
   leaseMs: number;
+  /**
+   * Called when an operation has made its last change, before its end is written: what reads cached before
+   * may no longer be true (`runtime/nats/readGeneration.ts`). A failure is logged, never the operation's.
+   */
+  readsChanged?: () => Promise<void>;
 }
 
 const now = () => new Date().toISOString();
@@ -306,6 +311,15 @@ export function createSagaRunner(deps: SagaDeps) {
     const steps = deps.kindOf(op.kind).steps(ctx, op);
     try {
       await work(steps);
+      // before the end is written: a caller who sees the operation finished reads what it changed
+      await deps
+        .readsChanged?.()
+        .catch((error: unknown) =>
+          log.warn(
+            { err: error, operationId: op.id },
+            'cached reads not marked stale: gateways may answer from before this operation until their cache expires',
+          ),
+        );
       await owned.save(true);
       return { operation: op, lost: false };
     } catch (error) {

@@ -11,11 +11,13 @@ import {
   SUBJECT_ROOT,
   EVENTS_STREAM,
   WEBHOOK_CONSUMER,
+  controllerAuditSubject,
   controllerPeopleSubject,
   PeopleVerb,
   SubgraphName,
   subgraphServiceName,
 } from '../schema/subjects.ts';
+import { READ_GENERATION_KEY } from '../runtime/nats/readGeneration.ts';
 
 /**
  * Generates a NATS supercluster for infrafed: per region one cluster, the clusters joined by gateways,
@@ -107,8 +109,9 @@ const JS_DESTRUCTIVE = ['$JS.API.STREAM.DELETE.>', '$JS.API.STREAM.PURGE.>', '$J
  * - the controller publishes every adapter verb (it alone writes), the audit and events streams (it
  *   alone writes audit and events), its KV buckets and the JetStream API, less deleting, purging or
  *   changing streams;
- * - the gateway publishes only to the subgraphs, `$SRV` (readiness) and the controller's sign-in (an
- *   identity provider's token exchanged for a session), and hears operations' progress (subscriptions).
+ * - the gateway publishes only to the subgraphs, `$SRV` (readiness), the controller's sign-in (an
+ *   identity provider's token exchanged for a session) and read audit (answers its cache gives again),
+ *   gets and puts the one key of the read generation, and hears operations' progress (subscriptions).
  */
 export function componentPermissions(regions: NatsTopology['regions']): Map<string, NatsUser['permissions']> {
   const out = new Map<string, NatsUser['permissions']>();
@@ -162,7 +165,19 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
     });
   }
   out.set('gateway', {
-    publish: { allow: [`${SUBJECT_ROOT}.subgraph.>`, '$SRV.>', controllerPeopleSubject(PeopleVerb.session)] },
+    publish: {
+      allow: [
+        `${SUBJECT_ROOT}.subgraph.>`,
+        '$SRV.>',
+        controllerPeopleSubject(PeopleVerb.session),
+        // the response cache: each answer it gives again is audited as the reads it was made of (the
+        // controller records them in the name of the caller's token), and it reads and moves on the read
+        // generation (one key, from the stream's leader)
+        controllerAuditSubject('read'),
+        `$JS.API.STREAM.MSG.GET.KV_${Bucket.readGeneration}`,
+        `$KV.${Bucket.readGeneration}.${READ_GENERATION_KEY}`,
+      ],
+    },
     // live progress of operations for subscriptions (the gateway subscribes only to its caller's organisation)
     subscribe: { allow: [inbox('gateway'), `${SUBJECT_ROOT}.progress.>`] },
   });

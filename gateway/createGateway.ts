@@ -13,6 +13,11 @@ import type { Logger } from '../runtime/log.ts';
 import { SUPERGRAPH_PATH } from './compose.ts';
 import { defaultGraphqlLimits, limitPlugins, type GraphqlLimits } from './limits.ts';
 import { createNatsTransport, ENTITY_KEY, ENTITY_SUBPATH, type InfrafedGatewayContext } from './natsTransport.ts';
+import { createResponseCache, type ResponseCacheOptions } from './responseCache.ts';
+import type { ReadGeneration } from '../runtime/nats/readGeneration.ts';
+import { requestJson } from '../runtime/nats/request.ts';
+import { readAuditReply, type ReadAuditRequest } from '../schema/audit.ts';
+import { controllerAuditSubject, Header } from '../schema/subjects.ts';
 
 export interface GatewayDeps {
   nc: NatsConnection;
@@ -27,6 +32,10 @@ export interface GatewayDeps {
   /** Identity providers' issuers: their tokens sign in (are exchanged for sessions) through `signIn`. */
   providerIssuers?: ReadonlySet<string>;
   signIn?: SignIn;
+  /** Answers kept for the same request of the same caller (absent, or `seconds` 0: none). */
+  responseCache?: ResponseCacheOptions;
+  /** What kept answers are checked against and writes move on (needed by `responseCache`). */
+  readGeneration?: ReadGeneration;
 }
 
 /** A browser asking for the page (GET with Accept: text/html), not a GraphQL request over GET. */
@@ -78,6 +87,36 @@ const sessions = new WeakMap<Request, string>();
  * queries over the committed supergraph and reaches the subgraphs over NATS.
  */
 export function createGateway(deps: GatewayDeps) {
+  const generation = deps.readGeneration;
+  const cache =
+    deps.responseCache && deps.responseCache.seconds > 0 && generation
+      ? createResponseCache({
+          options: deps.responseCache,
+          generation,
+          forwardedAuthorization: (request) => sessions.get(request) ?? request.headers.get('authorization'),
+          audit: (read, authorization) => {
+            const event: ReadAuditRequest = { ...read, decision: 'allowed', result: 'cached', reason: null };
+            requestJson(deps.nc, controllerAuditSubject('read'), event, readAuditReply, {
+              timeoutMs: 5_000,
+              headers: { [Header.authorization]: authorization },
+              target: { kind: 'service', name: 'controller' },
+            }).catch((error: unknown) => deps.log.warn({ err: error, action: `read.${read.subgraph}` }, 'audit event not recorded'));
+          },
+        })
+      : undefined;
+  const onWrite = generation
+    ? async () => {
+        cache?.clear();
+        await generation
+          .bump()
+          .catch((error: unknown) =>
+            deps.log.warn(
+              { err: error },
+              'cached reads not marked stale: other gateways may answer from before this write until their cache expires',
+            ),
+          );
+      }
+    : undefined;
   const authPlugin: GatewayPlugin = {
     async onRequest({ request, url, endResponse }) {
       if (url.pathname === RESOURCES_SCHEMA_PATH && request.method === 'GET') {
@@ -143,10 +182,11 @@ export function createGateway(deps: GatewayDeps) {
           if (!principal.organization) throw new InfrafedError(ErrorCode.FORBIDDEN, 'your token belongs to no organisation yet');
           return principal.organization;
         },
+        onWrite,
       }) as never,
     },
     transportEntries: { '*': { kind: 'nats' } },
-    plugins: () => [...limitPlugins(deps.limits ?? defaultGraphqlLimits), authPlugin, entityPaths],
+    plugins: () => [...limitPlugins(deps.limits ?? defaultGraphqlLimits), authPlugin, entityPaths, ...(cache ? [cache.plugin] : [])],
     // each subgraph request on its own (not merged with `_v<n>_` prefixes), so a partial error knows the
     // client's field (its alias) it answers
     __experimental__batchExecution: false,

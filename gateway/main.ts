@@ -13,6 +13,7 @@ import { runMain } from '../runtime/lifecycle.ts';
 import { createLogger } from '../runtime/log.ts';
 import { connectNats, natsOptionsOf } from '../runtime/nats/connect.ts';
 import { createGateway } from './createGateway.ts';
+import { bindReadGeneration } from '../runtime/nats/readGeneration.ts';
 
 const log = createLogger('gateway');
 
@@ -40,6 +41,10 @@ await runMain(log, async () => {
     log,
     supergraph: supergraphSdl,
     limits: config.gateway.limits,
+    responseCache: config.gateway.responseCache,
+    // each read asks JetStream for the generation: a JetStream that does not answer in 500 ms costs that
+    // read its cache, never its answer
+    readGeneration: bindReadGeneration(nc, 500),
   });
   const supergraph: ReadinessCheck = async () => ({ supergraph: loaded });
   const ready = allOf(natsReady(nc), servicesReady(nc, Object.values(SubgraphName).map(subgraphServiceName)), supergraph);

@@ -18,6 +18,7 @@ import { requestJson } from '../runtime/nats/request.ts';
 import { Header, SubgraphName } from '../schema/subjects.ts';
 import { createInFlight } from '../runtime/inFlight.ts';
 import { subscribeToOperations } from './subscriptions.ts';
+import { noteSubgraphRead } from './responseCache.ts';
 
 export interface NatsTransportOptions {
   nc: NatsConnection;
@@ -25,6 +26,11 @@ export interface NatsTransportOptions {
   timeoutMs: number;
   /** The organisation of a verified `Authorization` (subscriptions listen to the caller's organisation only). */
   organizationOf?: (authorization: string | null) => Promise<string>;
+  /**
+   * After each mutation's answer, before the client gets it: what reads kept before may no longer be true
+   * (the response cache). It must not reject: it logs its own failures.
+   */
+  onWrite?: () => Promise<void>;
 }
 
 /** What the gateway adds to each request's context (see createGateway). */
@@ -190,12 +196,18 @@ export function createNatsTransport(options: NatsTransportOptions) {
             // the trace context is the first caller's; nothing else in `headers` differs between merged calls
             const { [Header.traceparent]: _trace, ...keyed } = headers;
             const key = JSON.stringify([subject, body, keyed]);
+            noteSubgraphRead(ctx.request, subgraphName, request.document, request.variables, request.operationName);
             // each caller gets its own copy: the planner merges entity answers into the objects it is given
             reply = structuredClone((await inFlight.run(key, () => send())) as Awaited<ReturnType<typeof send>>);
           } else {
             // a mutation: queries already in flight began before it, so no later query joins them
             inFlight.forget();
-            reply = await send(request.signal);
+            try {
+              reply = await send(request.signal);
+            } finally {
+              // a mutation that failed on its way may still have changed something
+              await options.onWrite?.();
+            }
           }
           return setAsidePartialErrors(reply.body as ExecutionResult, ctx, request);
         } catch (error) {

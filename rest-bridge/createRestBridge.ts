@@ -302,6 +302,9 @@ export function createRestBridge(options: RestBridgeOptions): {
     // the organisation a principal of several signs in to (an identity provider's token; the gateway reads it)
     const organization = req.headers[SIGN_IN_ORGANIZATION_HEADER];
     if (typeof organization === 'string') headers[SIGN_IN_ORGANIZATION_HEADER] = organization;
+    // `no-cache` asks the gateway's response cache for a fresh answer
+    const cacheControl = req.headers['cache-control'];
+    if (typeof cacheControl === 'string') headers['cache-control'] = cacheControl;
     return headers;
   }
 

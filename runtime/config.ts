@@ -134,6 +134,23 @@ export const graphqlLimitsSchema = z.object({
 });
 export type GraphqlLimits = z.infer<typeof graphqlLimitsSchema>;
 
+/**
+ * Answers the gateway gives again to the same request of the same caller (`gateway/responseCache.ts`): a
+ * write through infrafed is seen by the next read at once; what changes outside infrafed (servers made in
+ * OpenStack, a region's health, the usage sync) shows within `seconds`.
+ */
+export const responseCacheSchema = z.object({
+  /** 0 turns the cache off. */
+  seconds: z.number().int().min(0).max(300).default(5),
+  maxEntries: z.number().int().min(1).default(10_000),
+  /** Serialised answers, bytes. */
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .default(32 * 1024 * 1024),
+});
+
 export const systemConfigSchema = z.object({
   nats: z.object({
     servers: z.array(z.string().min(1)).min(1),
@@ -229,8 +246,9 @@ export const systemConfigSchema = z.object({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(4000),
       limits: graphqlLimitsSchema.default(graphqlLimitsSchema.parse({})),
+      responseCache: responseCacheSchema.default(responseCacheSchema.parse({})),
     })
-    .default({ host: '127.0.0.1', port: 4000, limits: graphqlLimitsSchema.parse({}) }),
+    .default({ host: '127.0.0.1', port: 4000, limits: graphqlLimitsSchema.parse({}), responseCache: responseCacheSchema.parse({}) }),
   /** The REST bridge; `gatewayUrl` defaults to the gateway above (on loopback when it listens on every address). */
   restBridge: z
     .object({

@@ -207,4 +207,9 @@ export const Bucket = {
   requests: 'infrafed_requests',
   /** Webhooks, their deliveries (each attempt) and the markers of those still due. */
   webhooks: 'infrafed_webhooks',
+  /**
+   * One key whose revision every write through infrafed moves on: the gateways' cached answers are of a
+   * generation, and stale once it moves (`runtime/nats/readGeneration.ts`).
+   */
+  readGeneration: 'infrafed_read_generation',
 } as const;

@@ -176,6 +176,45 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     }
   });
 
+  it("gives a kept answer only to the same credentials: the response cache never answers another organisation, a partner or an organisation's header with the victim's read", async () => {
+    const query = '{ projects { id name organization } project(id: "' + projectId + '") { id name } }';
+    const ask = async (token: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(system.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+        body: JSON.stringify({ query }),
+      });
+      const body = (await res.json()) as {
+        data?: { projects: { id: string }[]; project: unknown } | null;
+        errors?: { extensions?: { code?: string } }[];
+      };
+      return { cache: res.headers.get('cache-status'), body };
+    };
+    // the owner's read is kept and given again
+    expect((await ask(owner)).cache).toMatch(/^infrafed; fwd=(miss|request); stored$/);
+    const kept = await ask(owner);
+    expect(kept.cache).toMatch(/^infrafed; hit/);
+    expect(kept.body.data?.projects.map((p) => p.id)).toContain(projectId);
+    // the same document from another organisation (two of its principals, one naming the victim's
+    // organisation in the header): each answered for itself, the victim's project not there (null)
+    const strangerReader = await system.token('globex-iso', 'reader', 'eve');
+    for (const [who, token, headers] of [
+      ['stranger', stranger, {}],
+      ['stranger naming acme-iso', stranger, { 'infrafed-organization': 'acme-iso' }],
+      ["stranger's reader", strangerReader, {}],
+    ] as const) {
+      const theirs = await ask(token, headers);
+      expect([who, theirs.cache]).toEqual([who, expect.stringMatching(/^infrafed; fwd=miss/)]);
+      expect({ who, ids: theirs.body.data?.projects?.map((p) => p.id) }).toEqual({ who, ids: expect.not.arrayContaining([projectId]) });
+      expect([who, theirs.body.data?.project]).toEqual([who, null]);
+      expect(JSON.stringify(theirs.body)).not.toContain('"secret"');
+    }
+    // the partner the project is shared with sees it, through a read of its own
+    const shared = await ask(partner);
+    expect(shared.cache).not.toMatch(/hit/);
+    expect(shared.body.data?.projects.map((p) => p.id)).toContain(projectId);
+  });
+
   it("keeps each organisation's events under its own subjects: nothing of the victim's under another organisation's", async () => {
     const jsm = await jetstreamManager(nc);
     const under = async (organization: string) => {

@@ -9,10 +9,11 @@ export function graphqlClient(url: () => string, defaultToken: () => string | nu
     query: string,
     variables: Record<string, unknown> = {},
     token: string | null = defaultToken(),
+    headers: Record<string, string> = {},
   ): Promise<GraphQLResponse<T> & { status: number }> {
     const res = await fetch(url(), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
       body: JSON.stringify({ query, variables }),
     });
     return { status: res.status, ...((await res.json()) as GraphQLResponse<T>) };

@@ -1,0 +1,112 @@
+import { describe, expect, it } from '@jest/globals';
+import { parse, type ExecutionResult } from 'graphql';
+import { createResponseCache, isCacheableQuery, noteSubgraphRead, type CachedRead, type ResponseCacheOptions } from './responseCache.ts';
+
+/** The plugin's hooks driven as the gateway runtime drives them, one request at a time. */
+function harness(options: Partial<ResponseCacheOptions> = {}) {
+  let generation: number | null = 1;
+  const audited: { read: CachedRead; authorization: string }[] = [];
+  const cache = createResponseCache({
+    options: { seconds: 60, maxEntries: 100, maxBytes: 1 << 20, ...options },
+    generation: { current: async () => generation, bump: async () => {} },
+    audit: (read, authorization) => audited.push({ read, authorization }),
+    forwardedAuthorization: (request) => request.headers.get('authorization'),
+  });
+  type Hooks = Required<Pick<typeof cache.plugin, 'onParams' | 'onExecute' | 'onExecutionResult' | 'onResponse'>>;
+  const hooks = cache.plugin as unknown as { [K in keyof Hooks]: (payload: unknown) => unknown };
+
+  /** One request: `answer` is what the subgraphs would give (null: a hit is expected, nothing executes). */
+  async function ask(query: string, token = 'Bearer a', answer: ExecutionResult = { data: { projects: [] } }) {
+    const request = new Request('http://gateway.test/graphql', { method: 'POST', headers: { authorization: token } });
+    let result: ExecutionResult | undefined;
+    await hooks.onParams({ request, params: { query }, setResult: (r: ExecutionResult) => (result = r) });
+    let executed = false;
+    if (!result) {
+      executed = true;
+      hooks.onExecute({ args: { contextValue: { request }, document: parse(query) } });
+      noteSubgraphRead(request, 'IDENTITY', parse('{ projects { id } }'), {});
+      result = answer;
+    }
+    await hooks.onExecutionResult({ request, result });
+    const response = new Response('{}');
+    await hooks.onResponse({ request, response });
+    const text = (result as { stringify?: () => string }).stringify?.() ?? JSON.stringify(result);
+    return { executed, text, cacheStatus: response.headers.get('cache-status') };
+  }
+  return {
+    cache,
+    ask,
+    audited,
+    setGeneration: (g: number | null) => (generation = g),
+  };
+}
+
+describe('isCacheableQuery', () => {
+  it('takes queries of regions, projects, project and organization only', () => {
+    expect(isCacheableQuery(parse('{ projects { id } regions { name } __typename }'))).toBe(true);
+    expect(isCacheableQuery(parse('query Q { project(id: "prj_1") { id } }'), 'Q')).toBe(true);
+    expect(isCacheableQuery(parse('{ projects { id } operation(id: "op_1") { status } }'))).toBe(false);
+    expect(isCacheableQuery(parse('{ auditEvents { events { id } } }'))).toBe(false);
+    expect(isCacheableQuery(parse('{ ...F } fragment F on Query { projects { id } }'))).toBe(false);
+    expect(isCacheableQuery(parse('mutation { createProject(input: {}) { id } }'))).toBe(false);
+    expect(isCacheableQuery(parse('subscription { operation { id } }'))).toBe(false);
+  });
+});
+
+describe('response cache', () => {
+  it('gives an answer again to the same caller in the same generation, and audits each read it was made of', async () => {
+    const h = harness();
+    const first = await h.ask('{ projects { id } }');
+    expect([first.executed, first.cacheStatus]).toEqual([true, 'infrafed; fwd=miss; stored']);
+    const again = await h.ask('{ projects { id } }');
+    expect(again.executed).toBe(false);
+    expect(again.cacheStatus).toMatch(/^infrafed; hit; ttl=(59|60)$/);
+    expect(again.text).toBe(first.text);
+    expect(h.audited).toEqual([{ read: { subgraph: 'identity', fields: 'projects', projectId: null }, authorization: 'Bearer a' }]);
+    // another token: its own request
+    expect((await h.ask('{ projects { id } }', 'Bearer b')).executed).toBe(true);
+  });
+
+  it('never gives an answer of an older generation, nor one past its time, nor when the generation is unknown', async () => {
+    const h = harness({ seconds: 1 });
+    await h.ask('{ projects { id } }');
+    h.setGeneration(2);
+    expect((await h.ask('{ projects { id } }')).executed).toBe(true);
+    expect((await h.ask('{ projects { id } }')).executed).toBe(false);
+    h.setGeneration(null);
+    const unknown = await h.ask('{ projects { id } }');
+    expect([unknown.executed, unknown.cacheStatus]).toEqual([true, 'infrafed; fwd=miss']);
+    h.setGeneration(2);
+    await new Promise((r) => setTimeout(r, 1_050));
+    expect((await h.ask('{ projects { id } }')).executed).toBe(true);
+  });
+
+  it('keeps no answer with an error, and passes other fields by', async () => {
+    const h = harness();
+    const failed = { data: { projects: null }, errors: [{ message: 'region sto did not answer in time' }] } as unknown as ExecutionResult;
+    expect((await h.ask('{ projects { id } }', 'Bearer a', failed)).cacheStatus).toBe('infrafed; fwd=miss');
+    expect((await h.ask('{ projects { id } }')).executed).toBe(true);
+    const audit = await h.ask('{ auditEvents { events { id } } }');
+    expect(audit.cacheStatus).toBe('infrafed; fwd=bypass');
+    expect((await h.ask('{ auditEvents { events { id } } }')).executed).toBe(true);
+  });
+
+  it('keeps at most maxEntries and maxBytes (the oldest go first), and forgets everything on clear', async () => {
+    const h = harness({ maxEntries: 2 });
+    await h.ask('{ projects { id } }', 'Bearer 1');
+    await h.ask('{ projects { id } }', 'Bearer 2');
+    await h.ask('{ projects { id } }', 'Bearer 3');
+    expect(h.cache.stats().entries).toBe(2);
+    expect((await h.ask('{ projects { id } }', 'Bearer 1')).executed).toBe(true);
+    expect((await h.ask('{ projects { id } }', 'Bearer 3')).executed).toBe(false);
+    h.cache.clear();
+    expect((await h.ask('{ projects { id } }', 'Bearer 3')).executed).toBe(true);
+
+    const small = harness({ maxBytes: 1024 });
+    const big = { data: { projects: [{ id: 'x'.repeat(600) }] } };
+    await small.ask('{ projects { id } }', 'Bearer 1', big);
+    await small.ask('{ projects { id } }', 'Bearer 2', big);
+    expect(small.cache.stats()).toMatchObject({ entries: 1 });
+    expect(small.cache.stats().bytes).toBeLessThanOrEqual(1024);
+  });
+});

@@ -1,0 +1,241 @@
+import type { GatewayPlugin } from '@graphql-hive/gateway-runtime';
+import { isAsyncIterable } from '@graphql-tools/utils';
+import { getOperationAST, Kind, type DocumentNode, type ExecutionResult } from 'graphql';
+import type { ReadGeneration } from '../runtime/nats/readGeneration.ts';
+import { SIGN_IN_ORGANIZATION_HEADER } from '../schema/contracts/graphql.ts';
+import { SubgraphName } from '../schema/subjects.ts';
+
+export interface ResponseCacheOptions {
+  /** How long an answer is given again, seconds; 0: never (every read goes to the subgraphs). */
+  seconds: number;
+  /** Answers kept at most (the oldest go first). */
+  maxEntries: number;
+  /** Their serialised size at most, bytes (UTF-16 code units of the JSON). */
+  maxBytes: number;
+}
+
+/**
+ * The root fields whose answers are kept: each changes only by a write through infrafed (which moves the
+ * read generation on) or by what happens outside it (a server made in OpenStack, a region's health, the
+ * usage sync), which shows within `seconds`. Operations (progress), invitations, webhooks, the audit log,
+ * quota requests and plans change on their own and are never kept.
+ */
+export const CACHED_ROOT_FIELDS: ReadonlySet<string> = new Set(['regions', 'projects', 'project', 'organization']);
+
+/** One subgraph read an answer was made of: the cache writes its audit event again whenever it gives that answer. */
+export interface CachedRead {
+  subgraph: SubgraphName;
+  /** The subgraph request's top-level fields, as the subgraph's own audit names them. */
+  fields: string;
+  projectId: string | null;
+}
+
+interface Entry {
+  text: string;
+  generation: number;
+  expiresAt: number;
+  reads: CachedRead[];
+}
+
+/** What the cache knows of one request while it is answered. */
+interface Pending {
+  key: string;
+  /** The generation when the request began (null: JetStream did not say; nothing is kept). */
+  generation: number | null;
+  cacheable: boolean;
+  hit: boolean;
+  stored: boolean;
+  ttlSeconds: number;
+  reads: CachedRead[];
+  /** The caller asked for a fresh answer (`Cache-Control: no-cache` or `no-store`). */
+  fresh: boolean;
+}
+
+const pendingOf = new WeakMap<Request, Pending>();
+const subgraphNames = new Set<string>(Object.values(SubgraphName));
+
+/** Top-level fields of a subgraph request (as `subgraphs/shared/readAudit.ts` names them). */
+function fieldsOf(document: DocumentNode, operationName?: string): string[] {
+  const operation = getOperationAST(document, operationName);
+  return (operation?.selectionSet.selections ?? []).flatMap((s) =>
+    s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : [],
+  );
+}
+
+/**
+ * The transport tells the cache of each subgraph query it sent for a request: an answer made of them is
+ * audited as those reads each time it is given again.
+ */
+export function noteSubgraphRead(
+  request: Request | undefined,
+  subgraph: string,
+  document: DocumentNode,
+  variables: Record<string, unknown> | undefined,
+  operationName?: string,
+): void {
+  const pending = request && pendingOf.get(request);
+  if (!pending) return;
+  const name = subgraph.toLowerCase();
+  if (!subgraphNames.has(name)) {
+    pending.cacheable = false;
+    return;
+  }
+  const projectId = [variables?.projectId, variables?.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
+  pending.reads.push({ subgraph: name as SubgraphName, fields: fieldsOf(document, operationName).join(',').slice(0, 500), projectId });
+}
+
+/** Whether a client's query may be kept: a query whose every root field is one of {@link CACHED_ROOT_FIELDS}. */
+export function isCacheableQuery(document: DocumentNode, operationName?: string | null): boolean {
+  const operation = getOperationAST(document, operationName);
+  if (!operation || operation.operation !== 'query') return false;
+  return operation.selectionSet.selections.every(
+    (s) => s.kind === Kind.FIELD && (s.name.value === '__typename' || CACHED_ROOT_FIELDS.has(s.name.value)),
+  );
+}
+
+export interface ResponseCacheDeps {
+  options: ResponseCacheOptions;
+  generation: ReadGeneration;
+  /** Records a read answered from the cache (the controller's `audit.read`, in the name of `authorization`). */
+  audit(read: CachedRead, authorization: string): void;
+  /** What the gateway sends the subgraphs as the caller's authorization (a session for a provider's token). */
+  forwardedAuthorization(request: Request): string | null;
+}
+
+/**
+ * Answers kept at the gateway, for the same client request of the same caller (the document, variables,
+ * operation name and extensions; the `Authorization`, `Infrafed-Organization` and `Prefer` headers
+ * exactly), while the read generation has not moved and for at most `seconds`. So two callers share an
+ * answer only when they sent the same credentials, a write through infrafed (any gateway, any
+ * controller replica) is seen by the next read, and what changes outside infrafed shows within `seconds`.
+ * An answer with any error is never kept. A request whose generation JetStream cannot give in time is
+ * answered by the subgraphs. Each answer given again is audited as the subgraph reads it was made of
+ * (`result: "cached"`). A request with `Cache-Control: no-cache` is answered by the subgraphs (and that
+ * answer kept), one with `no-store` is neither answered from nor kept. Responses say what happened in
+ * `Cache-Status` (RFC 9211): `hit; ttl=<s>`, `fwd=miss`, `fwd=request` (asked fresh), `fwd=bypass` (a
+ * field never kept), with `stored` when the answer was kept.
+ */
+export function createResponseCache(deps: ResponseCacheDeps) {
+  const { options } = deps;
+  const entries = new Map<string, Entry>();
+  let bytes = 0;
+  const counts = { hits: 0, misses: 0, stored: 0, bypassed: 0 };
+
+  function drop(key: string): void {
+    const entry = entries.get(key);
+    if (!entry) return;
+    entries.delete(key);
+    bytes -= entry.text.length;
+  }
+  /** Expired answers go (the map is in the order they were kept, so the oldest are first). */
+  function sweep(now = Date.now()): void {
+    for (const [key, entry] of entries) {
+      if (entry.expiresAt > now) break;
+      drop(key);
+    }
+  }
+  function keep(key: string, entry: Entry): void {
+    if (entry.text.length > options.maxBytes) return;
+    drop(key);
+    entries.set(key, entry);
+    bytes += entry.text.length;
+    for (const [oldest] of entries) {
+      if (entries.size <= options.maxEntries && bytes <= options.maxBytes) break;
+      drop(oldest);
+    }
+  }
+  // memory goes back after a burst even when no request comes to sweep it
+  const timer = options.seconds > 0 ? setInterval(() => sweep(), Math.max(1_000, options.seconds * 1_000)) : undefined;
+  timer?.unref();
+
+  const plugin: GatewayPlugin = {
+    async onParams({ request, params, setResult }) {
+      if (options.seconds <= 0 || request.method !== 'POST') return;
+      const authorization = request.headers.get('authorization');
+      if (!authorization || !params.query) return;
+      const key = JSON.stringify([
+        params.query,
+        params.variables ?? null,
+        params.operationName ?? null,
+        params.extensions ?? null,
+        authorization,
+        request.headers.get(SIGN_IN_ORGANIZATION_HEADER),
+        request.headers.get('prefer'),
+      ]);
+      // RFC 9111: `no-cache` asks for a fresh answer (which is kept), `no-store` for one that is not kept either
+      const directives = (request.headers.get('cache-control') ?? '').toLowerCase();
+      const fresh = /\bno-(cache|store)\b/.test(directives);
+      const generation = /\bno-store\b/.test(directives) ? null : await deps.generation.current();
+      const pending: Pending = { key, generation, cacheable: false, hit: false, stored: false, ttlSeconds: 0, reads: [], fresh };
+      pendingOf.set(request, pending);
+      const entry = entries.get(key);
+      const now = Date.now();
+      if (!entry || generation === null || fresh) return;
+      if (entry.generation !== generation || entry.expiresAt <= now) {
+        drop(key);
+        return;
+      }
+      pending.hit = true;
+      pending.ttlSeconds = Math.max(0, Math.ceil((entry.expiresAt - now) / 1_000));
+      counts.hits++;
+      const forwarded = deps.forwardedAuthorization(request);
+      if (forwarded) for (const read of entry.reads) deps.audit(read, forwarded);
+      setResult({ stringify: () => entry.text } as ExecutionResult);
+    },
+    onExecute({ args }) {
+      const pending = pendingOf.get((args.contextValue as { request?: Request }).request as Request);
+      if (pending && !pending.hit) pending.cacheable = isCacheableQuery(args.document, args.operationName);
+    },
+    onExecutionResult({ request, result }) {
+      const pending = pendingOf.get(request);
+      if (!pending || pending.hit) return;
+      if (!pending.cacheable) {
+        counts.bypassed++;
+        return;
+      }
+      counts.misses++;
+      if (pending.generation === null || !result || isAsyncIterable(result)) return;
+      const r = result as ExecutionResult & { extensions?: { http?: unknown } };
+      if (r.errors?.length || !r.data || r.extensions?.http) return;
+      const now = Date.now();
+      sweep(now);
+      keep(pending.key, {
+        text: JSON.stringify(r),
+        generation: pending.generation,
+        expiresAt: now + options.seconds * 1_000,
+        reads: pending.reads,
+      });
+      pending.stored = true;
+      counts.stored++;
+    },
+    onResponse({ request, response }) {
+      const pending = pendingOf.get(request);
+      if (!pending) return;
+      response.headers.set(
+        'cache-status',
+        pending.hit
+          ? `infrafed; hit; ttl=${pending.ttlSeconds}`
+          : pending.cacheable
+            ? `infrafed; fwd=${pending.fresh ? 'request' : 'miss'}${pending.stored ? '; stored' : ''}`
+            : 'infrafed; fwd=bypass',
+      );
+    },
+  };
+
+  return {
+    plugin,
+    /** After a write through this gateway: nothing kept before it is given again (the generation says the same to every gateway). */
+    clear(): void {
+      entries.clear();
+      bytes = 0;
+    },
+    stats() {
+      return { ...counts, entries: entries.size, bytes };
+    },
+    dispose(): void {
+      if (timer) clearInterval(timer);
+      entries.clear();
+      bytes = 0;
+    },
+  };
+}

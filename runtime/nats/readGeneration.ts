@@ -1,0 +1,73 @@
+import type { NatsConnection } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { Bucket } from '../../schema/subjects.ts';
+
+/** The one key of the bucket: its revision is the generation. */
+export const READ_GENERATION_KEY = 'generation';
+
+/**
+ * What a cached read's freshness is measured against: the revision of one JetStream KV key
+ * (`Bucket.readGeneration`) that every write through infrafed moves on before its answer is given (a
+ * gateway after each mutation, the controller when an operation ends). A read remembers the generation it
+ * began in; once the generation has moved, its answer is stale. Reads ask the stream's leader (the bucket
+ * is made with `allow_direct` off), so a write that has been answered is seen by the next read of every
+ * replica of every component.
+ */
+export interface ReadGeneration {
+  /** The generation now (0 before the first write), or null when JetStream did not answer in time. */
+  current(): Promise<number | null>;
+  /** Moves the generation on (rejects when JetStream does not take it). */
+  bump(): Promise<void>;
+}
+
+/** Over a bucket already opened (the controller makes it with its replica count, `controller/durable.ts`). */
+export function readGenerationOf(kv: KV): ReadGeneration {
+  return {
+    async current() {
+      try {
+        return (await kv.get(READ_GENERATION_KEY))?.revision ?? 0;
+      } catch {
+        return null;
+      }
+    },
+    async bump() {
+      await kv.put(READ_GENERATION_KEY, '');
+    },
+  };
+}
+
+/**
+ * Over the bucket the controller made, bound without asking JetStream for its configuration (the gateway's
+ * NATS user may only get the key and put it): `timeoutMs` bounds each call. Before the bucket exists,
+ * `current()` is null (nothing is cached) and `bump()` rejects; after a `current()` that JetStream did not
+ * answer, the next second's are null at once.
+ */
+export function bindReadGeneration(nc: NatsConnection, timeoutMs: number): ReadGeneration {
+  let kv: Promise<KV> | undefined;
+  const bucket = () =>
+    (kv ??= new Kvm(jetstream(nc, { timeout: timeoutMs, checkAPI: false }))
+      .open(Bucket.readGeneration, { allow_direct: false })
+      .catch((error: unknown) => {
+        kv = undefined;
+        throw error;
+      }));
+  // after JetStream failed to answer, reads do not wait for it again for a second
+  let quietUntil = 0;
+  return {
+    async current() {
+      if (performance.now() < quietUntil) return null;
+      let generation: number | null = null;
+      try {
+        generation = await readGenerationOf(await bucket()).current();
+      } catch {
+        // the bucket is not there (yet)
+      }
+      if (generation === null) quietUntil = performance.now() + 1_000;
+      return generation;
+    },
+    async bump() {
+      await readGenerationOf(await bucket()).bump();
+    },
+  };
+}
