@@ -112,12 +112,18 @@ interface Run {
 }
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 
-async function load(url: string, token: string, q: (typeof QUERIES)[number], vendorCalls: () => Promise<number>): Promise<Run> {
+async function load(
+  url: string,
+  token: string,
+  q: (typeof QUERIES)[number],
+  vendorCalls: () => Promise<number>,
+  headers: Record<string, string> = {},
+): Promise<Run> {
   const body = JSON.stringify({ query: q.query });
   const send = async () => {
     const res = await fetch(url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` },
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}`, ...headers },
       body,
     });
     const json = (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
@@ -170,7 +176,12 @@ try {
   );
   const supergraphPath = join(tmpdir(), `infrafed-bench-supergraph-${process.pid}.graphql`);
   writeFileSync(supergraphPath, supergraph);
-  const gateways: { name: string; url: string }[] = [{ name: 'infrafed', url: system.gatewayUrl }];
+  // infrafed as deployed (its response cache on: the same caller's same read is given again until a write
+  // or its seconds), and the same gateway asked for a fresh answer every time (`Cache-Control: no-cache`)
+  const gateways: { name: string; url: string; headers?: Record<string, string> }[] = [
+    { name: 'infrafed', url: system.gatewayUrl },
+    { name: 'infrafed no-cache', url: system.gatewayUrl, headers: { 'cache-control': 'no-cache' } },
+  ];
   for (const kind of ['hive', 'apollo'] as const) {
     const port = await freePort();
     stock.push(
@@ -250,7 +261,7 @@ try {
   for (let round = 1; round <= ROUNDS; round++) {
     for (const q of QUERIES) {
       for (const g of gateways) {
-        const r = await load(g.url, token, q, vendorCalls);
+        const r = await load(g.url, token, q, vendorCalls, g.headers);
         const key = `${q.name}|${g.name}`;
         runs.set(key, [...(runs.get(key) ?? []), r]);
         say(
@@ -324,7 +335,8 @@ try {
       const t0 = performance.now();
       const res = await fetch(system.gatewayUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        // every read to the regions (the response cache would give the healthy read again)
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'cache-control': 'no-cache' },
         body: JSON.stringify({ query: '{ projects { id name placements { region } } }' }),
       });
       const json = (await res.json()) as { data?: { projects?: unknown[] }; errors?: { extensions?: { region?: string } }[] };
@@ -381,7 +393,7 @@ try {
         const t0 = performance.now();
         const res = await fetch(system.gatewayUrl, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'cache-control': 'no-cache' },
           body: JSON.stringify({ query }),
         });
         const json = (await res.json()) as { data?: { projects?: unknown[] }; errors?: unknown[] };

@@ -115,7 +115,8 @@ try {
       const read = async () => {
         const res = await fetch(`http://127.0.0.1:${config.gateway.port}/graphql`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+          // every read fans out (the response cache would give the first one again)
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'cache-control': 'no-cache' },
           body: JSON.stringify({ query: '{ projects { id name placements { region } } }' }),
         });
         const json = (await res.json()) as { data?: { projects?: { placements: unknown[] }[] }; errors?: unknown[] };
