@@ -103,6 +103,7 @@ import type { ControllerStore } from './store.ts';
 import { ownerOf } from './kinds/kind.ts';
 import { encodeJson } from '../runtime/nats/wire.ts';
 import type { ReadGeneration } from '../runtime/nats/readGeneration.ts';
+import { withinMs } from '../runtime/bounded.ts';
 
 export interface ControllerDeps {
   nc: NatsConnection;
@@ -237,7 +238,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     log,
     replicaId: deps.replicaId,
     leaseMs,
-    readsChanged: deps.readGeneration && (() => (deps.readGeneration as ReadGeneration).bump()),
+    // bounded: a JetStream electing a leader must not hold an operation's end (the caches expire anyway)
+    readsChanged: deps.readGeneration && (() => withinMs((deps.readGeneration as ReadGeneration).bump(), Math.min(1_000, leaseMs / 6))),
   });
   const operations = createOperations({
     ctx,

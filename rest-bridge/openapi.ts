@@ -81,7 +81,8 @@ export function openApiDocument(routes: readonly Route[], version: string, place
         'Errors are RFC 9457 problem details (`application/problem+json`) with infrafed’s error `code`; invalid',
         'input is 422 with every problem at once (`problems[].location`, e.g. `body.placements[0].region`).',
         'Lists are paginated (`limit`, `cursor`; `Link: <…>; rel="next"`); regions that did not answer are listed',
-        'in `incompleteRegions` next to what the others answered.',
+        'in `incompleteRegions` next to what the others answered. A read may be given again to the same caller for a few',
+        'seconds, never after a write through infrafed; `Cache-Control: no-cache` asks for one read now.',
       ].join('\n'),
       license: { name: 'UNLICENSED', identifier: 'UNLICENSED' },
     },
@@ -145,6 +146,15 @@ export function openApiDocument(routes: readonly Route[], version: string, place
         in: 'header',
         required: false,
         description: 'The ETag you read; a stale one gets 412 and changes nothing.',
+        schema: { type: 'string' },
+      });
+    if (route.method === 'get')
+      parameters.push({
+        name: 'Cache-Control',
+        in: 'header',
+        required: false,
+        description:
+          '`no-cache`: an answer read now. Without it, the gateway may give your same read again for a few seconds (never after a write through infrafed).',
         schema: { type: 'string' },
       });
     if (route.etag && route.method === 'get')

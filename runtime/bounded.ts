@@ -15,3 +15,12 @@ export function setBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number):
   if (map.size >= max) map.delete(map.keys().next().value as K);
   map.set(key, value);
 }
+
+/** `work`, or a rejection once `ms` have passed without its end (the work itself goes on). */
+export function withinMs<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
