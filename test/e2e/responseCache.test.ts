@@ -3,6 +3,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createGateway } from '../../gateway/createGateway.ts';
+import { createSignIn } from '../../gateway/signIn.ts';
 import { createTokenVerifier } from '../../runtime/auth.ts';
 import { createLogger } from '../../runtime/log.ts';
 import { bindReadGeneration } from '../../runtime/nats/readGeneration.ts';
@@ -67,6 +68,8 @@ describe('response cache: read-your-writes across gateway replicas, organisation
       timeoutMs: 10_000,
       log: createLogger('second-gateway', 'warn'),
       readGeneration: bindReadGeneration(nc, 500),
+      providerIssuers: new Set((system.config.auth.identityProviders ?? []).map((p) => p.issuer)),
+      signIn: createSignIn(nc, { timeoutMs: 10_000 }),
       // long enough that only the generation can make an answer stale within the test
       responseCache: { seconds: 120, maxEntries: 100, maxBytes: 1 << 20 },
     });
@@ -158,6 +161,27 @@ describe('response cache: read-your-writes across gateway replicas, organisation
     const audit = '{ auditEvents(first: 1) { events { id } } }';
     expect((await viaOther(acme, audit)).cache).toBe('infrafed; fwd=bypass');
     expect((await viaOther(acme, audit)).cache).toBe('infrafed; fwd=bypass');
+  });
+
+  it("a principal signed in with an identity provider's token: its read is given again, audited in its session's name", async () => {
+    const rule = await asAcme<{ createIdentityRule: { id: string } }>(
+      'mutation { createIdentityRule(input: {identityProvider: "campus", claim: "groups", pattern: "acme-cache", role: reader}) { id } }',
+    );
+    expect(rule.errors).toBeUndefined();
+    const campus = await system.providerToken('cache-reader', { groups: ['acme-cache'] });
+    const query = '{ organization { id } }';
+    const first = await viaOther(campus, query);
+    expect([first.body.errors, first.cache]).toEqual([undefined, 'infrafed; fwd=miss; stored']);
+    expect((await viaOther(campus, query)).cache).toMatch(/hit/);
+    let events: { principal: string; action: string; result: string }[] = [];
+    for (let i = 0; i < 50 && events.length === 0; i++) {
+      const page = await asAcme<{ auditEvents: { events: { principal: string; action: string; result: string }[] } }>(
+        '{ auditEvents(first: 500) { events { principal action result } } }',
+      );
+      events = (page.data?.auditEvents.events ?? []).filter((e) => e.principal === 'campus:cache-reader' && e.result === 'cached');
+      if (events.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(events.map((e) => e.action)).toEqual(['read.quota']);
   });
 
   it('audits an answer given again as the reads it was made of (result "cached")', async () => {
