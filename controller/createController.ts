@@ -3,7 +3,15 @@ import type { Service } from '@nats-io/services';
 import type { Logger } from 'pino';
 import { ulid } from 'ulid';
 import { Permission } from '../schema/access.ts';
-import { auditListReply, auditListRequest, readAuditReply, readAuditRequest } from '../schema/audit.ts';
+import {
+  auditListReply,
+  auditListRequest,
+  cachedReadsAuditReply,
+  cachedReadsAuditRequest,
+  readAuditReply,
+  readAuditRequest,
+  type ReadAuditRequest,
+} from '../schema/audit.ts';
 import { entitlementGetRequest, entitlementReply, setEntitlementsInput, usageSyncRequest } from '../schema/entitlements.ts';
 import { ErrorCode, InfrafedError } from '../schema/errors.ts';
 import type { Placement } from '../schema/model.ts';
@@ -40,7 +48,7 @@ import {
   QuotaVerb,
   WebhookVerb,
 } from '../schema/subjects.ts';
-import type { ProviderToken, TokenVerifier } from '../runtime/auth.ts';
+import type { Principal, ProviderToken, TokenVerifier } from '../runtime/auth.ts';
 import {
   createdInvitationReply,
   createInvitationInput,
@@ -304,6 +312,20 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   });
   type Headers = { get(name: string): string } | undefined;
   /** The caller, its role as its grants say now (a session of a principal no longer a member is refused). */
+  /** A read a subgraph (or a gateway's cache) answered, as the principal's event. */
+  const recordRead = (principal: Principal, read: ReadAuditRequest) =>
+    deps.audit.record({
+      principal: principal.subject,
+      organization: principal.organization,
+      action: `read.${read.subgraph}`,
+      kind: read.fields,
+      projectId: read.projectId,
+      operationId: null,
+      placements: [],
+      decision: read.decision,
+      result: read.result,
+      reason: read.reason,
+    });
   const principalOf = async (headers: Headers) => people.effective(await deps.verifyToken(headers?.get(Header.authorization)));
   /** The caller as its token says, also one that belongs to no organisation yet (answering invitations). */
   const anyPrincipalOf = (headers: Headers) => deps.verifyToken(headers?.get(Header.authorization));
@@ -440,20 +462,32 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         request: readAuditRequest,
         reply: readAuditReply,
         async handle(req, { headers }) {
-          const principal = await principalOf(headers);
-          await deps.audit.record({
-            principal: principal.subject,
-            organization: principal.organization,
-            action: `read.${req.subgraph}`,
-            kind: req.fields,
-            projectId: req.projectId,
-            operationId: null,
-            placements: [],
-            decision: req.decision,
-            result: req.result,
-            reason: req.reason,
-          });
+          await recordRead(await principalOf(headers), req);
           return {};
+        },
+      }),
+      endpoint({
+        name: 'audit-reads',
+        subject: controllerAuditSubject('reads'),
+        request: cachedReadsAuditRequest,
+        reply: cachedReadsAuditReply,
+        async handle(req) {
+          // each read under its own token's principal: one verification per token of the batch
+          let recorded = 0;
+          await Promise.all(
+            [...Map.groupBy(req.reads, (r) => r.authorization)].map(async ([authorization, reads]) => {
+              let principal: Principal;
+              try {
+                principal = await people.effective(await deps.verifyToken(authorization));
+              } catch (error) {
+                log.warn({ err: error, reads: reads.length }, 'cached reads not recorded: their token does not verify');
+                return;
+              }
+              await Promise.all(reads.map(({ read }) => recordRead(principal, read)));
+              recorded += reads.length;
+            }),
+          );
+          return { recorded };
         },
       }),
       endpoint({

@@ -170,10 +170,10 @@ export function componentPermissions(regions: NatsTopology['regions']): Map<stri
         `${SUBJECT_ROOT}.subgraph.>`,
         '$SRV.>',
         controllerPeopleSubject(PeopleVerb.session),
-        // the response cache: each answer it gives again is audited as the reads it was made of (the
-        // controller records them in the name of the caller's token), and it reads and moves on the read
-        // generation (one key, from the stream's leader)
-        controllerAuditSubject('read'),
+        // the response cache: each answer it gives again is audited as the reads it was made of (in
+        // batches; the controller records each in the name of its own caller's token), and it reads and
+        // moves on the read generation (one key, from the stream's leader)
+        controllerAuditSubject('reads'),
         `$JS.API.STREAM.MSG.GET.KV_${Bucket.readGeneration}`,
         `$KV.${Bucket.readGeneration}.${READ_GENERATION_KEY}`,
       ],

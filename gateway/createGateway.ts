@@ -16,8 +16,8 @@ import { createNatsTransport, ENTITY_KEY, ENTITY_SUBPATH, type InfrafedGatewayCo
 import { createResponseCache, type ResponseCacheOptions } from './responseCache.ts';
 import type { ReadGeneration } from '../runtime/nats/readGeneration.ts';
 import { requestJson } from '../runtime/nats/request.ts';
-import { readAuditReply, type ReadAuditRequest } from '../schema/audit.ts';
-import { controllerAuditSubject, Header } from '../schema/subjects.ts';
+import { cachedReadsAuditReply } from '../schema/audit.ts';
+import { controllerAuditSubject } from '../schema/subjects.ts';
 
 export interface GatewayDeps {
   nc: NatsConnection;
@@ -94,13 +94,15 @@ export function createGateway(deps: GatewayDeps) {
           options: deps.responseCache,
           generation,
           forwardedAuthorization: (request) => sessions.get(request) ?? request.headers.get('authorization'),
-          audit: (read, authorization) => {
-            const event: ReadAuditRequest = { ...read, decision: 'allowed', result: 'cached', reason: null };
-            requestJson(deps.nc, controllerAuditSubject('read'), event, readAuditReply, {
+          audit: (batch) => {
+            const reads = batch.map(({ authorization, read }) => ({
+              authorization,
+              read: { ...read, decision: 'allowed' as const, result: 'cached', reason: null },
+            }));
+            requestJson(deps.nc, controllerAuditSubject('reads'), { reads }, cachedReadsAuditReply, {
               timeoutMs: 5_000,
-              headers: { [Header.authorization]: authorization },
               target: { kind: 'service', name: 'controller' },
-            }).catch((error: unknown) => deps.log.warn({ err: error, action: `read.${read.subgraph}` }, 'audit event not recorded'));
+            }).catch((error: unknown) => deps.log.warn({ err: error, reads: reads.length }, 'cached reads not audited'));
           },
         })
       : undefined;

@@ -1,15 +1,23 @@
 import { describe, expect, it } from '@jest/globals';
 import { parse, type ExecutionResult } from 'graphql';
-import { createResponseCache, isCacheableQuery, noteSubgraphRead, type CachedRead, type ResponseCacheOptions } from './responseCache.ts';
+import {
+  AUDIT_BATCH_MAX,
+  AUDIT_BATCH_MS,
+  createResponseCache,
+  isCacheableQuery,
+  noteSubgraphRead,
+  type CachedReadsBatch,
+  type ResponseCacheOptions,
+} from './responseCache.ts';
 
 /** The plugin's hooks driven as the gateway runtime drives them, one request at a time. */
 function harness(options: Partial<ResponseCacheOptions> = {}) {
   let generation: number | null = 1;
-  const audited: { read: CachedRead; authorization: string }[] = [];
+  const audited: CachedReadsBatch = [];
   const cache = createResponseCache({
     options: { seconds: 60, maxEntries: 100, maxBytes: 1 << 20, ...options },
     generation: { current: async () => generation, bump: async () => {} },
-    audit: (read, authorization) => audited.push({ read, authorization }),
+    audit: (batch) => void audited.push(...batch),
     forwardedAuthorization: (request) => request.headers.get('authorization'),
   });
   type Hooks = Required<Pick<typeof cache.plugin, 'onParams' | 'onExecute' | 'onExecutionResult' | 'onResponse'>>;
@@ -62,7 +70,15 @@ describe('response cache', () => {
     expect(again.executed).toBe(false);
     expect(again.cacheStatus).toMatch(/^infrafed; hit; ttl=(59|60)$/);
     expect(again.text).toBe(first.text);
-    expect(h.audited).toEqual([{ read: { subgraph: 'identity', fields: 'projects', projectId: null }, authorization: 'Bearer a' }]);
+    // audited in a batch, sent within AUDIT_BATCH_MS (or at once when asked)
+    expect(h.audited).toEqual([]);
+    await h.ask('{ projects { id } }');
+    h.cache.flush();
+    const read = { subgraph: 'identity', fields: 'projects', projectId: null };
+    expect(h.audited).toEqual([
+      { read, authorization: 'Bearer a' },
+      { read, authorization: 'Bearer a' },
+    ]);
     // another token: its own request
     expect((await h.ask('{ projects { id } }', 'Bearer b')).executed).toBe(true);
   });
@@ -89,6 +105,33 @@ describe('response cache', () => {
     const audit = await h.ask('{ auditEvents { events { id } } }');
     expect(audit.cacheStatus).toBe('infrafed; fwd=bypass');
     expect((await h.ask('{ auditEvents { events { id } } }')).executed).toBe(true);
+  });
+
+  it('sends the audit of answers given again in batches of at most AUDIT_BATCH_MAX, the rest within AUDIT_BATCH_MS', async () => {
+    const batches: number[] = [];
+    const cache = createResponseCache({
+      options: { seconds: 60, maxEntries: 100, maxBytes: 1 << 20 },
+      generation: { current: async () => 1, bump: async () => {} },
+      audit: (batch) => void batches.push(batch.length),
+      forwardedAuthorization: () => 'Bearer a',
+    });
+    const hooks = cache.plugin as unknown as Record<string, (payload: unknown) => unknown>;
+    const ask = async () => {
+      const request = new Request('http://gateway.test/graphql', { method: 'POST', headers: { authorization: 'Bearer a' } });
+      let hit = false;
+      await hooks.onParams?.({ request, params: { query: '{ regions { name } }' }, setResult: () => (hit = true) });
+      if (!hit) {
+        hooks.onExecute?.({ args: { contextValue: { request }, document: parse('{ regions { name } }') } });
+        noteSubgraphRead(request, 'catalog', parse('{ regions { name } }'), {});
+        await hooks.onExecutionResult?.({ request, result: { data: { regions: [] } } });
+      }
+    };
+    for (let i = 0; i < AUDIT_BATCH_MAX + 2; i++) await ask();
+    // the first read was a miss: AUDIT_BATCH_MAX + 1 hits, one full batch at once
+    expect(batches).toEqual([AUDIT_BATCH_MAX]);
+    await new Promise((r) => setTimeout(r, AUDIT_BATCH_MS + 50));
+    expect(batches).toEqual([AUDIT_BATCH_MAX, 1]);
+    cache.dispose();
   });
 
   it('keeps at most maxEntries and maxBytes (the oldest go first), and forgets everything on clear', async () => {

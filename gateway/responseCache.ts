@@ -93,11 +93,21 @@ export function isCacheableQuery(document: DocumentNode, operationName?: string 
   );
 }
 
+/** Reads answered from the cache, each with the authorization its caller's request sent on. */
+export type CachedReadsBatch = { authorization: string; read: CachedRead }[];
+
+/** At most this many reads in one audit batch (the contract's bound), sent at most this long after the first. */
+export const AUDIT_BATCH_MAX = 500;
+export const AUDIT_BATCH_MS = 100;
+
 export interface ResponseCacheDeps {
   options: ResponseCacheOptions;
   generation: ReadGeneration;
-  /** Records a read answered from the cache (the controller's `audit.read`, in the name of `authorization`). */
-  audit(read: CachedRead, authorization: string): void;
+  /**
+   * Records reads answered from the cache (the controller's `audit.reads`, each in the name of its own
+   * authorization): batched, at most {@link AUDIT_BATCH_MAX} and {@link AUDIT_BATCH_MS} after the first.
+   */
+  audit(batch: CachedReadsBatch): void;
   /** What the gateway sends the subgraphs as the caller's authorization (a session for a provider's token). */
   forwardedAuthorization(request: Request): string | null;
 }
@@ -110,7 +120,7 @@ export interface ResponseCacheDeps {
  * controller replica) is seen by the next read, and what changes outside infrafed shows within `seconds`.
  * An answer with any error is never kept. A request whose generation JetStream cannot give in time is
  * answered by the subgraphs. Each answer given again is audited as the subgraph reads it was made of
- * (`result: "cached"`). A request with `Cache-Control: no-cache` is answered by the subgraphs (and that
+ * (`result: "cached"`; sent to the controller in batches). A request with `Cache-Control: no-cache` is answered by the subgraphs (and that
  * answer kept), one with `no-store` is neither answered from nor kept. Responses say what happened in
  * `Cache-Status` (RFC 9211): `hit; ttl=<s>`, `fwd=miss`, `fwd=request` (asked fresh), `fwd=bypass` (a
  * field never kept), with `stored` when the answer was kept.
@@ -144,11 +154,36 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       drop(oldest);
     }
   }
+  // the audit events of the answers given again, sent together (one controller request, not one per read)
+  const queued: CachedReadsBatch = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  function flush(): void {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    while (queued.length > 0) deps.audit(queued.splice(0, AUDIT_BATCH_MAX));
+  }
+  function audit(read: CachedRead, authorization: string): void {
+    queued.push({ authorization, read });
+    if (queued.length >= AUDIT_BATCH_MAX) flush();
+    else if (!flushTimer) {
+      flushTimer = setTimeout(flush, AUDIT_BATCH_MS);
+      flushTimer.unref();
+    }
+  }
   // memory goes back after a burst even when no request comes to sweep it
   const timer = options.seconds > 0 ? setInterval(() => sweep(), Math.max(1_000, options.seconds * 1_000)) : undefined;
   timer?.unref();
 
+  function dispose(): void {
+    flush();
+    if (timer) clearInterval(timer);
+    entries.clear();
+    bytes = 0;
+  }
+
   const plugin: GatewayPlugin = {
+    // the gateway stops: the reads it gave are audited before it goes
+    onDispose: dispose,
     async onParams({ request, params, setResult }) {
       if (options.seconds <= 0 || request.method !== 'POST') return;
       const authorization = request.headers.get('authorization');
@@ -179,7 +214,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       pending.ttlSeconds = Math.max(0, Math.ceil((entry.expiresAt - now) / 1_000));
       counts.hits++;
       const forwarded = deps.forwardedAuthorization(request);
-      if (forwarded) for (const read of entry.reads) deps.audit(read, forwarded);
+      if (forwarded) for (const read of entry.reads) audit(read, forwarded);
       setResult({ stringify: () => entry.text } as ExecutionResult);
     },
     onExecute({ args }) {
@@ -232,10 +267,8 @@ export function createResponseCache(deps: ResponseCacheDeps) {
     stats() {
       return { ...counts, entries: entries.size, bytes };
     },
-    dispose(): void {
-      if (timer) clearInterval(timer);
-      entries.clear();
-      bytes = 0;
-    },
+    /** Sends the audit events still queued at once. */
+    flush,
+    dispose,
   };
 }

@@ -94,3 +94,17 @@ export const readAuditRequest = z.object({
 });
 export type ReadAuditRequest = z.infer<typeof readAuditRequest>;
 export const readAuditReply = z.object({});
+
+/**
+ * Reads a gateway's response cache answered, each with the authorization its caller sent
+ * (`….audit.reads`): every read is recorded under the principal of its own token, as `audit.read` would.
+ */
+export const cachedReadsAuditRequest = z.object({
+  reads: z
+    .array(z.object({ authorization: z.string().min(1).max(16_384), read: readAuditRequest }))
+    .min(1)
+    .max(500),
+});
+export type CachedReadsAuditRequest = z.infer<typeof cachedReadsAuditRequest>;
+/** How many were recorded (a read whose token no longer verifies is not). */
+export const cachedReadsAuditReply = z.object({ recorded: z.number().int().min(0) });

@@ -117,8 +117,11 @@ export function controllerProjectSubject(): string {
   return `${SUBJECT_ROOT}.controller.project.resolve`;
 }
 
-/** The controller's audit API: `infra.v1.controller.audit.list`, and `….audit.read` for the reads subgraphs answered. */
-export function controllerAuditSubject(verb: 'list' | 'read' = 'list'): string {
+/**
+ * The controller's audit API: `infra.v1.controller.audit.list`, `….audit.read` for the reads subgraphs
+ * answered, `….audit.reads` for the reads gateways' caches answered (a batch, each with its caller's token).
+ */
+export function controllerAuditSubject(verb: 'list' | 'read' | 'reads' = 'list'): string {
   return `${SUBJECT_ROOT}.controller.audit.${verb}`;
 }
 export const CONTROLLER_QUEUE = 'controller';

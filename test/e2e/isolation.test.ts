@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { graphqlReplySchema } from '../../schema/contracts/graphql.ts';
 import { projectResolveReply } from '../../schema/operations.ts';
-import { readAuditReply } from '../../schema/audit.ts';
+import { cachedReadsAuditReply, readAuditReply } from '../../schema/audit.ts';
 import {
   controllerAuditSubject,
   controllerProjectSubject,
@@ -155,6 +155,45 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     );
     expect(page.errors).toBeUndefined();
     expect(page.data?.auditEvents.events.filter((e) => e.kind === 'forged' || e.principal === 'mallory')).toEqual([]);
+    // a batch of reads a gateway's cache answered (any NATS client may send one): each lands in the log of
+    // its own token's organisation, the stranger's beside the owner's never in the victim's
+    const batch = await requestJson(
+      nc,
+      controllerAuditSubject('reads'),
+      {
+        reads: [
+          {
+            authorization: `Bearer ${stranger}`,
+            read: { subgraph: 'identity', fields: 'forged-batch', projectId, decision: 'allowed', result: 'cached', reason: null },
+          },
+          {
+            authorization: `Bearer ${owner}`,
+            read: { subgraph: 'identity', fields: 'own-batch', projectId, decision: 'allowed', result: 'cached', reason: null },
+          },
+          {
+            authorization: 'Bearer not-a-token',
+            read: { subgraph: 'identity', fields: 'forged-batch', projectId, decision: 'allowed', result: 'cached', reason: null },
+          },
+        ],
+      },
+      cachedReadsAuditReply,
+      { timeoutMs: 5_000, target: { kind: 'service', name: 'controller' } },
+    );
+    expect(batch).toEqual({ recorded: 2 });
+    const victimLog = await gql<{ auditEvents: { events: { kind: string | null; principal: string }[] } }>(
+      'query($f: AuditFilter) { auditEvents(filter: $f, first: 500) { events { kind principal } } }',
+      { f: { projectId } },
+    );
+    const batchEvents = (victimLog.data?.auditEvents.events ?? []).filter((e) => e.kind?.endsWith('-batch'));
+    expect(batchEvents).toEqual([{ kind: 'own-batch', principal: 'alice' }]);
+    const strangerLog = await gql<{ auditEvents: { events: { kind: string | null; principal: string }[] } }>(
+      'query($f: AuditFilter) { auditEvents(filter: $f, first: 500) { events { kind principal } } }',
+      { f: { projectId } },
+      stranger,
+    );
+    expect((strangerLog.data?.auditEvents.events ?? []).filter((e) => e.kind?.endsWith('-batch'))).toEqual([
+      { kind: 'forged-batch', principal: 'mallory' },
+    ]);
   });
 
   it('merges identical reads in flight only for the same caller: concurrent identical queries of two organisations each get their own', async () => {

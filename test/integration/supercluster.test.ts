@@ -252,8 +252,8 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
       // live progress: only the controller announces an organisation's operations
       progress: 'infra.v1.progress.acme.op_01aaaaaaaaaaaaaaaaaaaaaaaa',
       controller: 'infra.v1.controller.operation.submit',
-      // a read the gateway's cache answered, audited in the caller's name
-      auditRead: 'infra.v1.controller.audit.read',
+      // reads the gateway's cache answered, audited each in its caller's name
+      auditReads: 'infra.v1.controller.audit.reads',
       subgraph: 'infra.v1.subgraph.identity.graphql',
       // the gateways' read generation: its one key, read from the stream's leader
       readGeneration: '$KV.infrafed_read_generation.generation',
@@ -267,11 +267,11 @@ describe('three regions on a NATS supercluster with TLS and per-component permis
     type Probe = keyof typeof probes;
     const allowed: Record<string, readonly Probe[]> = {
       'adapter-sto-okd': [],
-      'subgraph-identity': ['projectList', 'controller', 'auditRead'],
-      'subgraph-network': ['ruleList', 'controller', 'auditRead'],
-      'subgraph-quota': ['quotaGet', 'controller', 'auditRead'],
-      'subgraph-catalog': ['healthCheck', 'controller', 'auditRead'],
-      gateway: ['subgraph', 'auditRead', 'readGeneration', 'readGenerationGet'],
+      'subgraph-identity': ['projectList', 'controller', 'auditReads'],
+      'subgraph-network': ['ruleList', 'controller', 'auditReads'],
+      'subgraph-quota': ['quotaGet', 'controller', 'auditReads'],
+      'subgraph-catalog': ['healthCheck', 'controller', 'auditReads'],
+      gateway: ['subgraph', 'auditReads', 'readGeneration', 'readGenerationGet'],
       controller: [
         'adapterWrite',
         'projectList',
