@@ -10,6 +10,18 @@ import {
   type ResponseCacheOptions,
 } from './responseCache.ts';
 
+/** A request reaching the plugin's `onRequest`: the kept answer when it is given at once. */
+async function arrive(hooks: Record<string, (payload: unknown) => unknown>, query: string, token: string) {
+  const request = new Request('http://gateway.test/graphql', {
+    method: 'POST',
+    headers: { authorization: token, 'content-type': 'application/json' },
+    body: JSON.stringify({ query }),
+  });
+  let early: Response | undefined;
+  await hooks.onRequest?.({ request, url: new URL(request.url), endResponse: (r: Response) => (early = r) });
+  return { request, early: early as Response | undefined };
+}
+
 /** The plugin's hooks driven as the gateway runtime drives them, one request at a time. */
 function harness(options: Partial<ResponseCacheOptions> = {}) {
   let generation: number | null = 1;
@@ -20,26 +32,20 @@ function harness(options: Partial<ResponseCacheOptions> = {}) {
     audit: (batch) => void audited.push(...batch),
     forwardedAuthorization: (request) => request.headers.get('authorization'),
   });
-  type Hooks = Required<Pick<typeof cache.plugin, 'onParams' | 'onExecute' | 'onExecutionResult' | 'onResponse'>>;
-  const hooks = cache.plugin as unknown as { [K in keyof Hooks]: (payload: unknown) => unknown };
+  const hooks = cache.plugin as unknown as Record<string, (payload: unknown) => unknown>;
 
-  /** One request: `answer` is what the subgraphs would give (null: a hit is expected, nothing executes). */
+  /** One request: `answer` is what the subgraphs would give (nothing executes on a hit). */
   async function ask(query: string, token = 'Bearer a', answer: ExecutionResult = { data: { projects: [] } }) {
-    const request = new Request('http://gateway.test/graphql', { method: 'POST', headers: { authorization: token } });
-    let result: ExecutionResult | undefined;
-    await hooks.onParams({ request, params: { query }, setResult: (r: ExecutionResult) => (result = r) });
-    let executed = false;
-    if (!result) {
-      executed = true;
-      hooks.onExecute({ args: { contextValue: { request }, document: parse(query) } });
+    const { request, early } = await arrive(hooks, query, token);
+    let response = early;
+    if (!response) {
+      hooks.onExecute?.({ args: { contextValue: { request }, document: parse(query) } });
       noteSubgraphRead(request, 'IDENTITY', parse('{ projects { id } }'), {});
-      result = answer;
+      await hooks.onExecutionResult?.({ request, result: answer });
+      response = new Response(JSON.stringify(answer), { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' } });
     }
-    await hooks.onExecutionResult({ request, result });
-    const response = new Response('{}');
-    await hooks.onResponse({ request, response });
-    const text = (result as { stringify?: () => string }).stringify?.() ?? JSON.stringify(result);
-    return { executed, text, cacheStatus: response.headers.get('cache-status') };
+    await hooks.onResponse?.({ request, response });
+    return { executed: !early, text: await response.text(), cacheStatus: response.headers.get('cache-status') };
   }
   return {
     cache,
@@ -117,14 +123,14 @@ describe('response cache', () => {
     });
     const hooks = cache.plugin as unknown as Record<string, (payload: unknown) => unknown>;
     const ask = async () => {
-      const request = new Request('http://gateway.test/graphql', { method: 'POST', headers: { authorization: 'Bearer a' } });
-      let hit = false;
-      await hooks.onParams?.({ request, params: { query: '{ regions { name } }' }, setResult: () => (hit = true) });
-      if (!hit) {
+      const { request, early } = await arrive(hooks, '{ regions { name } }', 'Bearer a');
+      const response = early ?? new Response('{"data":{"regions":[]}}', { status: 200, headers: { 'content-type': 'application/json' } });
+      if (!early) {
         hooks.onExecute?.({ args: { contextValue: { request }, document: parse('{ regions { name } }') } });
         noteSubgraphRead(request, 'catalog', parse('{ regions { name } }'), {});
         await hooks.onExecutionResult?.({ request, result: { data: { regions: [] } } });
       }
+      await hooks.onResponse?.({ request, response });
     };
     for (let i = 0; i < AUDIT_BATCH_MAX + 2; i++) await ask();
     // the first read was a miss: AUDIT_BATCH_MAX + 1 hits, one full batch at once

@@ -32,6 +32,7 @@ export interface CachedRead {
 
 interface Entry {
   text: string;
+  contentType: string;
   generation: number;
   expiresAt: number;
   reads: CachedRead[];
@@ -49,6 +50,8 @@ interface Pending {
   reads: CachedRead[];
   /** The caller asked for a fresh answer (`Cache-Control: no-cache` or `no-store`). */
   fresh: boolean;
+  /** The answer, serialised, when it may be kept. */
+  text?: string;
 }
 
 const pendingOf = new WeakMap<Request, Pending>();
@@ -113,9 +116,9 @@ export interface ResponseCacheDeps {
 }
 
 /**
- * Answers kept at the gateway, for the same client request of the same caller (the document, variables,
- * operation name and extensions; the `Authorization`, `Infrafed-Organization` and `Prefer` headers
- * exactly), while the read generation has not moved and for at most `seconds`. So two callers share an
+ * Answers kept at the gateway, for the same client request of the same caller (its body byte for byte:
+ * the document, variables, operation name and extensions; the `Authorization`, `Infrafed-Organization`,
+ * `Prefer` and `Accept` headers exactly), while the read generation has not moved and for at most `seconds`. So two callers share an
  * answer only when they sent the same credentials, a write through infrafed (any gateway, any
  * controller replica) is seen by the next read, and what changes outside infrafed shows within `seconds`.
  * An answer with any error is never kept. A request whose generation JetStream cannot give in time is
@@ -184,18 +187,18 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const plugin: GatewayPlugin = {
     // the gateway stops: the reads it gave are audited before it goes
     onDispose: dispose,
-    async onParams({ request, params, setResult }) {
-      if (options.seconds <= 0 || request.method !== 'POST') return;
+    // before the request is parsed: a kept answer costs no GraphQL work at all (the token is verified first,
+    // by the gateway's own `onRequest`; a request it refused never gets here)
+    async onRequest({ request, url, endResponse }) {
+      if (options.seconds <= 0 || request.method !== 'POST' || url.pathname !== '/graphql') return;
       const authorization = request.headers.get('authorization');
-      if (!authorization || !params.query) return;
+      if (!authorization) return;
       const key = JSON.stringify([
-        params.query,
-        params.variables ?? null,
-        params.operationName ?? null,
-        params.extensions ?? null,
+        await request.clone().text(),
         authorization,
         request.headers.get(SIGN_IN_ORGANIZATION_HEADER),
         request.headers.get('prefer'),
+        request.headers.get('accept'),
       ]);
       // RFC 9111: `no-cache` asks for a fresh answer (which is kept), `no-store` for one that is not kept either
       const directives = (request.headers.get('cache-control') ?? '').toLowerCase();
@@ -215,7 +218,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       counts.hits++;
       const forwarded = deps.forwardedAuthorization(request);
       if (forwarded) for (const read of entry.reads) audit(read, forwarded);
-      setResult({ stringify: () => entry.text } as ExecutionResult);
+      endResponse(new Response(entry.text, { status: 200, headers: { 'content-type': entry.contentType } }));
     },
     onExecute({ args }) {
       const pending = pendingOf.get((args.contextValue as { request?: Request }).request as Request);
@@ -232,20 +235,25 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       if (pending.generation === null || !result || isAsyncIterable(result)) return;
       const r = result as ExecutionResult & { extensions?: { http?: unknown } };
       if (r.errors?.length || !r.data || r.extensions?.http) return;
-      const now = Date.now();
-      sweep(now);
-      keep(pending.key, {
-        text: JSON.stringify(r),
-        generation: pending.generation,
-        expiresAt: now + options.seconds * 1_000,
-        reads: pending.reads,
-      });
-      pending.stored = true;
-      counts.stored++;
+      // kept once the response is made (its content type is the one this caller's Accept chose)
+      pending.text = JSON.stringify(r);
     },
     onResponse({ request, response }) {
       const pending = pendingOf.get(request);
       if (!pending) return;
+      if (pending.text !== undefined && pending.generation !== null && response.status === 200) {
+        const now = Date.now();
+        sweep(now);
+        keep(pending.key, {
+          text: pending.text,
+          contentType: response.headers.get('content-type') ?? 'application/json; charset=utf-8',
+          generation: pending.generation,
+          expiresAt: now + options.seconds * 1_000,
+          reads: pending.reads,
+        });
+        pending.stored = true;
+        counts.stored++;
+      }
       response.headers.set(
         'cache-status',
         pending.hit
