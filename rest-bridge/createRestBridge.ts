@@ -133,6 +133,9 @@ export function createRestBridge(options: RestBridgeOptions): {
   const docsHtml = renderDocs(document);
   const { log } = options;
 
+  /** The gateway's `Cache-Status` of each GraphQL call a request made, in order. */
+  const cacheStatuses = new WeakMap<IncomingMessage, string[]>();
+
   async function graphql<T>(req: IncomingMessage, query: string, variables: Record<string, unknown> = {}): Promise<GraphqlResult<T>> {
     const headers = forwardedHeaders(req, 'application/graphql-response+json, application/json');
     let res: Response;
@@ -151,6 +154,8 @@ export function createRestBridge(options: RestBridgeOptions): {
       );
     }
     const text = await res.text();
+    const cacheStatus = res.headers.get('cache-status');
+    if (cacheStatus) cacheStatuses.set(req, [...(cacheStatuses.get(req) ?? []), cacheStatus]);
     let parsed: { data?: T | null; errors?: GraphqlError[] };
     try {
       parsed = JSON.parse(text) as typeof parsed;
@@ -472,6 +477,9 @@ export function createRestBridge(options: RestBridgeOptions): {
       }
     }
     const result = await route.handle(ctx);
+    // what the gateway's response cache did for each read the answer was made of
+    const statuses = cacheStatuses.get(req);
+    if (req.method === 'GET' && statuses) res.setHeader('cache-status', statuses.join(', '));
     respond(req, res, url, route, result, query);
   }
 

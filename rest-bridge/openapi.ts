@@ -56,6 +56,11 @@ const problem = (description: string): ResponseObject => ({
 });
 
 const header = (description: string, required = true) => ({ description, required, schema: { type: 'string' as const } });
+/** RFC 9211: what the gateway's response cache did for each read the answer was made of. */
+const cacheStatusHeader = header(
+  'What the gateway’s response cache did for each GraphQL read of this answer (RFC 9211), e.g. `infrafed; hit; ttl=3` or `infrafed; fwd=miss; stored`',
+  false,
+);
 
 /**
  * The OpenAPI 3.1 document of the bridge, generated from its route table and the zod schemas the routes
@@ -178,13 +183,16 @@ export function openApiDocument(routes: readonly Route[], version: string, place
       else responses['200'] = json('The operation finished within the wait bound', { Location: header('/operations/{id}') });
       responses['202'] = json('The operation runs on; follow Location', { Location: header('/operations/{id}') });
     } else if (route.shape === 'list') {
-      responses['200'] = json('A page of the list', { Link: header('`<…?cursor=…>; rel="next"` when there is a next page', false) });
+      responses['200'] = json('A page of the list', {
+        Link: header('`<…?cursor=…>; rel="next"` when there is a next page', false),
+        'Cache-Status': cacheStatusHeader,
+      });
     } else if (route.created) {
       responses['201'] = json('Created', { Location: header(route.created.location) });
     } else {
-      responses['200'] = json(
-        'The resource',
-        route.etag
+      responses['200'] = json('The resource', {
+        ...(route.method === 'get' ? { 'Cache-Status': cacheStatusHeader } : {}),
+        ...(route.etag
           ? {
               ETag: header(
                 route.partial
@@ -193,8 +201,8 @@ export function openApiDocument(routes: readonly Route[], version: string, place
                 !route.partial,
               ),
             }
-          : {},
-      );
+          : {}),
+      });
     }
     if (route.etag && route.method === 'get')
       responses['304'] = { description: 'Not modified (If-None-Match matched)', headers: { ETag: header('The current tag') } };

@@ -269,6 +269,23 @@ describe('REST bridge end to end', () => {
     }
   }, 60_000);
 
+  it("passes the gateway's Cache-Status on: a read made now with Cache-Control: no-cache, then given again", async () => {
+    const fresh = await call<{ id: string }>('get', `/projects/${projectId}`, { headers: { 'cache-control': 'no-cache' } });
+    expect([fresh.status, fresh.body.id]).toEqual([200, projectId]);
+    expect(fresh.headers.get('cache-status')).toMatch(/^infrafed; fwd=request; stored(, infrafed; fwd=request; stored)*$/);
+    const again = await call<{ id: string }>('get', `/projects/${projectId}`);
+    expect(again.headers.get('cache-status')).toMatch(/^infrafed; hit; ttl=\d+(, infrafed; hit; ttl=\d+)*$/);
+    expect(again.body).toEqual(fresh.body);
+    // a write answers with no Cache-Status
+    const write = await call('post', `/projects/${projectId}/access-rules`, {
+      body: { direction: 'ingress', protocol: 'tcp', ports: { from: 2222 }, remoteCidr: '10.66.0.0/16' },
+    });
+    expect(write.status).toBe(201);
+    expect(write.headers.get('cache-status')).toBeNull();
+    // and the next read is made after it
+    expect((await call('get', `/projects/${projectId}`)).headers.get('cache-status')).not.toMatch(/hit/);
+  });
+
   it('passes the bearer token through: none is 401 with WWW-Authenticate; another organisation sees nothing', async () => {
     const anonymous = await rest.call<Problem>('get', '/projects', { token: null });
     expect(anonymous.status).toBe(401);
