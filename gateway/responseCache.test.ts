@@ -9,6 +9,12 @@ import {
   type CachedReadsBatch,
   type ResponseCacheOptions,
 } from './responseCache.ts';
+import { responseCacheTotal } from '../runtime/metrics.ts';
+
+/** `infrafed_gateway_response_cache_total{result="hit"}` so far. */
+async function hitCount(): Promise<number> {
+  return (await responseCacheTotal.get()).values.find((v) => v.labels.result === 'hit')?.value ?? 0;
+}
 
 /** A request reaching the plugin's `onRequest`: the kept answer when it is given at once. */
 async function arrive(hooks: Record<string, (payload: unknown) => unknown>, query: string, token: string) {
@@ -70,12 +76,14 @@ describe('isCacheableQuery', () => {
 describe('response cache', () => {
   it('gives an answer again to the same caller in the same generation, and audits each read it was made of', async () => {
     const h = harness();
+    const hitsBefore = await hitCount();
     const first = await h.ask('{ projects { id } }');
     expect([first.executed, first.cacheStatus]).toEqual([true, 'infrafed; fwd=miss; stored']);
     const again = await h.ask('{ projects { id } }');
     expect(again.executed).toBe(false);
     expect(again.cacheStatus).toMatch(/^infrafed; hit; ttl=(59|60)$/);
     expect(again.text).toBe(first.text);
+    expect((await hitCount()) - hitsBefore).toBe(1);
     // audited in a batch, sent within AUDIT_BATCH_MS (or at once when asked)
     expect(h.audited).toEqual([]);
     await h.ask('{ projects { id } }');

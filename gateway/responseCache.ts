@@ -4,6 +4,8 @@ import { getOperationAST, Kind, type DocumentNode, type ExecutionResult } from '
 import type { ReadGeneration } from '../runtime/nats/readGeneration.ts';
 import { SIGN_IN_ORGANIZATION_HEADER } from '../schema/contracts/graphql.ts';
 import { SubgraphName } from '../schema/subjects.ts';
+import { projectIdOf, topLevelFields } from '../runtime/readAuditFields.ts';
+import { responseCacheTotal } from '../runtime/metrics.ts';
 
 export interface ResponseCacheOptions {
   /** How long an answer is given again, seconds; 0: never (every read goes to the subgraphs). */
@@ -44,9 +46,7 @@ interface Pending {
   /** The generation when the request began (null: JetStream did not say; nothing is kept). */
   generation: number | null;
   cacheable: boolean;
-  hit: boolean;
   stored: boolean;
-  ttlSeconds: number;
   reads: CachedRead[];
   /** The caller asked for a fresh answer (`Cache-Control: no-cache` or `no-store`). */
   fresh: boolean;
@@ -56,14 +56,6 @@ interface Pending {
 
 const pendingOf = new WeakMap<Request, Pending>();
 const subgraphNames = new Set<string>(Object.values(SubgraphName));
-
-/** Top-level fields of a subgraph request (as `subgraphs/shared/readAudit.ts` names them). */
-function fieldsOf(document: DocumentNode, operationName?: string): string[] {
-  const operation = getOperationAST(document, operationName);
-  return (operation?.selectionSet.selections ?? []).flatMap((s) =>
-    s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : [],
-  );
-}
 
 /**
  * The transport tells the cache of each subgraph query it sent for a request: an answer made of them is
@@ -83,8 +75,11 @@ export function noteSubgraphRead(
     pending.cacheable = false;
     return;
   }
-  const projectId = [variables?.projectId, variables?.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
-  pending.reads.push({ subgraph: name as SubgraphName, fields: fieldsOf(document, operationName).join(',').slice(0, 500), projectId });
+  pending.reads.push({
+    subgraph: name as SubgraphName,
+    fields: topLevelFields(getOperationAST(document, operationName)).join(',').slice(0, 500),
+    projectId: projectIdOf(variables),
+  });
 }
 
 /** Whether a client's query may be kept: a query whose every root field is one of {@link CACHED_ROOT_FIELDS}. */
@@ -132,7 +127,6 @@ export function createResponseCache(deps: ResponseCacheDeps) {
   const { options } = deps;
   const entries = new Map<string, Entry>();
   let bytes = 0;
-  const counts = { hits: 0, misses: 0, stored: 0, bypassed: 0 };
 
   function drop(key: string): void {
     const entry = entries.get(key);
@@ -204,35 +198,33 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       const directives = (request.headers.get('cache-control') ?? '').toLowerCase();
       const fresh = /\bno-(cache|store)\b/.test(directives);
       const generation = /\bno-store\b/.test(directives) ? null : await deps.generation.current();
-      const pending: Pending = { key, generation, cacheable: false, hit: false, stored: false, ttlSeconds: 0, reads: [], fresh };
-      pendingOf.set(request, pending);
       const entry = entries.get(key);
       const now = Date.now();
-      if (!entry || generation === null || fresh) return;
-      if (entry.generation !== generation || entry.expiresAt <= now) {
+      if (entry && generation !== null && !fresh) {
+        if (entry.generation === generation && entry.expiresAt > now) {
+          responseCacheTotal.inc({ result: 'hit' });
+          const forwarded = deps.forwardedAuthorization(request);
+          if (forwarded) for (const read of entry.reads) audit(read, forwarded);
+          const ttl = Math.ceil((entry.expiresAt - now) / 1_000);
+          endResponse(
+            new Response(entry.text, {
+              status: 200,
+              headers: { 'content-type': entry.contentType, 'cache-status': `infrafed; hit; ttl=${ttl}` },
+            }),
+          );
+          return;
+        }
         drop(key);
-        return;
       }
-      pending.hit = true;
-      pending.ttlSeconds = Math.max(0, Math.ceil((entry.expiresAt - now) / 1_000));
-      counts.hits++;
-      const forwarded = deps.forwardedAuthorization(request);
-      if (forwarded) for (const read of entry.reads) audit(read, forwarded);
-      endResponse(new Response(entry.text, { status: 200, headers: { 'content-type': entry.contentType } }));
+      pendingOf.set(request, { key, generation, cacheable: false, stored: false, reads: [], fresh });
     },
     onExecute({ args }) {
       const pending = pendingOf.get((args.contextValue as { request?: Request }).request as Request);
-      if (pending && !pending.hit) pending.cacheable = isCacheableQuery(args.document, args.operationName);
+      if (pending) pending.cacheable = isCacheableQuery(args.document, args.operationName);
     },
     onExecutionResult({ request, result }) {
       const pending = pendingOf.get(request);
-      if (!pending || pending.hit) return;
-      if (!pending.cacheable) {
-        counts.bypassed++;
-        return;
-      }
-      counts.misses++;
-      if (pending.generation === null || !result || isAsyncIterable(result)) return;
+      if (!pending?.cacheable || pending.generation === null || !result || isAsyncIterable(result)) return;
       const r = result as ExecutionResult & { extensions?: { http?: unknown } };
       if (r.errors?.length || !r.data || r.extensions?.http) return;
       // kept once the response is made (its content type is the one this caller's Accept chose)
@@ -252,16 +244,10 @@ export function createResponseCache(deps: ResponseCacheDeps) {
           reads: pending.reads,
         });
         pending.stored = true;
-        counts.stored++;
       }
-      response.headers.set(
-        'cache-status',
-        pending.hit
-          ? `infrafed; hit; ttl=${pending.ttlSeconds}`
-          : pending.cacheable
-            ? `infrafed; fwd=${pending.fresh ? 'request' : 'miss'}${pending.stored ? '; stored' : ''}`
-            : 'infrafed; fwd=bypass',
-      );
+      const forwarded = pending.cacheable ? (pending.fresh ? 'request' : 'miss') : 'bypass';
+      responseCacheTotal.inc({ result: forwarded });
+      response.headers.set('cache-status', `infrafed; fwd=${forwarded}${pending.stored ? '; stored' : ''}`);
     },
   };
 
@@ -273,7 +259,7 @@ export function createResponseCache(deps: ResponseCacheDeps) {
       bytes = 0;
     },
     stats() {
-      return { ...counts, entries: entries.size, bytes };
+      return { entries: entries.size, bytes };
     },
     /** Sends the audit events still queued at once. */
     flush,

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client
  * - `infrafed_nats_request_duration_seconds{target,region}`;
  * - `infrafed_vendor_requests_total{vendor,region,status}` and `infrafed_vendor_request_duration_seconds{vendor,region}`:
  *   the adapters' calls to Keystone, Neutron, Nova and the OKD API;
+ * - `infrafed_gateway_response_cache_total{result}`: what the gateway's response cache did per GraphQL request;
  * - the process metrics of prom-client (`process_*`, `nodejs_*`).
  */
 export const registry = new Registry();
@@ -23,6 +24,13 @@ export const requestsTotal = new Counter({
   name: 'infrafed_requests_total',
   help: 'Requests served, by outcome code',
   labelNames: ['component', 'operation', 'region', 'code'],
+  registers: [registry],
+});
+/** The gateway's response cache: `hit`, `miss`, `request` (asked fresh: `Cache-Control: no-cache`), `bypass` (a field never kept). */
+export const responseCacheTotal = new Counter({
+  name: 'infrafed_gateway_response_cache_total',
+  help: "GraphQL requests by what the gateway's response cache did",
+  labelNames: ['result'],
   registers: [registry],
 });
 export const requestErrorsTotal = new Counter({

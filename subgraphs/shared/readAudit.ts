@@ -1,15 +1,10 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { Kind, type OperationDefinitionNode } from 'graphql';
+import { projectIdOf, topLevelFields } from '../../runtime/readAuditFields.ts';
 import type { ReadAuditRequest } from '../../schema/audit.ts';
 import { Header, type SubgraphName } from '../../schema/subjects.ts';
 import type { Principal } from '../../runtime/auth.ts';
 import type { Logger } from '../../runtime/log.ts';
 import type { ControllerClient } from './controllerClient.ts';
-
-/** Top-level fields of a query, e.g. `projects`, `project`, `_entities`. */
-function fieldsOf(operation: OperationDefinitionNode): string[] {
-  return operation.selectionSet.selections.flatMap((s) => (s.kind === Kind.FIELD && s.name.value !== '__typename' ? [s.name.value] : []));
-}
 
 /**
  * Reads are decisions too: each query a subgraph answers for a known principal becomes an audit event
@@ -29,13 +24,11 @@ export function readAuditPlugin<TContext extends BaseContext & { principal?: Pri
         async willSendResponse({ operation, contextValue, response, request }) {
           const principal = contextValue.principal;
           if (!principal || operation?.operation !== 'query') return;
-          const fields = fieldsOf(operation);
+          const fields = topLevelFields(operation);
           if (fields.length === 0 || fields.every((f) => auditedElsewhere.includes(f))) return;
           const errors = response.body.kind === 'single' ? (response.body.singleResult.errors ?? []) : [];
           const forbidden = errors.find((e) => e.extensions?.code === 'FORBIDDEN');
-          const variables = request.variables ?? {};
-          const projectId =
-            [variables.projectId, variables.id].find((v): v is string => typeof v === 'string' && v.startsWith('prj_')) ?? null;
+          const projectId = projectIdOf(request.variables);
           const event: ReadAuditRequest = {
             subgraph,
             fields: fields.join(',').slice(0, 500),
