@@ -5,7 +5,13 @@
 // Prints figures and ratios; asserts nothing.
 //
 // BENCH_SECONDS (15) per round and gateway, BENCH_ROUNDS (3, interleaved), BENCH_CONNECTIONS (4),
-// BENCH_SCALE (5,50,500: project counts of the vendor-call table; empty skips it).
+// BENCH_SCALE (5,50,500: project counts of the vendor-call table; empty skips it), BENCH_QUERIES (only the
+// queries whose name holds one of these comma-separated words; empty: all).
+//
+// The load comes from this process over keep-alive `node:http` connections (one socket each), the
+// cheapest client Node has: on 2 cores the client shares the CPU with the gateways it measures, so its own
+// CPU per request is printed too, and the server side's (every process but this one) beside it.
+import { Agent, request as httpRequest } from 'node:http';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,10 +25,16 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 4);
 const SCALE = (process.env.BENCH_SCALE ?? '5,50,500').split(',').filter(Boolean).map(Number);
+const ONLY = (process.env.BENCH_QUERIES ?? '').split(',').filter(Boolean);
 const PROJECTS = 5;
 const say = (m: string) => process.stdout.write(`${m}\n`);
 
-const QUERIES: { name: string; query: string; complete: (data: Record<string, unknown>) => boolean }[] = [
+interface Query {
+  name: string;
+  query: string;
+  complete: (data: Record<string, unknown>) => boolean;
+}
+const ALL_QUERIES: Query[] = [
   {
     name: 'projects { id name placements }',
     query: '{ projects { id name placements { region platform nativeId } } }',
@@ -48,6 +60,7 @@ const QUERIES: { name: string; query: string; complete: (data: Record<string, un
     complete: (d) => (d.regions as unknown[] | undefined)?.length === 3,
   },
 ];
+const QUERIES = ALL_QUERIES.filter((q) => ONLY.length === 0 || ONLY.some((word) => q.name.includes(word)));
 
 // ---- processes: CPU (utime+stime of each process, children it waited for included) and RSS, by role
 const CLK_TCK = 100;
@@ -108,6 +121,8 @@ interface Run {
   latencies: number[];
   seconds: number;
   cpu: Map<string, number>;
+  /** This process's own CPU (the client making the requests), ms. */
+  clientCpuMs: number;
   vendorCalls: number;
 }
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -120,27 +135,53 @@ async function load(
   headers: Record<string, string> = {},
 ): Promise<Run> {
   const body = JSON.stringify({ query: q.query });
-  const send = async () => {
-    const res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}`, ...headers },
-      body,
-    });
-    const json = (await res.json()) as { data?: Record<string, unknown> | null; errors?: unknown[] };
-    return res.status === 200 && !json.errors?.length && !!json.data && q.complete(json.data);
+  const target = new URL(url);
+  const requestHeaders = {
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    accept: 'application/json',
+    authorization: `Bearer ${token}`,
+    ...headers,
   };
-  for (let i = 0; i < 3; i++) await send().catch(() => false); // warm-up
+  // one keep-alive socket per connection, as a load generator holds them
+  const agents = Array.from({ length: CONNECTIONS }, () => new Agent({ keepAlive: true, maxSockets: 1 }));
+  const send = (agent: Agent) =>
+    new Promise<boolean>((resolve, reject) => {
+      const req = httpRequest(
+        { host: target.hostname, port: target.port, path: target.pathname, method: 'POST', headers: requestHeaders, agent },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            try {
+              const json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+                data?: Record<string, unknown> | null;
+                errors?: unknown[];
+              };
+              resolve(res.statusCode === 200 && !json.errors?.length && !!json.data && q.complete(json.data));
+            } catch {
+              resolve(false);
+            }
+          });
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  for (const agent of agents) await send(agent).catch(() => false); // warm-up, and each socket opened
   const latencies: number[] = [];
   let complete = 0;
   const cpu0 = processes();
+  const client0 = process.cpuUsage();
   const calls0 = await vendorCalls();
   const started = performance.now();
   const until = started + SECONDS * 1000;
   await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
+    agents.map(async (agent) => {
       while (performance.now() < until) {
         const t0 = performance.now();
-        const ok = await send().catch(() => false);
+        const ok = await send(agent).catch(() => false);
         latencies.push(performance.now() - t0);
         if (ok) complete++;
       }
@@ -148,12 +189,15 @@ async function load(
   );
   const seconds = (performance.now() - started) / 1000;
   const cpu = cpuByRole(cpu0, processes());
+  const client = process.cpuUsage(client0);
+  for (const agent of agents) agent.destroy();
   return {
     requests: latencies.length,
     complete,
     latencies: latencies.sort((a, b) => a - b),
     seconds,
     cpu,
+    clientCpuMs: (client.user + client.system) / 1000,
     vendorCalls: (await vendorCalls()) - calls0,
   };
 }
@@ -275,6 +319,7 @@ try {
     const requests = rs.reduce((a, r) => a + r.requests, 0);
     const cpu = new Map<string, number>();
     for (const r of rs) for (const [role, ms] of r.cpu) cpu.set(role, (cpu.get(role) ?? 0) + ms);
+    const perRequest = (ms: number) => ms / Math.max(1, requests);
     return {
       rps: requests / rs.reduce((a, r) => a + r.seconds, 0),
       p50: pct(latencies, 50),
@@ -282,18 +327,26 @@ try {
       complete: rs.reduce((a, r) => a + r.complete, 0) / Math.max(1, requests),
       requests,
       cpu,
+      /** CPU per request of every process serving it (gateways, subgraphs, controller, adapters, vendors, nats), ms. */
+      serverCpu: perRequest([...cpu.values()].reduce((a, b) => a + b, 0)),
+      clientCpu: perRequest(rs.reduce((a, r) => a + r.clientCpuMs, 0)),
       vendorPerRequest: rs.reduce((a, r) => a + r.vendorCalls, 0) / Math.max(1, requests),
     };
   };
-  say('\n| query | gateway | RPS | p50 ms | p99 ms | complete | vendor calls / req | RPS ratio infrafed/this | p99 ratio infrafed/this |');
-  say('|---|---|---|---|---|---|---|---|---|');
+  say(
+    '\n| query | gateway | RPS | p50 ms | p99 ms | complete | vendor calls / req | server CPU ms / req | RPS ratio infrafed/this | p99 ratio infrafed/this | server CPU ratio infrafed/this |',
+  );
+  say('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const q of QUERIES) {
     const ours = merged(runs.get(`${q.name}|infrafed`) ?? []);
     for (const g of gateways) {
       const m = merged(runs.get(`${q.name}|${g.name}`) ?? []);
-      const ratios = g.name === 'infrafed' ? '| | ' : `| ${fmt(ours.rps / m.rps, 2)} | ${fmt(ours.p99 / m.p99, 2)} `;
+      const ratios =
+        g.name === 'infrafed'
+          ? '| | | '
+          : `| ${fmt(ours.rps / m.rps, 2)} | ${fmt(ours.p99 / m.p99, 2)} | ${fmt(ours.serverCpu / m.serverCpu, 2)} `;
       say(
-        `| \`${q.name}\` | ${g.name} | ${fmt(m.rps, 1)} | ${fmt(m.p50, 1)} | ${fmt(m.p99)} | ${fmt(m.complete * 100)}% | ${fmt(m.vendorPerRequest, 1)} ${ratios}|`,
+        `| \`${q.name}\` | ${g.name} | ${fmt(m.rps, 1)} | ${fmt(m.p50, 1)} | ${fmt(m.p99)} | ${fmt(m.complete * 100)}% | ${fmt(m.vendorPerRequest, 1)} | ${fmt(m.serverCpu, 2)} ${ratios}|`,
       );
     }
   }
@@ -311,12 +364,14 @@ try {
     'nats',
   ];
   say('\nCPU per request, ms, by process (all rounds; the gateways not under load idle meanwhile):');
-  say(`| query | gateway | ${roles.join(' | ')} |`);
-  say(`|---|---|${roles.map(() => '---').join('|')}|`);
+  say(`| query | gateway | ${roles.join(' | ')} | server, all | bench client |`);
+  say(`|---|---|${roles.map(() => '---').join('|')}|---|---|`);
   for (const q of QUERIES) {
     for (const g of gateways) {
       const m = merged(runs.get(`${q.name}|${g.name}`) ?? []);
-      say(`| \`${q.name}\` | ${g.name} | ${roles.map((r) => fmt((m.cpu.get(r) ?? 0) / Math.max(1, m.requests), 2)).join(' | ')} |`);
+      say(
+        `| \`${q.name}\` | ${g.name} | ${roles.map((r) => fmt((m.cpu.get(r) ?? 0) / Math.max(1, m.requests), 2)).join(' | ')} | ${fmt(m.serverCpu, 2)} | ${fmt(m.clientCpu, 2)} |`,
+      );
     }
   }
   const after = rssByRole();
