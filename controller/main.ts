@@ -14,7 +14,7 @@ import { openControllerStore } from './store.ts';
 import { openJsonStore, openPeopleStore } from './people.ts';
 import { Bucket } from '../schema/subjects.ts';
 import { openBucket, whenJetStreamAnswers } from './durable.ts';
-import { readGenerationOf } from '../runtime/nats/readGeneration.ts';
+import { readGenerationOf, withReadGenerationKey } from '../runtime/nats/readGeneration.ts';
 
 const log = createLogger('controller');
 
@@ -27,7 +27,7 @@ await runMain(log, async () => {
   const auth = authConfigSchema.parse(config.auth);
   const { store, ledger, audit, events, people, requests, webhooks, readGeneration } = await whenJetStreamAnswers(
     async () => ({
-      readGeneration: readGenerationOf(await openBucket(nc, Bucket.readGeneration, { replicas, history: 1 })),
+      readGeneration: readGenerationOf(await withReadGenerationKey(await openBucket(nc, Bucket.readGeneration, { replicas, history: 1 }))),
       store: await openControllerStore(nc, { replicas, operationHistoryDays: config.controller.operationHistoryDays }),
       people: await openPeopleStore(nc, { replicas }),
       requests: await openJsonStore(nc, Bucket.requests, { replicas }),

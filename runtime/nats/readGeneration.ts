@@ -21,7 +21,48 @@ export interface ReadGeneration {
   bump(): Promise<void>;
 }
 
-/** Over a bucket already opened (the controller makes it with its replica count, `controller/durable.ts`). */
+/**
+ * The key made when it is not there yet (the controller, at its start): a read of a key that was never
+ * written is a 404 from JetStream, which costs each reader an error built and thrown.
+ */
+export async function withReadGenerationKey(kv: KV): Promise<KV> {
+  try {
+    await kv.create(READ_GENERATION_KEY, '');
+  } catch (error) {
+    // another replica made it meanwhile (or an earlier start did): anything else is a real failure
+    if (!(await kv.get(READ_GENERATION_KEY))) throw error;
+  }
+  return kv;
+}
+
+/**
+ * One read of the generation shared by every caller that asked while no read of it was on its way: a
+ * caller that asks while a read is already out waits for the next one, sent once that read is answered,
+ * because the read already out may have been answered by JetStream before this caller's request came in
+ * (a write answered just before would then be missed). So each caller's generation was read after it
+ * asked, and at most two reads are out or waiting at any time, however many requests come in.
+ */
+export function coalescedReads(read: () => Promise<number | null>): () => Promise<number | null> {
+  let out: Promise<number | null> | undefined;
+  let next: Promise<number | null> | undefined;
+  const send = (): Promise<number | null> => {
+    const sent = read().finally(() => {
+      if (out === sent) out = undefined;
+    });
+    out = sent;
+    return sent;
+  };
+  return () => {
+    if (!out) return send();
+    next ??= out.then(
+      () => ((next = undefined), send()),
+      () => ((next = undefined), send()),
+    );
+    return next;
+  };
+}
+
+/** Over a bucket already opened (the controller makes it with its replica count, `controller/main.ts`). */
 export function readGenerationOf(kv: KV): ReadGeneration {
   return {
     async current() {
@@ -54,17 +95,20 @@ export function bindReadGeneration(nc: NatsConnection, timeoutMs: number): ReadG
       }));
   // after JetStream failed to answer, reads do not wait for it again for a second
   let quietUntil = 0;
+  const read = coalescedReads(async () => {
+    let generation: number | null = null;
+    try {
+      generation = await readGenerationOf(await bucket()).current();
+    } catch {
+      // the bucket is not there (yet)
+    }
+    if (generation === null) quietUntil = performance.now() + 1_000;
+    return generation;
+  });
   return {
     async current() {
       if (performance.now() < quietUntil) return null;
-      let generation: number | null = null;
-      try {
-        generation = await readGenerationOf(await bucket()).current();
-      } catch {
-        // the bucket is not there (yet)
-      }
-      if (generation === null) quietUntil = performance.now() + 1_000;
-      return generation;
+      return read();
     },
     async bump() {
       await readGenerationOf(await bucket()).bump();
