@@ -115,14 +115,23 @@ function sessionSecret(secret: string | { env: string }): Uint8Array {
   return new TextEncoder().encode(value);
 }
 
+/** The issuers of tokens seen lately (the gateway asks at every request whose sign-in a token needs). */
+const issuers = new Map<string, string | null>();
+const ISSUERS_KEPT = 1_000;
+
 /** The `iss` of a token, unverified (to pick the key that verifies it); null when it is no JWT. */
 export function unverifiedIssuer(token: string): string | null {
+  const known = issuers.get(token);
+  if (known !== undefined) return known;
+  let issuer: string | null = null;
   try {
     const iss = decodeJwt(token).iss;
-    return typeof iss === 'string' ? iss : null;
+    issuer = typeof iss === 'string' ? iss : null;
   } catch {
-    return null;
+    // not a JWT: no issuer
   }
+  setBounded(issuers, token, issuer, ISSUERS_KEPT);
+  return issuer;
 }
 
 /** The token of `Authorization: Bearer <jwt>`, or UNAUTHENTICATED. */

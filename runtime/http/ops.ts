@@ -45,6 +45,9 @@ export function httpFace(
   handler: RequestListener,
   options: { log: Logger; ready: ReadinessCheck; operationOf?: (req: IncomingMessage) => string },
 ): RequestListener {
+  // the access line holds only the fields below (the path without its query), none of them a secret: it
+  // skips the redaction every other line gets, which cost about 11 µs a line (the busiest line there is)
+  const accessLog = options.log.child({}, { redact: { paths: [], censor: '[redacted]' } });
   return (req, res) => {
     void serveOps(req, res, options.ready).then((handled) => {
       if (handled) return;
@@ -55,7 +58,7 @@ export function httpFace(
         const started = performance.now();
         res.once('finish', () => {
           const ms = performance.now() - started;
-          options.log.info(
+          accessLog.info(
             { method: req.method, path: (req.url ?? '/').split('?')[0], status: res.statusCode, ms: Math.round(ms), traceId },
             'http request',
           );
