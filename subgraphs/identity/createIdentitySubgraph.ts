@@ -15,7 +15,7 @@ import {
 import { createSubgraphServer, type SubgraphDeps } from '../shared/subgraphMain.ts';
 import { addPartialError } from '../shared/serveSubgraph.ts';
 import { adapterCallOptions, operationWrites, reportMissing, subgraphContext, type SubgraphContext } from '../shared/subgraphContext.ts';
-import { badUserInput, parseUserInput, toProblems } from '../../runtime/problems.ts';
+import { badUserInput, parseUserInput, toProblems, withoutNulls } from '../../runtime/problems.ts';
 import { createLoaders, listPlacements, type Loaders } from './loaders.ts';
 import { parseResources, toYaml } from '../../resources/document.ts';
 import { readLiveProjects, unplannable } from '../../resources/live.ts';
@@ -45,12 +45,20 @@ function toProjectView(placements: ProjectPlacement[]): ProjectView {
   };
 }
 
+/** The most projects one page of `projects(first:)` holds. */
+export const PROJECT_PAGE_MAX = 500;
+
 /** Above an exported file (the CLI adds the `$schema` line with its API's address, for editors). */
 const RESOURCES_HEADER = '# infrafed resources: one document per project. `infrafed plan -f <file>` shows what applying it would change.\n';
 
 /** The identity subgraph: projects, placements, members, operations. Reads fan out to the adapters; writes go to the controller. */
 export function createIdentitySubgraph(deps: SubgraphDeps) {
-  const idInput = z.object({ id: z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits') });
+  const projectId = z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits');
+  const idInput = z.object({ id: projectId });
+  const projectPageInput = z.object({
+    first: z.number().int().min(1).max(PROJECT_PAGE_MAX, `at most ${PROJECT_PAGE_MAX} projects a page`).optional(),
+    after: projectId.optional(),
+  });
 
   const writes = operationWrites(deps.controller);
 
@@ -60,11 +68,19 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
     Query: {
       ...people.Query,
       ...people.WebhookQuery,
-      async projects(_: unknown, __: unknown, ctx: IdentityContext, info: GraphQLResolveInfo) {
+      async projects(_: unknown, args: { first?: number | null; after?: string | null }, ctx: IdentityContext, info: GraphQLResolveInfo) {
+        const page = parseUserInput(projectPageInput, withoutNulls(args));
         const all = reportMissing(ctx, info, await listPlacements(loaderDeps(ctx)));
         const byId = new Map<string, ProjectPlacement[]>();
         for (const p of all) byId.set(p.projectId, [...(byId.get(p.projectId) ?? []), p]);
-        return [...byId.values()].map(toProjectView).sort((a, b) => a.name.localeCompare(b.name));
+        const projects = [...byId.values()].map(toProjectView);
+        if (page.first === undefined && page.after === undefined) return projects.sort((a, b) => a.name.localeCompare(b.name));
+        // a page: by id, after the caller's last (ids are ordered as made, so a deleted one still places the page)
+        const after = page.after;
+        return projects
+          .filter((p) => after === undefined || p.id > after)
+          .sort((a, b) => (a.id < b.id ? -1 : 1))
+          .slice(0, page.first ?? PROJECT_PAGE_MAX);
       },
       async project(_: unknown, args: { id: string }, ctx: IdentityContext, info: GraphQLResolveInfo) {
         const { id } = parseUserInput(idInput, args);

@@ -40,7 +40,7 @@ function createLoaders(deps: SubgraphDeps, ctx: SubgraphContext) {
       (found) =>
         new InfrafedError(
           ErrorCode.QUERY_LIMIT_EXCEEDED,
-          `quotas are read for at most ${QUOTA_GET_MAX_PROJECTS} projects of a region in one request (${found} asked): ask for fewer projects, or each project's quotas`,
+          `quotas are read for at most ${QUOTA_GET_MAX_PROJECTS} projects of a region in one request (${found} asked): ask a page at a time (\`projects(first: ${QUOTA_GET_MAX_PROJECTS})\`, then \`after\` the last id), or each project's quotas`,
           { limit: 'maxQuotaProjects', max: QUOTA_GET_MAX_PROJECTS, found },
         ),
     ),

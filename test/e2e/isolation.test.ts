@@ -215,6 +215,29 @@ describe('isolation: another organisation reaches nothing, by REST, by entity re
     }
   });
 
+  it("pages projects among the caller's own only: another organisation's pages, from the start or after the victim's id, hold none of the victim's", async () => {
+    const strangerGql = graphqlClient(
+      () => system.gatewayUrl,
+      () => stranger,
+    );
+    await strangerGql('mutation { createProject(input: {name: "own", placements: [{region: "lla", platform: "okd"}]}) { status } }');
+    const own = ((await strangerGql<{ projects: { id: string }[] }>('{ projects { id } }')).data?.projects ?? []).map((p) => p.id).sort();
+    expect(own.length).toBeGreaterThan(0);
+    const PAGE = 'query($after: ID) { projects(first: 500, after: $after) { id organization } }';
+    for (const after of [undefined, `prj_${'0'.repeat(26)}`, projectId]) {
+      const viaGateway = await strangerGql<{ projects: { id: string; organization: string }[] }>(PAGE, { after });
+      const viaSubgraph = await direct('identity', stranger, PAGE, { after });
+      for (const page of [
+        viaGateway.data?.projects,
+        (viaSubgraph.data as { projects?: { id: string; organization: string }[] })?.projects,
+      ]) {
+        // exactly its own projects after that id: the victim's id only places the page among the caller's own
+        expect(page?.map((p) => p.id)).toEqual(own.filter((id) => after === undefined || id > after));
+        expect(page?.filter((p) => p.organization !== 'globex-iso')).toEqual([]);
+      }
+    }
+  });
+
   it("gives a kept answer only to the same credentials: the response cache never answers another organisation, a partner or an organisation's header with the victim's read", async () => {
     const query = '{ projects { id name organization } project(id: "' + projectId + '") { id name } }';
     const ask = async (token: string, headers: Record<string, string> = {}) => {

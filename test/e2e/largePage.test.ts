@@ -46,5 +46,40 @@ describe('a page of more projects than one adapter request takes', () => {
     for (const e of errors) {
       expect(e.extensions).toMatchObject({ code: 'QUERY_LIMIT_EXCEEDED', limit: 'maxQuotaProjects', max: 100, found: PROJECTS });
     }
+    expect(errors[0]?.message).toContain('projects(first: 100)');
+  });
+
+  it('answers the same projects with their quotas a page at a time: projects(first:, after:) in id order', async () => {
+    const all = await gql<{ projects: { id: string }[] }>('{ projects { id } }');
+    const ids = (all.data?.projects ?? []).map((p) => p.id).sort();
+    expect(ids).toHaveLength(PROJECTS);
+    const query = 'query($after: ID) { projects(first: 100, after: $after) { id quotas { region platform quota { cores } } } }';
+    type Page = { projects: { id: string; quotas: { region: string; platform: string }[] }[] };
+    const first = await gql<Page>(query);
+    expect(first.errors).toBeUndefined();
+    const one = first.data?.projects ?? [];
+    expect(one.map((p) => p.id)).toEqual(ids.slice(0, 100));
+    expect(one.every((p) => p.quotas.length === 1 && p.quotas[0]?.region === 'lla')).toBe(true);
+    const second = await gql<Page>(query, { after: one.at(-1)?.id });
+    expect(second.errors).toBeUndefined();
+    expect(second.data?.projects.map((p) => p.id)).toEqual(ids.slice(100));
+    expect(second.data?.projects[0]?.quotas).toHaveLength(1);
+    // after the last one: an empty page, not an error
+    const end = await gql<Page>(query, { after: ids.at(-1) });
+    expect([end.errors, end.data?.projects]).toEqual([undefined, []]);
+  });
+
+  it('refuses a bad page with BAD_USER_INPUT naming each argument', async () => {
+    const res = await gql('{ projects(first: 0, after: "prj_x") { id } }');
+    expect(res.data).toBeNull();
+    expect(res.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [expect.objectContaining({ path: 'first' }), expect.objectContaining({ path: 'after' })],
+    });
+    const tooMany = await gql('{ projects(first: 501) { id } }');
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      problems: [expect.objectContaining({ path: 'first' })],
+    });
   });
 });
