@@ -4,9 +4,9 @@ import { writeFileSync } from 'node:fs';
 import { SubgraphName, subgraphSubject } from '../schema/subjects.ts';
 import { readSubgraphSdl } from '../runtime/sdl.ts';
 import { resourcesJsonSchema } from '../schema/resources.ts';
+import { SUPERGRAPH_PATH } from './supergraphPath.ts';
 
-/** Where the committed supergraph lives. */
-export const SUPERGRAPH_PATH = new URL('./supergraph.graphql', import.meta.url);
+export { SUPERGRAPH_PATH };
 
 /**
  * Composes every subgraph's SDL into the supergraph. Each subgraph's `join__graph(url:)` is

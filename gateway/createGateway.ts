@@ -10,7 +10,7 @@ import { unverifiedIssuer, type TokenVerifier } from '../runtime/auth.ts';
 import type { SignIn } from './signIn.ts';
 import { SIGN_IN_ORGANIZATION_HEADER } from '../schema/contracts/graphql.ts';
 import type { Logger } from '../runtime/log.ts';
-import { SUPERGRAPH_PATH } from './compose.ts';
+import { SUPERGRAPH_PATH } from './supergraphPath.ts';
 import { defaultGraphqlLimits, limitPlugins, type GraphqlLimits } from './limits.ts';
 import { createNatsTransport, ENTITY_KEY, ENTITY_SUBPATH, type InfrafedGatewayContext } from './natsTransport.ts';
 import { createResponseCache, type ResponseCacheOptions } from './responseCache.ts';

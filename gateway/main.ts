@@ -5,7 +5,7 @@ import { serveWebSockets } from './webSockets.ts';
 import { SubgraphName, subgraphServiceName } from '../schema/subjects.ts';
 import { allOf, closeGracefully, httpFace, natsReady, servicesReady, type ReadinessCheck } from '../runtime/http/ops.ts';
 import { setComponent } from '../runtime/metrics.ts';
-import { SUPERGRAPH_PATH } from './compose.ts';
+import { SUPERGRAPH_PATH } from './supergraphPath.ts';
 import { createTokenVerifier } from '../runtime/auth.ts';
 import { createSignIn } from './signIn.ts';
 import { loadSystemConfig } from '../runtime/config.ts';

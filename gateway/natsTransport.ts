@@ -1,6 +1,5 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import type { ExecutionRequest, ExecutionResult } from '@graphql-tools/utils';
-import { buildSubgraphSchema } from '@apollo/subgraph';
 import {
   execute as executeLocally,
   GraphQLError,
@@ -120,15 +119,21 @@ function printed(document: DocumentNode): string {
 }
 
 /**
+ * The identity subgraph's schema, built once: announced operations are answered with it, as the subgraph
+ * would. Loaded at the first subscription (Apollo's subgraph library is about 1 MB of source a gateway
+ * that serves no subscription never needs).
+ */
+let identity: Promise<GraphQLSchema> | undefined;
+function identitySchema(): Promise<GraphQLSchema> {
+  return (identity ??= import('@apollo/subgraph').then(({ buildSubgraphSchema }) =>
+    buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl(SubgraphName.identity)) }),
+  ));
+}
+
+/**
  * A Hive gateway transport that reaches subgraphs over NATS: the subject comes from the supergraph's
  * `join__graph(url: "nats://<subject>")`; NATS's queue groups find and balance the replicas.
  */
-/** The identity subgraph's schema, built once: announced operations are answered with it, as the subgraph would. */
-let identity: GraphQLSchema | undefined;
-function identitySchema(): GraphQLSchema {
-  return (identity ??= buildSubgraphSchema({ typeDefs: parse(readSubgraphSdl(SubgraphName.identity)) }));
-}
-
 export function createNatsTransport(options: NatsTransportOptions) {
   /**
    * Identical subgraph queries in flight are sent once: same subgraph, document, variables and every
@@ -165,7 +170,7 @@ export function createNatsTransport(options: NatsTransportOptions) {
             organization,
             answer: async (query, variables, operation) =>
               (await executeLocally({
-                schema: identitySchema(),
+                schema: await identitySchema(),
                 document: query,
                 variableValues: variables,
                 rootValue: { operation },
