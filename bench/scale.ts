@@ -16,7 +16,7 @@ import { systemConfigSchema } from '../runtime/config.ts';
 import { createLogger } from '../runtime/log.ts';
 import { startAdapterService, type AdapterService } from '../adapters/shared/adapterKit.ts';
 import type { ProjectPlacement } from '../schema/contracts/identity.ts';
-import { freePort, NODE_TS_ARGS, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
+import { freePort, GATEWAY_NODE_ARGS, NODE_TS_ARGS, spawnManaged, type ManagedProcess } from '../platforms/processes.ts';
 import { startNatsServer } from '../test/harness/natsProcess.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -101,16 +101,16 @@ try {
     const adapters = await simulatedAdapters(nc, regions);
     const processes: ManagedProcess[] = [];
     try {
-      const start = (name: string, file: string) =>
+      const start = (name: string, file: string, nodeArgs: readonly string[] = []) =>
         spawnManaged({
           name,
           command: process.execPath,
-          args: [...NODE_TS_ARGS, join(ROOT, file)],
+          args: [...NODE_TS_ARGS, ...nodeArgs, join(ROOT, file)],
           env: { ...process.env, INFRAFED_CONFIG: configPath, LOG_LEVEL: 'info' },
           readyWhen: /"msg":"[^"]* ready"/,
         });
       processes.push(...(await Promise.all([start('controller', 'controller/main.ts'), start('identity', 'subgraphs/identity/main.ts')])));
-      processes.push(await start('gateway', 'gateway/main.ts'));
+      processes.push(await start('gateway', 'gateway/main.ts', GATEWAY_NODE_ARGS));
       const token = await signLocalToken(config.auth, { organization: ORG, orgRole: 'owner', subject: 'scale-owner' });
       const read = async () => {
         const res = await fetch(`http://127.0.0.1:${config.gateway.port}/graphql`, {

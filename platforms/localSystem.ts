@@ -10,7 +10,16 @@ import { systemConfigSchema, type SystemConfig } from '../runtime/config.ts';
 import type { Platform } from '../schema/model.ts';
 import { SubgraphName } from '../schema/subjects.ts';
 import { natsServerBinary } from './ensureInstalled.ts';
-import { freePort, isAlive, NODE_SMALL_ARGS, NODE_TS_ARGS, run, spawnManaged, type ManagedProcess } from './processes.ts';
+import {
+  freePort,
+  GATEWAY_NODE_ARGS,
+  isAlive,
+  NODE_SMALL_ARGS,
+  NODE_TS_ARGS,
+  run,
+  spawnManaged,
+  type ManagedProcess,
+} from './processes.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const OPENSTACK_SCRIPTS = join(ROOT, 'platforms', 'openstack');
@@ -479,13 +488,13 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       subgraphHttpPorts.set(name, port);
       return { SUBGRAPH_HTTP_PORT: String(port) };
     };
-    const node = async (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}) => {
+    const node = async (name: string, file: string, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []) => {
       const opsPort = opsPorts.get(name) ?? (await freePort());
       opsPorts.set(name, opsPort);
       return spawnManaged({
         name,
         command: process.execPath,
-        args: [...NODE_TS_ARGS, join(ROOT, file)],
+        args: [...NODE_TS_ARGS, ...nodeArgs, join(ROOT, file)],
         env: { ...env, INFRAFED_OPS_PORT: String(opsPort), ...extraEnv },
         readyWhen: /"msg":"[^"]* ready"/,
         onLine: (l) => options.onLine?.(name, l),
@@ -570,7 +579,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
           processes.push(await node(name, `subgraphs/${name}/main.ts`, await subgraphEnv(name))),
         ),
       ]);
-      processes.push(await node('gateway', 'gateway/main.ts'));
+      processes.push(await node('gateway', 'gateway/main.ts', {}, GATEWAY_NODE_ARGS));
       processes.push(await node('rest-bridge', 'rest-bridge/main.ts'));
     }
     progress(`infrafed: adapters, controller, subgraphs, gateway and REST bridge ready (${Date.now() - t1} ms)`);
