@@ -297,6 +297,8 @@ try {
     if ((d.createNetwork as { status: string }).status !== 'SUCCEEDED') throw new Error('createNetwork failed');
   }
 
+  // idle: 70 s after the set-up's last request (the gateway collects within 65 s of quiet)
+  await new Promise((r) => setTimeout(r, 70_000));
   const idle = rssByRole();
   say(
     `\n${CONNECTIONS} connections, ${SECONDS} s per gateway and query, ${ROUNDS} interleaved rounds (${gateways.map((g) => g.name).join(', ')})`,
@@ -375,13 +377,17 @@ try {
     }
   }
   const after = rssByRole();
-  say('\nRSS, MiB (idle before the load, after it):');
-  say('| process | idle | after load |');
-  say('|---|---|---|');
-  for (const r of roles) if (idle.has(r)) say(`| ${r} | ${fmt(idle.get(r) ?? 0)} | ${fmt(after.get(r) ?? 0)} |`);
+  await new Promise((r) => setTimeout(r, 70_000));
+  const settled = rssByRole();
+  say('\nRSS, MiB (idle: 70 s after the set-up; at the end of the load; 70 s after it):');
+  say('| process | idle | end of load | 70 s after |');
+  say('|---|---|---|---|');
+  for (const r of roles) {
+    if (idle.has(r)) say(`| ${r} | ${fmt(idle.get(r) ?? 0)} | ${fmt(after.get(r) ?? 0)} | ${fmt(settled.get(r) ?? 0)} |`);
+  }
   const own = ['infrafed gateway', 'rest bridge', 'subgraphs', 'controller', 'adapters'];
   say(
-    `| infrafed's own processes (${own.join(', ')}) | ${fmt(own.reduce((a, r) => a + (idle.get(r) ?? 0), 0))} | ${fmt(own.reduce((a, r) => a + (after.get(r) ?? 0), 0))} |`,
+    `| infrafed's own processes (${own.join(', ')}) | ${[idle, after, settled].map((m) => fmt(own.reduce((a, r) => a + (m.get(r) ?? 0), 0))).join(' | ')} |`,
   );
 
   {
