@@ -21,7 +21,7 @@ export const NODE_SMALL_ARGS: readonly string[] = [...NODE_TS_ARGS, '--optimize-
 /**
  * The gateway's V8: `gc`, for its collection of all available garbage after a quiet minute
  * (runtime/idleGc.ts), which also gives the young generation's 64 MiB and the freed old pages back: idle
- * RSS 161 -> 116 MiB alone, and 15 s after a burst 130 MiB instead of about 200 (docs/ARCHITECTURE.md,
+ * RSS 161 -> 116 MiB alone, and once collected after a burst 130 MiB instead of about 200 (docs/ARCHITECTURE.md,
  * "What keeps the footprint small"). Under load V8 keeps its defaults. Deployments pass the same flag
  * (docker-compose.yml).
  */

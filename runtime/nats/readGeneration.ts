@@ -52,12 +52,14 @@ export function coalescedReads(read: () => Promise<number | null>): () => Promis
     out = sent;
     return sent;
   };
+  const sendNext = () => {
+    next = undefined;
+    return send();
+  };
   return () => {
     if (!out) return send();
-    next ??= out.then(
-      () => ((next = undefined), send()),
-      () => ((next = undefined), send()),
-    );
+    // after the read already out, answered or failed
+    next ??= out.then(sendNext, sendNext);
     return next;
   };
 }

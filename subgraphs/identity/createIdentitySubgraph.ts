@@ -3,7 +3,7 @@ import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import { z } from 'zod';
 import type { Member, ProjectPlacement } from '../../schema/contracts/identity.ts';
 import { ErrorCode, InfrafedError } from '../../schema/errors.ts';
-import type { Placement } from '../../schema/model.ts';
+import { projectIdSchema, type Placement } from '../../schema/model.ts';
 import {
   addMemberInput,
   createProjectInput,
@@ -46,18 +46,17 @@ function toProjectView(placements: ProjectPlacement[]): ProjectView {
 }
 
 /** The most projects one page of `projects(first:)` holds. */
-export const PROJECT_PAGE_MAX = 500;
+const PROJECT_PAGE_MAX = 500;
 
 /** Above an exported file (the CLI adds the `$schema` line with its API's address, for editors). */
 const RESOURCES_HEADER = '# infrafed resources: one document per project. `infrafed plan -f <file>` shows what applying it would change.\n';
 
 /** The identity subgraph: projects, placements, members, operations. Reads fan out to the adapters; writes go to the controller. */
 export function createIdentitySubgraph(deps: SubgraphDeps) {
-  const projectId = z.string().regex(/^prj_[0-9a-z]{26}$/, 'a project id looks like prj_ followed by 26 letters or digits');
-  const idInput = z.object({ id: projectId });
+  const idInput = z.object({ id: projectIdSchema });
   const projectPageInput = z.object({
     first: z.number().int().min(1).max(PROJECT_PAGE_MAX, `at most ${PROJECT_PAGE_MAX} projects a page`).optional(),
-    after: projectId.optional(),
+    after: projectIdSchema.optional(),
   });
 
   const writes = operationWrites(deps.controller);
@@ -76,7 +75,7 @@ export function createIdentitySubgraph(deps: SubgraphDeps) {
         const projects = [...byId.values()].map(toProjectView);
         if (page.first === undefined && page.after === undefined) return projects.sort((a, b) => a.name.localeCompare(b.name));
         // a page: by id, after the caller's last (ids are ordered as made, so a deleted one still places the page)
-        const after = page.after;
+        const { after } = page;
         return projects
           .filter((p) => after === undefined || p.id > after)
           .sort((a, b) => (a.id < b.id ? -1 : 1))
